@@ -1,0 +1,22 @@
+import { Gauge } from '../gauge';
+import type { DefaultMetricOptions } from './common';
+
+const PROCESS_START_TIME = 'process_start_time_seconds';
+
+// Computed once at load, like prom-client, so every collect reports the same value.
+const startInSeconds = Math.round(Date.now() / 1000 - process.uptime());
+
+/** Start time of the process. */
+export function processStartTime({ prefix, labels, labelNames, registers }: DefaultMetricOptions): void {
+  new Gauge({
+    name: prefix + PROCESS_START_TIME,
+    help: 'Start time of the process since unix epoch in seconds.',
+    registers,
+    labelNames,
+    // prom-client's choice; it never sums, so it needs no PROCESS_WIDE override.
+    aggregator: 'omit',
+    collect(this: Gauge): void {
+      this.set(labels, startInSeconds);
+    },
+  });
+}

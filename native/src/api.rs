@@ -1,0 +1,388 @@
+//! The napi surface: everything JS can call. Registration calls are synchronous and happen
+//! once per shard, chunk, family or series; updates never cross this boundary. Encoding runs
+//! on the libuv pool and resolves a Promise.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::encoder::{self, EncodeOptions, Format};
+use crate::merge::{self, stride};
+use crate::store::{self, Aggregator, Exemplar, FamilyDef, Kind, Page};
+
+fn err(msg: String) -> Error {
+  Error::new(Status::InvalidArg, msg)
+}
+
+fn now_ms() -> f64 {
+  SystemTime::now()
+    .duration_since(UNIX_EPOCH)
+    .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// Metric type.
+#[napi(string_enum = "lowercase")]
+pub enum MetricType {
+  /// Monotonic counter.
+  Counter,
+  /// Gauge.
+  Gauge,
+  /// Histogram.
+  Histogram,
+  /// Summary.
+  Summary,
+}
+
+/// Cross-thread aggregator (prom-client's names).
+#[napi(string_enum = "lowercase")]
+pub enum MetricAggregator {
+  /// Add values.
+  Sum,
+  /// First thread's value.
+  First,
+  /// Smallest value.
+  Min,
+  /// Largest value.
+  Max,
+  /// Mean value.
+  Average,
+  /// Only when one thread has it.
+  Omit,
+}
+
+/// A metric family's definition, validated by JS before it gets here.
+#[napi(object)]
+pub struct FamilyOptions {
+  /// Metric name.
+  pub name: String,
+  /// Help text.
+  pub help: String,
+  /// Type.
+  pub kind: MetricType,
+  /// Label names in declaration order.
+  pub label_names: Vec<String>,
+  /// Histogram upper bounds, strictly increasing, without +Inf.
+  pub buckets: Option<Vec<f64>>,
+  /// Summary quantiles in [0, 1].
+  pub quantiles: Option<Vec<f64>>,
+  /// Summary sliding window, seconds.
+  pub max_age_seconds: Option<f64>,
+  /// Summary sub-windows.
+  pub age_buckets: Option<u32>,
+  /// Cross-thread aggregator.
+  pub aggregator: MetricAggregator,
+}
+
+/// Options of one exposition.
+#[napi(object)]
+pub struct EncodeRequest {
+  /// Registry id.
+  pub registry: u32,
+  /// OpenMetrics instead of text 0.0.4.
+  pub open_metrics: bool,
+  /// Default labels as `[name, value, name, value, …]`.
+  pub default_labels: Vec<String>,
+  /// Only this metric name.
+  pub only: Option<String>,
+  /// Emit OpenMetrics `_created` samples.
+  pub created: Option<bool>,
+}
+
+/// One series of a [`FamilySnapshot`].
+#[napi(object)]
+pub struct SeriesSnapshot {
+  /// Label values, in the family's label-name order.
+  pub label_values: Vec<String>,
+  /// Counter/gauge `[v]`; histogram `[bucket counts…, +Inf count, sum]` (not cumulative);
+  /// summary `[quantile values…, sum, count]`.
+  pub values: Vec<f64>,
+}
+
+/// The merged values of one family, for `get()` and `getMetricsAsJSON()`.
+#[napi(object)]
+pub struct FamilySnapshot {
+  /// Metric name.
+  pub name: String,
+  /// Help text.
+  pub help: String,
+  /// Type.
+  pub kind: String,
+  /// Aggregator.
+  pub aggregator: String,
+  /// Label names.
+  pub label_names: Vec<String>,
+  /// Histogram buckets.
+  pub buckets: Vec<f64>,
+  /// Summary quantiles.
+  pub quantiles: Vec<f64>,
+  /// Series.
+  pub series: Vec<SeriesSnapshot>,
+}
+
+/// Opens a shard for the calling JS thread. When the thread's environment is torn down its
+/// slots are copied into the store, so a finished worker's counters stay in the totals.
+#[napi]
+pub fn shard_open(env: Env) -> Result<u32> {
+  let shard = store::store().new_shard();
+  env.add_env_cleanup_hook(shard, |shard| store::store().retire_shard(shard))?;
+  Ok(shard)
+}
+
+/// Hands a chunk of slots (a `Float64Array` over a `SharedArrayBuffer`) to the store.
+#[napi]
+pub fn chunk_attach(env: Env, shard: u32, slots: Float64ArraySlice) -> Result<u32> {
+  let raw = unsafe { ToNapiValue::to_napi_value(env.raw(), &slots)? };
+  let mut is_sab = false;
+  let mut buffer = std::ptr::null_mut();
+  unsafe {
+    let mut t = 0;
+    let mut len = 0;
+    let mut data = std::ptr::null_mut();
+    let mut off = 0;
+    check_status!(sys::napi_get_typedarray_info(env.raw(), raw, &mut t, &mut len, &mut data, &mut buffer, &mut off))?;
+    // A plain ArrayBuffer could be detached or moved by a transfer; only SABs are stable.
+    let global = env.get_global()?;
+    let ctor: Function<'_, (), Unknown> = global.get_named_property("SharedArrayBuffer")?;
+    let buffer_obj = Unknown::from_raw_unchecked(env.raw(), buffer);
+    check_status!(sys::napi_instanceof(env.raw(), buffer_obj.raw(), ctor.raw(), &mut is_sab))?;
+  }
+  if !is_sab {
+    return Err(err("slots must be a Float64Array over a SharedArrayBuffer".into()));
+  }
+  // Keep the array alive for the life of the environment; the cleanup hook copies it out.
+  let mut reference = std::ptr::null_mut();
+  check_status!(unsafe { sys::napi_create_reference(env.raw(), raw, 1, &mut reference) })?;
+  let ptr = slots.as_ref().as_ptr();
+  unsafe { store::store().attach_chunk(shard, ptr, slots.len()) }.map_err(err)
+}
+
+/// Registers a metric family written by `shard`.
+#[napi]
+pub fn family_add(shard: u32, options: FamilyOptions) -> Result<u32> {
+  let def = FamilyDef {
+    name: options.name,
+    help: options.help,
+    kind: match options.kind {
+      MetricType::Counter => Kind::Counter,
+      MetricType::Gauge => Kind::Gauge,
+      MetricType::Histogram => Kind::Histogram,
+      MetricType::Summary => Kind::Summary,
+    },
+    label_names: options.label_names,
+    buckets: options.buckets.unwrap_or_default(),
+    quantiles: options.quantiles.unwrap_or_default(),
+    max_age_ms: options.max_age_seconds.unwrap_or(600.0) * 1000.0,
+    age_buckets: options.age_buckets.unwrap_or(5).max(1),
+    aggregator: match options.aggregator {
+      MetricAggregator::Sum => Aggregator::Sum,
+      MetricAggregator::First => Aggregator::First,
+      MetricAggregator::Min => Aggregator::Min,
+      MetricAggregator::Max => Aggregator::Max,
+      MetricAggregator::Average => Aggregator::Average,
+      MetricAggregator::Omit => Aggregator::Omit,
+    },
+  };
+  store::store().add_family(shard, def).map_err(err)
+}
+
+/// Forgets a family entirely.
+#[napi]
+pub fn family_drop(family: u32) {
+  store::store().drop_family(family);
+}
+
+/// Forgets every series of a family (`reset()`).
+#[napi]
+pub fn family_clear(family: u32) -> Result<()> {
+  store::store().clear_family(family).map_err(err)
+}
+
+/// Registers a series; returns its id. Label values are rendered and escaped here, once.
+#[napi]
+pub fn series_add(family: u32, label_values: Vec<String>, chunk: u32, offset: u32) -> Result<u32> {
+  let mut s = store::store();
+  let names = &s.family(family).map_err(err)?.def.label_names;
+  if names.len() != label_values.len() {
+    return Err(err(format!("expected {} label values, got {}", names.len(), label_values.len())));
+  }
+  let labels = encoder::render_labels(names, &label_values);
+  s.add_series(family, labels, chunk, offset, now_ms() / 1000.0).map_err(err)
+}
+
+/// Forgets one series (`remove(labels)`).
+#[napi]
+pub fn series_remove(family: u32, series: u32) -> Result<()> {
+  store::store().remove_series(family, series).map_err(err)
+}
+
+/// Adds a page of summary sketch bins to a series.
+#[napi]
+pub fn page_add(family: u32, series: u32, window: u32, negative: bool, base: i32, chunk: u32, offset: u32) -> Result<()> {
+  let page = Page {
+    window,
+    negative,
+    base,
+    chunk,
+    offset,
+  };
+  store::store().add_page(family, series, page).map_err(err)
+}
+
+/// Sets the exemplar of a counter series (`index` 0) or of histogram bucket `index`.
+/// `labels` is `[name, value, …]`; `timestamp` is Unix seconds.
+#[napi]
+pub fn exemplar_set(family: u32, series: u32, index: u32, labels: Vec<String>, value: f64, timestamp: f64) -> Result<()> {
+  let (names, values): (Vec<String>, Vec<String>) = labels.chunks(2).map(|p| (p[0].clone(), p.get(1).cloned().unwrap_or_default())).unzip();
+  let ex = Exemplar {
+    labels: encoder::render_labels(&names, &values),
+    value,
+    timestamp,
+  };
+  store::store().set_exemplar(family, series, index, ex).map_err(err)
+}
+
+/// A new registry; 0 is the process-wide default registry.
+#[napi]
+pub fn registry_new() -> u32 {
+  store::store().new_registry()
+}
+
+/// Frees a registry.
+#[napi]
+pub fn registry_drop(registry: u32) {
+  store::store().drop_registry(registry);
+}
+
+/// Adds a family to a registry.
+#[napi]
+pub fn registry_add(registry: u32, family: u32) -> Result<()> {
+  store::store().registry_add(registry, family).map_err(err)
+}
+
+/// Removes a family from a registry.
+#[napi]
+pub fn registry_remove(registry: u32, family: u32) -> Result<()> {
+  store::store().registry_remove(registry, family).map_err(err)
+}
+
+fn pairs(flat: &[String]) -> Vec<(String, String)> {
+  flat.chunks(2).map(|p| (p[0].clone(), p.get(1).cloned().unwrap_or_default())).collect()
+}
+
+fn encode_now(req: &EncodeRequest) -> std::result::Result<String, String> {
+  let defaults = pairs(&req.default_labels);
+  let s = store::store();
+  let families = merge::merge_registry(&s, req.registry, req.only.as_deref(), now_ms())?;
+  let opts = EncodeOptions {
+    format: if req.open_metrics { Format::OpenMetrics } else { Format::Text },
+    default_labels: &defaults,
+    created: req.created.unwrap_or(false),
+  };
+  let mut out = String::with_capacity(families.iter().map(|f| f.len() * 48 + 64).sum());
+  encoder::encode(&families, &opts, &mut out);
+  Ok(out)
+}
+
+/// Encodes a registry on the libuv pool.
+pub struct EncodeTask {
+  req: EncodeRequest,
+}
+
+impl Task for EncodeTask {
+  type Output = String;
+  type JsValue = String;
+
+  fn compute(&mut self) -> Result<String> {
+    encode_now(&self.req).map_err(err)
+  }
+
+  fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
+    Ok(output)
+  }
+}
+
+/// Encodes the merged view of a registry off the JS thread.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn encode(request: EncodeRequest) -> AsyncTask<EncodeTask> {
+  AsyncTask::new(EncodeTask { req: request })
+}
+
+/// Encodes synchronously (small registries, tests).
+#[napi]
+pub fn encode_sync(request: EncodeRequest) -> Result<String> {
+  encode_now(&request).map_err(err)
+}
+
+/// Reverses [`encoder::render_labels`] for one rendered label string.
+fn parse_label_values(rendered: &str) -> Vec<String> {
+  let mut out = Vec::new();
+  let mut chars = rendered.chars();
+  while let Some(c) = chars.next() {
+    if c != '"' {
+      continue;
+    }
+    let mut v = String::new();
+    while let Some(c) = chars.next() {
+      match c {
+        '\\' => match chars.next() {
+          Some('n') => v.push('\n'),
+          Some(o) => v.push(o),
+          None => {}
+        },
+        '"' => break,
+        o => v.push(o),
+      }
+    }
+    out.push(v);
+  }
+  out
+}
+
+fn snapshot_of(f: &merge::MergedFamily) -> FamilySnapshot {
+  let st = stride(f.def);
+  FamilySnapshot {
+    name: f.def.name.clone(),
+    help: f.def.help.clone(),
+    kind: f.def.kind.as_str().into(),
+    aggregator: f.def.aggregator.as_str().into(),
+    label_names: f.def.label_names.clone(),
+    buckets: f.def.buckets.clone(),
+    quantiles: f.def.quantiles.clone(),
+    series: (0..f.len())
+      .map(|n| SeriesSnapshot {
+        label_values: parse_label_values(f.labels[n]),
+        values: f.values[n * st..(n + 1) * st].to_vec(),
+      })
+      .collect(),
+  }
+}
+
+/// Merged values of a whole registry.
+#[napi]
+pub fn snapshot_registry(registry: u32) -> Result<Vec<FamilySnapshot>> {
+  let s = store::store();
+  let families = merge::merge_registry(&s, registry, None, now_ms()).map_err(err)?;
+  Ok(families.iter().map(snapshot_of).collect())
+}
+
+/// Merged values of one family: with `registry`, merged with same-named families of the other
+/// threads in that registry.
+#[napi]
+pub fn snapshot_family(family: u32, registry: Option<u32>) -> Result<Option<FamilySnapshot>> {
+  let s = store::store();
+  let merged = merge::merge_family(&s, registry, family, now_ms()).map_err(err)?;
+  Ok(merged.as_ref().map(snapshot_of))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn rendered_labels_parse_back() {
+    let names = vec!["a".to_string(), "b".to_string()];
+    let values = vec!["x\"y\\z\nw".to_string(), "".to_string()];
+    assert_eq!(parse_label_values(&encoder::render_labels(&names, &values)), values);
+  }
+}

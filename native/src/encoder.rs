@@ -1,0 +1,275 @@
+//! Prometheus text 0.0.4 and OpenMetrics 1.0 encoders, writing into one caller-owned buffer.
+//!
+//! Text output mirrors prom-client's layout (families separated by a blank line) so users'
+//! snapshot tests keep passing, except that NaN is spelled `NaN` (prom-client prints `Nan`,
+//! which Prometheus rejects).
+
+use std::fmt::Write;
+
+use crate::merge::{stride, MergedFamily};
+use crate::store::{Exemplar, Kind};
+
+/// Exposition format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+  /// `text/plain; version=0.0.4`.
+  Text,
+  /// `application/openmetrics-text; version=1.0.0`.
+  OpenMetrics,
+}
+
+/// Encoding options shared by every family of one scrape.
+pub struct EncodeOptions<'a> {
+  /// Format.
+  pub format: Format,
+  /// Registry default labels as (name, raw value); a series' own label wins.
+  pub default_labels: &'a [(String, String)],
+  /// Emit OpenMetrics `_created` samples for counters, histograms and summaries.
+  pub created: bool,
+}
+
+/// Appends `v` as Prometheus writes numbers: integers without a fraction, `NaN`, `±Inf`.
+pub fn write_value(out: &mut String, v: f64) {
+  if v.is_nan() {
+    out.push_str("NaN");
+  } else if v.is_infinite() {
+    out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+  } else if v == v.trunc() && v.abs() < 1e15 {
+    let _ = write!(out, "{}", v as i64);
+  } else if (1e-6..1e21).contains(&v.abs()) {
+    let _ = write!(out, "{v}");
+  } else {
+    let _ = write!(out, "{v:e}");
+  }
+}
+
+/// Escapes a label value (`\`, `"`, newline).
+pub fn escape_label_value(out: &mut String, v: &str) {
+  if !v.contains(['\\', '"', '\n']) {
+    out.push_str(v);
+    return;
+  }
+  for ch in v.chars() {
+    match ch {
+      '\\' => out.push_str("\\\\"),
+      '"' => out.push_str("\\\""),
+      '\n' => out.push_str("\\n"),
+      c => out.push(c),
+    }
+  }
+}
+
+/// Renders `name="value"` pairs joined by commas.
+pub fn render_labels(names: &[String], values: &[String]) -> String {
+  let mut s = String::new();
+  for (i, (n, v)) in names.iter().zip(values).enumerate() {
+    if i > 0 {
+      s.push(',');
+    }
+    s.push_str(n);
+    s.push_str("=\"");
+    escape_label_value(&mut s, v);
+    s.push('"');
+  }
+  s
+}
+
+fn escape_help(out: &mut String, help: &str, format: Format) {
+  for ch in help.chars() {
+    match ch {
+      '\\' => out.push_str("\\\\"),
+      '\n' => out.push_str("\\n"),
+      '"' if format == Format::OpenMetrics => out.push_str("\\\""),
+      c => out.push(c),
+    }
+  }
+}
+
+/// Encodes every family; the result is a complete exposition.
+pub fn encode(families: &[MergedFamily], opts: &EncodeOptions, out: &mut String) {
+  for (i, f) in families.iter().enumerate() {
+    if i > 0 {
+      out.push_str(if opts.format == Format::Text { "\n\n" } else { "\n" });
+    }
+    encode_family(f, opts, out);
+  }
+  match opts.format {
+    Format::Text => out.push('\n'),
+    Format::OpenMetrics => {
+      if !families.is_empty() {
+        out.push('\n');
+      }
+      out.push_str("# EOF\n");
+    }
+  }
+}
+
+/// Label text common to every sample of a series: its own pairs, then defaults it lacks.
+struct SampleLabels<'a> {
+  series: &'a str,
+  defaults: &'a str,
+}
+
+impl SampleLabels<'_> {
+  fn write(&self, out: &mut String, extra: Option<(&str, &str)>) {
+    if self.series.is_empty() && self.defaults.is_empty() && extra.is_none() {
+      return;
+    }
+    out.push('{');
+    let mut sep = false;
+    for part in [self.series, self.defaults] {
+      if !part.is_empty() {
+        if sep {
+          out.push(',');
+        }
+        out.push_str(part);
+        sep = true;
+      }
+    }
+    if let Some((name, value)) = extra {
+      if sep {
+        out.push(',');
+      }
+      out.push_str(name);
+      out.push_str("=\"");
+      out.push_str(value);
+      out.push('"');
+    }
+    out.push('}');
+  }
+}
+
+fn sample(out: &mut String, name: &str, suffix: &str, labels: &SampleLabels, extra: Option<(&str, &str)>, value: f64) {
+  out.push('\n');
+  out.push_str(name);
+  out.push_str(suffix);
+  labels.write(out, extra);
+  out.push(' ');
+  write_value(out, value);
+}
+
+fn exemplar(out: &mut String, e: Option<&Exemplar>, format: Format) {
+  if let (Some(e), Format::OpenMetrics) = (e, format) {
+    out.push_str(" # {");
+    out.push_str(&e.labels);
+    out.push_str("} ");
+    write_value(out, e.value);
+    out.push(' ');
+    let _ = write!(out, "{:.3}", e.timestamp);
+  }
+}
+
+fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
+  let def = f.def;
+  let om = opts.format == Format::OpenMetrics;
+  let name: &str = if om && def.kind == Kind::Counter {
+    def.name.strip_suffix("_total").unwrap_or(&def.name)
+  } else {
+    &def.name
+  };
+  out.push_str("# HELP ");
+  out.push_str(name);
+  out.push(' ');
+  escape_help(out, &def.help, opts.format);
+  out.push_str("\n# TYPE ");
+  out.push_str(name);
+  out.push(' ');
+  out.push_str(def.kind.as_str());
+
+  let defaults: Vec<(String, String)> = opts
+    .default_labels
+    .iter()
+    .filter(|(n, _)| !def.label_names.contains(n))
+    .cloned()
+    .collect();
+  let (dn, dv): (Vec<String>, Vec<String>) = defaults.into_iter().unzip();
+  let defaults = render_labels(&dn, &dv);
+
+  let stride = stride(def);
+  let mut le = String::new();
+  for n in 0..f.len() {
+    let labels = SampleLabels {
+      series: f.labels[n],
+      defaults: &defaults,
+    };
+    let v = &f.values[n * stride..(n + 1) * stride];
+    match def.kind {
+      Kind::Counter => {
+        sample(out, name, if om { "_total" } else { "" }, &labels, None, v[0]);
+        exemplar(out, f.exemplars[n], opts.format);
+      }
+      Kind::Gauge => sample(out, name, "", &labels, None, v[0]),
+      Kind::Histogram => {
+        let nb = def.buckets.len();
+        let ex = &f.exemplars[n * (nb + 1)..(n + 1) * (nb + 1)];
+        let mut cum = 0.0;
+        for (i, b) in def.buckets.iter().enumerate() {
+          cum += v[i];
+          le.clear();
+          write_value(&mut le, *b);
+          sample(out, name, "_bucket", &labels, Some(("le", &le)), cum);
+          exemplar(out, ex[i], opts.format);
+        }
+        cum += v[nb];
+        sample(out, name, "_bucket", &labels, Some(("le", "+Inf")), cum);
+        exemplar(out, ex[nb], opts.format);
+        sample(out, name, "_sum", &labels, None, v[nb + 1]);
+        sample(out, name, "_count", &labels, None, cum);
+      }
+      Kind::Summary => {
+        let nq = def.quantiles.len();
+        for (i, q) in def.quantiles.iter().enumerate() {
+          le.clear();
+          write_value(&mut le, *q);
+          sample(out, name, "", &labels, Some(("quantile", &le)), v[i]);
+        }
+        sample(out, name, "_sum", &labels, None, v[nq]);
+        sample(out, name, "_count", &labels, None, v[nq + 1]);
+      }
+    }
+    if om && opts.created && def.kind != Kind::Gauge {
+      sample(out, name, "_created", &labels, None, f.created[n]);
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn v(x: f64) -> String {
+    let mut s = String::new();
+    write_value(&mut s, x);
+    s
+  }
+
+  #[test]
+  fn values_are_written_like_prometheus() {
+    assert_eq!(v(f64::NAN), "NaN");
+    assert_eq!(v(f64::INFINITY), "+Inf");
+    assert_eq!(v(f64::NEG_INFINITY), "-Inf");
+    assert_eq!(v(-0.0), "0");
+    assert_eq!(v(42.0), "42");
+    assert_eq!(v(0.005), "0.005");
+    assert_eq!(v(2.5), "2.5");
+    assert_eq!(v(1e-9), "1e-9");
+    assert_eq!(v(1.5e300), "1.5e300");
+  }
+
+  #[test]
+  fn label_values_are_escaped() {
+    let names = vec!["a".to_string(), "b".to_string()];
+    let values = vec!["x\"y\\z\nw".to_string(), "ünï".to_string()];
+    assert_eq!(render_labels(&names, &values), r#"a="x\"y\\z\nw",b="ünï""#);
+  }
+
+  #[test]
+  fn help_escapes_depend_on_format() {
+    let mut s = String::new();
+    escape_help(&mut s, "a\\b\n\"c\"", Format::Text);
+    assert_eq!(s, "a\\\\b\\n\"c\"");
+    s.clear();
+    escape_help(&mut s, "a\\b\n\"c\"", Format::OpenMetrics);
+    assert_eq!(s, "a\\\\b\\n\\\"c\\\"");
+  }
+}

@@ -1,0 +1,20 @@
+//! Rust core of promsd.
+//!
+//! JS threads write metric values into their own shards of shared memory; this crate keeps
+//! the process-wide table of which slots belong to which series ([`store`]), reads and merges
+//! them without the writers' help ([`merge`], [`sketch`]), and encodes the exposition off the
+//! JS thread ([`encoder`]). [`api`] is the whole napi surface.
+//!
+//! ```
+//! use promsd_native::encoder::{write_value};
+//! let mut s = String::new();
+//! write_value(&mut s, f64::NAN);
+//! assert_eq!(s, "NaN");
+//! ```
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod encoder;
+pub mod merge;
+pub mod sketch;
+pub mod store;

@@ -1,0 +1,180 @@
+//! Reads the shards and merges the families of one registry into the exposed view.
+//!
+//! A family written by one thread is read straight from its slots. Families of the same name
+//! written by several threads are merged series by series (same rendered labels): counters,
+//! histograms and summary sketches add up; gauges use the family's aggregator and skip
+//! threads that have ended.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::sketch;
+use crate::store::{Aggregator, Exemplar, Family, FamilyDef, Kind, Store};
+
+/// One exposed family.
+pub struct MergedFamily<'a> {
+  /// Definition (of the first family of the group).
+  pub def: &'a FamilyDef,
+  /// Values per series, `stride` f64 each (see [`stride`]).
+  pub values: Vec<f64>,
+  /// Label strings, one per series.
+  pub labels: Vec<&'a str>,
+  /// Exemplars per series: one for counters, one per bucket for histograms.
+  pub exemplars: Vec<Option<&'a Exemplar>>,
+  /// Earliest creation time per series.
+  pub created: Vec<f64>,
+}
+
+impl MergedFamily<'_> {
+  /// Number of series.
+  pub fn len(&self) -> usize {
+    self.labels.len()
+  }
+}
+
+/// Values per merged series: counter/gauge `[v]`; histogram `[bucket counts…, +Inf count,
+/// sum]` (not cumulative); summary `[quantile values…, sum, count]`.
+pub fn stride(def: &FamilyDef) -> usize {
+  match def.kind {
+    Kind::Counter | Kind::Gauge => 1,
+    Kind::Histogram => def.buckets.len() + 2,
+    Kind::Summary => def.quantiles.len() + 2,
+  }
+}
+
+fn exemplar_stride(def: &FamilyDef) -> usize {
+  match def.kind {
+    Kind::Counter => 1,
+    Kind::Histogram => def.buckets.len() + 1,
+    _ => 0,
+  }
+}
+
+/// Merges one group of same-named families (see [`crate::store::group_by_name`]).
+pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<MergedFamily<'a>> {
+  let def = &group[0].def;
+  let live: Vec<&Family> = group
+    .iter()
+    .copied()
+    .filter(|f| def.kind != Kind::Gauge || store.shard_alive(f.shard))
+    .collect();
+  if def.kind == Kind::Gauge && def.aggregator == Aggregator::Omit && live.len() > 1 {
+    return None;
+  }
+  let stride = stride(def);
+  let ex_stride = exemplar_stride(def);
+  let mut out = MergedFamily {
+    def,
+    values: Vec::new(),
+    labels: Vec::new(),
+    exemplars: Vec::new(),
+    created: Vec::new(),
+  };
+  // Series index by label string; only needed when more than one family contributes.
+  let mut index: HashMap<&str, usize> = HashMap::new();
+  let mut contributors: Vec<u32> = Vec::new();
+  let mut sketches: Vec<BTreeMap<i64, f64>> = Vec::new();
+  let mut raw = vec![0f64; def.slots_per_series()];
+  let single = live.len() == 1;
+  for f in &live {
+    for s in f.series.iter().flatten() {
+      let n = match (single, index.get(s.labels.as_str())) {
+        (false, Some(&n)) => n,
+        _ => {
+          let n = out.labels.len();
+          if !single {
+            index.insert(s.labels.as_str(), n);
+          }
+          out.labels.push(&s.labels);
+          out.values.resize(out.values.len() + stride, 0.0);
+          out.exemplars.resize(out.exemplars.len() + ex_stride, None);
+          out.created.push(s.created);
+          contributors.push(0);
+          if def.kind == Kind::Summary {
+            sketches.push(BTreeMap::new());
+          }
+          n
+        }
+      };
+      for (i, r) in raw.iter_mut().enumerate() {
+        *r = store.slot(s.chunk, s.offset as usize + i);
+      }
+      let vals = &mut out.values[n * stride..(n + 1) * stride];
+      let first = contributors[n] == 0;
+      contributors[n] += 1;
+      out.created[n] = out.created[n].min(s.created);
+      match def.kind {
+        Kind::Counter | Kind::Histogram => {
+          for (v, r) in vals.iter_mut().zip(&raw) {
+            *v += r;
+          }
+        }
+        Kind::Gauge => {
+          let r = raw[0];
+          vals[0] = match def.aggregator {
+            _ if first => r,
+            Aggregator::Sum | Aggregator::Average | Aggregator::Omit => vals[0] + r,
+            Aggregator::First => vals[0],
+            Aggregator::Min => vals[0].min(r),
+            Aggregator::Max => vals[0].max(r),
+          };
+        }
+        Kind::Summary => {
+          let q = def.quantiles.len();
+          vals[q] += raw[1];
+          vals[q + 1] += raw[0];
+          sketch::collect_bins(store, def, s, &raw, now_ms, &mut sketches[n]);
+        }
+      }
+      for (i, e) in s.exemplars.iter().enumerate() {
+        let slot = &mut out.exemplars[n * ex_stride + i];
+        if let Some(e) = e {
+          if slot.is_none_or(|old| old.timestamp <= e.timestamp) {
+            *slot = Some(e);
+          }
+        }
+      }
+    }
+  }
+  if def.kind == Kind::Gauge && def.aggregator == Aggregator::Average {
+    for (v, &c) in out.values.iter_mut().zip(&contributors) {
+      *v /= c as f64;
+    }
+  }
+  if def.kind == Kind::Summary {
+    let q = def.quantiles.len();
+    for (n, bins) in sketches.iter().enumerate() {
+      for (i, &quantile) in def.quantiles.iter().enumerate() {
+        out.values[n * stride + i] = sketch::quantile(bins, quantile);
+      }
+      debug_assert!(q < stride);
+    }
+  }
+  Some(out)
+}
+
+/// Merges every family of a registry (optionally only the one named `only`).
+pub fn merge_registry<'a>(store: &'a Store, registry: u32, only: Option<&str>, now_ms: f64) -> Result<Vec<MergedFamily<'a>>, String> {
+  let ids = store.registry_families(registry)?;
+  Ok(
+    crate::store::group_by_name(store, ids)
+      .iter()
+      .filter(|g| only.is_none_or(|n| g[0].def.name == n))
+      .filter_map(|g| merge(store, g, now_ms))
+      .collect(),
+  )
+}
+
+/// Merges the group of families named like `family` in `registry`, or the family alone.
+pub fn merge_family(store: &Store, registry: Option<u32>, family: u32, now_ms: f64) -> Result<Option<MergedFamily<'_>>, String> {
+  let f = store.family(family)?;
+  if let Some(r) = registry {
+    let ids = store.registry_families(r)?;
+    if ids.contains(&family) {
+      let groups = crate::store::group_by_name(store, ids);
+      if let Some(g) = groups.into_iter().find(|g| g[0].def.name == f.def.name) {
+        return Ok(merge(store, &g, now_ms));
+      }
+    }
+  }
+  Ok(merge(store, &[f], now_ms))
+}

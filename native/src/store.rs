@@ -1,0 +1,561 @@
+//! The process-wide series table.
+//!
+//! ```text
+//!  JS thread A ── writes ──► shard A: chunks of f64 slots (SharedArrayBuffer, single writer)
+//!  JS thread B ── writes ──► shard B: chunks of f64 slots
+//!                                │  read without the writers' help
+//!                                ▼
+//!  Store (this file, behind one Mutex): chunks, families, series → (chunk, offset), registries
+//! ```
+//!
+//! Writers never take the lock: a series is registered here once, when JS first creates it,
+//! and every later update is a plain store into the shard. Readers (the encoder, a future
+//! flusher) take the lock, read slots with relaxed atomic loads, and sum across shards.
+//! When a thread's environment is torn down its chunks are copied into memory owned here,
+//! so a finished worker's counters keep counting in the totals.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+/// Bins per summary sketch page (must match `metrics/store.ts`).
+pub const PAGE_BINS: usize = 64;
+
+/// Metric type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+  /// Monotonic counter.
+  Counter,
+  /// Gauge.
+  Gauge,
+  /// Histogram with fixed buckets.
+  Histogram,
+  /// Summary backed by a mergeable sketch.
+  Summary,
+}
+
+impl Kind {
+  /// The `# TYPE` word.
+  pub fn as_str(self) -> &'static str {
+    match self {
+      Kind::Counter => "counter",
+      Kind::Gauge => "gauge",
+      Kind::Histogram => "histogram",
+      Kind::Summary => "summary",
+    }
+  }
+}
+
+/// How values of one series from several threads are combined (prom-client's aggregators).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregator {
+  /// Add them (default).
+  Sum,
+  /// Take the first thread's value.
+  First,
+  /// Smallest.
+  Min,
+  /// Largest.
+  Max,
+  /// Arithmetic mean.
+  Average,
+  /// Emit only when a single thread has the metric.
+  Omit,
+}
+
+impl Aggregator {
+  /// prom-client's spelling.
+  pub fn as_str(self) -> &'static str {
+    match self {
+      Aggregator::Sum => "sum",
+      Aggregator::First => "first",
+      Aggregator::Min => "min",
+      Aggregator::Max => "max",
+      Aggregator::Average => "average",
+      Aggregator::Omit => "omit",
+    }
+  }
+}
+
+/// The definition of a metric family as registered by one JS metric object.
+#[derive(Clone, Debug)]
+pub struct FamilyDef {
+  /// Metric name.
+  pub name: String,
+  /// Help text (unescaped).
+  pub help: String,
+  /// Type.
+  pub kind: Kind,
+  /// Label names in declaration order.
+  pub label_names: Vec<String>,
+  /// Histogram upper bounds (without +Inf).
+  pub buckets: Vec<f64>,
+  /// Summary quantiles.
+  pub quantiles: Vec<f64>,
+  /// Summary sliding window length.
+  pub max_age_ms: f64,
+  /// Summary sub-windows.
+  pub age_buckets: u32,
+  /// Cross-thread aggregator.
+  pub aggregator: Aggregator,
+}
+
+impl FamilyDef {
+  /// Slots one series of this family occupies in a shard.
+  pub fn slots_per_series(&self) -> usize {
+    match self.kind {
+      Kind::Counter | Kind::Gauge => 1,
+      Kind::Histogram => self.buckets.len() + 2,
+      Kind::Summary => 2 + 2 * self.age_buckets as usize,
+    }
+  }
+
+  /// Families from different threads merge only when their shape agrees.
+  pub fn compatible(&self, other: &FamilyDef) -> bool {
+    self.kind == other.kind
+      && self.label_names == other.label_names
+      && self.buckets == other.buckets
+      && self.quantiles == other.quantiles
+  }
+}
+
+/// An exemplar attached to a counter series or a histogram bucket.
+#[derive(Clone, Debug)]
+pub struct Exemplar {
+  /// Rendered label pairs, e.g. `trace_id="abc"`.
+  pub labels: String,
+  /// Observed value.
+  pub value: f64,
+  /// Unix time in seconds.
+  pub timestamp: f64,
+}
+
+/// A page of summary sketch bins living in a shard.
+#[derive(Clone, Copy, Debug)]
+pub struct Page {
+  /// Sub-window index.
+  pub window: u32,
+  /// True for the bins of negative values.
+  pub negative: bool,
+  /// Sketch index of the page's first bin (a multiple of [`PAGE_BINS`]).
+  pub base: i32,
+  /// Chunk holding the bins.
+  pub chunk: u32,
+  /// Offset of the first bin in the chunk.
+  pub offset: u32,
+}
+
+/// One labelled series of one family.
+#[derive(Debug)]
+pub struct Series {
+  /// Rendered label pairs without braces (`a="1",b="2"`), built once at registration.
+  pub labels: String,
+  /// Chunk holding the series' slots.
+  pub chunk: u32,
+  /// Offset of the first slot in the chunk.
+  pub offset: u32,
+  /// Unix seconds at creation (OpenMetrics `_created`).
+  pub created: f64,
+  /// Exemplars, one per counter series or per histogram bucket.
+  pub exemplars: Vec<Option<Exemplar>>,
+  /// Summary sketch pages.
+  pub pages: Vec<Page>,
+}
+
+/// One JS metric object's family.
+#[derive(Debug)]
+pub struct Family {
+  /// Definition.
+  pub def: FamilyDef,
+  /// Shard (JS thread) that writes it.
+  pub shard: u32,
+  /// Series by id; removed series leave `None` (ids are reused).
+  pub series: Vec<Option<Series>>,
+  free: Vec<u32>,
+}
+
+struct Chunk {
+  ptr: *const f64,
+  len: usize,
+  shard: u32,
+  /// Set once the owning thread is gone: the values were copied here.
+  owned: Option<Box<[f64]>>,
+}
+
+// SAFETY: the pointer is only dereferenced for reads while the store lock is held, and it
+// stays valid while the owning JS environment lives (the store holds a reference to the
+// typed array); on environment teardown the values are copied into `owned` before V8 can
+// free the buffer.
+unsafe impl Send for Chunk {}
+
+struct Shard {
+  alive: bool,
+}
+
+/// The whole table.
+#[derive(Default)]
+pub struct Store {
+  chunks: Vec<Chunk>,
+  shards: Vec<Shard>,
+  families: Vec<Option<Family>>,
+  registries: Vec<Option<Vec<u32>>>,
+}
+
+/// Errors reported to JS with a message naming the bad value.
+pub type StoreResult<T> = Result<T, String>;
+
+/// Id of the process-wide default registry.
+pub const GLOBAL_REGISTRY: u32 = 0;
+
+static STORE: OnceLock<Mutex<Store>> = OnceLock::new();
+
+/// Locks the process-wide store. A poisoned lock is recovered: the table stays consistent
+/// because every mutation is a single push or assignment.
+pub fn store() -> MutexGuard<'static, Store> {
+  let m = STORE.get_or_init(|| {
+    Mutex::new(Store {
+      registries: vec![Some(Vec::new())],
+      ..Default::default()
+    })
+  });
+  m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Store {
+  /// A new shard for a JS thread.
+  pub fn new_shard(&mut self) -> u32 {
+    self.shards.push(Shard { alive: true });
+    (self.shards.len() - 1) as u32
+  }
+
+  /// Whether the shard's thread still runs.
+  pub fn shard_alive(&self, shard: u32) -> bool {
+    self.shards.get(shard as usize).is_some_and(|s| s.alive)
+  }
+
+  /// Registers a chunk of `len` f64 slots at `ptr`, written by `shard`.
+  ///
+  /// # Safety
+  /// `ptr` must stay valid for reads of `len` f64 until [`Store::retire_shard`] runs for
+  /// `shard`.
+  pub unsafe fn attach_chunk(&mut self, shard: u32, ptr: *const f64, len: usize) -> StoreResult<u32> {
+    if !self.shard_alive(shard) {
+      return Err(format!("shard {shard} is not a live thread shard"));
+    }
+    if (ptr as usize) % std::mem::align_of::<f64>() != 0 {
+      return Err("chunk memory is not 8-byte aligned".into());
+    }
+    self.chunks.push(Chunk {
+      ptr,
+      len,
+      shard,
+      owned: None,
+    });
+    Ok((self.chunks.len() - 1) as u32)
+  }
+
+  /// Copies a finished thread's slots into memory owned by the store and marks it dead.
+  pub fn retire_shard(&mut self, shard: u32) {
+    for c in self.chunks.iter_mut().filter(|c| c.shard == shard && c.owned.is_none()) {
+      let mut copy = vec![0f64; c.len].into_boxed_slice();
+      for (i, v) in copy.iter_mut().enumerate() {
+        // SAFETY: still valid: retirement runs in the env cleanup hook, before teardown.
+        *v = unsafe { load(c.ptr, i) };
+      }
+      c.ptr = copy.as_ptr();
+      c.owned = Some(copy);
+    }
+    if let Some(s) = self.shards.get_mut(shard as usize) {
+      s.alive = false;
+    }
+  }
+
+  /// Reads slot `i` of `chunk`.
+  #[inline]
+  pub fn slot(&self, chunk: u32, i: usize) -> f64 {
+    let c = &self.chunks[chunk as usize];
+    debug_assert!(i < c.len);
+    // SAFETY: bounds were checked when the series was registered; see `Chunk`.
+    unsafe { load(c.ptr, i) }
+  }
+
+  fn check_range(&self, shard: u32, chunk: u32, offset: u32, len: usize) -> StoreResult<()> {
+    let c = self
+      .chunks
+      .get(chunk as usize)
+      .ok_or_else(|| format!("unknown chunk {chunk}"))?;
+    if c.shard != shard {
+      return Err(format!("chunk {chunk} belongs to another thread"));
+    }
+    if offset as usize + len > c.len {
+      return Err(format!(
+        "slots {offset}..{} are outside chunk {chunk} of {} slots",
+        offset as usize + len,
+        c.len
+      ));
+    }
+    Ok(())
+  }
+
+  /// Registers a family for `shard`.
+  pub fn add_family(&mut self, shard: u32, def: FamilyDef) -> StoreResult<u32> {
+    if !self.shard_alive(shard) {
+      return Err(format!("shard {shard} is not a live thread shard"));
+    }
+    self.families.push(Some(Family {
+      def,
+      shard,
+      series: Vec::new(),
+      free: Vec::new(),
+    }));
+    Ok((self.families.len() - 1) as u32)
+  }
+
+  /// The family, or an error naming the id.
+  pub fn family(&self, id: u32) -> StoreResult<&Family> {
+    self
+      .families
+      .get(id as usize)
+      .and_then(Option::as_ref)
+      .ok_or_else(|| format!("unknown metric family {id}"))
+  }
+
+  fn family_mut(&mut self, id: u32) -> StoreResult<&mut Family> {
+    self
+      .families
+      .get_mut(id as usize)
+      .and_then(Option::as_mut)
+      .ok_or_else(|| format!("unknown metric family {id}"))
+  }
+
+  /// Registers a series whose slots start at `offset` in `chunk`.
+  pub fn add_series(&mut self, family: u32, labels: String, chunk: u32, offset: u32, created: f64) -> StoreResult<u32> {
+    let (shard, len, exemplars) = {
+      let f = self.family(family)?;
+      let ex = match f.def.kind {
+        Kind::Counter => 1,
+        Kind::Histogram => f.def.buckets.len() + 1,
+        _ => 0,
+      };
+      (f.shard, f.def.slots_per_series(), ex)
+    };
+    self.check_range(shard, chunk, offset, len)?;
+    let f = self.family_mut(family)?;
+    let s = Series {
+      labels,
+      chunk,
+      offset,
+      created,
+      exemplars: vec![None; exemplars],
+      pages: Vec::new(),
+    };
+    Ok(match f.free.pop() {
+      Some(id) => {
+        f.series[id as usize] = Some(s);
+        id
+      }
+      None => {
+        f.series.push(Some(s));
+        (f.series.len() - 1) as u32
+      }
+    })
+  }
+
+  fn series_mut(&mut self, family: u32, series: u32) -> StoreResult<&mut Series> {
+    let f = self.family_mut(family)?;
+    let name = &f.def.name;
+    let err = format!("metric \"{name}\" has no series {series}");
+    f.series.get_mut(series as usize).and_then(Option::as_mut).ok_or(err)
+  }
+
+  /// Adds a summary sketch page to a series.
+  pub fn add_page(&mut self, family: u32, series: u32, page: Page) -> StoreResult<()> {
+    let f = self.family(family)?;
+    if f.def.kind != Kind::Summary || page.window >= f.def.age_buckets || page.base % PAGE_BINS as i32 != 0 {
+      return Err(format!("invalid sketch page for metric \"{}\"", f.def.name));
+    }
+    let shard = f.shard;
+    self.check_range(shard, page.chunk, page.offset, PAGE_BINS)?;
+    self.series_mut(family, series)?.pages.push(page);
+    Ok(())
+  }
+
+  /// Sets the exemplar of a counter series or histogram bucket.
+  pub fn set_exemplar(&mut self, family: u32, series: u32, index: u32, ex: Exemplar) -> StoreResult<()> {
+    let s = self.series_mut(family, series)?;
+    let n = s.exemplars.len();
+    let slot = s
+      .exemplars
+      .get_mut(index as usize)
+      .ok_or_else(|| format!("exemplar index {index} out of range 0..{n}"))?;
+    *slot = Some(ex);
+    Ok(())
+  }
+
+  /// Forgets a series; its slots may then be reused by JS.
+  pub fn remove_series(&mut self, family: u32, series: u32) -> StoreResult<()> {
+    let f = self.family_mut(family)?;
+    if let Some(slot) = f.series.get_mut(series as usize) {
+      if slot.take().is_some() {
+        f.free.push(series);
+      }
+    }
+    Ok(())
+  }
+
+  /// Forgets every series of a family.
+  pub fn clear_family(&mut self, family: u32) -> StoreResult<()> {
+    let f = self.family_mut(family)?;
+    f.series.clear();
+    f.free.clear();
+    Ok(())
+  }
+
+  /// Drops a family entirely (it is in no registry any more and JS released it).
+  pub fn drop_family(&mut self, family: u32) {
+    for members in self.registries.iter_mut().flatten() {
+      members.retain(|&f| f != family);
+    }
+    if let Some(f) = self.families.get_mut(family as usize) {
+      *f = None;
+    }
+  }
+
+  /// A new registry.
+  pub fn new_registry(&mut self) -> u32 {
+    self.registries.push(Some(Vec::new()));
+    (self.registries.len() - 1) as u32
+  }
+
+  fn registry_mut(&mut self, id: u32) -> StoreResult<&mut Vec<u32>> {
+    self
+      .registries
+      .get_mut(id as usize)
+      .and_then(Option::as_mut)
+      .ok_or_else(|| format!("unknown registry {id}"))
+  }
+
+  /// Adds a family to a registry (idempotent).
+  pub fn registry_add(&mut self, registry: u32, family: u32) -> StoreResult<()> {
+    self.family(family)?;
+    let members = self.registry_mut(registry)?;
+    if !members.contains(&family) {
+      members.push(family);
+    }
+    Ok(())
+  }
+
+  /// Removes a family from a registry.
+  pub fn registry_remove(&mut self, registry: u32, family: u32) -> StoreResult<()> {
+    self.registry_mut(registry)?.retain(|&f| f != family);
+    Ok(())
+  }
+
+  /// Frees a registry (the global one cannot be freed).
+  pub fn drop_registry(&mut self, registry: u32) {
+    if registry != GLOBAL_REGISTRY {
+      if let Some(r) = self.registries.get_mut(registry as usize) {
+        *r = None;
+      }
+    }
+  }
+
+  /// Family ids of a registry, in registration order.
+  pub fn registry_families(&self, registry: u32) -> StoreResult<&[u32]> {
+    self
+      .registries
+      .get(registry as usize)
+      .and_then(Option::as_deref)
+      .ok_or_else(|| format!("unknown registry {registry}"))
+  }
+}
+
+/// Relaxed 8-byte load: the single JS writer stores whole aligned f64s, which do not tear.
+///
+/// # Safety
+/// `ptr.add(i)` must be valid and 8-byte aligned.
+#[inline]
+unsafe fn load(ptr: *const f64, i: usize) -> f64 {
+  let cell = &*(ptr.add(i) as *const AtomicU64);
+  f64::from_bits(cell.load(Ordering::Relaxed))
+}
+
+/// Groups a registry's families by name, keeping first-registration order. Families from
+/// several threads with the same name become one exposed family.
+pub fn group_by_name<'a>(store: &'a Store, ids: &[u32]) -> Vec<Vec<&'a Family>> {
+  let mut index: HashMap<&str, usize> = HashMap::new();
+  let mut groups: Vec<Vec<&Family>> = Vec::new();
+  for &id in ids {
+    let Ok(f) = store.family(id) else { continue };
+    match index.get(f.def.name.as_str()) {
+      Some(&g) => {
+        if groups[g][0].def.compatible(&f.def) {
+          groups[g].push(f);
+        }
+      }
+      None => {
+        index.insert(f.def.name.as_str(), groups.len());
+        groups.push(vec![f]);
+      }
+    }
+  }
+  groups
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn def(kind: Kind) -> FamilyDef {
+    FamilyDef {
+      name: "x".into(),
+      help: "h".into(),
+      kind,
+      label_names: vec![],
+      buckets: vec![1.0, 2.0],
+      quantiles: vec![],
+      max_age_ms: 600_000.0,
+      age_buckets: 5,
+      aggregator: Aggregator::Sum,
+    }
+  }
+
+  #[test]
+  fn series_outside_its_chunk_is_refused() {
+    let mut s = Store::default();
+    let sh = s.new_shard();
+    let mem = vec![0f64; 4];
+    let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
+    let f = s.add_family(sh, def(Kind::Histogram)).unwrap();
+    let err = s.add_series(f, String::new(), c, 1, 0.0).unwrap_err();
+    assert_eq!(err, "slots 1..5 are outside chunk 0 of 4 slots");
+    assert_eq!(s.add_series(f, String::new(), c, 0, 0.0), Ok(0));
+  }
+
+  #[test]
+  fn retired_shard_keeps_its_values() {
+    let mut s = Store::default();
+    let sh = s.new_shard();
+    let mut mem = vec![0f64; 2];
+    let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
+    mem[1] = 42.0;
+    s.retire_shard(sh);
+    mem[1] = 7.0;
+    drop(mem);
+    assert_eq!(s.slot(c, 1), 42.0);
+    assert!(!s.shard_alive(sh));
+  }
+
+  #[test]
+  fn removed_series_ids_are_reused() {
+    let mut s = Store::default();
+    let sh = s.new_shard();
+    let mem = vec![0f64; 4];
+    let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
+    let f = s.add_family(sh, def(Kind::Counter)).unwrap();
+    assert_eq!(s.add_series(f, "a=\"1\"".into(), c, 0, 0.0), Ok(0));
+    assert_eq!(s.add_series(f, "a=\"2\"".into(), c, 1, 0.0), Ok(1));
+    s.remove_series(f, 0).unwrap();
+    assert_eq!(s.add_series(f, "a=\"3\"".into(), c, 0, 0.0), Ok(0));
+  }
+}
