@@ -33,10 +33,10 @@ export interface EncodeRequest {
 export declare function encodeSync(request: EncodeRequest): string
 
 /**
- * Sets the exemplar of a counter series (`index` 0) or of histogram bucket `index`.
+ * Sets the exemplar of series `index`: `slot` 0 for a counter, the bucket for a histogram.
  * `labels` is `[name, value, …]`; `timestamp` is Unix seconds.
  */
-export declare function exemplarSet(family: number, series: number, index: number, labels: Array<string>, value: number, timestamp: number): void
+export declare function exemplarSet(family: number, index: number, slot: number, labels: Array<string>, value: number, timestamp: number): void
 
 /** Registers a metric family written by `shard`. */
 export declare function familyAdd(shard: number, options: FamilyOptions): number
@@ -118,7 +118,7 @@ export declare const enum MetricType {
 }
 
 /** Adds a page of summary sketch bins to a series. */
-export declare function pageAdd(family: number, series: number, window: number, negative: boolean, base: number, chunk: number, offset: number): void
+export declare function pageAdd(family: number, index: number, window: number, negative: boolean, base: number, chunk: number, offset: number): void
 
 /** Adds a family to a registry. */
 export declare function registryAdd(registry: number, family: number): void
@@ -132,11 +132,14 @@ export declare function registryNew(): number
 /** Removes a family from a registry. */
 export declare function registryRemove(registry: number, family: number): void
 
-/** Registers a series; returns its id. Label values are rendered and escaped here, once. */
-export declare function seriesAdd(family: number, labelValues: Array<string>, chunk: number, offset: number): number
+/**
+ * Registers series `index` (dense per family, chosen by JS). Label values are rendered and
+ * escaped here, once.
+ */
+export declare function seriesAdd(family: number, index: number, labelValues: Array<string>, chunk: number, offset: number): void
 
 /** Forgets one series (`remove(labels)`). */
-export declare function seriesRemove(family: number, series: number): void
+export declare function seriesRemove(family: number, index: number): void
 
 /** One series of a [`FamilySnapshot`]. */
 export interface SeriesSnapshot {

@@ -198,27 +198,28 @@ pub fn family_clear(family: u32) -> Result<()> {
   store::store().clear_family(family).map_err(err)
 }
 
-/// Registers a series; returns its id. Label values are rendered and escaped here, once.
+/// Registers series `index` (dense per family, chosen by JS). Label values are rendered and
+/// escaped here, once.
 #[napi]
-pub fn series_add(family: u32, label_values: Vec<String>, chunk: u32, offset: u32) -> Result<u32> {
+pub fn series_add(family: u32, index: u32, label_values: Vec<String>, chunk: u32, offset: u32) -> Result<()> {
   let mut s = store::store();
   let names = &s.family(family).map_err(err)?.def.label_names;
   if names.len() != label_values.len() {
     return Err(err(format!("expected {} label values, got {}", names.len(), label_values.len())));
   }
   let labels = encoder::render_labels(names, &label_values);
-  s.add_series(family, labels, chunk, offset, now_ms() / 1000.0).map_err(err)
+  s.add_series(family, index, labels, chunk, offset, now_ms() / 1000.0).map_err(err)
 }
 
 /// Forgets one series (`remove(labels)`).
 #[napi]
-pub fn series_remove(family: u32, series: u32) -> Result<()> {
-  store::store().remove_series(family, series).map_err(err)
+pub fn series_remove(family: u32, index: u32) -> Result<()> {
+  store::store().remove_series(family, index).map_err(err)
 }
 
 /// Adds a page of summary sketch bins to a series.
 #[napi]
-pub fn page_add(family: u32, series: u32, window: u32, negative: bool, base: i32, chunk: u32, offset: u32) -> Result<()> {
+pub fn page_add(family: u32, index: u32, window: u32, negative: bool, base: i32, chunk: u32, offset: u32) -> Result<()> {
   let page = Page {
     window,
     negative,
@@ -226,20 +227,20 @@ pub fn page_add(family: u32, series: u32, window: u32, negative: bool, base: i32
     chunk,
     offset,
   };
-  store::store().add_page(family, series, page).map_err(err)
+  store::store().add_page(family, index, page).map_err(err)
 }
 
-/// Sets the exemplar of a counter series (`index` 0) or of histogram bucket `index`.
+/// Sets the exemplar of series `index`: `slot` 0 for a counter, the bucket for a histogram.
 /// `labels` is `[name, value, …]`; `timestamp` is Unix seconds.
 #[napi]
-pub fn exemplar_set(family: u32, series: u32, index: u32, labels: Vec<String>, value: f64, timestamp: f64) -> Result<()> {
+pub fn exemplar_set(family: u32, index: u32, slot: u32, labels: Vec<String>, value: f64, timestamp: f64) -> Result<()> {
   let (names, values): (Vec<String>, Vec<String>) = labels.chunks(2).map(|p| (p[0].clone(), p.get(1).cloned().unwrap_or_default())).unzip();
   let ex = Exemplar {
     labels: encoder::render_labels(&names, &values),
     value,
     timestamp,
   };
-  store::store().set_exemplar(family, series, index, ex).map_err(err)
+  store::store().set_exemplar(family, index, slot, ex).map_err(err)
 }
 
 /// A new registry; 0 is the process-wide default registry.

@@ -76,13 +76,14 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
   let mut raw = vec![0f64; def.slots_per_series()];
   let single = live.len() == 1;
   for f in &live {
-    for s in f.series.iter().flatten() {
-      let n = match (single, index.get(s.labels.as_str())) {
+    let ex_slots = f.exemplar_slots();
+    for (si, s) in f.series.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|s| (i as u32, s))) {
+      let n = match (single, index.get(&*s.labels)) {
         (false, Some(&n)) => n,
         _ => {
           let n = out.labels.len();
           if !single {
-            index.insert(s.labels.as_str(), n);
+            index.insert(&s.labels, n);
           }
           out.labels.push(&s.labels);
           out.values.resize(out.values.len() + stride, 0.0);
@@ -122,10 +123,12 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
           let q = def.quantiles.len();
           vals[q] += raw[1];
           vals[q + 1] += raw[0];
-          sketch::collect_bins(store, def, s, &raw, now_ms, &mut sketches[n]);
+          let pages = f.pages.get(&si).map_or(&[][..], Vec::as_slice);
+          sketch::collect_bins(store, def, pages, &raw, now_ms, &mut sketches[n]);
         }
       }
-      for (i, e) in s.exemplars.iter().enumerate() {
+      let exemplars = f.exemplars.get(&si).map_or(&[][..], |e| &e[..ex_slots]);
+      for (i, e) in exemplars.iter().enumerate() {
         let slot = &mut out.exemplars[n * ex_stride + i];
         if let Some(e) = e {
           if slot.is_none_or(|old| old.timestamp <= e.timestamp) {

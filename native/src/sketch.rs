@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::store::{FamilyDef, Series, Store, PAGE_BINS};
+use crate::store::{FamilyDef, Page, Store, PAGE_BINS};
 
 /// Relative accuracy of every reported quantile.
 pub const ALPHA: f64 = 0.01;
@@ -28,7 +28,7 @@ pub fn bin_value(index: i32) -> f64 {
 
 /// Adds the bins of the series' live windows into `bins`, keyed in value order.
 /// `raw` is the series' slots: `[count, sum, (window start ms, zero count) × age buckets]`.
-pub fn collect_bins(store: &Store, def: &FamilyDef, s: &Series, raw: &[f64], now_ms: f64, bins: &mut BTreeMap<i64, f64>) {
+pub fn collect_bins(store: &Store, def: &FamilyDef, pages: &[Page], raw: &[f64], now_ms: f64, bins: &mut BTreeMap<i64, f64>) {
   let live = |w: u32| {
     let start = raw[2 + 2 * w as usize];
     start > 0.0 && now_ms - start < def.max_age_ms
@@ -41,7 +41,7 @@ pub fn collect_bins(store: &Store, def: &FamilyDef, s: &Series, raw: &[f64], now
       }
     }
   }
-  for p in s.pages.iter().filter(|p| live(p.window)) {
+  for p in pages.iter().filter(|p| live(p.window)) {
     for i in 0..PAGE_BINS {
       let c = store.slot(p.chunk, p.offset as usize + i);
       if c != 0.0 {

@@ -145,21 +145,17 @@ pub struct Page {
   pub offset: u32,
 }
 
-/// One labelled series of one family.
+/// One labelled series of one family (32 bytes: the table is sized by series count).
 #[derive(Debug)]
 pub struct Series {
   /// Rendered label pairs without braces (`a="1",b="2"`), built once at registration.
-  pub labels: String,
+  pub labels: Box<str>,
   /// Chunk holding the series' slots.
   pub chunk: u32,
   /// Offset of the first slot in the chunk.
   pub offset: u32,
   /// Unix seconds at creation (OpenMetrics `_created`).
   pub created: f64,
-  /// Exemplars, one per counter series or per histogram bucket.
-  pub exemplars: Vec<Option<Exemplar>>,
-  /// Summary sketch pages.
-  pub pages: Vec<Page>,
 }
 
 /// One JS metric object's family.
@@ -169,9 +165,23 @@ pub struct Family {
   pub def: FamilyDef,
   /// Shard (JS thread) that writes it.
   pub shard: u32,
-  /// Series by id; removed series leave `None` (ids are reused).
+  /// Series by the dense index JS assigned; removed series leave `None`.
   pub series: Vec<Option<Series>>,
-  free: Vec<u32>,
+  /// Exemplars of the series that have any: one for a counter, one per histogram bucket.
+  pub exemplars: HashMap<u32, Box<[Option<Exemplar>]>>,
+  /// Summary sketch pages by series.
+  pub pages: HashMap<u32, Vec<Page>>,
+}
+
+impl Family {
+  /// Exemplars per series for this family's type.
+  pub fn exemplar_slots(&self) -> usize {
+    match self.def.kind {
+      Kind::Counter => 1,
+      Kind::Histogram => self.def.buckets.len() + 1,
+      _ => 0,
+    }
+  }
 }
 
 struct Chunk {
@@ -306,7 +316,8 @@ impl Store {
       def,
       shard,
       series: Vec::new(),
-      free: Vec::new(),
+      exemplars: HashMap::new(),
+      pages: HashMap::new(),
     }));
     Ok((self.families.len() - 1) as u32)
   }
@@ -328,78 +339,71 @@ impl Store {
       .ok_or_else(|| format!("unknown metric family {id}"))
   }
 
-  /// Registers a series whose slots start at `offset` in `chunk`.
-  pub fn add_series(&mut self, family: u32, labels: String, chunk: u32, offset: u32, created: f64) -> StoreResult<u32> {
-    let (shard, len, exemplars) = {
+  /// Registers series `index` (dense, chosen by JS) whose slots start at `offset` in `chunk`.
+  pub fn add_series(&mut self, family: u32, index: u32, labels: String, chunk: u32, offset: u32, created: f64) -> StoreResult<()> {
+    let (shard, len) = {
       let f = self.family(family)?;
-      let ex = match f.def.kind {
-        Kind::Counter => 1,
-        Kind::Histogram => f.def.buckets.len() + 1,
-        _ => 0,
-      };
-      (f.shard, f.def.slots_per_series(), ex)
+      (f.shard, f.def.slots_per_series())
     };
     self.check_range(shard, chunk, offset, len)?;
     let f = self.family_mut(family)?;
+    let i = index as usize;
+    if i > f.series.len() || f.series.get(i).is_some_and(Option::is_some) {
+      return Err(format!("metric \"{}\": series index {index} is not free", f.def.name));
+    }
     let s = Series {
-      labels,
+      labels: labels.into_boxed_str(),
       chunk,
       offset,
       created,
-      exemplars: vec![None; exemplars],
-      pages: Vec::new(),
     };
-    Ok(match f.free.pop() {
-      Some(id) => {
-        f.series[id as usize] = Some(s);
-        id
-      }
-      None => {
-        f.series.push(Some(s));
-        (f.series.len() - 1) as u32
-      }
-    })
+    if i == f.series.len() {
+      f.series.push(Some(s));
+    } else {
+      f.series[i] = Some(s);
+    }
+    Ok(())
   }
 
-  fn series_mut(&mut self, family: u32, series: u32) -> StoreResult<&mut Series> {
+  fn live_series(&mut self, family: u32, index: u32) -> StoreResult<&mut Family> {
     let f = self.family_mut(family)?;
-    let name = &f.def.name;
-    let err = format!("metric \"{name}\" has no series {series}");
-    f.series.get_mut(series as usize).and_then(Option::as_mut).ok_or(err)
+    if !f.series.get(index as usize).is_some_and(Option::is_some) {
+      return Err(format!("metric \"{}\" has no series {index}", f.def.name));
+    }
+    Ok(f)
   }
 
   /// Adds a summary sketch page to a series.
-  pub fn add_page(&mut self, family: u32, series: u32, page: Page) -> StoreResult<()> {
+  pub fn add_page(&mut self, family: u32, index: u32, page: Page) -> StoreResult<()> {
     let f = self.family(family)?;
     if f.def.kind != Kind::Summary || page.window >= f.def.age_buckets || page.base % PAGE_BINS as i32 != 0 {
       return Err(format!("invalid sketch page for metric \"{}\"", f.def.name));
     }
     let shard = f.shard;
     self.check_range(shard, page.chunk, page.offset, PAGE_BINS)?;
-    self.series_mut(family, series)?.pages.push(page);
+    self.live_series(family, index)?.pages.entry(index).or_default().push(page);
     Ok(())
   }
 
-  /// Sets the exemplar of a counter series or histogram bucket.
-  pub fn set_exemplar(&mut self, family: u32, series: u32, index: u32, ex: Exemplar) -> StoreResult<()> {
-    let s = self.series_mut(family, series)?;
-    let n = s.exemplars.len();
-    let slot = s
-      .exemplars
-      .get_mut(index as usize)
-      .ok_or_else(|| format!("exemplar index {index} out of range 0..{n}"))?;
-    *slot = Some(ex);
-    Ok(())
-  }
-
-  /// Forgets a series; its slots may then be reused by JS.
-  pub fn remove_series(&mut self, family: u32, series: u32) -> StoreResult<()> {
-    let f = self.family_mut(family)?;
-    if let Some(slot) = f.series.get_mut(series as usize) {
-      if slot.take().is_some() {
-        f.free.push(series);
-      }
+  /// Sets the exemplar of a counter series (slot 0) or histogram bucket.
+  pub fn set_exemplar(&mut self, family: u32, index: u32, slot: u32, ex: Exemplar) -> StoreResult<()> {
+    let f = self.live_series(family, index)?;
+    let n = f.exemplar_slots();
+    if slot as usize >= n {
+      return Err(format!("exemplar slot {slot} out of range 0..{n}"));
     }
+    f.exemplars.entry(index).or_insert_with(|| vec![None; n].into_boxed_slice())[slot as usize] = Some(ex);
+    Ok(())
+  }
+
+  /// Forgets a series; its slots and index may then be reused by JS.
+  pub fn remove_series(&mut self, family: u32, index: u32) -> StoreResult<()> {
+    let f = self.family_mut(family)?;
+    if let Some(slot) = f.series.get_mut(index as usize) {
+      *slot = None;
+    }
+    f.exemplars.remove(&index);
+    f.pages.remove(&index);
     Ok(())
   }
 
@@ -407,7 +411,8 @@ impl Store {
   pub fn clear_family(&mut self, family: u32) -> StoreResult<()> {
     let f = self.family_mut(family)?;
     f.series.clear();
-    f.free.clear();
+    f.exemplars.clear();
+    f.pages.clear();
     Ok(())
   }
 
@@ -527,9 +532,11 @@ mod tests {
     let mem = vec![0f64; 4];
     let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
     let f = s.add_family(sh, def(Kind::Histogram)).unwrap();
-    let err = s.add_series(f, String::new(), c, 1, 0.0).unwrap_err();
+    let err = s.add_series(f, 0, String::new(), c, 1, 0.0).unwrap_err();
     assert_eq!(err, "slots 1..5 are outside chunk 0 of 4 slots");
-    assert_eq!(s.add_series(f, String::new(), c, 0, 0.0), Ok(0));
+    assert_eq!(s.add_series(f, 0, String::new(), c, 0, 0.0), Ok(()));
+    let dup = s.add_series(f, 0, String::new(), c, 0, 0.0).unwrap_err();
+    assert_eq!(dup, "metric \"x\": series index 0 is not free");
   }
 
   #[test]
@@ -547,15 +554,22 @@ mod tests {
   }
 
   #[test]
-  fn removed_series_ids_are_reused() {
+  fn removed_series_index_is_reused_and_exemplars_go() {
     let mut s = Store::default();
     let sh = s.new_shard();
     let mem = vec![0f64; 4];
     let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
     let f = s.add_family(sh, def(Kind::Counter)).unwrap();
-    assert_eq!(s.add_series(f, "a=\"1\"".into(), c, 0, 0.0), Ok(0));
-    assert_eq!(s.add_series(f, "a=\"2\"".into(), c, 1, 0.0), Ok(1));
+    s.add_series(f, 0, "a=\"1\"".into(), c, 0, 0.0).unwrap();
+    s.add_series(f, 1, "a=\"2\"".into(), c, 1, 0.0).unwrap();
+    let ex = Exemplar { labels: String::new(), value: 1.0, timestamp: 0.0 };
+    s.set_exemplar(f, 0, 0, ex.clone()).unwrap();
+    assert_eq!(s.set_exemplar(f, 0, 1, ex).unwrap_err(), "exemplar slot 1 out of range 0..1");
     s.remove_series(f, 0).unwrap();
-    assert_eq!(s.add_series(f, "a=\"3\"".into(), c, 0, 0.0), Ok(0));
+    s.add_series(f, 0, "a=\"3\"".into(), c, 0, 0.0).unwrap();
+    let fam = s.family(f).unwrap();
+    assert_eq!(fam.series.len(), 2);
+    assert_eq!(&*fam.series[0].as_ref().unwrap().labels, "a=\"3\"");
+    assert!(fam.exemplars.is_empty());
   }
 }

@@ -1,0 +1,45 @@
+/**
+ * promsd: Prometheus metrics for Node.js services that run as many threads and processes.
+ * A drop-in for prom-client's API: switch the import, keep the code.
+ *
+ * ```ts
+ * import { Counter, register } from 'promsd';
+ * const requests = new Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['method'] });
+ * requests.inc({ method: 'GET' });
+ * console.log(await register.metrics());
+ * ```
+ */
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './metrics/registry';
+
+export { Counter } from './metrics/counter';
+export type { CounterChild, CounterConfiguration, IncreaseDataWithExemplar } from './metrics/counter';
+export { Gauge } from './metrics/gauge';
+export type { GaugeChild, GaugeConfiguration } from './metrics/gauge';
+export { Histogram } from './metrics/histogram';
+export type { HistogramChild, HistogramConfiguration, ObserveDataWithExemplar } from './metrics/histogram';
+export { Summary } from './metrics/summary';
+export type { SummaryChild, SummaryConfiguration } from './metrics/summary';
+export { Metric } from './metrics/metric';
+export type {
+  Aggregator,
+  CollectFunction,
+  MetricConfiguration,
+  MetricObjectWithValues,
+  MetricType,
+  MetricValue,
+} from './metrics/metric';
+export type { LabelValues } from './metrics/labels';
+export { Registry, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, register } from './metrics/registry';
+export type { RegistryContentType } from './metrics/registry';
+export { exponentialBuckets, linearBuckets } from './metrics/buckets';
+export { validateLabel, validateLabelName, validateMetricName } from './metrics/validation';
+export { collectDefaultMetrics } from './metrics/default-metrics';
+export type { DefaultMetricsCollectorConfiguration } from './metrics/default-metrics';
+export { DuplicateMetricError, InvalidLabelsError, InvalidMetricError, InvalidValueError, PromsdError } from './metrics/errors';
+
+/** The default registry's content type (prom-client compatible). */
+export const contentType = PROMETHEUS_CONTENT_TYPE;
+/** Alias of PROMETHEUS_CONTENT_TYPE (prom-client compatible). */
+export const prometheusContentType = PROMETHEUS_CONTENT_TYPE;
+/** Alias of OPENMETRICS_CONTENT_TYPE (prom-client compatible). */
+export const openMetricsContentType = OPENMETRICS_CONTENT_TYPE;

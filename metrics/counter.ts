@@ -1,0 +1,81 @@
+import { InvalidValueError, show } from './errors';
+import type { LabelValues } from './labels';
+import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
+import { CHUNK_MASK, CHUNK_SHIFT } from './shard';
+
+/** Counter options (prom-client's `CounterConfiguration`). */
+export interface CounterConfiguration<T extends string> extends MetricConfiguration<T> {
+  collect?: CollectFunction<Counter<T>>;
+}
+
+/** Arguments of `inc()` on a counter with exemplars enabled. */
+export interface IncreaseDataWithExemplar<T extends string> {
+  value?: number;
+  labels?: LabelValues<T>;
+  exemplarLabels?: LabelValues<string>;
+}
+
+/** A child bound to one label set (`counter.labels(...)`). */
+export interface CounterChild {
+  /** Adds `value` (default 1). */
+  inc(value?: number): void;
+}
+
+function badIncrement(what: string, value: unknown): never {
+  throw new InvalidValueError(
+    `${what}: increment must be a non-negative number, got ${show(value)}${typeof value === 'number' && value < 0 ? ' (counters cannot decrease)' : ''}`,
+  );
+}
+
+/** A monotonically increasing value. */
+export class Counter<T extends string = string> extends Metric<T> {
+  readonly type = 'counter' as const;
+
+  constructor(config: CounterConfiguration<T>) {
+    super('Counter', config, { type: 'counter', reserved: [] });
+    if (this.labelNames.length === 0) this.index0 = this.indexOf({});
+  }
+
+  /** Adds `value` (default 1) to the series of `labels`. NaN and negative values throw. */
+  inc(labels?: LabelValues<T> | number | IncreaseDataWithExemplar<T>, value?: number): void {
+    if (this.enableExemplars && typeof labels === 'object') {
+      const { labels: l, value: v = 1, exemplarLabels } = labels as IncreaseDataWithExemplar<T>;
+      this.#add(l, v);
+      if (exemplarLabels !== undefined) this.setExemplar(l, 0, exemplarLabels, v);
+      return;
+    }
+    if (typeof labels === 'object') this.#add(labels, value);
+    else this.#add(undefined, labels);
+  }
+
+  #add(labels: object | undefined, value: unknown): void {
+    const addr = labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels);
+    if (value === undefined) value = 1;
+    // One comparison rejects NaN and negatives; the typeof keeps strings out of the f64 slot.
+    else if (typeof value !== 'number' || !(value >= 0)) badIncrement(this.what, value);
+    this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] += value as number;
+  }
+
+  /** A child bound to one label set; its `inc` skips the label lookup. */
+  labels(...values: (string | number)[] | [LabelValues<T>]): CounterChild {
+    const labels = this.childLabels(values);
+    let { addr, generation } = this.resolveChild(labels);
+    let chunk = this.chunkOf(addr);
+    let off = addr & CHUNK_MASK;
+    return {
+      inc: (value = 1) => {
+        if (typeof value !== 'number' || !(value >= 0)) badIncrement(this.what, value);
+        if (generation !== this.currentGeneration()) {
+          ({ addr, generation } = this.resolveChild(labels));
+          chunk = this.chunkOf(addr);
+          off = addr & CHUNK_MASK;
+        }
+        chunk[off] += value;
+      },
+    };
+  }
+
+  protected override afterReset(): void {
+    if (this.labelNames.length === 0) this.index0 = this.indexOf({});
+  }
+}

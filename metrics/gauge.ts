@@ -1,0 +1,106 @@
+import { InvalidValueError, show } from './errors';
+import type { LabelValues } from './labels';
+import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
+import { CHUNK_MASK, CHUNK_SHIFT } from './shard';
+
+/** Gauge options (prom-client's `GaugeConfiguration`). */
+export interface GaugeConfiguration<T extends string> extends MetricConfiguration<T> {
+  collect?: CollectFunction<Gauge<T>>;
+}
+
+/** A child bound to one label set (`gauge.labels(...)`). */
+export interface GaugeChild {
+  inc(value?: number): void;
+  dec(value?: number): void;
+  set(value: number): void;
+  setToCurrentTime(): void;
+  startTimer(): () => number;
+}
+
+function badValue(what: string, op: string, value: unknown): never {
+  throw new InvalidValueError(`${what}: ${op} needs a number${op === 'set' ? '' : ' (not NaN)'}, got ${show(value)}`);
+}
+
+/** A value that can go up and down. */
+export class Gauge<T extends string = string> extends Metric<T> {
+  readonly type = 'gauge' as const;
+
+  constructor(config: GaugeConfiguration<T>) {
+    super('Gauge', config, { type: 'gauge', reserved: [] });
+    if (this.labelNames.length === 0) this.index0 = this.indexOf({});
+  }
+
+  #addr(labels: object | undefined): number {
+    return labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels);
+  }
+
+  /** Sets the series of `labels` to `value` (NaN is allowed for gauges, as in Prometheus). */
+  set(labels: LabelValues<T> | number, value?: number): void {
+    if (typeof labels === 'object') {
+      if (typeof value !== 'number') badValue(this.what, 'set', value);
+      const addr = this.#addr(labels);
+      this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] = value;
+    } else {
+      if (typeof labels !== 'number') badValue(this.what, 'set', labels);
+      const addr = this.#addr(undefined);
+      this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] = labels;
+    }
+  }
+
+  /** Adds `value` (default 1). */
+  inc(labels?: LabelValues<T> | number, value?: number): void {
+    this.#add('inc', labels, value, 1);
+  }
+
+  /** Subtracts `value` (default 1). */
+  dec(labels?: LabelValues<T> | number, value?: number): void {
+    this.#add('dec', labels, value, -1);
+  }
+
+  #add(op: string, labels: LabelValues<T> | number | undefined, value: number | undefined, sign: number): void {
+    let addr: number;
+    if (typeof labels === 'object') addr = this.#addr(labels);
+    else {
+      value = labels;
+      addr = this.#addr(undefined);
+    }
+    if (value === undefined) value = 1;
+    else if (typeof value !== 'number' || value !== value) badValue(this.what, op, value);
+    this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] += sign * value;
+  }
+
+  /** Sets the gauge to the current Unix time in seconds. */
+  setToCurrentTime(labels?: LabelValues<T>): void {
+    if (labels === undefined) this.set(Date.now() / 1000);
+    else this.set(labels, Date.now() / 1000);
+  }
+
+  /** Starts a timer; the returned function sets the gauge to the elapsed seconds and returns them. */
+  startTimer(labels?: LabelValues<T>): (endLabels?: LabelValues<T>) => number {
+    const start = process.hrtime.bigint();
+    return (endLabels?: LabelValues<T>) => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const all = labels || endLabels ? { ...labels, ...endLabels } : undefined;
+      if (all === undefined) this.set(seconds);
+      else this.set(all as LabelValues<T>, seconds);
+      return seconds;
+    };
+  }
+
+  /** A child bound to one label set. */
+  labels(...values: (string | number)[] | [LabelValues<T>]): GaugeChild {
+    const labels = this.childLabels(values) as LabelValues<T>;
+    this.seriesIndex(labels); // validate now, like prom-client
+    return {
+      inc: (value?: number) => this.inc(labels, value),
+      dec: (value?: number) => this.dec(labels, value),
+      set: (value: number) => this.set(labels, value),
+      setToCurrentTime: () => this.setToCurrentTime(labels),
+      startTimer: () => this.startTimer(labels),
+    };
+  }
+
+  protected override afterReset(): void {
+    if (this.labelNames.length === 0) this.index0 = this.indexOf({});
+  }
+}

@@ -1,0 +1,400 @@
+// The part every metric type shares: definition checks, registration with the core, and the
+// label → series machinery. Subclasses only add their update methods.
+import { InvalidLabelsError, InvalidMetricError, show } from './errors';
+import {
+  compileLookup,
+  find,
+  insert,
+  labelsFromPositional,
+  labelValuesOf,
+  remove as removeFromTree,
+  type LabelTree,
+  type LabelValues,
+  type Lookup,
+} from './labels';
+import { native, type NativeTypes } from './native';
+import { getGlobalRegistry, type Registry } from './registry';
+import { CHUNK_MASK, CHUNK_SHIFT, shard, type Shard } from './shard';
+import { checkLabelNames, validateMetricName } from './validation';
+
+/** How values of one series from several threads (or processes) combine; prom-client's names. */
+export type Aggregator = 'omit' | 'sum' | 'first' | 'min' | 'max' | 'average';
+
+const AGGREGATORS: readonly Aggregator[] = ['omit', 'sum', 'first', 'min', 'max', 'average'];
+
+/** Metric types. */
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
+
+/** A callback run before each scrape of the metric; `this` is the metric. */
+export type CollectFunction<T> = (this: T) => void | Promise<void>;
+
+/** Options common to every metric (prom-client's `MetricConfiguration`). */
+export interface MetricConfiguration<T extends string> {
+  /** Metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
+  name: string;
+  /** Help text. */
+  help: string;
+  /** Label names; every update must give a value for each. */
+  labelNames?: readonly T[];
+  /** Registries to add the metric to (default: the global registry). */
+  registers?: Registry[];
+  /** How series from several threads/processes combine (gauges; default `sum`). */
+  aggregator?: Aggregator;
+  /** Called before each scrape, e.g. to `set()` a gauge from a measurement. */
+  collect?: CollectFunction<never>;
+  /** Accept exemplars in updates (`inc({ labels, value, exemplarLabels })`). */
+  enableExemplars?: boolean;
+}
+
+/** One value of `get()`, prom-client's shape. */
+export interface MetricValue<T extends string> {
+  value: number;
+  labels: LabelValues<T> & { le?: string | number; quantile?: number };
+  metricName?: string;
+  exemplar?: { labelSet: Record<string, string>; value: number; timestamp: number } | null;
+}
+
+/** What `get()` returns, prom-client's shape. */
+export interface MetricObjectWithValues<T extends string> {
+  name: string;
+  help: string;
+  type: MetricType;
+  aggregator: Aggregator;
+  values: MetricValue<T>[];
+}
+
+/** Internal description passed by subclasses. */
+export interface FamilyShape {
+  type: MetricType;
+  /** Label names the type itself uses (`le`, `quantile`). */
+  reserved: readonly string[];
+  buckets?: number[];
+  quantiles?: number[];
+  maxAgeSeconds?: number;
+  ageBuckets?: number;
+}
+
+const SERIES_ADDR_INITIAL = 8;
+
+/** Base class of Counter, Gauge, Histogram and Summary. */
+export abstract class Metric<T extends string = string> {
+  /** Metric name. */
+  readonly name: string;
+  /** Help text. */
+  readonly help: string;
+  /** Label names in declaration order. */
+  readonly labelNames: readonly T[];
+  /** Cross-thread aggregator. */
+  readonly aggregator: Aggregator;
+  /** Type. */
+  abstract readonly type: MetricType;
+  /** Whether updates accept exemplars. */
+  readonly enableExemplars: boolean;
+  /** The collect callback, if any. */
+  readonly collect?: CollectFunction<this>;
+
+  /** `Counter "name"`, for error messages. */
+  protected readonly what: string;
+  /** This thread's shard (its `chunks` array is shared and only grows). */
+  protected readonly shard: Shard;
+  /** Chunks of the shard, cached for the hot path. */
+  protected readonly chunks: Float64Array[];
+  /** Slots per series. */
+  protected readonly width: number;
+  /** Address of each series' first slot, by series index. */
+  protected addrs = new Int32Array(SERIES_ADDR_INITIAL);
+  /** Series index of the unlabelled series, or -1. */
+  protected index0 = -1;
+  /** Bumped whenever series are removed, so cached children re-resolve. */
+  protected generation = 0;
+  /** Native family id. */
+  readonly familyId: number;
+
+  readonly #tree: LabelTree = new Map();
+  readonly #lookup: Lookup;
+  #nextIndex = 0;
+  readonly #freeIndexes: number[] = [];
+  readonly #registries = new Set<Registry>();
+
+  protected constructor(kind: string, config: MetricConfiguration<T>, shape: FamilyShape) {
+    if (typeof config !== 'object' || config === null) {
+      throw new InvalidMetricError(`${kind}: configuration must be an object, got ${show(config)}`);
+    }
+    const name = config.name;
+    if (!validateMetricName(name)) {
+      throw new InvalidMetricError(`${kind}: invalid metric name ${show(name)} (must match [a-zA-Z_:][a-zA-Z0-9_:]*)`);
+    }
+    this.what = `${kind} "${name}"`;
+    if (typeof config.help !== 'string' || config.help === '') {
+      throw new InvalidMetricError(`${this.what}: help must be a non-empty string, got ${show(config.help)}`);
+    }
+    const aggregator = config.aggregator ?? 'sum';
+    if (!AGGREGATORS.includes(aggregator)) {
+      throw new InvalidMetricError(`${this.what}: aggregator ${show(aggregator)} is not one of [${AGGREGATORS.join(', ')}]`);
+    }
+    if (config.collect !== undefined && typeof config.collect !== 'function') {
+      throw new InvalidMetricError(`${this.what}: collect must be a function, got ${show(config.collect)}`);
+    }
+    const registers = config.registers ?? [getGlobalRegistry()];
+    if (!Array.isArray(registers)) {
+      throw new InvalidMetricError(`${this.what}: registers must be an array of registries, got ${show(registers)}`);
+    }
+    this.name = name;
+    this.help = config.help;
+    this.labelNames = Object.freeze(checkLabelNames(this.what, config.labelNames, shape.reserved)) as readonly T[];
+    this.aggregator = aggregator;
+    this.enableExemplars = config.enableExemplars === true;
+    this.collect = config.collect as CollectFunction<this> | undefined;
+    this.#lookup = compileLookup(this.labelNames);
+    this.shard = shard();
+    this.chunks = this.shard.chunks;
+    this.familyId = native.familyAdd(this.shard.id, {
+      name,
+      help: config.help,
+      // The core's string enums are const enums in the generated types; the strings are the same.
+      kind: shape.type as unknown as NativeTypes.MetricType,
+      labelNames: [...this.labelNames],
+      buckets: shape.buckets,
+      quantiles: shape.quantiles,
+      maxAgeSeconds: shape.maxAgeSeconds,
+      ageBuckets: shape.ageBuckets,
+      aggregator: aggregator as unknown as NativeTypes.MetricAggregator,
+    });
+    this.width = seriesWidth(shape);
+    for (const r of registers) r.registerMetric(this as unknown as Metric<string>);
+  }
+
+  /** @internal Registries this metric is in (maintained by Registry). */
+  get registries(): ReadonlySet<Registry> {
+    return this.#registries;
+  }
+
+  /** @internal Called by Registry. */
+  attach(registry: Registry): void {
+    this.#registries.add(registry);
+  }
+
+  /** @internal Called by Registry. */
+  detach(registry: Registry): void {
+    this.#registries.delete(registry);
+  }
+
+  /**
+   * The address of the series for `labels` (created on first use). `labels` undefined means the
+   * unlabelled series. This is the hot path: one compiled Map walk, no allocation.
+   */
+  protected addrOf(labels: object | undefined): number {
+    if (labels === undefined) {
+      if (this.index0 >= 0) return this.addrs[this.index0];
+      return this.addrs[this.indexOf({})];
+    }
+    const i = this.#lookup(this.#tree, labels);
+    return this.addrs[i === undefined ? this.indexOf(labels) : i];
+  }
+
+  /** Slow path: validates `labels` and finds or creates the series; returns its index. */
+  protected indexOf(labels: object): number {
+    const raw = labels as Record<string, unknown>;
+    const values = labelValuesOf(this.what, this.labelNames, raw);
+    if (values.length === 0) {
+      if (this.index0 < 0) this.index0 = this.createSeries(values);
+      return this.index0;
+    }
+    let index = find(this.#tree, values);
+    if (index === undefined) index = this.createSeries(values);
+    insert(this.#tree, this.labelNames, raw, values, index);
+    return index;
+  }
+
+  /** Registers a new series with the core; returns its index. */
+  protected createSeries(values: string[]): number {
+    const index = this.#freeIndexes.pop() ?? this.#nextIndex++;
+    if (index >= this.addrs.length) {
+      const grown = new Int32Array(this.addrs.length * 2);
+      grown.set(this.addrs);
+      this.addrs = grown;
+    }
+    const addr = this.shard.alloc(this.width);
+    native.seriesAdd(this.familyId, index, values, this.shard.nativeChunk(addr), addr & CHUNK_MASK);
+    this.addrs[index] = addr;
+    this.initSeries(index, addr);
+    return index;
+  }
+
+  /** Hook for types whose series start with non-zero slots or need side state. */
+  protected initSeries(_index: number, _addr: number): void {}
+
+  /** Hook for types with side state per series. */
+  protected dropSeries(_index: number): void {}
+
+  /** The series index for a label set, validating it; for the slow APIs. */
+  protected seriesIndex(labels: object | undefined): number {
+    return labels === undefined ? this.indexOf({}) : (this.#lookup(this.#tree, labels) ?? this.indexOf(labels));
+  }
+
+  /** Chunk holding an address. */
+  protected chunkOf(addr: number): Float64Array {
+    return this.chunks[addr >>> CHUNK_SHIFT];
+  }
+
+  /** Creates the series for `labels` with zero values (prom-client's `zero`). */
+  zero(labels?: LabelValues<T>): void {
+    const addr = this.addrOf(labels);
+    this.chunkOf(addr).fill(0, addr & CHUNK_MASK, (addr & CHUNK_MASK) + this.width);
+    this.initSeries(this.seriesIndex(labels), addr);
+  }
+
+  /**
+   * Removes one series: `remove({ method: 'GET' })` or positional `remove('GET')`.
+   * Unknown label sets are ignored; invalid ones throw.
+   */
+  remove(...args: [LabelValues<T>] | (string | number)[]): void {
+    const raw =
+      args.length === 1 && typeof args[0] === 'object' && args[0] !== null
+        ? (args[0] as Record<string, unknown>)
+        : labelsFromPositional(this.what, this.labelNames, args);
+    const values = labelValuesOf(this.what, this.labelNames, raw);
+    const index = values.length === 0 ? (this.index0 >= 0 ? this.index0 : undefined) : find(this.#tree, values);
+    if (index === undefined) return;
+    if (values.length === 0) this.index0 = -1;
+    else removeFromTree(this.#tree, values);
+    this.release(index);
+  }
+
+  /** Removes every series; an unlabelled metric starts again from zero. */
+  reset(): void {
+    native.familyClear(this.familyId);
+    const seen = new Set<number>();
+    const walk = (m: LabelTree, depth: number): void => {
+      for (const v of m.values()) {
+        if (depth === this.labelNames.length - 1) seen.add(v as number);
+        else walk(v as LabelTree, depth + 1);
+      }
+    };
+    if (this.labelNames.length > 0) walk(this.#tree, 0);
+    if (this.index0 >= 0) seen.add(this.index0);
+    this.#tree.clear();
+    this.index0 = -1;
+    for (const index of seen) this.release(index, false);
+    this.afterReset();
+  }
+
+  /** Hook: prom-client recreates the unlabelled series of counters and gauges on reset. */
+  protected afterReset(): void {}
+
+  private release(index: number, tellCore = true): void {
+    if (tellCore) native.seriesRemove(this.familyId, index);
+    this.dropSeries(index);
+    this.shard.free(this.addrs[index], this.width);
+    this.#freeIndexes.push(index);
+    this.generation++;
+  }
+
+  /** Builds a label-set from `labels(...)` arguments. */
+  protected childLabels(args: unknown[]): Record<string, unknown> {
+    if (args.length === 1 && typeof args[0] === 'object' && args[0] !== null) return args[0] as Record<string, unknown>;
+    return labelsFromPositional(this.what, this.labelNames, args);
+  }
+
+  /** @internal The child's cached address, refreshed after removals. */
+  resolveChild(labels: Record<string, unknown>): { addr: number; generation: number } {
+    return { addr: this.addrOf(labels), generation: this.generation };
+  }
+
+  /** @internal Current generation (see `generation`). */
+  currentGeneration(): number {
+    return this.generation;
+  }
+
+  /** Sends exemplar labels of one update to the core. */
+  protected setExemplar(labels: object | undefined, slot: number, exemplarLabels: unknown, value: number): void {
+    if (typeof exemplarLabels !== 'object' || exemplarLabels === null) {
+      throw new InvalidLabelsError(`${this.what}: exemplarLabels must be an object, got ${show(exemplarLabels)}`);
+    }
+    const flat: string[] = [];
+    let length = 0;
+    for (const [k, v] of Object.entries(exemplarLabels)) {
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k)) throw new InvalidLabelsError(`${this.what}: exemplar label name ${show(k)} is invalid`);
+      const s = String(v);
+      length += k.length + s.length;
+      flat.push(k, s);
+    }
+    // OpenMetrics caps an exemplar's label set at 128 UTF-8 characters.
+    if (length > 128) {
+      throw new InvalidLabelsError(`${this.what}: exemplar labels ${show(exemplarLabels)} exceed 128 characters`);
+    }
+    native.exemplarSet(this.familyId, this.seriesIndex(labels), slot, flat, value, Date.now() / 1000);
+  }
+
+  /** Runs the collect callback, if any. */
+  async runCollect(): Promise<void> {
+    if (this.collect) await this.collect.call(this);
+  }
+
+  /**
+   * This metric's values in prom-client's JSON shape, merged across the threads of this
+   * process when the metric is in the global registry. Label values come back as strings.
+   */
+  async get(): Promise<MetricObjectWithValues<T>> {
+    await this.runCollect();
+    const global = getGlobalRegistry();
+    const snap = native.snapshotFamily(this.familyId, this.#registries.has(global) ? 0 : undefined);
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: snap ? valuesOf(snap) : [],
+    };
+  }
+}
+
+function seriesWidth(shape: FamilyShape): number {
+  switch (shape.type) {
+    case 'counter':
+    case 'gauge':
+      return 1;
+    case 'histogram':
+      return (shape.buckets?.length ?? 0) + 2;
+    case 'summary':
+      return 2 + 2 * (shape.ageBuckets ?? 5);
+  }
+}
+
+type Snapshot = NonNullable<ReturnType<typeof native.snapshotFamily>>;
+
+/** Turns a native snapshot into prom-client's `values` array. */
+export function valuesOf<T extends string>(snap: Snapshot): MetricValue<T>[] {
+  const out: MetricValue<T>[] = [];
+  for (const s of snap.series) {
+    const labels: Record<string, string | number> = {};
+    snap.labelNames.forEach((n, i) => (labels[n] = s.labelValues[i]));
+    const v = s.values;
+    switch (snap.kind) {
+      case 'counter':
+      case 'gauge':
+        out.push({ value: v[0], labels: labels as LabelValues<T> });
+        break;
+      case 'histogram': {
+        let cum = 0;
+        snap.buckets.forEach((b, i) => {
+          cum += v[i];
+          out.push({ value: cum, labels: { ...labels, le: b } as LabelValues<T>, metricName: `${snap.name}_bucket` });
+        });
+        cum += v[snap.buckets.length];
+        out.push({ value: cum, labels: { ...labels, le: '+Inf' } as LabelValues<T>, metricName: `${snap.name}_bucket` });
+        out.push({ value: v[snap.buckets.length + 1], labels: labels as LabelValues<T>, metricName: `${snap.name}_sum` });
+        out.push({ value: cum, labels: labels as LabelValues<T>, metricName: `${snap.name}_count` });
+        break;
+      }
+      case 'summary': {
+        snap.quantiles.forEach((q, i) => out.push({ value: v[i], labels: { ...labels, quantile: q } as LabelValues<T> }));
+        const n = snap.quantiles.length;
+        out.push({ value: v[n], labels: labels as LabelValues<T>, metricName: `${snap.name}_sum` });
+        out.push({ value: v[n + 1], labels: labels as LabelValues<T>, metricName: `${snap.name}_count` });
+        break;
+      }
+    }
+  }
+  return out;
+}

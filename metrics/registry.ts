@@ -1,0 +1,199 @@
+import { DuplicateMetricError, InvalidMetricError, show } from './errors';
+import type { Metric, MetricObjectWithValues, MetricValue } from './metric';
+import { valuesOf } from './metric';
+import { native } from './native';
+
+/** Content type of the Prometheus text format 0.0.4. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+/** Content type of OpenMetrics 1.0. */
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+/** One of the two exposition content types. */
+export type RegistryContentType = typeof PROMETHEUS_CONTENT_TYPE | typeof OPENMETRICS_CONTENT_TYPE;
+
+/** Id of the process-wide registry in the core (native/src/store.rs GLOBAL_REGISTRY). */
+const GLOBAL_ID = 0;
+
+/**
+ * A set of metrics exposed together (prom-client's `Registry`). The global registry (`register`)
+ * is shared by every thread of the process: metrics of the same name registered in it from
+ * several worker threads are exposed as one, their series summed (gauges: per `aggregator`).
+ */
+export class Registry {
+  /** Content type of the Prometheus text format 0.0.4. */
+  static get PROMETHEUS_CONTENT_TYPE(): typeof PROMETHEUS_CONTENT_TYPE {
+    return PROMETHEUS_CONTENT_TYPE;
+  }
+
+  /** Content type of OpenMetrics 1.0. */
+  static get OPENMETRICS_CONTENT_TYPE(): typeof OPENMETRICS_CONTENT_TYPE {
+    return OPENMETRICS_CONTENT_TYPE;
+  }
+
+  /** A registry holding the metrics of all `registers` (their content types must agree). */
+  static merge(registers: Registry[]): Registry {
+    const types = new Set(registers.map((r) => r.contentType));
+    if (types.size > 1) throw new InvalidMetricError(`Registry.merge: registries have different content types: ${[...types].join(', ')}`);
+    const merged = new Registry([...types][0] ?? PROMETHEUS_CONTENT_TYPE);
+    for (const r of registers) for (const m of r.getMetricsAsArray()) merged.registerMetric(m);
+    return merged;
+  }
+
+  readonly #metrics = new Map<string, Metric<string>>();
+  #defaultLabels: Record<string, string> = {};
+  #defaultLabelsFlat: string[] = [];
+  #contentType: RegistryContentType;
+  #id: number | undefined;
+
+  constructor(contentType: RegistryContentType = PROMETHEUS_CONTENT_TYPE, id?: number) {
+    this.#contentType = checkContentType(contentType);
+    this.#id = id;
+  }
+
+  /** The core's id of this registry (allocated on first use). */
+  get id(): number {
+    return (this.#id ??= native.registryNew());
+  }
+
+  /** Content type `metrics()` produces. */
+  get contentType(): RegistryContentType {
+    return this.#contentType;
+  }
+
+  /** Switches the exposition format. */
+  setContentType(contentType: RegistryContentType): void {
+    this.#contentType = checkContentType(contentType);
+  }
+
+  /** Adds a metric; another metric with the same name throws. */
+  registerMetric(metric: Metric<string>): void {
+    const existing = this.#metrics.get(metric.name);
+    if (existing === metric) return;
+    if (existing !== undefined) {
+      throw new DuplicateMetricError(`A metric with the name ${metric.name} has already been registered.`);
+    }
+    if (metric.enableExemplars && this.#contentType !== OPENMETRICS_CONTENT_TYPE) {
+      throw new InvalidMetricError(
+        `${metric.type} "${metric.name}": exemplars are supported only on OpenMetrics registries (new Registry(Registry.OPENMETRICS_CONTENT_TYPE))`,
+      );
+    }
+    native.registryAdd(this.id, metric.familyId);
+    this.#metrics.set(metric.name, metric);
+    metric.attach(this);
+  }
+
+  /** The metrics registered here by this thread. */
+  getMetricsAsArray(): Metric<string>[] {
+    return [...this.#metrics.values()];
+  }
+
+  /** The metric named `name`, if registered here. */
+  getSingleMetric(name: string): Metric<string> | undefined {
+    return this.#metrics.get(name);
+  }
+
+  /** Removes the metric named `name`. */
+  removeSingleMetric(name: string): void {
+    const m = this.#metrics.get(name);
+    if (m === undefined) return;
+    native.registryRemove(this.id, m.familyId);
+    this.#metrics.delete(name);
+    m.detach(this);
+  }
+
+  /** Removes every metric and the default labels. */
+  clear(): void {
+    for (const name of [...this.#metrics.keys()]) this.removeSingleMetric(name);
+    this.setDefaultLabels({});
+  }
+
+  /** Resets every metric's values. */
+  resetMetrics(): void {
+    for (const m of this.#metrics.values()) m.reset();
+  }
+
+  /** Labels added to every series that does not have a label of that name. */
+  setDefaultLabels(labels: Record<string, string | number>): void {
+    const flat: string[] = [];
+    const copy: Record<string, string> = {};
+    for (const [k, v] of Object.entries(labels)) {
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k) || k.startsWith('__')) {
+        throw new InvalidMetricError(`setDefaultLabels: label name ${show(k)} is invalid`);
+      }
+      copy[k] = String(v);
+      flat.push(k, String(v));
+    }
+    this.#defaultLabels = copy;
+    this.#defaultLabelsFlat = flat;
+  }
+
+  async #collect(only?: Metric<string>): Promise<void> {
+    const metrics = only ? [only] : [...this.#metrics.values()];
+    await Promise.all(metrics.map((m) => m.runCollect()));
+  }
+
+  /** The exposition, encoded by the core off this thread. */
+  async metrics(): Promise<string> {
+    await this.#collect();
+    return native.encode({
+      registry: this.id,
+      openMetrics: this.#contentType === OPENMETRICS_CONTENT_TYPE,
+      defaultLabels: this.#defaultLabelsFlat,
+    });
+  }
+
+  /** The exposition of one metric. */
+  async getSingleMetricAsString(name: string): Promise<string> {
+    const m = this.#metrics.get(name);
+    if (m === undefined) return '';
+    await this.#collect(m);
+    const out = await native.encode({
+      registry: this.id,
+      openMetrics: this.#contentType === OPENMETRICS_CONTENT_TYPE,
+      defaultLabels: this.#defaultLabelsFlat,
+      only: name,
+    });
+    // prom-client returns the family without the document terminator.
+    return out.replace(/\n(# EOF\n)?$/, '');
+  }
+
+  /** Every metric's values in prom-client's JSON shape, default labels included. */
+  async getMetricsAsJSON(): Promise<MetricObjectWithValues<string>[]> {
+    await this.#collect();
+    const defaults = Object.entries(this.#defaultLabels);
+    return native.snapshotRegistry(this.id).map((snap) => {
+      const values: MetricValue<string>[] = valuesOf(snap);
+      if (defaults.length > 0) {
+        for (const v of values) {
+          const labels: Record<string, string | number | undefined> = { ...v.labels };
+          for (const [k, d] of defaults) if (labels[k] === undefined) labels[k] = d;
+          v.labels = labels as MetricValue<string>['labels'];
+        }
+      }
+      return {
+        name: snap.name,
+        help: snap.help,
+        type: snap.kind as MetricObjectWithValues<string>['type'],
+        aggregator: snap.aggregator as MetricObjectWithValues<string>['aggregator'],
+        values,
+      };
+    });
+  }
+}
+
+function checkContentType(t: unknown): RegistryContentType {
+  if (t !== PROMETHEUS_CONTENT_TYPE && t !== OPENMETRICS_CONTENT_TYPE) {
+    throw new InvalidMetricError(`Content type ${show(t)} is unsupported (use ${PROMETHEUS_CONTENT_TYPE} or ${OPENMETRICS_CONTENT_TYPE})`);
+  }
+  return t;
+}
+
+let globalRegistry: Registry | undefined;
+
+/** The process-wide default registry (prom-client's `register`). */
+export function getGlobalRegistry(): Registry {
+  return (globalRegistry ??= new Registry(PROMETHEUS_CONTENT_TYPE, GLOBAL_ID));
+}
+
+/** The process-wide default registry, shared by every thread (prom-client's `register`). */
+export const register: Registry = getGlobalRegistry();

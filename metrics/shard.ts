@@ -1,0 +1,67 @@
+// This thread's shard of the store: fixed-size chunks of f64 slots in SharedArrayBuffers, each
+// handed to the Rust core once. A series owns a contiguous run of slots inside one chunk and is
+// addressed by one integer, `chunk << CHUNK_SHIFT | offset`, so a label lookup can end in a Smi
+// and an update is `chunks[slot >>> CHUNK_SHIFT][slot & CHUNK_MASK] += v`: no FFI, no allocation.
+//
+// Only this thread writes these slots; the core reads them (relaxed 8-byte loads, which do not
+// tear on x86-64/arm64), so readers never need this thread's event loop.
+import { native } from './native';
+
+/** log2 of the slots in one chunk (16 Ki slots = 128 KiB). */
+export const CHUNK_SHIFT = 14;
+/** Slots in one chunk. */
+export const CHUNK_SLOTS = 1 << CHUNK_SHIFT;
+/** Mask of the offset part of a slot address. */
+export const CHUNK_MASK = CHUNK_SLOTS - 1;
+
+class Shard {
+  readonly id: number;
+  /** Chunks by local index; `chunks[i]` has native id `chunkIds[i]`. */
+  readonly chunks: Float64Array[] = [];
+  readonly chunkIds: number[] = [];
+  #next = CHUNK_SLOTS; // forces a chunk on first allocation
+  // Freed runs by length, reused before fresh slots (series removed by remove()/reset()).
+  readonly #free = new Map<number, number[]>();
+
+  constructor() {
+    this.id = native.shardOpen();
+  }
+
+  /** Allocates `n` zeroed contiguous slots; returns their address. */
+  alloc(n: number): number {
+    if (n > CHUNK_SLOTS) throw new RangeError(`a series cannot use more than ${CHUNK_SLOTS} slots (asked for ${n})`);
+    const reuse = this.#free.get(n)?.pop();
+    if (reuse !== undefined) return reuse;
+    if (this.#next + n > CHUNK_SLOTS) {
+      const chunk = new Float64Array(new SharedArrayBuffer(CHUNK_SLOTS * 8));
+      this.chunkIds.push(native.chunkAttach(this.id, chunk));
+      this.chunks.push(chunk);
+      this.#next = 0;
+    }
+    const addr = ((this.chunks.length - 1) << CHUNK_SHIFT) | this.#next;
+    this.#next += n;
+    return addr;
+  }
+
+  /** Zeroes `n` slots at `addr` and makes them reusable. Call after the core forgot them. */
+  free(addr: number, n: number): void {
+    this.chunks[addr >>> CHUNK_SHIFT].fill(0, addr & CHUNK_MASK, (addr & CHUNK_MASK) + n);
+    let list = this.#free.get(n);
+    if (list === undefined) this.#free.set(n, (list = []));
+    list.push(addr);
+  }
+
+  /** Native chunk id of an address. */
+  nativeChunk(addr: number): number {
+    return this.chunkIds[addr >>> CHUNK_SHIFT];
+  }
+}
+
+let current: Shard | undefined;
+
+/** This thread's shard, opened on first use so that importing promsd costs nothing. */
+export function shard(): Shard {
+  return (current ??= new Shard());
+}
+
+export type { Shard };

@@ -1,0 +1,181 @@
+// Summaries keep a mergeable sketch instead of prom-client's t-digest: log-spaced bins with 1 %
+// relative accuracy (DDSketch), counted in shard slots like everything else. Bins from several
+// threads or processes add up, so quantiles of the aggregate are right — prom-client's cluster
+// mode averages per-worker quantiles instead. Slots of one series:
+//   [count, sum, (window start ms, zero count) × ageBuckets]
+// plus pages of 64 bins, allocated the first time a window sees a value of that magnitude.
+import { InvalidMetricError, InvalidValueError, show } from './errors';
+import type { LabelValues } from './labels';
+import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
+import { native } from './native';
+import { CHUNK_MASK, CHUNK_SHIFT } from './shard';
+
+/** Bins per sketch page (native/src/store.rs PAGE_BINS). */
+const PAGE_BINS = 64;
+/** 1 / ln(γ), γ = (1 + 1 %) / (1 − 1 %) (native/src/sketch.rs ALPHA). */
+const INV_LN_GAMMA = 1 / Math.log(1.01 / 0.99);
+/** Sketch indexes are clamped here; ±40000 covers 1e-347 … 1e347. */
+const MAX_INDEX = 40000;
+
+/** prom-client's default percentiles. */
+export const DEFAULT_PERCENTILES: readonly number[] = Object.freeze([0.01, 0.05, 0.5, 0.9, 0.95, 0.99, 0.999]);
+
+/** Summary options (prom-client's `SummaryConfiguration`). */
+export interface SummaryConfiguration<T extends string> extends MetricConfiguration<T> {
+  /** Quantiles to report, each in [0, 1]. */
+  percentiles?: readonly number[];
+  /** Sliding window for quantiles; without it quantiles cover all observations. */
+  maxAgeSeconds?: number;
+  /** Sub-windows of the sliding window (default 5). */
+  ageBuckets?: number;
+  /** Accepted for prom-client compatibility; the sketch needs no compression. */
+  compressCount?: number;
+  /** Accepted for prom-client compatibility. */
+  pruneAgedBuckets?: boolean;
+  collect?: CollectFunction<Summary<T>>;
+}
+
+/** A child bound to one label set. */
+export interface SummaryChild {
+  observe(value: number): void;
+  startTimer(): () => number;
+}
+
+interface SketchState {
+  /** Page key → page address. Key: (bin base / 64) * 256 + window * 2 + negative. */
+  pages: Map<number, number>;
+  /** Page addresses per window, to zero them when the window rotates. */
+  byWindow: number[][];
+}
+
+function checkPercentiles(what: string, p: unknown): number[] {
+  if (!Array.isArray(p) || p.length === 0) throw new InvalidMetricError(`${what}: percentiles must be a non-empty array, got ${show(p)}`);
+  for (const q of p) {
+    if (typeof q !== 'number' || !(q >= 0 && q <= 1)) throw new InvalidMetricError(`${what}: percentile ${show(q)} is not a number in [0, 1]`);
+  }
+  return [...p];
+}
+
+/** Observations summarised by quantiles over a sliding window, plus sum and count. */
+export class Summary<T extends string = string> extends Metric<T> {
+  readonly type = 'summary' as const;
+  /** Reported quantiles. */
+  readonly percentiles: readonly number[];
+  readonly #windowMs: number;
+  readonly #ageBuckets: number;
+  #states: (SketchState | undefined)[] = [];
+
+  constructor(config: SummaryConfiguration<T>) {
+    const what = `Summary "${String(config?.name)}"`;
+    const percentiles = checkPercentiles(what, config?.percentiles ?? DEFAULT_PERCENTILES);
+    const maxAge = config?.maxAgeSeconds;
+    if (maxAge !== undefined && !(typeof maxAge === 'number' && maxAge > 0)) {
+      throw new InvalidMetricError(`${what}: maxAgeSeconds must be a positive number, got ${show(maxAge)}`);
+    }
+    const ageBuckets = maxAge === undefined ? 1 : (config?.ageBuckets ?? 5);
+    if (!Number.isInteger(ageBuckets) || ageBuckets < 1 || ageBuckets > 120) {
+      throw new InvalidMetricError(`${what}: ageBuckets must be an integer from 1 to 120, got ${show(config?.ageBuckets)}`);
+    }
+    super('Summary', config, {
+      type: 'summary',
+      reserved: ['quantile'],
+      quantiles: percentiles,
+      maxAgeSeconds: maxAge ?? Infinity,
+      ageBuckets,
+    });
+    this.percentiles = Object.freeze(percentiles);
+    this.#windowMs = maxAge === undefined ? Infinity : (maxAge * 1000) / ageBuckets;
+    this.#ageBuckets = ageBuckets;
+    if (this.labelNames.length === 0) this.index0 = this.indexOf({});
+  }
+
+  protected override initSeries(index: number, addr: number): void {
+    this.#states[index] = { pages: new Map(), byWindow: Array.from({ length: this.#ageBuckets }, () => []) };
+    // All-time sketches have one window that never rotates.
+    if (this.#windowMs === Infinity) this.chunkOf(addr)[(addr & CHUNK_MASK) + 2] = 1;
+  }
+
+  protected override dropSeries(index: number): void {
+    const st = this.#states[index];
+    if (st) for (const page of st.pages.values()) this.shard.free(page, PAGE_BINS);
+    this.#states[index] = undefined;
+  }
+
+  /** Records `value` in the series of `labels`. */
+  observe(labels: LabelValues<T> | number, value?: number): void {
+    if (typeof labels === 'object') this.#observe(labels, value);
+    else this.#observe(undefined, labels);
+  }
+
+  #observe(labels: object | undefined, value: unknown): void {
+    const addr = labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels);
+    if (typeof value !== 'number' || value !== value) {
+      throw new InvalidValueError(`${this.what}: observed value must be a number (not NaN), got ${show(value)}`);
+    }
+    const c = this.chunks[addr >>> CHUNK_SHIFT];
+    const o = addr & CHUNK_MASK;
+    c[o] += 1;
+    c[o + 1] += value;
+    let w = 0;
+    const index = this.seriesIndexAt(labels);
+    const st = this.#states[index] as SketchState;
+    if (this.#windowMs !== Infinity) {
+      const tick = Math.floor(Date.now() / this.#windowMs);
+      w = tick % this.#ageBuckets;
+      const start = tick * this.#windowMs;
+      if (c[o + 2 + 2 * w] !== start) {
+        for (const page of st.byWindow[w]) this.chunkOf(page).fill(0, page & CHUNK_MASK, (page & CHUNK_MASK) + PAGE_BINS);
+        c[o + 3 + 2 * w] = 0;
+        c[o + 2 + 2 * w] = start;
+      }
+    }
+    if (value === 0) {
+      c[o + 3 + 2 * w] += 1;
+      return;
+    }
+    const negative = value < 0;
+    let bin = Math.ceil(Math.log(negative ? -value : value) * INV_LN_GAMMA);
+    if (!(bin <= MAX_INDEX)) bin = MAX_INDEX;
+    else if (bin < -MAX_INDEX) bin = -MAX_INDEX;
+    const base = bin - (bin & (PAGE_BINS - 1));
+    const key = (base / PAGE_BINS) * 256 + w * 2 + (negative ? 1 : 0);
+    let page = st.pages.get(key);
+    if (page === undefined) page = this.#addPage(index, st, key, w, negative, base);
+    this.chunks[page >>> CHUNK_SHIFT][(page & CHUNK_MASK) + bin - base] += 1;
+  }
+
+  /** Series index for an update's labels (already created by `addrOf`). */
+  private seriesIndexAt(labels: object | undefined): number {
+    return labels === undefined && this.index0 >= 0 ? this.index0 : this.seriesIndex(labels);
+  }
+
+  #addPage(index: number, st: SketchState, key: number, w: number, negative: boolean, base: number): number {
+    const page = this.shard.alloc(PAGE_BINS);
+    native.pageAdd(this.familyId, index, w, negative, base, this.shard.nativeChunk(page), page & CHUNK_MASK);
+    st.pages.set(key, page);
+    st.byWindow[w].push(page);
+    return page;
+  }
+
+  /** Starts a timer; the returned function observes the elapsed seconds and returns them. */
+  startTimer(labels?: LabelValues<T>): (endLabels?: LabelValues<T>) => number {
+    const start = process.hrtime.bigint();
+    return (endLabels?: LabelValues<T>) => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const all = labels || endLabels ? ({ ...labels, ...endLabels } as LabelValues<T>) : undefined;
+      if (all === undefined) this.observe(seconds);
+      else this.observe(all, seconds);
+      return seconds;
+    };
+  }
+
+  /** A child bound to one label set. */
+  labels(...values: (string | number)[] | [LabelValues<T>]): SummaryChild {
+    const labels = this.childLabels(values) as LabelValues<T>;
+    this.seriesIndex(labels);
+    return {
+      observe: (value: number) => this.observe(labels, value),
+      startTimer: () => this.startTimer(labels),
+    };
+  }
+}

@@ -1,0 +1,47 @@
+import { InvalidMetricError, show } from './errors';
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** True when `name` is a valid Prometheus metric name (prom-client compatible). */
+export function validateMetricName(name: string): boolean {
+  return typeof name === 'string' && METRIC_NAME.test(name);
+}
+
+/**
+ * True when every name is a valid Prometheus label name. Unlike prom-client this also
+ * rejects names starting with `__`, which Prometheus reserves.
+ */
+export function validateLabelName(names: readonly string[] = []): boolean {
+  return names.every((n) => typeof n === 'string' && LABEL_NAME.test(n) && !n.startsWith('__'));
+}
+
+/** Throws unless `labels` only uses names from `savedLabels` (prom-client compatible). */
+export function validateLabel(savedLabels: readonly string[], labels: Record<string, unknown>): void {
+  for (const name of Object.keys(labels)) {
+    if (!savedLabels.includes(name)) {
+      throw new InvalidMetricError(`Added label "${name}" is not included in initial labelset: ${show(savedLabels)}`);
+    }
+  }
+}
+
+/** Checks the label names of a metric definition; `reserved` are names the type uses itself. */
+export function checkLabelNames(what: string, names: unknown, reserved: readonly string[]): string[] {
+  if (names === undefined) return [];
+  if (!Array.isArray(names)) throw new InvalidMetricError(`${what}: labelNames must be an array of strings, got ${show(names)}`);
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (typeof n !== 'string' || !LABEL_NAME.test(n)) {
+      throw new InvalidMetricError(`${what}: label name ${show(n)} is invalid (must match ${LABEL_NAME.source})`);
+    }
+    if (n.startsWith('__')) {
+      throw new InvalidMetricError(`${what}: label name "${n}" is reserved (names starting with "__" are for Prometheus)`);
+    }
+    if (reserved.includes(n)) {
+      throw new InvalidMetricError(`${what}: label name "${n}" is reserved for this metric type`);
+    }
+    if (seen.has(n)) throw new InvalidMetricError(`${what}: label name "${n}" is listed twice`);
+    seen.add(n);
+  }
+  return names as string[];
+}
