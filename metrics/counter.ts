@@ -44,8 +44,19 @@ export class Counter<T extends string = string> extends Metric<T> {
       if (exemplarLabels !== undefined) this.setExemplar(l, 0, exemplarLabels, v);
       return;
     }
-    if (typeof labels === 'object') this.#add(labels, value);
-    else this.#add(undefined, labels);
+    let addr: number;
+    if (typeof labels === 'object') {
+      // Index first: creating a series may replace `this.addrs`.
+      const i = this.lookup(this.tree, labels) ?? this.indexOf(labels);
+      addr = this.addrs[i];
+    } else {
+      value = labels;
+      addr = this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(undefined);
+    }
+    if (value === undefined) value = 1;
+    // One comparison rejects NaN and negatives; the typeof keeps strings out of the f64 slot.
+    else if (typeof value !== 'number' || !(value >= 0)) badIncrement(this.what, value);
+    this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] += value;
   }
 
   #add(labels: object | undefined, value: unknown): void {

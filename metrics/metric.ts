@@ -110,8 +110,10 @@ export abstract class Metric<T extends string = string> {
   /** Native family id. */
   readonly familyId: number;
 
-  readonly #tree: LabelTree = new Map();
-  readonly #lookup: Lookup;
+  /** Label values → series index (see labels.ts). */
+  protected readonly tree: LabelTree = new Map();
+  /** Compiled walk of `tree`; subclasses call it inline on their hot paths. */
+  protected readonly lookup: Lookup;
   #nextIndex = 0;
   readonly #freeIndexes: number[] = [];
   readonly #registries = new Set<Registry>();
@@ -145,7 +147,7 @@ export abstract class Metric<T extends string = string> {
     this.aggregator = aggregator;
     this.enableExemplars = config.enableExemplars === true;
     this.collect = config.collect as CollectFunction<this> | undefined;
-    this.#lookup = compileLookup(this.labelNames);
+    this.lookup = compileLookup(this.labelNames);
     this.shard = shard();
     this.chunks = this.shard.chunks;
     this.familyId = native.familyAdd(this.shard.id, {
@@ -185,11 +187,12 @@ export abstract class Metric<T extends string = string> {
    */
   protected addrOf(labels: object | undefined): number {
     if (labels === undefined) {
-      if (this.index0 >= 0) return this.addrs[this.index0];
-      return this.addrs[this.indexOf({})];
+      const i0 = this.index0 >= 0 ? this.index0 : this.indexOf({});
+      return this.addrs[i0];
     }
-    const i = this.#lookup(this.#tree, labels);
-    return this.addrs[i === undefined ? this.indexOf(labels) : i];
+    // Index first: creating a series may replace `this.addrs`, so read it afterwards.
+    const i = this.lookup(this.tree, labels) ?? this.indexOf(labels);
+    return this.addrs[i];
   }
 
   /** Slow path: validates `labels` and finds or creates the series; returns its index. */
@@ -200,9 +203,9 @@ export abstract class Metric<T extends string = string> {
       if (this.index0 < 0) this.index0 = this.createSeries(values);
       return this.index0;
     }
-    let index = find(this.#tree, values);
+    let index = find(this.tree, values);
     if (index === undefined) index = this.createSeries(values);
-    insert(this.#tree, this.labelNames, raw, values, index);
+    insert(this.tree, this.labelNames, raw, values, index);
     return index;
   }
 
@@ -229,7 +232,7 @@ export abstract class Metric<T extends string = string> {
 
   /** The series index for a label set, validating it; for the slow APIs. */
   protected seriesIndex(labels: object | undefined): number {
-    return labels === undefined ? this.indexOf({}) : (this.#lookup(this.#tree, labels) ?? this.indexOf(labels));
+    return labels === undefined ? this.indexOf({}) : (this.lookup(this.tree, labels) ?? this.indexOf(labels));
   }
 
   /** Chunk holding an address. */
@@ -254,10 +257,10 @@ export abstract class Metric<T extends string = string> {
         ? (args[0] as Record<string, unknown>)
         : labelsFromPositional(this.what, this.labelNames, args);
     const values = labelValuesOf(this.what, this.labelNames, raw);
-    const index = values.length === 0 ? (this.index0 >= 0 ? this.index0 : undefined) : find(this.#tree, values);
+    const index = values.length === 0 ? (this.index0 >= 0 ? this.index0 : undefined) : find(this.tree, values);
     if (index === undefined) return;
     if (values.length === 0) this.index0 = -1;
-    else removeFromTree(this.#tree, values);
+    else removeFromTree(this.tree, values);
     this.release(index);
   }
 
@@ -271,9 +274,9 @@ export abstract class Metric<T extends string = string> {
         else walk(v as LabelTree, depth + 1);
       }
     };
-    if (this.labelNames.length > 0) walk(this.#tree, 0);
+    if (this.labelNames.length > 0) walk(this.tree, 0);
     if (this.index0 >= 0) seen.add(this.index0);
-    this.#tree.clear();
+    this.tree.clear();
     this.index0 = -1;
     for (const index of seen) this.release(index, false);
     this.afterReset();

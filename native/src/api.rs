@@ -208,7 +208,7 @@ pub fn series_add(family: u32, index: u32, label_values: Vec<String>, chunk: u32
     return Err(err(format!("expected {} label values, got {}", names.len(), label_values.len())));
   }
   let labels = encoder::render_labels(names, &label_values);
-  s.add_series(family, index, labels, chunk, offset, now_ms() / 1000.0).map_err(err)
+  s.add_series(family, index, &labels, chunk, offset, (now_ms() / 1000.0) as u32).map_err(err)
 }
 
 /// Forgets one series (`remove(labels)`).

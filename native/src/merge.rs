@@ -77,18 +77,20 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
   let single = live.len() == 1;
   for f in &live {
     let ex_slots = f.exemplar_slots();
-    for (si, s) in f.series.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|s| (i as u32, s))) {
-      let n = match (single, index.get(&*s.labels)) {
+    for (si, s) in f.live() {
+      let labels = f.labels(s);
+      let created = f64::from(s.created);
+      let n = match (single, index.get(labels)) {
         (false, Some(&n)) => n,
         _ => {
           let n = out.labels.len();
           if !single {
-            index.insert(&s.labels, n);
+            index.insert(labels, n);
           }
-          out.labels.push(&s.labels);
+          out.labels.push(labels);
           out.values.resize(out.values.len() + stride, 0.0);
           out.exemplars.resize(out.exemplars.len() + ex_stride, None);
-          out.created.push(s.created);
+          out.created.push(created);
           contributors.push(0);
           if def.kind == Kind::Summary {
             sketches.push(BTreeMap::new());
@@ -102,7 +104,7 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
       let vals = &mut out.values[n * stride..(n + 1) * stride];
       let first = contributors[n] == 0;
       contributors[n] += 1;
-      out.created[n] = out.created[n].min(s.created);
+      out.created[n] = out.created[n].min(created);
       match def.kind {
         Kind::Counter | Kind::Histogram => {
           for (v, r) in vals.iter_mut().zip(&raw) {

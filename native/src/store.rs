@@ -145,17 +145,20 @@ pub struct Page {
   pub offset: u32,
 }
 
-/// One labelled series of one family (32 bytes: the table is sized by series count).
-#[derive(Debug)]
+/// One labelled series of one family. 20 bytes: memory per series is a target (≤ 1/3 of
+/// prom-client's), so the rendered labels live in the family's arena, not in a String each.
+#[derive(Debug, Clone, Copy)]
 pub struct Series {
-  /// Rendered label pairs without braces (`a="1",b="2"`), built once at registration.
-  pub labels: Box<str>,
+  /// Start of the rendered label pairs (`a="1",b="2"`) in the family's label arena.
+  pub start: u32,
+  /// Their length in bytes.
+  pub len: u32,
   /// Chunk holding the series' slots.
   pub chunk: u32,
   /// Offset of the first slot in the chunk.
   pub offset: u32,
   /// Unix seconds at creation (OpenMetrics `_created`).
-  pub created: f64,
+  pub created: u32,
 }
 
 /// One JS metric object's family.
@@ -167,6 +170,10 @@ pub struct Family {
   pub shard: u32,
   /// Series by the dense index JS assigned; removed series leave `None`.
   pub series: Vec<Option<Series>>,
+  /// Rendered labels of every series, back to back; built once, at registration.
+  arena: String,
+  /// Bytes of the arena that belong to removed series.
+  garbage: usize,
   /// Exemplars of the series that have any: one for a counter, one per histogram bucket.
   pub exemplars: HashMap<u32, Box<[Option<Exemplar>]>>,
   /// Summary sketch pages by series.
@@ -174,6 +181,31 @@ pub struct Family {
 }
 
 impl Family {
+  /// The rendered label pairs of a series of this family.
+  pub fn labels(&self, s: &Series) -> &str {
+    &self.arena[s.start as usize..(s.start + s.len) as usize]
+  }
+
+  /// Live series with their indexes.
+  pub fn live(&self) -> impl Iterator<Item = (u32, &Series)> {
+    self.series.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|s| (i as u32, s)))
+  }
+
+  /// Rewrites the arena without removed series' labels once they are most of it.
+  fn maybe_compact(&mut self) {
+    if self.garbage < 4096 || self.garbage * 2 < self.arena.len() {
+      return;
+    }
+    let mut arena = String::with_capacity(self.arena.len() - self.garbage);
+    for s in self.series.iter_mut().flatten() {
+      let start = arena.len() as u32;
+      arena.push_str(&self.arena[s.start as usize..(s.start + s.len) as usize]);
+      s.start = start;
+    }
+    self.arena = arena;
+    self.garbage = 0;
+  }
+
   /// Exemplars per series for this family's type.
   pub fn exemplar_slots(&self) -> usize {
     match self.def.kind {
@@ -316,6 +348,8 @@ impl Store {
       def,
       shard,
       series: Vec::new(),
+      arena: String::new(),
+      garbage: 0,
       exemplars: HashMap::new(),
       pages: HashMap::new(),
     }));
@@ -340,7 +374,7 @@ impl Store {
   }
 
   /// Registers series `index` (dense, chosen by JS) whose slots start at `offset` in `chunk`.
-  pub fn add_series(&mut self, family: u32, index: u32, labels: String, chunk: u32, offset: u32, created: f64) -> StoreResult<()> {
+  pub fn add_series(&mut self, family: u32, index: u32, labels: &str, chunk: u32, offset: u32, created: u32) -> StoreResult<()> {
     let (shard, len) = {
       let f = self.family(family)?;
       (f.shard, f.def.slots_per_series())
@@ -351,12 +385,17 @@ impl Store {
     if i > f.series.len() || f.series.get(i).is_some_and(Option::is_some) {
       return Err(format!("metric \"{}\": series index {index} is not free", f.def.name));
     }
+    if f.arena.len() + labels.len() > u32::MAX as usize {
+      return Err(format!("metric \"{}\": too many label bytes", f.def.name));
+    }
     let s = Series {
-      labels: labels.into_boxed_str(),
+      start: f.arena.len() as u32,
+      len: labels.len() as u32,
       chunk,
       offset,
       created,
     };
+    f.arena.push_str(labels);
     if i == f.series.len() {
       f.series.push(Some(s));
     } else {
@@ -399,11 +438,12 @@ impl Store {
   /// Forgets a series; its slots and index may then be reused by JS.
   pub fn remove_series(&mut self, family: u32, index: u32) -> StoreResult<()> {
     let f = self.family_mut(family)?;
-    if let Some(slot) = f.series.get_mut(index as usize) {
-      *slot = None;
+    if let Some(old) = f.series.get_mut(index as usize).and_then(Option::take) {
+      f.garbage += old.len as usize;
     }
     f.exemplars.remove(&index);
     f.pages.remove(&index);
+    f.maybe_compact();
     Ok(())
   }
 
@@ -411,6 +451,8 @@ impl Store {
   pub fn clear_family(&mut self, family: u32) -> StoreResult<()> {
     let f = self.family_mut(family)?;
     f.series.clear();
+    f.arena.clear();
+    f.garbage = 0;
     f.exemplars.clear();
     f.pages.clear();
     Ok(())
@@ -532,10 +574,10 @@ mod tests {
     let mem = vec![0f64; 4];
     let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
     let f = s.add_family(sh, def(Kind::Histogram)).unwrap();
-    let err = s.add_series(f, 0, String::new(), c, 1, 0.0).unwrap_err();
+    let err = s.add_series(f, 0, "", c, 1, 0).unwrap_err();
     assert_eq!(err, "slots 1..5 are outside chunk 0 of 4 slots");
-    assert_eq!(s.add_series(f, 0, String::new(), c, 0, 0.0), Ok(()));
-    let dup = s.add_series(f, 0, String::new(), c, 0, 0.0).unwrap_err();
+    assert_eq!(s.add_series(f, 0, "", c, 0, 0), Ok(()));
+    let dup = s.add_series(f, 0, "", c, 0, 0).unwrap_err();
     assert_eq!(dup, "metric \"x\": series index 0 is not free");
   }
 
@@ -560,16 +602,37 @@ mod tests {
     let mem = vec![0f64; 4];
     let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
     let f = s.add_family(sh, def(Kind::Counter)).unwrap();
-    s.add_series(f, 0, "a=\"1\"".into(), c, 0, 0.0).unwrap();
-    s.add_series(f, 1, "a=\"2\"".into(), c, 1, 0.0).unwrap();
+    s.add_series(f, 0, "a=\"1\"", c, 0, 0).unwrap();
+    s.add_series(f, 1, "a=\"2\"", c, 1, 0).unwrap();
     let ex = Exemplar { labels: String::new(), value: 1.0, timestamp: 0.0 };
     s.set_exemplar(f, 0, 0, ex.clone()).unwrap();
     assert_eq!(s.set_exemplar(f, 0, 1, ex).unwrap_err(), "exemplar slot 1 out of range 0..1");
     s.remove_series(f, 0).unwrap();
-    s.add_series(f, 0, "a=\"3\"".into(), c, 0, 0.0).unwrap();
+    s.add_series(f, 0, "a=\"3\"", c, 0, 0).unwrap();
     let fam = s.family(f).unwrap();
     assert_eq!(fam.series.len(), 2);
-    assert_eq!(&*fam.series[0].as_ref().unwrap().labels, "a=\"3\"");
+    assert_eq!(fam.labels(fam.series[0].as_ref().unwrap()), "a=\"3\"");
     assert!(fam.exemplars.is_empty());
+  }
+
+  #[test]
+  fn label_arena_is_compacted_after_many_removals() {
+    let mut s = Store::default();
+    let sh = s.new_shard();
+    let mem = vec![0f64; 16384];
+    let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
+    let f = s.add_family(sh, def(Kind::Counter)).unwrap();
+    for i in 0..1000u32 {
+      s.add_series(f, i, &format!("a=\"{i:08}\""), c, i, 0).unwrap();
+    }
+    for i in 0..900u32 {
+      s.remove_series(f, i).unwrap();
+    }
+    let fam = s.family(f).unwrap();
+    assert!(fam.arena.len() < 100 * 14 + 4096, "arena still {} bytes", fam.arena.len());
+    let live: Vec<&str> = fam.live().map(|(_, x)| fam.labels(x)).collect();
+    assert_eq!(live.len(), 100);
+    assert_eq!(live[0], "a=\"00000900\"");
+    assert_eq!(live[99], "a=\"00000999\"");
   }
 }
