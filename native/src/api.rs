@@ -132,7 +132,7 @@ pub fn shard_open(env: Env) -> Result<u32> {
 /// Hands a chunk of slots (a `Float64Array` over a `SharedArrayBuffer`) to the store.
 #[napi]
 pub fn chunk_attach(env: Env, shard: u32, slots: Float64ArraySlice) -> Result<u32> {
-  let raw = unsafe { ToNapiValue::to_napi_value(env.raw(), &slots)? };
+  let raw = unsafe { ToNapiValue::to_napi_value(env.raw(), slots)? };
   let mut is_sab = false;
   let mut buffer = std::ptr::null_mut();
   unsafe {
@@ -140,15 +140,30 @@ pub fn chunk_attach(env: Env, shard: u32, slots: Float64ArraySlice) -> Result<u3
     let mut len = 0;
     let mut data = std::ptr::null_mut();
     let mut off = 0;
-    check_status!(sys::napi_get_typedarray_info(env.raw(), raw, &mut t, &mut len, &mut data, &mut buffer, &mut off))?;
+    check_status!(sys::napi_get_typedarray_info(
+      env.raw(),
+      raw,
+      &mut t,
+      &mut len,
+      &mut data,
+      &mut buffer,
+      &mut off
+    ))?;
     // A plain ArrayBuffer could be detached or moved by a transfer; only SABs are stable.
     let global = env.get_global()?;
     let ctor: Function<'_, (), Unknown> = global.get_named_property("SharedArrayBuffer")?;
     let buffer_obj = Unknown::from_raw_unchecked(env.raw(), buffer);
-    check_status!(sys::napi_instanceof(env.raw(), buffer_obj.raw(), ctor.raw(), &mut is_sab))?;
+    check_status!(sys::napi_instanceof(
+      env.raw(),
+      buffer_obj.raw(),
+      ctor.raw(),
+      &mut is_sab
+    ))?;
   }
   if !is_sab {
-    return Err(err("slots must be a Float64Array over a SharedArrayBuffer".into()));
+    return Err(err(
+      "slots must be a Float64Array over a SharedArrayBuffer".into(),
+    ));
   }
   // Keep the array alive for the life of the environment; the cleanup hook copies it out.
   let mut reference = std::ptr::null_mut();
@@ -201,14 +216,32 @@ pub fn family_clear(family: u32) -> Result<()> {
 /// Registers series `index` (dense per family, chosen by JS). Label values are rendered and
 /// escaped here, once.
 #[napi]
-pub fn series_add(family: u32, index: u32, label_values: Vec<String>, chunk: u32, offset: u32) -> Result<()> {
+pub fn series_add(
+  family: u32,
+  index: u32,
+  label_values: Vec<String>,
+  chunk: u32,
+  offset: u32,
+) -> Result<()> {
   let mut s = store::store();
   let names = &s.family(family).map_err(err)?.def.label_names;
   if names.len() != label_values.len() {
-    return Err(err(format!("expected {} label values, got {}", names.len(), label_values.len())));
+    return Err(err(format!(
+      "expected {} label values, got {}",
+      names.len(),
+      label_values.len()
+    )));
   }
   let labels = encoder::render_labels(names, &label_values);
-  s.add_series(family, index, &labels, chunk, offset, (now_ms() / 1000.0) as u32).map_err(err)
+  s.add_series(
+    family,
+    index,
+    &labels,
+    chunk,
+    offset,
+    (now_ms() / 1000.0) as u32,
+  )
+  .map_err(err)
 }
 
 /// Forgets one series (`remove(labels)`).
@@ -219,7 +252,15 @@ pub fn series_remove(family: u32, index: u32) -> Result<()> {
 
 /// Adds a page of summary sketch bins to a series.
 #[napi]
-pub fn page_add(family: u32, index: u32, window: u32, negative: bool, base: i32, chunk: u32, offset: u32) -> Result<()> {
+pub fn page_add(
+  family: u32,
+  index: u32,
+  window: u32,
+  negative: bool,
+  base: i32,
+  chunk: u32,
+  offset: u32,
+) -> Result<()> {
   let page = Page {
     window,
     negative,
@@ -233,14 +274,26 @@ pub fn page_add(family: u32, index: u32, window: u32, negative: bool, base: i32,
 /// Sets the exemplar of series `index`: `slot` 0 for a counter, the bucket for a histogram.
 /// `labels` is `[name, value, …]`; `timestamp` is Unix seconds.
 #[napi]
-pub fn exemplar_set(family: u32, index: u32, slot: u32, labels: Vec<String>, value: f64, timestamp: f64) -> Result<()> {
-  let (names, values): (Vec<String>, Vec<String>) = labels.chunks(2).map(|p| (p[0].clone(), p.get(1).cloned().unwrap_or_default())).unzip();
+pub fn exemplar_set(
+  family: u32,
+  index: u32,
+  slot: u32,
+  labels: Vec<String>,
+  value: f64,
+  timestamp: f64,
+) -> Result<()> {
+  let (names, values): (Vec<String>, Vec<String>) = labels
+    .chunks(2)
+    .map(|p| (p[0].clone(), p.get(1).cloned().unwrap_or_default()))
+    .unzip();
   let ex = Exemplar {
     labels: encoder::render_labels(&names, &values),
     value,
     timestamp,
   };
-  store::store().set_exemplar(family, index, slot, ex).map_err(err)
+  store::store()
+    .set_exemplar(family, index, slot, ex)
+    .map_err(err)
 }
 
 /// A new registry; 0 is the process-wide default registry.
@@ -264,11 +317,16 @@ pub fn registry_add(registry: u32, family: u32) -> Result<()> {
 /// Removes a family from a registry.
 #[napi]
 pub fn registry_remove(registry: u32, family: u32) -> Result<()> {
-  store::store().registry_remove(registry, family).map_err(err)
+  store::store()
+    .registry_remove(registry, family)
+    .map_err(err)
 }
 
 fn pairs(flat: &[String]) -> Vec<(String, String)> {
-  flat.chunks(2).map(|p| (p[0].clone(), p.get(1).cloned().unwrap_or_default())).collect()
+  flat
+    .chunks(2)
+    .map(|p| (p[0].clone(), p.get(1).cloned().unwrap_or_default()))
+    .collect()
 }
 
 fn encode_now(req: &EncodeRequest) -> std::result::Result<String, String> {
@@ -276,7 +334,11 @@ fn encode_now(req: &EncodeRequest) -> std::result::Result<String, String> {
   let s = store::store();
   let families = merge::merge_registry(&s, req.registry, req.only.as_deref(), now_ms())?;
   let opts = EncodeOptions {
-    format: if req.open_metrics { Format::OpenMetrics } else { Format::Text },
+    format: if req.open_metrics {
+      Format::OpenMetrics
+    } else {
+      Format::Text
+    },
     default_labels: &defaults,
     created: req.created.unwrap_or(false),
   };
@@ -384,6 +446,9 @@ mod tests {
   fn rendered_labels_parse_back() {
     let names = vec!["a".to_string(), "b".to_string()];
     let values = vec!["x\"y\\z\nw".to_string(), "".to_string()];
-    assert_eq!(parse_label_values(&encoder::render_labels(&names, &values)), values);
+    assert_eq!(
+      parse_label_values(&encoder::render_labels(&names, &values)),
+      values
+    );
   }
 }

@@ -89,7 +89,11 @@ fn escape_help(out: &mut String, help: &str, format: Format) {
 pub fn encode(families: &[MergedFamily], opts: &EncodeOptions, out: &mut String) {
   for (i, f) in families.iter().enumerate() {
     if i > 0 {
-      out.push_str(if opts.format == Format::Text { "\n\n" } else { "\n" });
+      out.push_str(if opts.format == Format::Text {
+        "\n\n"
+      } else {
+        "\n"
+      });
     }
     encode_family(f, opts, out);
   }
@@ -139,7 +143,14 @@ impl SampleLabels<'_> {
   }
 }
 
-fn sample(out: &mut String, name: &str, suffix: &str, labels: &SampleLabels, extra: Option<(&str, &str)>, value: f64) {
+fn sample(
+  out: &mut String,
+  name: &str,
+  suffix: &str,
+  labels: &SampleLabels,
+  extra: Option<(&str, &str)>,
+  value: f64,
+) {
   out.push('\n');
   out.push_str(name);
   out.push_str(suffix);
@@ -195,7 +206,14 @@ fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
     let v = &f.values[n * stride..(n + 1) * stride];
     match def.kind {
       Kind::Counter => {
-        sample(out, name, if om { "_total" } else { "" }, &labels, None, v[0]);
+        sample(
+          out,
+          name,
+          if om { "_total" } else { "" },
+          &labels,
+          None,
+          v[0],
+        );
         exemplar(out, f.exemplars[n], opts.format);
       }
       Kind::Gauge => sample(out, name, "", &labels, None, v[0]),

@@ -29,6 +29,11 @@ impl MergedFamily<'_> {
   pub fn len(&self) -> usize {
     self.labels.len()
   }
+
+  /// True when the family has no series.
+  pub fn is_empty(&self) -> bool {
+    self.labels.is_empty()
+  }
 }
 
 /// Values per merged series: counter/gauge `[v]`; histogram `[bucket counts…, +Inf count,
@@ -158,7 +163,12 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
 }
 
 /// Merges every family of a registry (optionally only the one named `only`).
-pub fn merge_registry<'a>(store: &'a Store, registry: u32, only: Option<&str>, now_ms: f64) -> Result<Vec<MergedFamily<'a>>, String> {
+pub fn merge_registry<'a>(
+  store: &'a Store,
+  registry: u32,
+  only: Option<&str>,
+  now_ms: f64,
+) -> Result<Vec<MergedFamily<'a>>, String> {
   let ids = store.registry_families(registry)?;
   Ok(
     crate::store::group_by_name(store, ids)
@@ -170,7 +180,12 @@ pub fn merge_registry<'a>(store: &'a Store, registry: u32, only: Option<&str>, n
 }
 
 /// Merges the group of families named like `family` in `registry`, or the family alone.
-pub fn merge_family(store: &Store, registry: Option<u32>, family: u32, now_ms: f64) -> Result<Option<MergedFamily<'_>>, String> {
+pub fn merge_family(
+  store: &Store,
+  registry: Option<u32>,
+  family: u32,
+  now_ms: f64,
+) -> Result<Option<MergedFamily<'_>>, String> {
   let f = store.family(family)?;
   if let Some(r) = registry {
     let ids = store.registry_families(r)?;

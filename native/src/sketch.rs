@@ -28,7 +28,14 @@ pub fn bin_value(index: i32) -> f64 {
 
 /// Adds the bins of the series' live windows into `bins`, keyed in value order.
 /// `raw` is the series' slots: `[count, sum, (window start ms, zero count) × age buckets]`.
-pub fn collect_bins(store: &Store, def: &FamilyDef, pages: &[Page], raw: &[f64], now_ms: f64, bins: &mut BTreeMap<i64, f64>) {
+pub fn collect_bins(
+  store: &Store,
+  def: &FamilyDef,
+  pages: &[Page],
+  raw: &[f64],
+  now_ms: f64,
+  bins: &mut BTreeMap<i64, f64>,
+) {
   let live = |w: u32| {
     let start = raw[2 + 2 * w as usize];
     start > 0.0 && now_ms - start < def.max_age_ms
@@ -96,7 +103,10 @@ mod tests {
     }
     for (q, want) in [(0.5, 500.5), (0.9, 900.1), (0.99, 990.01)] {
       let got = quantile(&bins, q);
-      assert!((got - want).abs() / want <= ALPHA + 1e-3, "q={q} got={got} want={want}");
+      assert!(
+        (got - want).abs() / want <= ALPHA + 1e-3,
+        "q={q} got={got} want={want}"
+      );
     }
   }
 

@@ -188,7 +188,11 @@ impl Family {
 
   /// Live series with their indexes.
   pub fn live(&self) -> impl Iterator<Item = (u32, &Series)> {
-    self.series.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|s| (i as u32, s)))
+    self
+      .series
+      .iter()
+      .enumerate()
+      .filter_map(|(i, s)| s.as_ref().map(|s| (i as u32, s)))
   }
 
   /// Rewrites the arena without removed series' labels once they are most of it.
@@ -280,11 +284,16 @@ impl Store {
   /// # Safety
   /// `ptr` must stay valid for reads of `len` f64 until [`Store::retire_shard`] runs for
   /// `shard`.
-  pub unsafe fn attach_chunk(&mut self, shard: u32, ptr: *const f64, len: usize) -> StoreResult<u32> {
+  pub unsafe fn attach_chunk(
+    &mut self,
+    shard: u32,
+    ptr: *const f64,
+    len: usize,
+  ) -> StoreResult<u32> {
     if !self.shard_alive(shard) {
       return Err(format!("shard {shard} is not a live thread shard"));
     }
-    if (ptr as usize) % std::mem::align_of::<f64>() != 0 {
+    if !(ptr as usize).is_multiple_of(std::mem::align_of::<f64>()) {
       return Err("chunk memory is not 8-byte aligned".into());
     }
     self.chunks.push(Chunk {
@@ -298,7 +307,11 @@ impl Store {
 
   /// Copies a finished thread's slots into memory owned by the store and marks it dead.
   pub fn retire_shard(&mut self, shard: u32) {
-    for c in self.chunks.iter_mut().filter(|c| c.shard == shard && c.owned.is_none()) {
+    for c in self
+      .chunks
+      .iter_mut()
+      .filter(|c| c.shard == shard && c.owned.is_none())
+    {
       let mut copy = vec![0f64; c.len].into_boxed_slice();
       for (i, v) in copy.iter_mut().enumerate() {
         // SAFETY: still valid: retirement runs in the env cleanup hook, before teardown.
@@ -374,7 +387,15 @@ impl Store {
   }
 
   /// Registers series `index` (dense, chosen by JS) whose slots start at `offset` in `chunk`.
-  pub fn add_series(&mut self, family: u32, index: u32, labels: &str, chunk: u32, offset: u32, created: u32) -> StoreResult<()> {
+  pub fn add_series(
+    &mut self,
+    family: u32,
+    index: u32,
+    labels: &str,
+    chunk: u32,
+    offset: u32,
+    created: u32,
+  ) -> StoreResult<()> {
     let (shard, len) = {
       let f = self.family(family)?;
       (f.shard, f.def.slots_per_series())
@@ -383,7 +404,10 @@ impl Store {
     let f = self.family_mut(family)?;
     let i = index as usize;
     if i > f.series.len() || f.series.get(i).is_some_and(Option::is_some) {
-      return Err(format!("metric \"{}\": series index {index} is not free", f.def.name));
+      return Err(format!(
+        "metric \"{}\": series index {index} is not free",
+        f.def.name
+      ));
     }
     if f.arena.len() + labels.len() > u32::MAX as usize {
       return Err(format!("metric \"{}\": too many label bytes", f.def.name));
@@ -415,23 +439,39 @@ impl Store {
   /// Adds a summary sketch page to a series.
   pub fn add_page(&mut self, family: u32, index: u32, page: Page) -> StoreResult<()> {
     let f = self.family(family)?;
-    if f.def.kind != Kind::Summary || page.window >= f.def.age_buckets || page.base % PAGE_BINS as i32 != 0 {
+    if f.def.kind != Kind::Summary
+      || page.window >= f.def.age_buckets
+      || page.base % PAGE_BINS as i32 != 0
+    {
       return Err(format!("invalid sketch page for metric \"{}\"", f.def.name));
     }
     let shard = f.shard;
     self.check_range(shard, page.chunk, page.offset, PAGE_BINS)?;
-    self.live_series(family, index)?.pages.entry(index).or_default().push(page);
+    self
+      .live_series(family, index)?
+      .pages
+      .entry(index)
+      .or_default()
+      .push(page);
     Ok(())
   }
 
   /// Sets the exemplar of a counter series (slot 0) or histogram bucket.
-  pub fn set_exemplar(&mut self, family: u32, index: u32, slot: u32, ex: Exemplar) -> StoreResult<()> {
+  pub fn set_exemplar(
+    &mut self,
+    family: u32,
+    index: u32,
+    slot: u32,
+    ex: Exemplar,
+  ) -> StoreResult<()> {
     let f = self.live_series(family, index)?;
     let n = f.exemplar_slots();
     if slot as usize >= n {
       return Err(format!("exemplar slot {slot} out of range 0..{n}"));
     }
-    f.exemplars.entry(index).or_insert_with(|| vec![None; n].into_boxed_slice())[slot as usize] = Some(ex);
+    f.exemplars
+      .entry(index)
+      .or_insert_with(|| vec![None; n].into_boxed_slice())[slot as usize] = Some(ex);
     Ok(())
   }
 
@@ -571,7 +611,7 @@ mod tests {
   fn series_outside_its_chunk_is_refused() {
     let mut s = Store::default();
     let sh = s.new_shard();
-    let mem = vec![0f64; 4];
+    let mem = [0f64; 4];
     let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
     let f = s.add_family(sh, def(Kind::Histogram)).unwrap();
     let err = s.add_series(f, 0, "", c, 1, 0).unwrap_err();
@@ -599,14 +639,21 @@ mod tests {
   fn removed_series_index_is_reused_and_exemplars_go() {
     let mut s = Store::default();
     let sh = s.new_shard();
-    let mem = vec![0f64; 4];
+    let mem = [0f64; 4];
     let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
     let f = s.add_family(sh, def(Kind::Counter)).unwrap();
     s.add_series(f, 0, "a=\"1\"", c, 0, 0).unwrap();
     s.add_series(f, 1, "a=\"2\"", c, 1, 0).unwrap();
-    let ex = Exemplar { labels: String::new(), value: 1.0, timestamp: 0.0 };
+    let ex = Exemplar {
+      labels: String::new(),
+      value: 1.0,
+      timestamp: 0.0,
+    };
     s.set_exemplar(f, 0, 0, ex.clone()).unwrap();
-    assert_eq!(s.set_exemplar(f, 0, 1, ex).unwrap_err(), "exemplar slot 1 out of range 0..1");
+    assert_eq!(
+      s.set_exemplar(f, 0, 1, ex).unwrap_err(),
+      "exemplar slot 1 out of range 0..1"
+    );
     s.remove_series(f, 0).unwrap();
     s.add_series(f, 0, "a=\"3\"", c, 0, 0).unwrap();
     let fam = s.family(f).unwrap();
@@ -623,13 +670,18 @@ mod tests {
     let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
     let f = s.add_family(sh, def(Kind::Counter)).unwrap();
     for i in 0..1000u32 {
-      s.add_series(f, i, &format!("a=\"{i:08}\""), c, i, 0).unwrap();
+      s.add_series(f, i, &format!("a=\"{i:08}\""), c, i, 0)
+        .unwrap();
     }
     for i in 0..900u32 {
       s.remove_series(f, i).unwrap();
     }
     let fam = s.family(f).unwrap();
-    assert!(fam.arena.len() < 100 * 14 + 4096, "arena still {} bytes", fam.arena.len());
+    assert!(
+      fam.arena.len() < 100 * 14 + 4096,
+      "arena still {} bytes",
+      fam.arena.len()
+    );
     let live: Vec<&str> = fam.live().map(|(_, x)| fam.labels(x)).collect();
     assert_eq!(live.len(), 100);
     assert_eq!(live[0], "a=\"00000900\"");
