@@ -279,6 +279,10 @@ export abstract class Metric<T extends string = string> {
     this.tree.clear();
     this.index0 = -1;
     for (const index of seen) this.release(index, false);
+    // The core's familyClear empties its series table, and it only accepts a new index that is
+    // free and at most one past its end: number series densely from 0 again.
+    this.#freeIndexes.length = 0;
+    this.#nextIndex = 0;
     this.afterReset();
   }
 

@@ -1,3 +1,9 @@
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getActiveResourcesInfo } from 'node:process';
+import { Worker } from 'node:worker_threads';
 import { describe, it, expect } from 'vitest';
 import * as promClient from 'prom-client';
 import { collectDefaultMetrics, Registry, register as globalRegister } from '../index';
@@ -36,6 +42,12 @@ function labelSignatures(text: string): Set<string> {
     result.add(`${match[1]}{${names.join(',')}}`);
   }
   return result;
+}
+
+/** The value of the sample of `series` (a name, or a name and its labels). */
+function valueOf(text: string, series: string): number | undefined {
+  const line = samples(text).find((l) => l.startsWith(`${series} `) || l.startsWith(`${series}{`));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 /** prom-client's exposition for the same options, in a registry of its own. */
@@ -199,6 +211,47 @@ describe('collectDefaultMetrics', () => {
       } else {
         expect(ours.get(name), name).toBe(aggregator);
       }
+    }
+  });
+
+  it('removes the series of handle and resource types that went away', async () => {
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    // Nothing else in a test process holds a UDP socket.
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const withSocket = await registry.metrics();
+    await new Promise<void>((resolve) => socket.close(resolve));
+    // libuv releases the handle a little after the close callback.
+    while (getActiveResourcesInfo().includes('UDPWrap')) await new Promise((resolve) => setTimeout(resolve, 5));
+    const withoutSocket = await registry.metrics();
+
+    expect(withSocket).toMatch(/^nodejs_active_resources\{type="UDPWrap"\} 1$/m);
+    expect(withSocket).toMatch(/^nodejs_active_handles\{type="Socket"\} [1-9]/m);
+    expect(withoutSocket).not.toContain('nodejs_active_resources{type="UDPWrap"}');
+  });
+
+  it('does not count process-wide values once per thread in the global registry shared by threads', async () => {
+    const cpuBefore = process.cpuUsage();
+    collectDefaultMetrics();
+    const worker = new Worker(join(__dirname, 'fixtures', 'default-metrics-worker.js'));
+    try {
+      await once(worker, 'message');
+      const text = await globalRegister.metrics();
+      const cpu = process.cpuUsage(cpuBefore);
+
+      expect(valueOf(text, 'process_start_time_seconds')).toBeCloseTo(Date.now() / 1000 - process.uptime(), -1);
+      expect(valueOf(text, 'nodejs_version_info')).toBe(1);
+      expect(valueOf(text, 'process_resident_memory_bytes')).toBeLessThan(1.5 * process.memoryUsage().rss);
+      const limits = readFileSync('/proc/self/limits', 'utf8');
+      const maxFds = Number(/^Max open files +(\d+)/m.exec(limits)?.[1]);
+      expect(valueOf(text, 'process_max_fds')).toBe(maxFds);
+      // The worker's collect saw 200 ms of CPU that the main thread's counter also counts.
+      expect(valueOf(text, 'process_cpu_seconds_total')).toBeLessThanOrEqual((cpu.user + cpu.system) / 1e6);
+    } finally {
+      worker.postMessage('exit');
+      await once(worker, 'exit');
+      globalRegister.clear();
     }
   });
 });

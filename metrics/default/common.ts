@@ -29,17 +29,22 @@ export type DefaultMetricGroup = (options: DefaultMetricOptions) => void;
  * prom-client's aggregators decide how one series is combined across the
  * members of an aggregated view; prom-client only aggregates across cluster
  * *processes*, so it leaves most metrics on the default 'sum'. promsd also
- * aggregates across the worker_threads of one process, and every thread that
- * calls collectDefaultMetrics reads the same process-wide value (RSS, open fds,
- * CPU time of the process...). Summing those would count the process once per
- * thread, so they take PROCESS_WIDE ('max') instead:
- *  - gauges: each thread reads the same quantity at slightly different times;
- *    'max' does not depend on the order of threads, unlike 'first'.
+ * merges the worker_threads of one process that register into one registry
+ * (the global one is shared by all threads), and every thread that calls
+ * collectDefaultMetrics reads the same process-wide value (RSS, open fds, CPU
+ * time of the process...). Summing those would count the process once per
+ * thread, so every process_* metric takes PROCESS_WIDE ('max') instead:
+ *  - a thread whose metrics were never collected (collect() runs on the thread
+ *    that scrapes) holds 0 in its unlabelled series; 'max' ignores it, where
+ *    'first', 'min' or 'average' would report it.
  *  - process_cpu_*_seconds_total: each thread's counter holds the process's CPU
  *    time since *that thread* called collectDefaultMetrics, so the largest one
  *    (the earliest thread's) is the closest to the truth, and it stays monotonic.
- * prom-client's own non-sum choices already avoid double counting and are kept:
- * process_start_time_seconds ('omit'), nodejs_version_info ('first').
+ *  - process_start_time_seconds: prom-client's 'omit' would drop the metric from
+ *    any view with two threads, although they all report the same value.
+ * Limitation: a thread that collected once and not since keeps its old value,
+ * and 'max' may pick it over a fresher, lower one.
+ * nodejs_version_info keeps prom-client's 'first' (the same series everywhere).
  * Values that are per thread (event loop lag, active handles/requests/resources,
  * heap and heap spaces of this isolate, gc) keep prom-client's aggregators:
  * each thread contributes its own share.
@@ -75,13 +80,23 @@ export function countStrings(list: readonly string[]): Map<string, number> {
   return counts;
 }
 
-/** Replaces all series of a `type`-labelled gauge with `counts`, as prom-client's updateMetrics. */
+/**
+ * Makes a `type`-labelled gauge hold exactly `counts` (plus `labels`), as
+ * prom-client's updateMetrics does with reset() then set(). Here types still
+ * present keep their series and only the types that went away are removed:
+ * a series is registered with the core once, not again at every scrape.
+ *
+ * @returns the types now present: pass them back as `previous` at the next call.
+ */
 export function setCountsByType(
   gauge: Gauge,
   counts: ReadonlyMap<string, number>,
   labels: DefaultLabels,
-): void {
-  // reset() first so that types that went away do not linger with a stale count.
-  gauge.reset();
+  previous: ReadonlySet<string>,
+): Set<string> {
+  for (const type of previous) {
+    if (!counts.has(type)) gauge.remove({ type, ...labels });
+  }
   for (const [type, count] of counts) gauge.set({ type, ...labels }, count);
+  return new Set(counts.keys());
 }

@@ -13,13 +13,14 @@ export function processHandles({ prefix, labels, labelNames, registers }: Defaul
   if (typeof getActiveHandles !== 'function') return;
   const activeHandles = (): unknown[] => getActiveHandles.call(process);
 
+  let types: ReadonlySet<string> = new Set();
   new Gauge({
     name: prefix + NODEJS_ACTIVE_HANDLES,
     help: 'Number of active libuv handles grouped by handle type. Every handle type is C++ class name.',
     labelNames: ['type', ...labelNames],
     registers,
     collect(this: Gauge): void {
-      setCountsByType(this, countByConstructorName(activeHandles()), labels);
+      types = setCountsByType(this, countByConstructorName(activeHandles()), labels, types);
     },
   });
   new Gauge({

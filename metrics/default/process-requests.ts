@@ -12,13 +12,14 @@ export function processRequests({ prefix, labels, labelNames, registers }: Defau
   if (typeof getActiveRequests !== 'function') return;
   const activeRequests = (): unknown[] => getActiveRequests.call(process);
 
+  let types: ReadonlySet<string> = new Set();
   new Gauge({
     name: prefix + NODEJS_ACTIVE_REQUESTS,
     help: 'Number of active libuv requests grouped by request type. Every request type is C++ class name.',
     labelNames: ['type', ...labelNames],
     registers,
     collect(this: Gauge): void {
-      setCountsByType(this, countByConstructorName(activeRequests()), labels);
+      types = setCountsByType(this, countByConstructorName(activeRequests()), labels, types);
     },
   });
   new Gauge({

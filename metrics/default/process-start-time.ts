@@ -1,5 +1,5 @@
 import { Gauge } from '../gauge';
-import type { DefaultMetricOptions } from './common';
+import { PROCESS_WIDE, type DefaultMetricOptions } from './common';
 
 const PROCESS_START_TIME = 'process_start_time_seconds';
 
@@ -13,8 +13,10 @@ export function processStartTime({ prefix, labels, labelNames, registers }: Defa
     help: 'Start time of the process since unix epoch in seconds.',
     registers,
     labelNames,
-    // prom-client's choice; it never sums, so it needs no PROCESS_WIDE override.
-    aggregator: 'omit',
+    // prom-client says 'omit' (start times of different processes cannot be
+    // combined), which would drop it as soon as two threads of one process
+    // register it; every thread reports the same value: see PROCESS_WIDE.
+    aggregator: PROCESS_WIDE,
     collect(this: Gauge): void {
       this.set(labels, startInSeconds);
     },

@@ -232,7 +232,7 @@ pub fn series_add(
       label_values.len()
     )));
   }
-  let labels = encoder::render_labels(names, &label_values);
+  let labels = encoder::store_values(&label_values);
   s.add_series(
     family,
     index,
@@ -377,29 +377,29 @@ pub fn encode_sync(request: EncodeRequest) -> Result<String> {
   encode_now(&request).map_err(err)
 }
 
-/// Reverses [`encoder::render_labels`] for one rendered label string.
-fn parse_label_values(rendered: &str) -> Vec<String> {
-  let mut out = Vec::new();
-  let mut chars = rendered.chars();
-  while let Some(c) = chars.next() {
-    if c != '"' {
-      continue;
-    }
-    let mut v = String::new();
-    while let Some(c) = chars.next() {
-      match c {
-        '\\' => match chars.next() {
-          Some('n') => v.push('\n'),
-          Some(o) => v.push(o),
-          None => {}
-        },
-        '"' => break,
-        o => v.push(o),
-      }
-    }
-    out.push(v);
+/// Reverses [`encoder::store_values`].
+fn parse_label_values(stored: &str, count: usize) -> Vec<String> {
+  if count == 0 {
+    return Vec::new();
   }
-  out
+  stored
+    .split('\n')
+    .map(|v| {
+      let mut out = String::with_capacity(v.len());
+      let mut chars = v.chars();
+      while let Some(c) = chars.next() {
+        match (c, c == '\\') {
+          (_, true) => match chars.next() {
+            Some('n') => out.push('\n'),
+            Some(o) => out.push(o),
+            None => {}
+          },
+          (o, false) => out.push(o),
+        }
+      }
+      out
+    })
+    .collect()
 }
 
 fn snapshot_of(f: &merge::MergedFamily) -> FamilySnapshot {
@@ -414,7 +414,7 @@ fn snapshot_of(f: &merge::MergedFamily) -> FamilySnapshot {
     quantiles: f.def.quantiles.clone(),
     series: (0..f.len())
       .map(|n| SeriesSnapshot {
-        label_values: parse_label_values(f.labels[n]),
+        label_values: parse_label_values(f.labels[n], f.def.label_names.len()),
         values: f.values[n * st..(n + 1) * st].to_vec(),
       })
       .collect(),
@@ -444,10 +444,10 @@ mod tests {
 
   #[test]
   fn rendered_labels_parse_back() {
-    let names = vec!["a".to_string(), "b".to_string()];
+    let names = ["a", "b"];
     let values = vec!["x\"y\\z\nw".to_string(), "".to_string()];
     assert_eq!(
-      parse_label_values(&encoder::render_labels(&names, &values)),
+      parse_label_values(&encoder::store_values(&values), names.len()),
       values
     );
   }

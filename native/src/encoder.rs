@@ -59,6 +59,33 @@ pub fn escape_label_value(out: &mut String, v: &str) {
   }
 }
 
+/// The stored form of a series' labels: escaped values joined by newlines (an escaped value
+/// never contains a raw newline). Names are not repeated per series: memory per series is a
+/// target, and the encoder knows the family's names.
+pub fn store_values(values: &[String]) -> String {
+  let mut s = String::new();
+  for (i, v) in values.iter().enumerate() {
+    if i > 0 {
+      s.push('\n');
+    }
+    escape_label_value(&mut s, v);
+  }
+  s
+}
+
+/// Expands a stored label string (see [`store_values`]) into `name="value"` pairs.
+pub fn expand_stored(out: &mut String, names: &[String], stored: &str) {
+  for (i, (n, v)) in names.iter().zip(stored.split('\n')).enumerate() {
+    if i > 0 {
+      out.push(',');
+    }
+    out.push_str(n);
+    out.push_str("=\"");
+    out.push_str(v);
+    out.push('"');
+  }
+}
+
 /// Renders `name="value"` pairs joined by commas.
 pub fn render_labels(names: &[String], values: &[String]) -> String {
   let mut s = String::new();
@@ -198,9 +225,12 @@ fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
 
   let stride = stride(def);
   let mut le = String::new();
+  let mut pairs = String::new();
   for n in 0..f.len() {
+    pairs.clear();
+    expand_stored(&mut pairs, &def.label_names, f.labels[n]);
     let labels = SampleLabels {
-      series: f.labels[n],
+      series: &pairs,
       defaults: &defaults,
     };
     let v = &f.values[n * stride..(n + 1) * stride];
@@ -272,6 +302,16 @@ mod tests {
     assert_eq!(v(2.5), "2.5");
     assert_eq!(v(1e-9), "1e-9");
     assert_eq!(v(1.5e300), "1.5e300");
+  }
+
+  #[test]
+  fn stored_labels_expand_to_pairs() {
+    let names = vec!["a".to_string(), "b".to_string()];
+    let stored = store_values(&["x\ny".to_string(), String::new()]);
+    assert_eq!(stored, "x\\ny\n");
+    let mut out = String::new();
+    expand_stored(&mut out, &names, &stored);
+    assert_eq!(out, r#"a="x\ny",b="""#);
   }
 
   #[test]

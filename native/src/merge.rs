@@ -62,7 +62,10 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
     .copied()
     .filter(|f| def.kind != Kind::Gauge || store.shard_alive(f.shard))
     .collect();
-  if def.kind == Kind::Gauge && def.aggregator == Aggregator::Omit && live.len() > 1 {
+  // prom-client applies the aggregator to counters and gauges alike (process-wide counters such
+  // as CPU seconds use `max` so that threads reporting the same process do not add up).
+  let aggregated = matches!(def.kind, Kind::Counter | Kind::Gauge);
+  if aggregated && def.aggregator == Aggregator::Omit && live.len() > 1 {
     return None;
   }
   let stride = stride(def);
@@ -111,12 +114,12 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
       contributors[n] += 1;
       out.created[n] = out.created[n].min(created);
       match def.kind {
-        Kind::Counter | Kind::Histogram => {
+        Kind::Histogram => {
           for (v, r) in vals.iter_mut().zip(&raw) {
             *v += r;
           }
         }
-        Kind::Gauge => {
+        Kind::Counter | Kind::Gauge => {
           let r = raw[0];
           vals[0] = match def.aggregator {
             _ if first => r,
@@ -145,7 +148,7 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
       }
     }
   }
-  if def.kind == Kind::Gauge && def.aggregator == Aggregator::Average {
+  if aggregated && def.aggregator == Aggregator::Average {
     for (v, &c) in out.values.iter_mut().zip(&contributors) {
       *v /= c as f64;
     }
