@@ -77,7 +77,12 @@ export class Registry {
         `${metric.type} "${metric.name}": exemplars are supported only on OpenMetrics registries (new Registry(Registry.OPENMETRICS_CONTENT_TYPE))`,
       );
     }
-    native.registryAdd(this.id, metric.familyId);
+    try {
+      native.registryAdd(this.id, metric.familyId);
+    } catch (err) {
+      // Another thread registered this name with another shape: it could not be merged.
+      throw new InvalidMetricError(`${metric.type} "${metric.name}": ${(err as Error).message}`);
+    }
     this.#metrics.set(metric.name, metric);
     metric.attach(this);
   }

@@ -81,10 +81,11 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
   let mut index: HashMap<&str, usize> = HashMap::new();
   let mut contributors: Vec<u32> = Vec::new();
   let mut sketches: Vec<BTreeMap<i64, f64>> = Vec::new();
-  let mut raw = vec![0f64; def.slots_per_series()];
   let single = live.len() == 1;
   for f in &live {
     let ex_slots = f.exemplar_slots();
+    // Each family is read with its own layout (they agree when `compatible`, but never trust it).
+    let mut raw = vec![0f64; f.def.slots_per_series()];
     for (si, s) in f.live() {
       let labels = f.labels(s);
       let created = f64::from(s.created);
@@ -134,7 +135,7 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
           vals[q] += raw[1];
           vals[q + 1] += raw[0];
           let pages = f.pages.get(&si).map_or(&[][..], Vec::as_slice);
-          sketch::collect_bins(store, def, pages, &raw, now_ms, &mut sketches[n]);
+          sketch::collect_bins(store, &f.def, pages, &raw, now_ms, &mut sketches[n]);
         }
       }
       let exemplars = f.exemplars.get(&si).map_or(&[][..], |e| &e[..ex_slots]);

@@ -110,12 +110,46 @@ impl FamilyDef {
     }
   }
 
-  /// Families from different threads merge only when their shape agrees.
+  /// Families from different threads merge only when their shape agrees; `None` when it does,
+  /// else what differs.
+  pub fn mismatch(&self, other: &FamilyDef) -> Option<String> {
+    let what = if self.kind != other.kind {
+      format!("type {} vs {}", self.kind.as_str(), other.kind.as_str())
+    } else if self.label_names != other.label_names {
+      format!(
+        "labels [{}] vs [{}]",
+        self.label_names.join(", "),
+        other.label_names.join(", ")
+      )
+    } else if self.buckets != other.buckets {
+      format!("buckets {:?} vs {:?}", self.buckets, other.buckets)
+    } else if self.quantiles != other.quantiles {
+      format!("percentiles {:?} vs {:?}", self.quantiles, other.quantiles)
+    } else if self.kind == Kind::Summary
+      && (self.age_buckets != other.age_buckets || self.max_age_ms != other.max_age_ms)
+    {
+      format!(
+        "window {}s/{} vs {}s/{}",
+        self.max_age_ms / 1000.0,
+        self.age_buckets,
+        other.max_age_ms / 1000.0,
+        other.age_buckets
+      )
+    } else if self.aggregator != other.aggregator {
+      format!(
+        "aggregator {} vs {}",
+        self.aggregator.as_str(),
+        other.aggregator.as_str()
+      )
+    } else {
+      return None;
+    };
+    Some(what)
+  }
+
+  /// True when [`FamilyDef::mismatch`] finds nothing.
   pub fn compatible(&self, other: &FamilyDef) -> bool {
-    self.kind == other.kind
-      && self.label_names == other.label_names
-      && self.buckets == other.buckets
-      && self.quantiles == other.quantiles
+    self.mismatch(other).is_none()
   }
 }
 
@@ -329,8 +363,11 @@ impl Store {
   #[inline]
   pub fn slot(&self, chunk: u32, i: usize) -> f64 {
     let c = &self.chunks[chunk as usize];
-    debug_assert!(i < c.len);
-    // SAFETY: bounds were checked when the series was registered; see `Chunk`.
+    if i >= c.len {
+      // Unreachable while registration checks hold; never read outside the buffer regardless.
+      return f64::NAN;
+    }
+    // SAFETY: in bounds (checked above); the pointer is valid, see `Chunk`.
     unsafe { load(c.ptr, i) }
   }
 
@@ -522,9 +559,25 @@ impl Store {
       .ok_or_else(|| format!("unknown registry {id}"))
   }
 
-  /// Adds a family to a registry (idempotent).
+  /// Adds a family to a registry (idempotent). A same-named family of another thread with a
+  /// different shape is refused: it could not be merged, and dropping it silently loses data.
   pub fn registry_add(&mut self, registry: u32, family: u32) -> StoreResult<()> {
-    self.family(family)?;
+    let def = &self.family(family)?.def;
+    for &other in self.registry_families(registry)? {
+      if other == family {
+        continue;
+      }
+      if let Ok(o) = self.family(other) {
+        if o.def.name == def.name {
+          if let Some(diff) = o.def.mismatch(def) {
+            return Err(format!(
+              "metric \"{}\" is already registered by another thread with a different definition ({diff})",
+              def.name
+            ));
+          }
+        }
+      }
+    }
     let members = self.registry_mut(registry)?;
     if !members.contains(&family) {
       members.push(family);
@@ -619,6 +672,25 @@ mod tests {
     assert_eq!(s.add_series(f, 0, "", c, 0, 0), Ok(()));
     let dup = s.add_series(f, 0, "", c, 0, 0).unwrap_err();
     assert_eq!(dup, "metric \"x\": series index 0 is not free");
+  }
+
+  #[test]
+  fn same_name_with_another_shape_is_refused_in_one_registry() {
+    let mut s = Store {
+      registries: vec![Some(Vec::new())],
+      ..Default::default()
+    };
+    let a = s.new_shard();
+    let b = s.new_shard();
+    let fa = s.add_family(a, def(Kind::Counter)).unwrap();
+    let mut other = def(Kind::Counter);
+    other.label_names = vec!["b".into()];
+    let fb = s.add_family(b, other).unwrap();
+    let fc = s.add_family(b, def(Kind::Counter)).unwrap();
+    s.registry_add(GLOBAL_REGISTRY, fa).unwrap();
+    let err = s.registry_add(GLOBAL_REGISTRY, fb).unwrap_err();
+    assert_eq!(err, "metric \"x\" is already registered by another thread with a different definition (labels [] vs [b])");
+    assert_eq!(s.registry_add(GLOBAL_REGISTRY, fc), Ok(()));
   }
 
   #[test]
