@@ -40,30 +40,35 @@ export class Counter<T extends string = string> extends Metric<T> {
   inc(labels?: LabelValues<T> | number | IncreaseDataWithExemplar<T>, value?: number): void {
     if (this.enableExemplars && typeof labels === 'object') {
       const { labels: l, value: v = 1, exemplarLabels } = labels as IncreaseDataWithExemplar<T>;
+      // Exemplar labels are checked before the update so that a refused call changes nothing.
+      const flat = exemplarLabels === undefined ? undefined : this.exemplarLabelsOf(exemplarLabels);
       this.#add(l, v);
-      if (exemplarLabels !== undefined) this.setExemplar(l, 0, exemplarLabels, v);
+      if (flat !== undefined) this.setExemplar(l, 0, flat, v);
       return;
     }
-    let addr: number;
-    if (typeof labels === 'object') {
-      // Index first: creating a series may replace `this.addrs`.
-      const i = this.lookup(this.tree, labels) ?? this.indexOf(labels);
-      addr = this.addrs[i];
-    } else {
-      value = labels;
-      addr = this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(undefined);
-    }
+    let l: object | undefined;
+    if (typeof labels === 'object') l = labels;
+    else value = labels;
     if (value === undefined) value = 1;
     // One comparison rejects NaN and negatives; the typeof keeps strings out of the f64 slot.
+    // Checked before the lookup so that a refused update creates no series.
     else if (typeof value !== 'number' || !(value >= 0)) badIncrement(this.what, value);
+    let addr: number;
+    if (l !== undefined) {
+      // Index first: creating a series may replace `this.addrs`.
+      const i = this.lookup(this.tree, l) ?? this.indexOf(l);
+      addr = this.addrs[i];
+    } else {
+      addr = this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(undefined);
+    }
     this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] += value;
   }
 
   #add(labels: object | undefined, value: unknown): void {
-    const addr = labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels);
     if (value === undefined) value = 1;
     // One comparison rejects NaN and negatives; the typeof keeps strings out of the f64 slot.
     else if (typeof value !== 'number' || !(value >= 0)) badIncrement(this.what, value);
+    const addr = labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels);
     this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] += value as number;
   }
 

@@ -58,14 +58,13 @@ export class Gauge<T extends string = string> extends Metric<T> {
   }
 
   #add(op: string, labels: LabelValues<T> | number | undefined, value: number | undefined, sign: number): void {
-    let addr: number;
-    if (typeof labels === 'object') addr = this.#addr(labels);
-    else {
-      value = labels;
-      addr = this.#addr(undefined);
-    }
+    let l: object | undefined;
+    if (typeof labels === 'object') l = labels;
+    else value = labels;
     if (value === undefined) value = 1;
+    // Checked before the lookup so that a refused update creates no series.
     else if (typeof value !== 'number' || value !== value) badValue(this.what, op, value);
+    const addr = this.#addr(l);
     this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] += sign * value;
   }
 

@@ -69,8 +69,10 @@ export class Histogram<T extends string = string> extends Metric<T> {
   observe(labels: LabelValues<T> | number | ObserveDataWithExemplar<T>, value?: number): void {
     if (this.enableExemplars && typeof labels === 'object' && 'value' in labels) {
       const { labels: l, value: v, exemplarLabels } = labels as ObserveDataWithExemplar<T>;
+      // Exemplar labels are checked before the update so that a refused call changes nothing.
+      const flat = exemplarLabels === undefined ? undefined : this.exemplarLabelsOf(exemplarLabels);
       const bucket = this.#observe(l, v);
-      if (exemplarLabels !== undefined) this.setExemplar(l, bucket, exemplarLabels, v);
+      if (flat !== undefined) this.setExemplar(l, bucket, flat, v);
       return;
     }
     if (typeof labels === 'object') this.#observe(labels, value);
@@ -78,8 +80,9 @@ export class Histogram<T extends string = string> extends Metric<T> {
   }
 
   #observe(labels: object | undefined, value: unknown): number {
-    const addr = labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels);
+    // Checked before the lookup so that a refused update creates no series.
     if (typeof value !== 'number' || value !== value) badObservation(this.what, value);
+    const addr = labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels);
     const b = this.#bounds;
     const n = b.length;
     // Linear scan: for the usual ≤ 20 buckets it beats a binary search (branch-predictable).
@@ -111,8 +114,8 @@ export class Histogram<T extends string = string> extends Metric<T> {
     let { addr, generation } = this.resolveChild(labels);
     return {
       observe: (value: number) => {
-        if (generation !== this.currentGeneration()) ({ addr, generation } = this.resolveChild(labels));
         if (typeof value !== 'number' || value !== value) badObservation(this.what, value);
+        if (generation !== this.currentGeneration()) ({ addr, generation } = this.resolveChild(labels));
         const b = this.#bounds;
         const n = b.length;
         let i = 0;

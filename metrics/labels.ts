@@ -19,7 +19,8 @@ export type Lookup = (tree: LabelTree, labels: object) => number | undefined;
 /** Compiles the fast lookup for a metric's label names. */
 export function compileLookup(names: readonly string[]): Lookup {
   if (names.length === 0) return () => undefined;
-  const lines = ['let m = tree;'];
+  // `null` passes the callers' `typeof labels === 'object'`; the slow path then reports it.
+  const lines = ['if (labels === null) return undefined;', 'let m = tree;'];
   names.forEach((n, i) => {
     const last = i === names.length - 1;
     lines.push(`${last ? 'const s' : 'm'} = m.get(labels[${JSON.stringify(n)}]);`);

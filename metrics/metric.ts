@@ -13,7 +13,7 @@ import {
   type Lookup,
 } from './labels';
 import { native, type NativeTypes } from './native';
-import { getGlobalRegistry, type Registry } from './registry';
+import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, type Registry } from './registry';
 import { CHUNK_MASK, CHUNK_SHIFT, shard, type Shard } from './shard';
 import { checkLabelNames, validateMetricName } from './validation';
 
@@ -163,6 +163,12 @@ export abstract class Metric<T extends string = string> {
       aggregator: aggregator as unknown as NativeTypes.MetricAggregator,
     });
     this.width = seriesWidth(shape);
+    // Checked here, before any registry holds the metric, so a refusal registers nothing.
+    if (this.enableExemplars && registers.some((r) => r.contentType !== OPENMETRICS_CONTENT_TYPE)) {
+      throw new InvalidMetricError(
+        `${this.what}: exemplars are supported only on OpenMetrics registries (new Registry(Registry.OPENMETRICS_CONTENT_TYPE))`,
+      );
+    }
     for (const r of registers) r.registerMetric(this as unknown as Metric<string>);
   }
 
@@ -313,8 +319,8 @@ export abstract class Metric<T extends string = string> {
     return this.generation;
   }
 
-  /** Sends exemplar labels of one update to the core. */
-  protected setExemplar(labels: object | undefined, slot: number, exemplarLabels: unknown, value: number): void {
+  /** Validates an update's exemplar labels; returns them as `[name, value, …]` for `setExemplar`. */
+  protected exemplarLabelsOf(exemplarLabels: unknown): string[] {
     if (typeof exemplarLabels !== 'object' || exemplarLabels === null) {
       throw new InvalidLabelsError(`${this.what}: exemplarLabels must be an object, got ${show(exemplarLabels)}`);
     }
@@ -330,6 +336,11 @@ export abstract class Metric<T extends string = string> {
     if (length > 128) {
       throw new InvalidLabelsError(`${this.what}: exemplar labels ${show(exemplarLabels)} exceed 128 characters`);
     }
+    return flat;
+  }
+
+  /** Sends the exemplar of one update (labels from `exemplarLabelsOf`) to the core. */
+  protected setExemplar(labels: object | undefined, slot: number, flat: string[], value: number): void {
     native.exemplarSet(this.familyId, this.seriesIndex(labels), slot, flat, value, Date.now() / 1000);
   }
 

@@ -74,7 +74,7 @@ export class Registry {
     }
     if (metric.enableExemplars && this.#contentType !== OPENMETRICS_CONTENT_TYPE) {
       throw new InvalidMetricError(
-        `${metric.type} "${metric.name}": exemplars are supported only on OpenMetrics registries (new Registry(Registry.OPENMETRICS_CONTENT_TYPE))`,
+        `"${metric.name}": exemplars are supported only on OpenMetrics registries (new Registry(Registry.OPENMETRICS_CONTENT_TYPE))`,
       );
     }
     try {

@@ -90,7 +90,13 @@ export class Summary<T extends string = string> extends Metric<T> {
   }
 
   protected override initSeries(index: number, addr: number): void {
-    this.#states[index] = { pages: new Map(), byWindow: Array.from({ length: this.#ageBuckets }, () => []) };
+    const old = this.#states[index];
+    if (old !== undefined) {
+      // zero() of a live series: the core keeps reading its pages, so empty them in place.
+      for (const page of old.pages.values()) this.chunkOf(page).fill(0, page & CHUNK_MASK, (page & CHUNK_MASK) + PAGE_BINS);
+    } else {
+      this.#states[index] = { pages: new Map(), byWindow: Array.from({ length: this.#ageBuckets }, () => []) };
+    }
     // All-time sketches have one window that never rotates.
     if (this.#windowMs === Infinity) this.chunkOf(addr)[(addr & CHUNK_MASK) + 2] = 1;
   }
@@ -108,10 +114,11 @@ export class Summary<T extends string = string> extends Metric<T> {
   }
 
   #observe(labels: object | undefined, value: unknown): void {
-    const addr = labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels);
+    // Checked before the lookup so that a refused update creates no series.
     if (typeof value !== 'number' || value !== value) {
       throw new InvalidValueError(`${this.what}: observed value must be a number (not NaN), got ${show(value)}`);
     }
+    const addr = labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels);
     const c = this.chunks[addr >>> CHUNK_SHIFT];
     const o = addr & CHUNK_MASK;
     c[o] += 1;

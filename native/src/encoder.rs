@@ -217,7 +217,14 @@ fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
   let defaults: Vec<(String, String)> = opts
     .default_labels
     .iter()
+    // A series' own label wins; `le`/`quantile` belong to the type's samples.
     .filter(|(n, _)| !def.label_names.contains(n))
+    .filter(|(n, _)| {
+      !matches!(
+        (def.kind, n.as_str()),
+        (Kind::Histogram, "le") | (Kind::Summary, "quantile")
+      )
+    })
     .cloned()
     .collect();
   let (dn, dv): (Vec<String>, Vec<String>) = defaults.into_iter().unzip();
