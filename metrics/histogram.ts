@@ -82,7 +82,11 @@ export class Histogram<T extends string = string> extends Metric<T> {
   #observe(labels: object | undefined, value: unknown): number {
     // Checked before the lookup so that a refused update creates no series.
     if (typeof value !== 'number' || value !== value) badObservation(this.what, value);
-    const addr = labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels);
+    return this.#record(labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels), value);
+  }
+
+  /** Counts a checked value in the series at `addr`; returns its bucket. */
+  #record(addr: number, value: number): number {
     const b = this.#bounds;
     const n = b.length;
     // Linear scan: for the usual ≤ 20 buckets it beats a binary search (branch-predictable).
@@ -116,14 +120,7 @@ export class Histogram<T extends string = string> extends Metric<T> {
       observe: (value: number) => {
         if (typeof value !== 'number' || value !== value) badObservation(this.what, value);
         if (generation !== this.currentGeneration()) ({ addr, generation } = this.resolveChild(labels));
-        const b = this.#bounds;
-        const n = b.length;
-        let i = 0;
-        while (i < n && value > b[i]) i++;
-        const c = this.chunks[addr >>> CHUNK_SHIFT];
-        const o = addr & CHUNK_MASK;
-        c[o + i] += 1;
-        c[o + n + 1] += value;
+        this.#record(addr, value);
       },
       startTimer: () => this.startTimer(labels),
       zero: () => this.zero(labels),
