@@ -118,13 +118,14 @@ export class Summary<T extends string = string> extends Metric<T> {
     if (typeof value !== 'number' || value !== value) {
       throw new InvalidValueError(`${this.what}: observed value must be a number (not NaN), got ${show(value)}`);
     }
-    const addr = labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels);
+    // One lookup gives the index; the address comes from it (read after: creation may grow `addrs`).
+    const index = this.seriesIndexAt(labels);
+    const addr = this.addrs[index];
     const c = this.chunks[addr >>> CHUNK_SHIFT];
     const o = addr & CHUNK_MASK;
     c[o] += 1;
     c[o + 1] += value;
     let w = 0;
-    const index = this.seriesIndexAt(labels);
     const st = this.#states[index] as SketchState;
     if (this.#windowMs !== Infinity) {
       const tick = Math.floor(Date.now() / this.#windowMs);

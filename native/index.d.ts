@@ -29,9 +29,6 @@ export interface EncodeRequest {
   created?: boolean
 }
 
-/** Encodes synchronously (small registries, tests). */
-export declare function encodeSync(request: EncodeRequest): string
-
 /**
  * Sets the exemplar of series `index`: `slot` 0 for a counter, the bucket for a histogram.
  * `labels` is `[name, value, …]`; `timestamp` is Unix seconds.

@@ -371,12 +371,6 @@ pub fn encode(request: EncodeRequest) -> AsyncTask<EncodeTask> {
   AsyncTask::new(EncodeTask { req: request })
 }
 
-/// Encodes synchronously (small registries, tests).
-#[napi]
-pub fn encode_sync(request: EncodeRequest) -> Result<String> {
-  encode_now(&request).map_err(err)
-}
-
 /// Reverses [`encoder::store_values`].
 fn parse_label_values(stored: &str, count: usize) -> Vec<String> {
   if count == 0 {
