@@ -137,12 +137,16 @@ export class Registry {
     await Promise.all(metrics.map((m) => m.runCollect()));
   }
 
-  /** The exposition, encoded by the core off this thread. */
-  async metrics(): Promise<string> {
+  /**
+   * The exposition, encoded by the core off this thread, in this registry's content type or in
+   * `options.contentType` (what a server negotiating with its scraper passes).
+   */
+  async metrics(options?: { contentType?: RegistryContentType }): Promise<string> {
+    const contentType = options?.contentType === undefined ? this.#contentType : checkContentType(options.contentType);
     await this.#collect();
     return native.encode({
       registry: this.id,
-      openMetrics: this.#contentType === OPENMETRICS_CONTENT_TYPE,
+      openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
       defaultLabels: this.#defaultLabelsFlat,
     });
   }
