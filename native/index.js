@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.chunkAttach = nativeBinding.chunkAttach
 module.exports.encode = nativeBinding.encode
+module.exports.encodeBuffer = nativeBinding.encodeBuffer
 module.exports.exemplarSet = nativeBinding.exemplarSet
 module.exports.familyAdd = nativeBinding.familyAdd
 module.exports.familyClear = nativeBinding.familyClear
