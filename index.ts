@@ -35,7 +35,17 @@ export { exponentialBuckets, linearBuckets } from './metrics/buckets';
 export { validateLabel, validateLabelName, validateMetricName } from './metrics/validation';
 export { collectDefaultMetrics } from './metrics/default-metrics';
 export type { DefaultMetricsCollectorConfiguration } from './metrics/default-metrics';
-export { DuplicateMetricError, InvalidLabelsError, InvalidMetricError, InvalidValueError, PromsdError } from './metrics/errors';
+export {
+  DuplicateMetricError,
+  InvalidLabelsError,
+  InvalidMetricError,
+  InvalidOptionsError,
+  InvalidValueError,
+  PromsdError,
+  ServerStartError,
+} from './metrics/errors';
+export * from './server/index';
+export type { Deregister, HttpSdSource, MetricsServerInfo, ServiceDiscovery, TargetGroup } from './sd/types';
 
 /** The default registry's content type (prom-client compatible). */
 export const contentType = PROMETHEUS_CONTENT_TYPE;

@@ -23,6 +23,23 @@ export class DuplicateMetricError extends PromsdError {
   override name = 'DuplicateMetricError';
 }
 
+/** An option passed to a server, backend or plugin is invalid (its name and value are quoted). */
+export class InvalidOptionsError extends PromsdError {
+  override name = 'InvalidOptionsError';
+}
+
+/** A server could not start (address in use, unreadable TLS files…); `code` is Node's, if any. */
+export class ServerStartError extends PromsdError {
+  override name = 'ServerStartError';
+  /** Node's error code (`EADDRINUSE`, `EACCES`, `ENOENT`…), when there is one. */
+  readonly code: string | undefined;
+
+  constructor(message: string, code?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
 /** Renders a value for an error message: strings quoted, everything else inspected. */
 export function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);

@@ -151,6 +151,32 @@ export class Registry {
     });
   }
 
+  /**
+   * The exposition as UTF-8 bytes: what servers send. Unlike `metrics()` it builds no JS string,
+   * so a large exposition costs the calling thread next to nothing. `options.collect: false` skips
+   * the metrics' `collect` callbacks (a server in a worker thread cannot run the owning thread's).
+   */
+  async metricsBuffer(options?: { contentType?: RegistryContentType; collect?: boolean; defaultLabels?: Record<string, string> }): Promise<Buffer> {
+    const contentType = options?.contentType === undefined ? this.#contentType : checkContentType(options.contentType);
+    if (options?.collect !== false) await this.#collect();
+    const defaults = options?.defaultLabels === undefined ? this.#defaultLabelsFlat : Object.entries(options.defaultLabels).flat();
+    return native.encodeBuffer({
+      registry: this.id,
+      openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
+      defaultLabels: defaults,
+    });
+  }
+
+  /** Runs the `collect` callback of every metric registered here by this thread. */
+  async collect(): Promise<void> {
+    await this.#collect();
+  }
+
+  /** The default labels set with `setDefaultLabels`. */
+  getDefaultLabels(): Record<string, string> {
+    return { ...this.#defaultLabels };
+  }
+
   /** The exposition of one metric. */
   async getSingleMetricAsString(name: string): Promise<string> {
     const m = this.#metrics.get(name);
