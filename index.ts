@@ -35,6 +35,20 @@ export { exponentialBuckets, linearBuckets } from './metrics/buckets';
 export { validateLabel, validateLabelName, validateMetricName } from './metrics/validation';
 export { collectDefaultMetrics } from './metrics/default-metrics';
 export type { DefaultMetricsCollectorConfiguration } from './metrics/default-metrics';
+export { countExceptions, time, trackInprogress } from './metrics/wrappers';
+export type {
+  AnyFunction,
+  CountExceptionsOptions,
+  ErrorClass,
+  LabelsFunction,
+  TimeOptions,
+  TrackInprogressOptions,
+  Wrapper,
+} from './metrics/wrappers';
+export { currentTrace, currentTraceId, runWithTrace } from './metrics/trace';
+export type { TraceContext } from './metrics/trace';
+export { metricsMiddleware } from './server/middleware';
+export type { MetricsMiddlewareOptions } from './server/middleware';
 export {
   DuplicateMetricError,
   InvalidLabelsError,
