@@ -33,6 +33,11 @@ export interface EncodeRequest {
   only?: string
   /** Emit OpenMetrics `_created` samples. */
   created?: boolean
+  /**
+   * gzip the result (`encodeBuffer` only, and only from 1 KiB: smaller results come back plain),
+   * in the same pool task as the encoding.
+   */
+  gzip?: boolean
 }
 
 /**

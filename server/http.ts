@@ -213,7 +213,7 @@ export async function startHttpServer(options?: MetricsServerOptions): Promise<M
   const opts = resolveServerOptions(options);
   const registrations = Registrations.of(options?.serviceDiscovery);
   const registry = options?.registry ?? getGlobalRegistry();
-  const source: ExpositionSource = async (contentType) => ({ body: await registry.metricsBuffer({ contentType }) });
+  const source: ExpositionSource = async (contentType, gzip) => ({ body: await registry.metricsBuffer({ contentType, gzip }) });
   const app = createMetricsApp({ source, path: opts.path, compression: opts.compression, auth: opts.auth, httpSd: options?.httpSd });
   const server = await listen(opts, app.fetch);
   const result = new MetricsHTTPServer(server, opts.tls !== undefined, opts.path, registrations);

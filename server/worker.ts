@@ -41,9 +41,9 @@ function requestCollect(timeoutMs: number): Promise<void> {
   });
 }
 
-async function source(contentType: RegistryContentType): Promise<{ body: Buffer; headers: Record<string, string> }> {
+async function source(contentType: RegistryContentType, gzip: boolean): Promise<{ body: Buffer; headers: Record<string, string> }> {
   await requestCollect(start.collectTimeoutMs);
-  const body = await registry.metricsBuffer({ contentType, collect: false, defaultLabels });
+  const body = await registry.metricsBuffer({ contentType, collect: false, defaultLabels, gzip });
   return { body, headers: { 'x-promsd-collected-at': new Date(collectedAt).toISOString() } };
 }
 

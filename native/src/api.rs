@@ -87,6 +87,9 @@ pub struct EncodeRequest {
   pub only: Option<String>,
   /// Emit OpenMetrics `_created` samples.
   pub created: Option<bool>,
+  /// gzip the result (`encodeBuffer` only, and only from 1 KiB: smaller results come back plain),
+  /// in the same pool task as the encoding.
+  pub gzip: Option<bool>,
 }
 
 /// One series of a [`FamilySnapshot`].
@@ -371,6 +374,17 @@ pub fn encode(request: EncodeRequest) -> AsyncTask<EncodeTask> {
   AsyncTask::new(EncodeTask { req: request })
 }
 
+/// gzip at level 1: on exposition text it keeps ~90% of level 6's saving at a third of the CPU.
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+  use std::io::Write;
+  let mut enc = flate2::write::GzEncoder::new(
+    Vec::with_capacity(bytes.len() / 8 + 64),
+    flate2::Compression::fast(),
+  );
+  enc.write_all(bytes)?;
+  enc.finish()
+}
+
 /// Encodes a registry on the libuv pool into bytes (no JS string is built).
 pub struct EncodeBufferTask {
   req: EncodeRequest,
@@ -381,7 +395,12 @@ impl Task for EncodeBufferTask {
   type JsValue = Buffer;
 
   fn compute(&mut self) -> Result<Vec<u8>> {
-    encode_now(&self.req).map(String::into_bytes).map_err(err)
+    let text = encode_now(&self.req).map_err(err)?;
+    // Below 1 KiB gzip costs more than it saves; callers tell by the gzip magic bytes.
+    if self.req.gzip != Some(true) || text.len() < 1024 {
+      return Ok(text.into_bytes());
+    }
+    gzip(text.as_bytes()).map_err(|e| Error::new(Status::GenericFailure, format!("gzip: {e}")))
   }
 
   fn resolve(&mut self, _env: Env, output: Vec<u8>) -> Result<Buffer> {
