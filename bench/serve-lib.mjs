@@ -31,8 +31,9 @@ export async function startServer(libName, lib, { threaded = false } = {}) {
 
 // Runs hey asynchronously (the server under test lives in this process) and parses its summary.
 // Returns { rps, p50, p99 (ms), ok, total }.
-export function hey(url, { seconds = 3, concurrency = 4, headers = [] } = {}) {
+export function hey(url, { seconds = 3, concurrency = 4, headers = [], gzip = true } = {}) {
   const args = ['-z', `${seconds}s`, '-c', String(concurrency), '-t', '10'];
+  if (!gzip) args.push('-disable-compression');
   for (const h of headers) args.push('-H', h);
   args.push(url);
   return new Promise((resolve, reject) => {
