@@ -8,7 +8,7 @@
 // The wrapped call keeps `this`, the arguments, the return value and the thrown error (the same
 // objects); metrics are recorded when the call returns, throws, or its promise settles.
 import { Counter } from './counter';
-import { InvalidLabelsError, InvalidMetricError, InvalidValueError, show } from './errors';
+import { InvalidLabelsError, InvalidMetricError, InvalidOptionsError, InvalidValueError, show } from './errors';
 import { Gauge } from './gauge';
 import { Histogram } from './histogram';
 import { labelValuesOf, type LabelValues } from './labels';
@@ -105,7 +105,7 @@ export function time<T extends string, A extends unknown[] = unknown[], R = unkn
   const labelsOf = resolver(api, metric, opts.labels, 3);
   const exemplars = opts.exemplars;
   if (exemplars !== undefined && typeof exemplars !== 'boolean') {
-    throw new InvalidValueError(`${api}: option exemplars must be a boolean, got ${show(exemplars)}`);
+    throw new InvalidOptionsError(`${api}: option exemplars must be a boolean, got ${show(exemplars)}`);
   }
   const histogram = metric instanceof Histogram ? metric : undefined;
   const summary = metric instanceof Summary ? metric : undefined;
@@ -288,10 +288,10 @@ function isDecoratorContext(value: unknown): value is DecoratorContext {
 function checkOptions<O extends object>(api: string, options: O | undefined, known: readonly string[]): Partial<Record<string, unknown>> {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidValueError(`${api}: options must be an object, got ${show(options)}`);
+    throw new InvalidOptionsError(`${api}: options must be an object, got ${show(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new InvalidValueError(`${api}: unknown option ${show(key)} (known: ${known.join(', ')})`);
+    if (!known.includes(key)) throw new InvalidOptionsError(`${api}: unknown option ${show(key)} (known: ${known.join(', ')})`);
   }
   return options as Partial<Record<string, unknown>>;
 }
@@ -329,7 +329,7 @@ function resolver(api: string, metric: { readonly labelNames: readonly string[] 
 function matcher(api: string, exc: unknown): (error: unknown) => boolean {
   if (exc === undefined) return () => true;
   if (typeof exc !== 'function') {
-    throw new InvalidValueError(`${api}: option exc must be an error class or a predicate (error) => boolean, got ${show(exc)}`);
+    throw new InvalidOptionsError(`${api}: option exc must be an error class or a predicate (error) => boolean, got ${show(exc)}`);
   }
   if (isClass(exc)) return (error) => error instanceof exc;
   const predicate = exc as (error: unknown) => unknown;

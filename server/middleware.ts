@@ -2,7 +2,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { Counter } from '../metrics/counter';
-import { InvalidMetricError, InvalidValueError, show } from '../metrics/errors';
+import { InvalidMetricError, InvalidOptionsError, show } from '../metrics/errors';
 import { DEFAULT_BUCKETS, Histogram } from '../metrics/histogram';
 import type { LabelValues } from '../metrics/labels';
 import { OPENMETRICS_CONTENT_TYPE, register as globalRegister, type Registry } from '../metrics/registry';
@@ -121,35 +121,35 @@ function routeOf(c: Context, own: number, status: number, unmatched: string): st
 function checkOptions(options: unknown): MetricsMiddlewareOptions {
   const where = 'metricsMiddleware';
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidValueError(`${where}: options must be an object, got ${show(options)}`);
+    throw new InvalidOptionsError(`${where}: options must be an object, got ${show(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!(OPTIONS as readonly string[]).includes(key)) {
-      throw new InvalidValueError(`${where}: unknown option ${show(key)} (known: ${OPTIONS.join(', ')})`);
+      throw new InvalidOptionsError(`${where}: unknown option ${show(key)} (known: ${OPTIONS.join(', ')})`);
     }
   }
   const o = options as MetricsMiddlewareOptions;
   for (const key of ['prefix', 'requestsTotalName', 'requestDurationName', 'unmatchedRoute'] as const) {
     if (o[key] !== undefined && typeof o[key] !== 'string') {
-      throw new InvalidValueError(`${where}: option ${key} must be a string, got ${show(o[key])}`);
+      throw new InvalidOptionsError(`${where}: option ${key} must be a string, got ${show(o[key])}`);
     }
   }
   if (o.exemplars !== undefined && typeof o.exemplars !== 'boolean') {
-    throw new InvalidValueError(`${where}: option exemplars must be a boolean, got ${show(o.exemplars)}`);
+    throw new InvalidOptionsError(`${where}: option exemplars must be a boolean, got ${show(o.exemplars)}`);
   }
   if (o.registry !== undefined && (typeof o.registry !== 'object' || typeof o.registry?.getSingleMetric !== 'function')) {
-    throw new InvalidValueError(`${where}: option registry must be a Registry, got ${show(o.registry)}`);
+    throw new InvalidOptionsError(`${where}: option registry must be a Registry, got ${show(o.registry)}`);
   }
   if (o.labels !== undefined) {
     if (typeof o.labels !== 'object' || o.labels === null || Array.isArray(o.labels)) {
-      throw new InvalidValueError(`${where}: option labels must be an object of label values, got ${show(o.labels)}`);
+      throw new InvalidOptionsError(`${where}: option labels must be an object of label values, got ${show(o.labels)}`);
     }
     for (const [name, value] of Object.entries(o.labels)) {
       if (!validateLabelName([name]) || (OWN_LABELS as readonly string[]).includes(name) || name === 'le') {
-        throw new InvalidValueError(`${where}: option labels: label name ${show(name)} is invalid or reserved (method, route, status, le)`);
+        throw new InvalidOptionsError(`${where}: option labels: label name ${show(name)} is invalid or reserved (method, route, status, le)`);
       }
       if (typeof value !== 'string' && typeof value !== 'number') {
-        throw new InvalidValueError(`${where}: option labels: value of "${name}" must be a string or a number, got ${show(value)}`);
+        throw new InvalidOptionsError(`${where}: option labels: value of "${name}" must be a string or a number, got ${show(value)}`);
       }
     }
   }

@@ -3,7 +3,7 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { describe, expect, it } from 'vitest';
-import { Counter, InvalidMetricError, InvalidValueError, OPENMETRICS_CONTENT_TYPE, Registry, metricsMiddleware, runWithTrace } from '../index';
+import { Counter, InvalidMetricError, InvalidOptionsError, OPENMETRICS_CONTENT_TYPE, Registry, metricsMiddleware, runWithTrace } from '../index';
 
 // metricsMiddleware: http_requests_total and http_request_duration_seconds by method, route
 // template and status, read back from each test's own registry. Handlers run in-process through
@@ -156,7 +156,7 @@ describe('metricsMiddleware', () => {
 
   it('refuses bad options with the offending value named', () => {
     const reg = new Registry();
-    expect(() => metricsMiddleware({ registry: reg, bucket: [1] } as never)).toThrow(InvalidValueError);
+    expect(() => metricsMiddleware({ registry: reg, bucket: [1] } as never)).toThrow(InvalidOptionsError);
     expect(() => metricsMiddleware({ registry: reg, bucket: [1] } as never)).toThrow('metricsMiddleware: unknown option "bucket"');
     expect(() => metricsMiddleware({ registry: reg, labels: { route: 'x' } })).toThrow('label name "route" is invalid or reserved');
     expect(() => metricsMiddleware({ registry: reg, labels: { ok: {} as never } })).toThrow('value of "ok" must be a string or a number, got {}');

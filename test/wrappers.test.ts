@@ -8,6 +8,7 @@ import {
   Histogram,
   InvalidLabelsError,
   InvalidMetricError,
+  InvalidOptionsError,
   InvalidValueError,
   OPENMETRICS_CONTENT_TYPE,
   Registry,
@@ -315,7 +316,7 @@ describe('countExceptions', () => {
     const g = new Gauge({ name: 'g', help: 'G.', registers: [reg] });
     const c = new Counter({ name: 'c_total', help: 'C.', registers: [reg] });
     expect(() => countExceptions(g as never)).toThrow('countExceptions: metric must be a Counter, got Gauge "g"');
-    expect(() => countExceptions(c, { exc: 'Error' as never })).toThrow(InvalidValueError);
+    expect(() => countExceptions(c, { exc: 'Error' as never })).toThrow(InvalidOptionsError);
     expect(() => countExceptions(c, { exc: 'Error' as never })).toThrow(
       'countExceptions: option exc must be an error class or a predicate (error) => boolean, got "Error"',
     );
