@@ -212,6 +212,11 @@ describe('ConsulAgent when Consul refuses', () => {
     expect(attempts).toBeGreaterThanOrEqual(2);
     expect(attempts).toBeLessThanOrEqual(4);
     expect(logger.at('error')).toHaveLength(1); // the same refusal is not repeated
+    // The operator grants the anonymous token service:write (here: ACLs off).
+    await agent.stop();
+    agent = await ConsulDouble.start({ port: agent.port });
+    await waitFor('registration after the fix', () => sd.isRegistered, 2000);
+    expect(agent.services.has(sd.serviceId as string)).toBe(true);
   });
 });
 
