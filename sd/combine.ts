@@ -30,7 +30,8 @@ export function combineServiceDiscovery(plugins: readonly ServiceDiscovery[]): S
       if (failures.length > 0) {
         // Undo the registrations that did happen; their own failures are secondary.
         await Promise.allSettled(deregisters.map((d) => d()));
-        throw failures.length === 1 ? failures[0] : new AggregateError(failures, `${failures.length} of ${list.length} service-discovery plugins failed to register`);
+        if (failures.length === 1) throw failures[0];
+        throw new AggregateError(failures, `${failures.length} of ${list.length} service-discovery plugins failed to register`);
       }
       if (deregisters.length === 0) return null;
       let done: Promise<void> | undefined;
@@ -39,7 +40,8 @@ export function combineServiceDiscovery(plugins: readonly ServiceDiscovery[]): S
           const settled = await Promise.allSettled(deregisters.map((d) => d()));
           const errors = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
           if (errors.length > 0) {
-            throw new AggregateError(errors, `${errors.length} of ${deregisters.length} service-discovery deregistrations failed: ${errors.map((e) => (e as Error)?.message ?? String(e)).join('; ')}`);
+            const messages = errors.map((e) => (e as Error)?.message ?? String(e)).join('; ');
+            throw new AggregateError(errors, `${errors.length} of ${deregisters.length} service-discovery deregistrations failed: ${messages}`);
           }
         })();
         return done;

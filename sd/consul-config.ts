@@ -20,7 +20,9 @@ export interface ConsulConnection {
   baseUrl: string;
   /** `http(s)://host:port`, for messages. */
   display: string;
+  /** ACL token sent as `X-Consul-Token`, if any. */
   token: string | undefined;
+  /** TLS options for HTTPS agents. */
   tls: ConsulTlsOptions;
 }
 
@@ -85,7 +87,8 @@ export function resolveConnection(
     for (const [k, v] of Object.entries(t)) {
       if (!TLS_KEYS.includes(k)) throw new InvalidSdOptionError(`ConsulAgent: tls: unknown option ${show(k)} (known: ${TLS_KEYS.join(', ')})`);
       const ok = k === 'rejectUnauthorized' ? typeof v === 'boolean' : typeof v === 'string' || Buffer.isBuffer(v);
-      if (!ok) throw new InvalidSdOptionError(`ConsulAgent: tls.${k} must be ${k === 'rejectUnauthorized' ? 'true or false' : 'a PEM string or Buffer'}, got ${show(v)}`);
+      const expected = k === 'rejectUnauthorized' ? 'true or false' : 'a PEM string or Buffer';
+      if (!ok) throw new InvalidSdOptionError(`ConsulAgent: tls.${k} must be ${expected}, got ${show(v)}`);
     }
   }
   const given = (options.tls ?? {}) as ConsulTlsOptions;

@@ -120,7 +120,9 @@ function settings(options: unknown): Settings {
   let check: Settings['check'];
   const c = typeof o.check === 'string' ? { type: o.check } : (o.check ?? { type: 'http' });
   if (typeof c !== 'object' || c === null || ((c as { type?: unknown }).type !== 'http' && (c as { type?: unknown }).type !== 'ttl')) {
-    throw new InvalidSdOptionError(`ConsulAgent: check must be 'http', 'ttl', { type: 'http', path, interval, timeout } or { type: 'ttl', ttl }, got ${show(o.check)}`);
+    throw new InvalidSdOptionError(
+      `ConsulAgent: check must be 'http', 'ttl', { type: 'http', path, interval, timeout } or { type: 'ttl', ttl }, got ${show(o.check)}`,
+    );
   }
   if ((c as { type: string }).type === 'http') {
     const h = checkKeys('ConsulAgent: check', c, ['type', 'path', 'interval', 'timeout']);
@@ -142,7 +144,9 @@ function settings(options: unknown): Settings {
   const initialDelayMs = parseDuration(retry.initialDelay ?? '1s', 'ConsulAgent: retry.initialDelay');
   const maxDelayMs = parseDuration(retry.maxDelay ?? '1m', 'ConsulAgent: retry.maxDelay');
   if (maxDelayMs < initialDelayMs) {
-    throw new InvalidSdOptionError(`ConsulAgent: retry.maxDelay (${show(retry.maxDelay)}) must not be shorter than retry.initialDelay (${show(retry.initialDelay ?? '1s')})`);
+    throw new InvalidSdOptionError(
+      `ConsulAgent: retry.maxDelay (${show(retry.maxDelay)}) must not be shorter than retry.initialDelay (${show(retry.initialDelay ?? '1s')})`,
+    );
   }
   if (o.env !== undefined && (typeof o.env !== 'object' || o.env === null)) {
     throw new InvalidSdOptionError(`ConsulAgent: env must be an object of environment variables, got ${show(o.env)}`);
@@ -171,7 +175,10 @@ function describe(err: unknown): { status: number | undefined; message: string }
   const e = err as { isResponse?: boolean; response?: { statusCode?: number; body?: unknown }; message?: string; code?: string };
   if (e?.isResponse && e.response?.statusCode !== undefined) {
     const body = e.response.body;
-    const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : body === undefined ? '' : JSON.stringify(body);
+    let text: string;
+    if (typeof body === 'string') text = body;
+    else if (Buffer.isBuffer(body)) text = body.toString('utf8');
+    else text = body === undefined ? '' : JSON.stringify(body);
     return { status: e.response.statusCode, message: text.trim() || (e.message ?? '').replace(/^consul: [\w.]+: /, '') };
   }
   return { status: undefined, message: e?.code ?? e?.message ?? String(err) };
@@ -299,7 +306,10 @@ export class ConsulAgent implements ServiceDiscovery {
         // A refusal will not heal by hammering the agent: say it once, then try again slowly in
         // case an operator fixes the token or the policy.
         if (message !== this.#refusal) {
-          s.logger.error(`ConsulAgent: Consul at ${s.connection.display} refused to register service ${show(id)} (HTTP ${status}): ${message}; retrying every ${humanDuration(s.maxDelayMs)}`);
+          s.logger.error(
+            `ConsulAgent: Consul at ${s.connection.display} refused to register service ${show(id)} (HTTP ${status}): ${message}; ` +
+              `retrying every ${humanDuration(s.maxDelayMs)}`,
+          );
           this.#refusal = message;
         } else {
           s.logger.debug(`ConsulAgent: registration of ${show(id)} still refused (HTTP ${status}): ${message}`);
@@ -310,8 +320,13 @@ export class ConsulAgent implements ServiceDiscovery {
       this.#attempt++;
       // Capped exponential backoff with jitter, so a fleet does not stampede a restarted agent.
       const delay = Math.min(s.maxDelayMs, s.initialDelayMs * 2 ** (this.#attempt - 1)) * (0.5 + Math.random() * 0.5);
-      const what = status === undefined ? `cannot reach the Consul agent at ${s.connection.display} (${message})` : `Consul at ${s.connection.display} answered ${status}: ${message}`;
-      if (this.#attempt === 1) s.logger.warn(`ConsulAgent: ${what}; service ${show(id)} will be registered when it answers (retrying with backoff)`);
+      const what =
+        status === undefined
+          ? `cannot reach the Consul agent at ${s.connection.display} (${message})`
+          : `Consul at ${s.connection.display} answered ${status}: ${message}`;
+      if (this.#attempt === 1) {
+        s.logger.warn(`ConsulAgent: ${what}; service ${show(id)} will be registered when it answers (retrying with backoff)`);
+      }
       else s.logger.debug(`ConsulAgent: ${what}; attempt ${this.#attempt}, next in ${humanDuration(delay)}`);
       this.#schedule(delay);
       return;
@@ -350,7 +365,11 @@ export class ConsulAgent implements ServiceDiscovery {
       await this.#agent().check.pass(`service:${this.#serviceId}`);
     } catch (err) {
       const { status, message } = describe(err);
-      this.#lost(status === 404 ? 'the agent no longer knows its TTL check (agent restarted?)' : `heartbeat failed: ${status ?? ''} ${message}`.replace('  ', ' '));
+      this.#lost(
+        status === 404
+          ? 'the agent no longer knows its TTL check (agent restarted?)'
+          : `heartbeat failed: ${status === undefined ? message : `HTTP ${status}: ${message}`}`,
+      );
     }
   }
 
@@ -400,7 +419,10 @@ export class ConsulAgent implements ServiceDiscovery {
           s.logger.debug(`ConsulAgent: service ${show(id)} was already gone from the agent`);
         } else if (status === undefined) {
           // Nothing more can be done from here; deregisterCriticalServiceAfter cleans up.
-          s.logger.warn(`ConsulAgent: cannot reach the Consul agent at ${s.connection.display} to deregister ${show(id)} (${message}); Consul will drop it after ${goDuration(s.deregisterCriticalServiceAfter)} critical`);
+          s.logger.warn(
+            `ConsulAgent: cannot reach the Consul agent at ${s.connection.display} to deregister ${show(id)} (${message}); ` +
+              `Consul will drop it after ${goDuration(s.deregisterCriticalServiceAfter)} critical`,
+          );
         } else {
           failure = new ConsulApiError(`PUT /v1/agent/service/deregister/${id}`, status, message);
           s.logger.error(`ConsulAgent: ${failure.message}`);

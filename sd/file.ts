@@ -21,7 +21,11 @@ export interface FileSDOptions {
 const ID = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$/;
 
 /** The target group Prometheus should scrape for `server`, with `labels` added. */
-export function targetGroupOf(server: MetricsServerInfo, address: string | undefined, labels: Readonly<Record<string, string>>): TargetGroup {
+export function targetGroupOf(
+  server: MetricsServerInfo,
+  address: string | undefined,
+  labels: Readonly<Record<string, string>>,
+): TargetGroup {
   return {
     targets: [hostPort(advertisedAddress(server, address), server.socket.port)],
     labels: { __metrics_path__: server.path, __scheme__: server.https ? 'https' : 'http', ...labels },
@@ -58,7 +62,8 @@ export class FileSD implements ServiceDiscovery {
         pattern: LABEL_NAME,
         rule: 'is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)',
       }) ?? {};
-    this.#serviceId = optString('FileSD: serviceId', o.serviceId, ID, 'must be 1-200 letters, digits, ".", "_" or "-" not starting with "." or "-" (it names a file)');
+    const idRule = 'must be 1-200 letters, digits, ".", "_" or "-" not starting with "." or "-" (it names a file)';
+    this.#serviceId = optString('FileSD: serviceId', o.serviceId, ID, idRule);
     this.#address = optString('FileSD: address', o.address);
   }
 

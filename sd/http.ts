@@ -75,7 +75,8 @@ const ID = /^[^\s]{1,200}$/;
  * its target in Redis with a TTL (refreshed every third of it by an unref'd timer, removed on
  * close), and any of them lists all live targets for Prometheus's `http_sd_configs` at `/sd`.
  * It is both the plugin (`serviceDiscovery`) and the source of the listing (`list()`). Needs
- * Redis ≥ 5 (scripts read the server clock); works on Redis Cluster.
+ * Redis ≥ 5 (scripts read the server clock); works on Redis Cluster. Deregistering (the
+ * server's close) also ends its use as a source: `list()` then rejects.
  *
  * ```ts
  * const sd = new RedisHttpSD({ url: 'redis://redis:6379', prefix: 'checkout' });
@@ -111,7 +112,8 @@ export class RedisHttpSD implements ServiceDiscovery, HttpSdSource {
       throw new InvalidSdOptionError('RedisHttpSD: give exactly one of url (a redis:// URL) or redis (an ioredis instance)');
     }
     this.#given = o.redis as Redis | Cluster | undefined;
-    const prefix = optString('RedisHttpSD: prefix', o.prefix, PREFIX, 'must not contain "{", "}" or spaces (it becomes the Redis Cluster hash tag)') ?? 'promsd';
+    const prefixRule = 'must not contain "{", "}" or spaces (it becomes the Redis Cluster hash tag)';
+    const prefix = optString('RedisHttpSD: prefix', o.prefix, PREFIX, prefixRule) ?? 'promsd';
     this.#keys = [`{${prefix}}:sd`, `{${prefix}}:sd:targets`];
     const ttl = o.ttlSeconds ?? 30;
     if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
@@ -119,7 +121,10 @@ export class RedisHttpSD implements ServiceDiscovery, HttpSdSource {
     }
     this.#ttlMs = Math.round(ttl * 1000);
     this.#labels =
-      optStringRecord('RedisHttpSD: labels', o.labels, { pattern: LABEL_NAME, rule: 'is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)' }) ?? {};
+      optStringRecord('RedisHttpSD: labels', o.labels, {
+        pattern: LABEL_NAME,
+        rule: 'is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)',
+      }) ?? {};
     this.#serviceId = optString('RedisHttpSD: serviceId', o.serviceId, ID, 'must be 1-200 characters without spaces');
     this.#address = optString('RedisHttpSD: address', o.address);
     this.#logger = optLogger('RedisHttpSD: logger', o.logger, consoleLogger);
@@ -141,7 +146,9 @@ export class RedisHttpSD implements ServiceDiscovery, HttpSdSource {
    */
   async register(server: MetricsServerInfo): Promise<Deregister> {
     checkServerInfo('RedisHttpSD', server);
-    if (this.#instanceId !== undefined) throw new InvalidSdOptionError('RedisHttpSD: register() was already called; use one RedisHttpSD per metrics server');
+    if (this.#instanceId !== undefined) {
+      throw new InvalidSdOptionError('RedisHttpSD: register() was already called; use one RedisHttpSD per metrics server');
+    }
     if (this.#closed) throw new InvalidSdOptionError('RedisHttpSD: register() after close()');
     const id = this.#serviceId ?? defaultInstanceId('metrics', server.socket.port);
     this.#instanceId = id;
@@ -226,7 +233,8 @@ async function answer(source: HttpSdSource): Promise<{ status: number; type: str
     return { status: 200, type: 'application/json', body: JSON.stringify(groups) };
   } catch (err) {
     // A non-200 makes Prometheus keep the targets it already has, which is what we want.
-    return { status: 503, type: 'text/plain; charset=utf-8', body: `service discovery source failed: ${(err as Error)?.message ?? String(err)}\n` };
+    const body = `service discovery source failed: ${(err as Error)?.message ?? String(err)}\n`;
+    return { status: 503, type: 'text/plain; charset=utf-8', body };
   }
 }
 
