@@ -59,7 +59,7 @@ export {
   ServerStartError,
 } from './metrics/errors';
 export * from './server/index';
-export type { Deregister, HttpSdSource, MetricsServerInfo, ServiceDiscovery, TargetGroup } from './sd/types';
+export * from './sd/index';
 
 /** The default registry's content type (prom-client compatible). */
 export const contentType = PROMETHEUS_CONTENT_TYPE;

@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import type { Context, Handler, MiddlewareHandler } from 'hono';
 import { getGlobalRegistry, isGzip, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../metrics/registry';
 import type { Registry, RegistryContentType } from '../metrics/registry';
+import { httpSdHandler } from '../sd/http';
 import type { HttpSdSource } from '../sd/types';
 import type { AuthOptions } from './options';
 
@@ -206,19 +207,7 @@ export function createMetricsApp(options: MetricsAppOptions): Hono {
   app.get('/', () => new Response(page, { headers: { 'content-type': 'text/html; charset=utf-8', 'content-length': String(page.length) } }));
   app.get('/healthz', () => new Response('ok\n', { headers: { 'content-type': 'text/plain; charset=utf-8' } }));
   const sd = options.httpSd;
-  if (sd) {
-    app.get('/sd', async () => {
-      try {
-        const groups = await sd.list();
-        return new Response(JSON.stringify(groups), { headers: { 'content-type': 'application/json' } });
-      } catch (err) {
-        return new Response(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }), {
-          status: 503,
-          headers: { 'content-type': 'application/json' },
-        });
-      }
-    });
-  }
+  if (sd) app.get('/sd', httpSdHandler(sd));
   for (const p of [path, '/', '/healthz', ...(sd ? ['/sd'] : [])]) app.all(p, methodNotAllowed);
   app.notFound(() => new Response('Not Found\n', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
   app.onError((err) => errorResponse(err));

