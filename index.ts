@@ -35,6 +35,11 @@ export { exponentialBuckets, linearBuckets } from './metrics/buckets';
 export { validateLabel, validateLabelName, validateMetricName } from './metrics/validation';
 export { collectDefaultMetrics } from './metrics/default-metrics';
 export type { DefaultMetricsCollectorConfiguration } from './metrics/default-metrics';
+export { loadBackend, getBackend } from './backend/load';
+export { RedisBackend, renderRedis } from './backend/redis';
+export type { RedisBackendOptions, RenderRedisOptions } from './backend/redis';
+export type { Backend, Logger, RenderOptions } from './backend/types';
+export { BackendConfigError, BackendLoadedError } from './backend/errors';
 export { DuplicateMetricError, InvalidLabelsError, InvalidMetricError, InvalidValueError, PromsdError } from './metrics/errors';
 
 /** The default registry's content type (prom-client compatible). */
