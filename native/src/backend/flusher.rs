@@ -126,7 +126,12 @@ struct Flusher {
 impl Flusher {
   fn error(&mut self, msg: String) {
     for line in self.throttle.error(&msg, Instant::now()) {
-      (self.log)(Level::Error, line);
+      let level = if line.starts_with("suppressed ") {
+        Level::Warn
+      } else {
+        Level::Error
+      };
+      (self.log)(level, line);
     }
   }
 

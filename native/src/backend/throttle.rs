@@ -41,15 +41,16 @@ impl Throttle {
         Vec::new()
       }
       Some(e) => {
+        // A storm that goes on is one summary per window (this occurrence included); an error
+        // that comes back after a quiet window is logged again.
         let n = e.suppressed;
         e.since = now;
         e.suppressed = 0;
-        let mut out = Vec::new();
         if n > 0 {
-          out.push(self.summary(n, msg));
+          vec![self.summary(n + 1, msg)]
+        } else {
+          vec![msg.to_owned()]
         }
-        out.push(msg.to_owned());
-        out
       }
       None => {
         self.entries.insert(
@@ -124,7 +125,15 @@ mod tests {
       vec!["suppressed 99 similar errors in the last 10s: down".to_string()]
     );
     assert!(t.tick(t0 + Duration::from_secs(21)).is_empty());
-    assert_eq!(t.error("down", t0 + Duration::from_secs(30)).len(), 1);
+    assert_eq!(
+      t.error("down", t0 + Duration::from_secs(30)),
+      vec!["down".to_string()]
+    );
+    t.error("down", t0 + Duration::from_secs(31));
+    assert_eq!(
+      t.error("down", t0 + Duration::from_secs(41)),
+      vec!["suppressed 2 similar errors in the last 10s: down".to_string()]
+    );
     assert_eq!(t.error("other", t0 + Duration::from_secs(30)).len(), 1);
   }
 }
