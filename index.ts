@@ -38,6 +38,8 @@ export type { DefaultMetricsCollectorConfiguration } from './metrics/default-met
 export { loadBackend, getBackend } from './backend/load';
 export { RedisBackend, renderRedis } from './backend/redis';
 export type { RedisBackendOptions, RenderRedisOptions } from './backend/redis';
+export { AGGREGATOR_SOCKET_ENV, EmbeddedBackend, createBackend } from './backend/embedded';
+export type { EmbeddedBackendOptions } from './backend/embedded';
 export type { Backend, Logger, RenderOptions } from './backend/types';
 export { BackendConfigError, BackendLoadedError } from './backend/errors';
 export { DuplicateMetricError, InvalidLabelsError, InvalidMetricError, InvalidValueError, PromsdError } from './metrics/errors';

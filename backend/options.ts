@@ -22,13 +22,13 @@ export function checkMs(what: string, option: string, value: unknown, fallback: 
   return value;
 }
 
-/** Redis URLs: `redis://`, `rediss://`; one, or several for a cluster. */
+/** Redis URLs: `redis://`, `rediss://`, `redis+unix://`; one, or several for a cluster. */
 export function checkUrls(what: string, url: unknown): string[] {
   const urls = Array.isArray(url) ? url : [url ?? 'redis://127.0.0.1:6379'];
   if (urls.length === 0) throw new BackendConfigError(`${what}: url must not be an empty array`);
   for (const u of urls) {
-    if (typeof u !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(u)) {
-      throw new BackendConfigError(`${what}: url ${show(u)} is not a redis:// or rediss:// URL`);
+    if (typeof u !== 'string' || !/^(rediss?|redis\+unix|unix):\/\/[^\s]+$/.test(u)) {
+      throw new BackendConfigError(`${what}: url ${show(u)} is not a redis://, rediss:// or redis+unix:// URL`);
     }
     try {
       new URL(u);

@@ -10,6 +10,15 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * Starts the embedded aggregator of this host on a Unix socket (see
+ * [`crate::backend::embedded`]); processes flush to it with a `redis+unix://` URL.
+ */
+export declare function aggregatorStart(path: string): void
+
+/** Stops the embedded aggregator and removes its socket file. Safe to call twice. */
+export declare function aggregatorStop(): void
+
+/**
  * Flushes what is pending (bounded by `timeout_ms`), removes this process's heartbeat and
  * gauges from Redis and stops the thread. Safe to call twice.
  */

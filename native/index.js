@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.aggregatorStart = nativeBinding.aggregatorStart
+module.exports.aggregatorStop = nativeBinding.aggregatorStop
 module.exports.backendClose = nativeBinding.backendClose
 module.exports.backendFlush = nativeBinding.backendFlush
 module.exports.backendOpen = nativeBinding.backendOpen

@@ -125,7 +125,7 @@ describe('RedisBackend in this process', () => {
   });
 
   it('refuses bad options with messages naming them', () => {
-    expect(() => new RedisBackend({ url: 'http://x' })).toThrow(new BackendConfigError('RedisBackend: url "http://x" is not a redis:// or rediss:// URL'));
+    expect(() => new RedisBackend({ url: 'http://x' })).toThrow(new BackendConfigError('RedisBackend: url "http://x" is not a redis://, rediss:// or redis+unix:// URL'));
     expect(() => new RedisBackend({ prefix: 'a{b}' })).toThrow('RedisBackend: prefix "a{b}" must match [A-Za-z0-9_.:-]{1,64}');
     expect(() => new RedisBackend({ flushIntervalMs: 0 })).toThrow('RedisBackend: flushIntervalMs must be an integer from 10 to 2147483647 (ms), got 0');
     expect(() => new RedisBackend({ flushIntervalMs: 2000, processTtlMs: 1000 })).toThrow(/processTtlMs \(1000\) must be longer than flushIntervalMs \(2000\)/);

@@ -321,3 +321,34 @@ impl Task for ReadTask {
 pub fn redis_render(options: RedisReadOptions) -> AsyncTask<ReadTask> {
   AsyncTask::new(ReadTask { opts: options })
 }
+
+#[cfg(unix)]
+static AGGREGATOR: Mutex<Option<crate::backend::embedded::Aggregator>> = Mutex::new(None);
+
+/// Starts the embedded aggregator of this host on a Unix socket (see
+/// [`crate::backend::embedded`]); processes flush to it with a `redis+unix://` URL.
+#[cfg(unix)]
+#[napi]
+pub fn aggregator_start(env: Env, path: String) -> Result<()> {
+  let mut slot = AGGREGATOR.lock().unwrap_or_else(|e| e.into_inner());
+  if slot.is_some() {
+    return Err(err(
+      "promsd: this process already runs an embedded aggregator".into(),
+    ));
+  }
+  let a = crate::backend::embedded::Aggregator::start(&path)
+    .map_err(|e| err(format!("promsd: cannot listen on {path:?}: {e}")))?;
+  *slot = Some(a);
+  // The socket file goes with the process.
+  env.add_env_cleanup_hook((), |()| aggregator_stop())?;
+  Ok(())
+}
+
+/// Stops the embedded aggregator and removes its socket file. Safe to call twice.
+#[cfg(unix)]
+#[napi]
+pub fn aggregator_stop() {
+  if let Some(mut a) = AGGREGATOR.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    a.stop();
+  }
+}

@@ -14,6 +14,8 @@
 //! exposition through the ordinary encoder; [`throttle`] keeps error storms to a few lines.
 
 pub mod conn;
+#[cfg(unix)]
+pub mod embedded;
 pub mod field;
 pub mod flusher;
 pub mod render;
