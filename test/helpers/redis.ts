@@ -2,7 +2,9 @@
 // processes that load a backend and do what they are told (test/fixtures/redis-child.js).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
@@ -75,6 +77,57 @@ export class RedisServer {
     p.kill('SIGKILL');
     await once(p, 'exit');
   }
+}
+
+/** Three cluster-enabled servers on loopback joined by `redis-cli --cluster create`. */
+export class RedisCluster {
+  readonly procs: ChildProcess[] = [];
+  readonly dir = mkdtempSync(join(tmpdir(), 'promsd-cluster-'));
+  constructor(readonly ports: number[]) {}
+
+  get urls(): string[] {
+    return this.ports.map((p) => `redis://127.0.0.1:${p}`);
+  }
+
+  async start(): Promise<void> {
+    for (const port of this.ports) {
+      this.procs.push(
+        spawn(
+          REDIS_SERVER,
+          ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+            '--dir', this.dir, '--save', '', '--appendonly', 'no'],
+          { stdio: 'ignore' },
+        ),
+      );
+    }
+    for (const port of this.ports) await until(`node ${port}`, async () => (await redisCommand(port, 'PING').catch(() => '')).startsWith('+PONG'));
+    const create = spawn('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      stdio: 'ignore',
+    });
+    const [code] = (await once(create, 'exit')) as [number];
+    if (code !== 0) throw new Error(`redis-cli --cluster create exited ${code}`);
+    await until('cluster_state:ok', async () => {
+      for (const p of this.ports) if (!(await redisCommand(p, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
+      return true;
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.procs) {
+      if (p.exitCode === null) {
+        p.kill('SIGKILL');
+        await once(p, 'exit');
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Starts a three-node cluster on free ports. */
+export async function startRedisCluster(): Promise<RedisCluster> {
+  const c = new RedisCluster([await freePort(), await freePort(), await freePort()]);
+  await c.start();
+  return c;
 }
 
 /** Starts a server on a free port. */
