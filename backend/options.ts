@@ -49,3 +49,12 @@ export function checkLogger(what: string, logger: unknown): Logger {
   }
   return logger as Logger;
 }
+
+/** A PEM certificate (or bundle) for `tlsCa`. */
+export function checkCa(what: string, ca: unknown): string | undefined {
+  if (ca === undefined) return undefined;
+  if (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new BackendConfigError(`${what}: tlsCa must be PEM text (-----BEGIN CERTIFICATE-----…), got ${show(typeof ca === 'string' ? ca.slice(0, 40) : ca)}`);
+  }
+  return ca;
+}

@@ -8,7 +8,7 @@ import { native } from '../metrics/native';
 import { shard } from '../metrics/shard';
 import { BackendConfigError } from './errors';
 import { unloadBackend } from './load';
-import { checkLogger, checkMs, checkPrefix, checkUrls } from './options';
+import { checkCa, checkLogger, checkMs, checkPrefix, checkUrls } from './options';
 import type { Backend, Logger, RenderOptions } from './types';
 
 /** Options of {@link RedisBackend}. */
@@ -33,6 +33,8 @@ export interface RedisBackendOptions {
   processLabel?: string;
   /** Receives connects, reconnects and (throttled) errors. Default `console`. */
   logger?: Logger;
+  /** For `rediss://`: PEM of the CA that signed the server certificates (default: the system's roots). */
+  tlsCa?: string;
 }
 
 const WHAT = 'RedisBackend';
@@ -55,6 +57,7 @@ export class RedisBackend implements Backend {
   readonly #logThrottleMs: number;
   readonly #processLabel: string;
   readonly #logger: Logger;
+  readonly #tlsCa: string | undefined;
   #processId: string | undefined;
   #closed = false;
 
@@ -86,6 +89,7 @@ export class RedisBackend implements Backend {
     }
     this.#processLabel = options.processLabel ?? `${hostname()}:${process.pid}`;
     this.#logger = checkLogger(WHAT, options.logger);
+    this.#tlsCa = checkCa(WHAT, options.tlsCa);
   }
 
   /** This process's id in Redis (32 hex digits, random per start), once loaded. */
@@ -117,6 +121,7 @@ export class RedisBackend implements Backend {
         logThrottleMs: this.#logThrottleMs,
         processLabel: this.#processLabel,
         host: hostname(),
+        tlsCa: this.#tlsCa,
       },
       (level: string, message: string) => {
         try {
@@ -168,6 +173,8 @@ export interface RenderRedisOptions {
   openMetrics?: boolean;
   /** Labels added to every series that lacks them. */
   defaultLabels?: Record<string, string>;
+  /** As in {@link RedisBackendOptions}. */
+  tlsCa?: string;
 }
 
 /**
@@ -184,5 +191,6 @@ export async function renderRedis(options: RenderRedisOptions = {}): Promise<str
     timeoutMs: checkMs(what, 'timeoutMs', options.timeoutMs, 5000, 1),
     openMetrics: options.openMetrics ?? false,
     defaultLabels: Object.entries(options.defaultLabels ?? {}).flat(),
+    tlsCa: checkCa(what, options.tlsCa),
   });
 }

@@ -170,6 +170,8 @@ export interface RedisBackendOptions {
   processLabel: string
   /** Host name for the process info. */
   host: string
+  /** PEM of the CA for `rediss://` (default: the system's roots). */
+  tlsCa?: string
 }
 
 /** Options of a reader-only render (the sidecar). */
@@ -186,6 +188,8 @@ export interface RedisReadOptions {
   openMetrics: boolean
   /** Default labels as `[name, value, …]`. */
   defaultLabels: Array<string>
+  /** PEM of the CA for `rediss://` (default: the system's roots). */
+  tlsCa?: string
 }
 
 /** Reads and renders a prefix's aggregate with a connection of its own. */

@@ -42,6 +42,8 @@ pub struct RedisBackendOptions {
   pub process_label: String,
   /// Host name for the process info.
   pub host: String,
+  /// PEM of the CA for `rediss://` (default: the system's roots).
+  pub tls_ca: Option<String>,
 }
 
 /// Options of a reader-only render (the sidecar).
@@ -59,6 +61,8 @@ pub struct RedisReadOptions {
   pub open_metrics: bool,
   /// Default labels as `[name, value, …]`.
   pub default_labels: Vec<String>,
+  /// PEM of the CA for `rediss://` (default: the system's roots).
+  pub tls_ca: Option<String>,
 }
 
 struct Handle {
@@ -134,6 +138,7 @@ pub fn backend_open(
       urls: options.urls,
       cluster: options.cluster,
       timeout: Duration::from_millis(options.timeout_ms.max(1).into()),
+      tls_ca: options.tls_ca.map(String::into_bytes),
     },
     prefix: options.prefix,
     id: id.clone(),
@@ -290,6 +295,7 @@ impl Task for ReadTask {
       urls: self.opts.urls.clone(),
       cluster: self.opts.cluster,
       timeout: Duration::from_millis(self.opts.timeout_ms.max(1).into()),
+      tls_ca: self.opts.tls_ca.clone().map(String::into_bytes),
     };
     let mut c = Conn::open(&target).map_err(|e| {
       err(format!(

@@ -18,6 +18,15 @@ pub struct Target {
   pub cluster: bool,
   /// Connect and per-command timeout.
   pub timeout: Duration,
+  /// PEM of the CA that signed the servers' certificates (`rediss://`), instead of the system's.
+  pub tls_ca: Option<Vec<u8>>,
+}
+
+fn certs(ca: &[u8]) -> redis::TlsCertificates {
+  redis::TlsCertificates {
+    client_tls: None,
+    root_cert: Some(ca.to_vec()),
+  }
 }
 
 /// An open connection.
@@ -32,10 +41,13 @@ impl Conn {
   /// Connects.
   pub fn open(t: &Target) -> redis::RedisResult<Conn> {
     if t.cluster {
-      let c = redis::cluster::ClusterClient::builder(t.urls.clone())
+      let mut b = redis::cluster::ClusterClient::builder(t.urls.clone())
         .connection_timeout(t.timeout)
-        .response_timeout(t.timeout)
-        .build()?;
+        .response_timeout(t.timeout);
+      if let Some(ca) = &t.tls_ca {
+        b = b.certs(certs(ca));
+      }
+      let c = b.build()?;
       let conn = c.get_connection()?;
       conn.set_read_timeout(Some(t.timeout))?;
       conn.set_write_timeout(Some(t.timeout))?;
@@ -45,7 +57,10 @@ impl Conn {
         .urls
         .first()
         .map_or("redis://127.0.0.1:6379", String::as_str);
-      let c = redis::Client::open(url)?;
+      let c = match &t.tls_ca {
+        Some(ca) => redis::Client::build_with_tls(url, certs(ca))?,
+        None => redis::Client::open(url)?,
+      };
       let conn = c.get_connection_with_timeout(t.timeout)?;
       conn.set_read_timeout(Some(t.timeout))?;
       conn.set_write_timeout(Some(t.timeout))?;
