@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Registry, Summary, renderRedis } from '../index';
-import { RedisServer, spawnChild, startRedis } from './helpers/redis';
+import { RedisServer, spawnChild, startRedis, until } from './helpers/redis';
 
 // Four child processes load the Rust Redis backend and update the same metrics; a process that
 // defines nothing (the sidecar's position) renders the aggregate from Redis alone.
@@ -78,6 +78,39 @@ describe('Redis backend across processes', () => {
     expect(await renderRedis({ url: redis.url, prefix: 'svc-b', openMetrics: true, defaultLabels: { env: 'prod' } })).toBe(
       '# HELP agg_requests Requests.\n# TYPE agg_requests counter\nagg_requests_total{route="/x",env="prod"} 7\n# EOF\n',
     );
+  });
+
+  it('merges windowed summaries over live processes only, keeping count and sum of all', async () => {
+    const config = { name: 'win_seconds', help: 'W.', percentiles: [0.5, 0.9], maxAgeSeconds: 60, ageBuckets: 2 };
+    const children = [0, 1].map((i) =>
+      spawnChild({
+        url: redis.url,
+        prefix: 'win',
+        processTtlMs: 500,
+        flushIntervalMs: 50,
+        then: 'stay',
+        metrics: [{ type: 'summary', config }],
+        steps: Array.from({ length: 100 }, (_, k) => ({ metric: 0, method: 'observe', value: i * 100 + k + 1 })),
+      }),
+    );
+    await Promise.all(children.map((c) => c.waitFor('ready')));
+    const lines = async () =>
+      (await renderRedis({ url: redis.url, prefix: 'win' })).split('\n').filter((l) => l.startsWith('win_seconds'));
+    const local = async (max: number) => {
+      const reg = new Registry();
+      const s = new Summary({ ...config, registers: [reg] });
+      for (let v = 1; v <= max; v++) s.observe(v);
+      return (await reg.metrics()).split('\n').filter((l) => l.startsWith('win_seconds{'));
+    };
+    await until('both flushed', async () => (await lines()).includes('win_seconds_count 200'));
+    expect(await lines()).toEqual([...(await local(200)), 'win_seconds_sum 20100', 'win_seconds_count 200']);
+    children[1].proc.kill('SIGKILL');
+    // The dead process's window leaves the quantiles; its observations stay in _count/_sum.
+    const alone = await local(100);
+    await until('dead process expired', async () => (await lines())[0] === alone[0]);
+    expect(await lines()).toEqual([...alone, 'win_seconds_sum 20100', 'win_seconds_count 200']);
+    children[0].send('exit');
+    expect(await children[0].exited).toBe(0);
   });
 
   it('renders nothing for an unknown prefix and rejects an unreachable Redis', async () => {

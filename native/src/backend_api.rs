@@ -211,26 +211,22 @@ impl Task for BackendTask {
       return close_now(self.timeout).map(|()| String::new()).map_err(err);
     }
     let tx = sender()?;
-    let (rtx, rrx) = mpsc::channel();
-    let sent = match req {
+    let closed = || err("promsd: the backend is closed".into());
+    let late = |_| err("promsd: the backend did not answer in time".into());
+    match req {
       Request::Flush => {
-        let (ftx, frx) = mpsc::channel();
-        let ok = tx.send(Cmd::Flush(ftx)).is_ok();
-        std::thread::spawn(move || {
-          let _ = rtx.send(frx.recv().unwrap_or(Ok(())).map(|()| String::new()));
-        });
-        ok
+        let (rtx, rrx) = mpsc::channel();
+        tx.send(Cmd::Flush(rtx)).map_err(|_| closed())?;
+        rrx.recv_timeout(self.timeout).map_err(late)?.map_err(err)?;
+        Ok(String::new())
       }
-      Request::Render(o) => tx.send(Cmd::Render(o, rtx)).is_ok(),
-      Request::Close => unreachable!(),
-    };
-    if !sent {
-      return Err(err("promsd: the backend is closed".into()));
+      Request::Render(o) => {
+        let (rtx, rrx) = mpsc::channel();
+        tx.send(Cmd::Render(o, rtx)).map_err(|_| closed())?;
+        rrx.recv_timeout(self.timeout).map_err(late)?.map_err(err)
+      }
+      Request::Close => unreachable!("handled above"),
     }
-    rrx
-      .recv_timeout(self.timeout)
-      .map_err(|_| err("promsd: the backend did not answer in time".into()))?
-      .map_err(err)
   }
 
   fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
