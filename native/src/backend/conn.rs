@@ -199,13 +199,30 @@ pub struct ReadData {
   pub procs: Vec<(String, Vec<(String, String)>)>,
 }
 
-fn pairs(v: &Value) -> Vec<(String, String)> {
+fn into_string(v: Value) -> String {
   match v {
-    Value::Array(items) => items
-      .chunks_exact(2)
-      .map(|p| (bulk(&p[0]), bulk(&p[1])))
+    Value::BulkString(b) => {
+      String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+    other => bulk(&other),
+  }
+}
+
+/// A flat HGETALL reply as pairs, moving the bytes rather than copying them.
+fn pairs(v: Value) -> Vec<(String, String)> {
+  match v {
+    Value::Array(items) => {
+      let mut out = Vec::with_capacity(items.len() / 2);
+      let mut it = items.into_iter();
+      while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((into_string(k), into_string(v)));
+      }
+      out
+    }
+    Value::Map(m) => m
+      .into_iter()
+      .map(|(k, v)| (into_string(k), into_string(v)))
       .collect(),
-    Value::Map(m) => m.iter().map(|(k, v)| (bulk(k), bulk(v))).collect(),
     _ => Vec::new(),
   }
 }
@@ -219,16 +236,16 @@ pub fn read(conn: &mut Conn, keys: &Keys) -> redis::RedisResult<ReadData> {
     .key(keys.key("procs"))
     .arg(keys.key("g:"))
     .invoke(conn.like())?;
-  let mut it = reply.iter();
+  let mut it = reply.into_iter();
   let now_ms = match it.next() {
-    Some(Value::Int(i)) => *i as f64,
+    Some(Value::Int(i)) => i as f64,
     _ => 0.0,
   };
   let meta = it.next().map(pairs).unwrap_or_default();
   let totals = it.next().map(pairs).unwrap_or_default();
   let mut procs = Vec::new();
   while let (Some(id), Some(h)) = (it.next(), it.next()) {
-    procs.push((bulk(id), pairs(h)));
+    procs.push((into_string(id), pairs(h)));
   }
   Ok(ReadData {
     now_ms,

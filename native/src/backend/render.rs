@@ -27,11 +27,22 @@ pub struct Family {
 }
 
 #[derive(Default)]
-struct Acc {
-  totals: HashMap<String, f64>,
-  /// Gauge values per process index: (value, stamp).
+struct Acc<'a> {
+  /// Counter-like parts from the totals.
+  totals: Vec<(&'a str, f64)>,
+  /// Gauge values per process index: (process, value, stamp).
   gauges: Vec<(usize, f64, f64)>,
   bins: BTreeMap<i64, f64>,
+}
+
+impl Acc<'_> {
+  fn total(&self, part: &str) -> f64 {
+    self
+      .totals
+      .iter()
+      .find(|(p, _)| *p == part)
+      .map_or(0.0, |t| t.1)
+  }
 }
 
 fn process_label(json: &str, id: &str) -> (String, f64) {
@@ -50,7 +61,7 @@ fn escape(v: &str) -> String {
 
 /// Aggregates a read into families, sorted by name, series by label bytes.
 pub fn aggregate(data: &ReadData) -> Vec<Family> {
-  let mut defs: BTreeMap<&str, FamilyDef> = BTreeMap::new();
+  let mut defs: HashMap<&str, FamilyDef> = HashMap::new();
   for (name, json) in &data.meta {
     if let Some(d) = field::parse_meta(name, json) {
       defs.insert(name.as_str(), d);
@@ -87,40 +98,55 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
       procs[i].label = format!("{}#{id8}", procs[i].label);
     }
   }
-  // name → labels → accumulated parts.
-  let mut acc: HashMap<&str, BTreeMap<&str, Acc>> = HashMap::new();
+  // (name, labels) → accumulated parts; most fields hit an existing entry.
+  let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+  let mut accs: Vec<(&str, &str, Acc)> = Vec::new();
+  fn slot<'a>(
+    index: &mut HashMap<(&'a str, &'a str), usize>,
+    accs: &mut Vec<(&'a str, &'a str, Acc<'a>)>,
+    name: &'a str,
+    labels: &'a str,
+  ) -> usize {
+    *index.entry((name, labels)).or_insert_with(|| {
+      accs.push((name, labels, Acc::default()));
+      accs.len() - 1
+    })
+  }
   for (f, v) in &data.totals {
     let (Some((name, part, labels)), Some(v)) = (field::split(f), field::parse(v)) else {
       continue;
     };
     let Some(def) = defs.get(name) else { continue };
-    let a = acc.entry(name).or_default().entry(labels).or_default();
+    let n = slot(&mut index, &mut accs, name, labels);
+    let a = &mut accs[n].2;
     if def.kind == Kind::Summary && part != "count" && part != "sum" {
       if let Some(k) = field::bin_key(part) {
         *a.bins.entry(k).or_default() += v;
       }
     } else {
-      a.totals.insert(part.to_owned(), v);
+      a.totals.push((part, v));
     }
   }
   for (pi, (_, h)) in data.procs.iter().enumerate() {
     for (f, v) in h {
-      let (Some((name, part, labels)), Some(val)) = (field::split(f), field::parse(v)) else {
+      let Some((name, part, labels)) = field::split(f) else {
         continue;
       };
       let Some(def) = defs.get(name) else { continue };
-      let a = acc.entry(name).or_default().entry(labels).or_default();
+      let (value, stamp) = v.split_once(' ').unwrap_or((v, "0"));
+      let Some(val) = field::parse(value) else {
+        continue;
+      };
       match def.kind {
         Kind::Gauge if part.is_empty() => {
-          let stamp = v
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0.0);
-          a.gauges.push((pi, val, stamp));
+          let stamp = stamp.parse().unwrap_or(0.0);
+          let n = slot(&mut index, &mut accs, name, labels);
+          accs[n].2.gauges.push((pi, val, stamp));
         }
         Kind::Summary => {
           if let Some(k) = field::bin_key(part) {
+            let n = slot(&mut index, &mut accs, name, labels);
+            let a = &mut accs[n].2;
             *a.bins.entry(k).or_default() += val;
           }
         }
@@ -128,8 +154,17 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
       }
     }
   }
+  drop(index);
+  accs.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+  let mut acc: HashMap<&str, Vec<(&str, Acc)>> = HashMap::new();
+  for (name, labels, a) in accs {
+    acc.entry(name).or_default().push((labels, a));
+  }
+  let mut names: Vec<&str> = defs.keys().copied().collect();
+  names.sort_unstable();
   let mut out = Vec::new();
-  for (name, def) in defs {
+  for name in names {
+    let def = defs.remove(name).expect("listed");
     let Some(series) = acc.remove(name) else {
       out.push(Family {
         def,
@@ -158,7 +193,7 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
       if count != def.label_names.len() {
         continue;
       }
-      let total = |p: &str| a.totals.get(p).copied().unwrap_or(0.0);
+      let total = |p: &str| a.total(p);
       match def.kind {
         Kind::Counter => {
           fam.labels.push(labels.to_owned());
