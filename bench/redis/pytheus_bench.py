@@ -1,7 +1,6 @@
 """pytheus + pytheus-backend-rs on the same Redis as promsd (bench/redis.mjs runs this).
 
   python pytheus_bench.py inc <port> <seconds> <series>   → {"incs": n, "seconds": s}
-  python pytheus_bench.py total <port>                    → {"total": sum of the counter}
   python pytheus_bench.py scrape <port> <series> <runs>   → {"ms": [..]} generate_metrics() times
 """
 import json
@@ -31,11 +30,6 @@ if mode == "inc":
     dt = time.perf_counter() - t0
     time.sleep(3)  # let the backend's threads drain what they queued
     print(json.dumps({"incs": n, "seconds": dt}))
-elif mode == "total":
-    c = Counter("py_inc_total", "Increments.", required_labels=["k"])
-    text = generate_metrics()
-    total = sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith("py_inc_total{"))
-    print(json.dumps({"total": total}))
 elif mode == "scrape":
     series, runs = int(sys.argv[3]), int(sys.argv[4])
     c = Counter("py_scrape_total", "Scrape.", required_labels=["k"])
