@@ -1,6 +1,7 @@
 //! The Redis connection of one backend: a single node or a cluster, with timeouts, and the two
 //! scripts (EVALSHA, loaded again after `NOSCRIPT`, e.g. when Redis restarted).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use redis::{ConnectionLike, Script, Value};
@@ -120,6 +121,12 @@ pub struct ApplyArgs<'a> {
   pub info: &'a str,
 }
 
+/// The two scripts, hashed once.
+fn scripts() -> &'static (Script, Script) {
+  static S: OnceLock<(Script, Script)> = OnceLock::new();
+  S.get_or_init(|| (Script::new(APPLY_LUA), Script::new(READ_LUA)))
+}
+
 fn bulk(v: &Value) -> String {
   match v {
     Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
@@ -136,8 +143,7 @@ pub fn apply(
   a: &ApplyArgs,
   chunk: &Chunk,
 ) -> redis::RedisResult<(Status, String)> {
-  let script = Script::new(APPLY_LUA);
-  let mut inv = script.prepare_invoke();
+  let mut inv = scripts().0.prepare_invoke();
   for k in ["epoch", "c", "meta", "procs"] {
     inv.key(keys.key(k));
   }
@@ -229,8 +235,8 @@ fn pairs(v: Value) -> Vec<(String, String)> {
 
 /// Runs the read script.
 pub fn read(conn: &mut Conn, keys: &Keys) -> redis::RedisResult<ReadData> {
-  let script = Script::new(READ_LUA);
-  let reply: Vec<Value> = script
+  let reply: Vec<Value> = scripts()
+    .1
     .key(keys.key("meta"))
     .key(keys.key("c"))
     .key(keys.key("procs"))
