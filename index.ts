@@ -60,6 +60,13 @@ export {
 } from './metrics/errors';
 export * from './server/index';
 export * from './sd/index';
+export { loadBackend, getBackend } from './backend/load';
+export { RedisBackend, renderRedis } from './backend/redis';
+export type { RedisBackendOptions, RenderRedisOptions } from './backend/redis';
+export { AGGREGATOR_SOCKET_ENV, EmbeddedBackend, createBackend } from './backend/embedded';
+export type { EmbeddedBackendOptions } from './backend/embedded';
+export type { Backend, Logger, RenderOptions } from './backend/types';
+export { BackendConfigError, BackendLoadedError } from './backend/errors';
 
 /** The default registry's content type (prom-client compatible). */
 export const contentType = PROMETHEUS_CONTENT_TYPE;

@@ -16,7 +16,7 @@
 // the memory case measures once per process, so it is started RUNS times instead.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { median, RUNS } from './lib.mjs';
@@ -205,4 +205,15 @@ ${machine}
 `;
 console.log('\n' + table(results) + '\n\n' + machine);
 if (only.length) console.error('(--only: bench/RESULTS.md not written)');
-else writeFileSync(new URL('./RESULTS.md', import.meta.url), md);
+else {
+  // Sections written by other benches (e.g. bench/redis.mjs, between <!-- x:begin --> and
+  // <!-- x:end --> markers) are kept.
+  const file = new URL('./RESULTS.md', import.meta.url);
+  let kept = '';
+  try {
+    kept = (readFileSync(file, 'utf8').match(/<!-- [\w-]+:begin[\s\S]*?<!-- [\w-]+:end -->/g) ?? []).join('\n\n');
+  } catch {
+    // first run
+  }
+  writeFileSync(file, kept ? `${md}\n${kept}\n` : md);
+}

@@ -17,10 +17,14 @@ import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, type Registry } from './re
 import { CHUNK_MASK, CHUNK_SHIFT, shard, type Shard } from './shard';
 import { checkLabelNames, validateMetricName } from './validation';
 
-/** How values of one series from several threads (or processes) combine; prom-client's names. */
-export type Aggregator = 'omit' | 'sum' | 'first' | 'min' | 'max' | 'average';
+/**
+ * How values of one series from several threads (or processes) combine; prom-client's names plus
+ * `last` (across processes: the most recent write) and `perProcess` (across processes: one series
+ * per process, labelled `process`). Counters, histograms and summaries always add across processes.
+ */
+export type Aggregator = 'omit' | 'sum' | 'first' | 'min' | 'max' | 'average' | 'last' | 'perProcess';
 
-const AGGREGATORS: readonly Aggregator[] = ['omit', 'sum', 'first', 'min', 'max', 'average'];
+const AGGREGATORS: readonly Aggregator[] = ['omit', 'sum', 'first', 'min', 'max', 'average', 'last', 'perProcess'];
 
 /** Metric types. */
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';

@@ -1,6 +1,7 @@
 import { DuplicateMetricError, InvalidMetricError, show } from './errors';
 import type { Metric, MetricObjectWithValues, MetricValue } from './metric';
 import { valuesOf } from './metric';
+import { getBackend } from '../backend/load';
 import { native } from './native';
 
 /** Content type of the Prometheus text format 0.0.4. */
@@ -144,6 +145,11 @@ export class Registry {
   async metrics(options?: { contentType?: RegistryContentType }): Promise<string> {
     const contentType = options?.contentType === undefined ? this.#contentType : checkContentType(options.contentType);
     await this.#collect();
+    const backend = this.id === GLOBAL_ID ? getBackend() : undefined;
+    if (backend !== undefined) {
+      // The aggregate of every process (this one's pending values flushed first).
+      return backend.render({ openMetrics: contentType === OPENMETRICS_CONTENT_TYPE, defaultLabels: this.#defaultLabelsFlat });
+    }
     return native.encode({
       registry: this.id,
       openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,

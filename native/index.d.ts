@@ -9,6 +9,33 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * Starts the embedded aggregator of this host on a Unix socket (see
+ * [`crate::backend::embedded`]); processes flush to it with a `redis+unix://` URL.
+ */
+export declare function aggregatorStart(path: string): void
+
+/** Stops the embedded aggregator and removes its socket file. Safe to call twice. */
+export declare function aggregatorStop(): void
+
+/**
+ * Flushes what is pending (bounded by `timeout_ms`), removes this process's heartbeat and
+ * gauges from Redis and stops the thread. Safe to call twice.
+ */
+export declare function backendClose(timeoutMs: number): Promise<string>
+
+/** Flushes now; rejects when Redis could not take the values (they stay pending). */
+export declare function backendFlush(timeoutMs: number): Promise<string>
+
+/**
+ * Starts the process's backend; returns the process id. `log(level, message)` receives the
+ * core's log lines.
+ */
+export declare function backendOpen(options: RedisBackendOptions, log: (level: string, message: string) => void): string
+
+/** Flushes, then reads and renders the prefix's aggregate. */
+export declare function backendRender(openMetrics: boolean, defaultLabels: Array<string>, timeoutMs: number): Promise<string>
+
 /** Hands a chunk of slots (a `Float64Array` over a `SharedArrayBuffer`) to the store. */
 export declare function chunkAttach(shard: number, slots: Float64Array): number
 
@@ -111,6 +138,10 @@ export declare const enum MetricAggregator {
   Average = 'average',
   /** Only when one thread has it. */
   Omit = 'omit',
+  /** Across processes: the most recent write (within a process: the first thread's value). */
+  Last = 'last',
+  /** Across processes: one series per process (label `process`); within a process: sum. */
+  PerProcess = 'perProcess',
 }
 
 /** Metric type. */
@@ -127,6 +158,53 @@ export declare const enum MetricType {
 
 /** Adds a page of summary sketch bins to a series. */
 export declare function pageAdd(family: number, index: number, window: number, negative: boolean, base: number, chunk: number, offset: number): void
+
+/** Options of the Redis backend, validated by JS first. */
+export interface RedisBackendOptions {
+  /** One URL, or the seed nodes of a cluster. */
+  urls: Array<string>
+  /** Redis Cluster. */
+  cluster: boolean
+  /** Namespace (`[A-Za-z0-9_.:-]{1,64}`). */
+  prefix: string
+  /** Flush interval, ms. */
+  flushIntervalMs: number
+  /** Heartbeat TTL, ms. */
+  liveMs: number
+  /** Retention of the per-process `last_applied` records, ms. */
+  retainMs: number
+  /** Connect and command timeout, ms. */
+  timeoutMs: number
+  /** Error-throttle window, ms. */
+  logThrottleMs: number
+  /** Value of the `process` label of `perProcess` gauges. */
+  processLabel: string
+  /** Host name for the process info. */
+  host: string
+  /** PEM of the CA for `rediss://` (default: the system's roots). */
+  tlsCa?: string
+}
+
+/** Options of a reader-only render (the sidecar). */
+export interface RedisReadOptions {
+  /** One URL, or the seed nodes of a cluster. */
+  urls: Array<string>
+  /** Redis Cluster. */
+  cluster: boolean
+  /** Namespace. */
+  prefix: string
+  /** Connect and command timeout, ms. */
+  timeoutMs: number
+  /** OpenMetrics instead of text 0.0.4. */
+  openMetrics: boolean
+  /** Default labels as `[name, value, …]`. */
+  defaultLabels: Array<string>
+  /** PEM of the CA for `rediss://` (default: the system's roots). */
+  tlsCa?: string
+}
+
+/** Reads and renders a prefix's aggregate with a connection of its own. */
+export declare function redisRender(options: RedisReadOptions): Promise<string>
 
 /** Adds a family to a registry. */
 export declare function registryAdd(registry: number, family: number): void

@@ -835,6 +835,12 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.aggregatorStart = nativeBinding.aggregatorStart
+module.exports.aggregatorStop = nativeBinding.aggregatorStop
+module.exports.backendClose = nativeBinding.backendClose
+module.exports.backendFlush = nativeBinding.backendFlush
+module.exports.backendOpen = nativeBinding.backendOpen
+module.exports.backendRender = nativeBinding.backendRender
 module.exports.chunkAttach = nativeBinding.chunkAttach
 module.exports.encode = nativeBinding.encode
 module.exports.encodeBuffer = nativeBinding.encodeBuffer
@@ -845,6 +851,7 @@ module.exports.familyDrop = nativeBinding.familyDrop
 module.exports.MetricAggregator = nativeBinding.MetricAggregator
 module.exports.MetricType = nativeBinding.MetricType
 module.exports.pageAdd = nativeBinding.pageAdd
+module.exports.redisRender = nativeBinding.redisRender
 module.exports.registryAdd = nativeBinding.registryAdd
 module.exports.registryDrop = nativeBinding.registryDrop
 module.exports.registryNew = nativeBinding.registryNew

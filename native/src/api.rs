@@ -35,7 +35,7 @@ pub enum MetricType {
 }
 
 /// Cross-thread aggregator (prom-client's names).
-#[napi(string_enum = "lowercase")]
+#[napi(string_enum = "camelCase")]
 pub enum MetricAggregator {
   /// Add values.
   Sum,
@@ -49,6 +49,10 @@ pub enum MetricAggregator {
   Average,
   /// Only when one thread has it.
   Omit,
+  /// Across processes: the most recent write (within a process: the first thread's value).
+  Last,
+  /// Across processes: one series per process (label `process`); within a process: sum.
+  PerProcess,
 }
 
 /// A metric family's definition, validated by JS before it gets here.
@@ -199,6 +203,8 @@ pub fn family_add(shard: u32, options: FamilyOptions) -> Result<u32> {
       MetricAggregator::Max => Aggregator::Max,
       MetricAggregator::Average => Aggregator::Average,
       MetricAggregator::Omit => Aggregator::Omit,
+      MetricAggregator::Last => Aggregator::Last,
+      MetricAggregator::PerProcess => Aggregator::PerProcess,
     },
   };
   store::store().add_family(shard, def).map_err(err)

@@ -3,7 +3,8 @@
 //! JS threads write metric values into their own shards of shared memory; this crate keeps
 //! the process-wide table of which slots belong to which series ([`store`]), reads and merges
 //! them without the writers' help ([`merge`], [`sketch`]), and encodes the exposition off the
-//! JS thread ([`encoder`]). [`api`] is the whole napi surface.
+//! JS thread ([`encoder`]); [`backend`] aggregates across processes through Redis. [`api`] and
+//! [`backend_api`] are the whole napi surface.
 //!
 //! ```
 //! use promsd_native::encoder::{write_value};
@@ -14,6 +15,8 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod backend;
+pub mod backend_api;
 pub mod encoder;
 pub mod merge;
 pub mod sketch;

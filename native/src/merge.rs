@@ -124,8 +124,10 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
           let r = raw[0];
           vals[0] = match def.aggregator {
             _ if first => r,
-            Aggregator::Sum | Aggregator::Average | Aggregator::Omit => vals[0] + r,
-            Aggregator::First => vals[0],
+            Aggregator::Sum | Aggregator::Average | Aggregator::Omit | Aggregator::PerProcess => {
+              vals[0] + r
+            }
+            Aggregator::First | Aggregator::Last => vals[0],
             Aggregator::Min => vals[0].min(r),
             Aggregator::Max => vals[0].max(r),
           };

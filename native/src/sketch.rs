@@ -14,7 +14,7 @@ use crate::store::{FamilyDef, Page, Store, PAGE_BINS};
 pub const ALPHA: f64 = 0.01;
 
 /// Offset that orders negative bins before zero and positive bins after it.
-const SIDE: i64 = 1 << 20;
+pub const SIDE: i64 = 1 << 20;
 
 fn gamma() -> f64 {
   (1.0 + ALPHA) / (1.0 - ALPHA)

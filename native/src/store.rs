@@ -61,6 +61,11 @@ pub enum Aggregator {
   Average,
   /// Emit only when a single thread has the metric.
   Omit,
+  /// Across processes: the most recently written value. Within a process (thread writes are
+  /// not timestamped): the first thread's value.
+  Last,
+  /// Across processes: one series per process, labelled `process`. Within a process: the sum.
+  PerProcess,
 }
 
 impl Aggregator {
@@ -73,6 +78,8 @@ impl Aggregator {
       Aggregator::Max => "max",
       Aggregator::Average => "average",
       Aggregator::Omit => "omit",
+      Aggregator::Last => "last",
+      Aggregator::PerProcess => "perProcess",
     }
   }
 }

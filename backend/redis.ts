@@ -1,0 +1,196 @@
+// The Rust Redis backend: a flusher thread in the core owns the connection and sends this
+// process's changed series every `flushIntervalMs` (protocol: docs/REDIS-PROTOCOL.md). Nothing
+// here runs per update: updates keep going to the shards; the core reads them.
+import { hostname } from 'node:os';
+
+import { show } from '../metrics/errors';
+import { native } from '../metrics/native';
+import { shard } from '../metrics/shard';
+import { BackendConfigError } from './errors';
+import { unloadBackend } from './load';
+import { checkCa, checkLogger, checkMs, checkPrefix, checkUrls } from './options';
+import type { Backend, Logger, RenderOptions } from './types';
+
+/** Options of {@link RedisBackend}. */
+export interface RedisBackendOptions {
+  /** `redis://[user:password@]host:port[/db]`; for a cluster, one or more seed nodes. Default `redis://127.0.0.1:6379`. */
+  url?: string | string[];
+  /** Talk Redis Cluster (keys of a prefix share one hash slot). Default false. */
+  cluster?: boolean;
+  /** Namespace shared by the processes of one service, `[A-Za-z0-9_.:-]{1,64}`. Default `promsd`. */
+  prefix?: string;
+  /** How often changed series are sent (and the heartbeat renewed). Default 1000 ms. */
+  flushIntervalMs?: number;
+  /** A process whose heartbeat is older than this is dead: its gauges stop counting. Default 15000 ms. */
+  processTtlMs?: number;
+  /** How long Redis keeps a dead process's bookkeeping (its exactly-once records). Default 1 h. */
+  retainMs?: number;
+  /** Connect and command timeout. Default 5000 ms. */
+  timeoutMs?: number;
+  /** The same error repeated within this window is logged once, then summarised. Default 60000 ms. */
+  logThrottleMs?: number;
+  /** Value of the `process` label of `perProcess` gauges. Default `<hostname>:<pid>`. */
+  processLabel?: string;
+  /** Receives connects, reconnects and (throttled) errors. Default `console`. */
+  logger?: Logger;
+  /** For `rediss://`: PEM of the CA that signed the server certificates (default: the system's roots). */
+  tlsCa?: string;
+}
+
+const WHAT = 'RedisBackend';
+
+/**
+ * Aggregates the global registry across processes through Redis, from the Rust core.
+ *
+ * ```ts
+ * loadBackend(new RedisBackend({ url: 'redis://127.0.0.1:6379', prefix: 'checkout' }));
+ * ```
+ */
+export class RedisBackend implements Backend {
+  readonly #urls: string[];
+  readonly #cluster: boolean;
+  readonly #prefix: string;
+  readonly #flushIntervalMs: number;
+  readonly #processTtlMs: number;
+  readonly #retainMs: number;
+  readonly #timeoutMs: number;
+  readonly #logThrottleMs: number;
+  readonly #processLabel: string;
+  readonly #logger: Logger;
+  readonly #tlsCa: string | undefined;
+  #processId: string | undefined;
+  #closed = false;
+
+  constructor(options: RedisBackendOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new BackendConfigError(`${WHAT}: options must be an object, got ${show(options)}`);
+    }
+    this.#urls = checkUrls(WHAT, options.url);
+    if (options.cluster !== undefined && typeof options.cluster !== 'boolean') {
+      throw new BackendConfigError(`${WHAT}: cluster must be a boolean, got ${show(options.cluster)}`);
+    }
+    this.#cluster = options.cluster ?? false;
+    if (!this.#cluster && this.#urls.length > 1) {
+      throw new BackendConfigError(`${WHAT}: several urls need cluster: true, got ${show(this.#urls)}`);
+    }
+    this.#prefix = checkPrefix(WHAT, options.prefix ?? 'promsd');
+    this.#flushIntervalMs = checkMs(WHAT, 'flushIntervalMs', options.flushIntervalMs, 1000, 10);
+    this.#processTtlMs = checkMs(WHAT, 'processTtlMs', options.processTtlMs, 15_000, 100);
+    if (this.#processTtlMs <= this.#flushIntervalMs) {
+      throw new BackendConfigError(
+        `${WHAT}: processTtlMs (${this.#processTtlMs}) must be longer than flushIntervalMs (${this.#flushIntervalMs}), or live processes would look dead`,
+      );
+    }
+    this.#retainMs = checkMs(WHAT, 'retainMs', options.retainMs, 3_600_000, this.#processTtlMs);
+    this.#timeoutMs = checkMs(WHAT, 'timeoutMs', options.timeoutMs, 5000, 1);
+    this.#logThrottleMs = checkMs(WHAT, 'logThrottleMs', options.logThrottleMs, 60_000, 0);
+    if (options.processLabel !== undefined && (typeof options.processLabel !== 'string' || options.processLabel === '')) {
+      throw new BackendConfigError(`${WHAT}: processLabel must be a non-empty string, got ${show(options.processLabel)}`);
+    }
+    this.#processLabel = options.processLabel ?? `${hostname()}:${process.pid}`;
+    this.#logger = checkLogger(WHAT, options.logger);
+    this.#tlsCa = checkCa(WHAT, options.tlsCa);
+  }
+
+  /** This process's id in Redis (32 hex digits, random per start), once loaded. */
+  get processId(): string | undefined {
+    return this.#processId;
+  }
+
+  /** The namespace. */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  /** @internal Called by `loadBackend`. */
+  start(): void {
+    if (this.#closed) throw new BackendConfigError(`${WHAT}: a closed backend cannot be loaded again; create a new one`);
+    if (this.#processId !== undefined) return;
+    // The shard registers its exit hook first, so the backend's final flush runs before it.
+    shard();
+    const logger = this.#logger;
+    this.#processId = native.backendOpen(
+      {
+        urls: this.#urls,
+        cluster: this.#cluster,
+        prefix: this.#prefix,
+        flushIntervalMs: this.#flushIntervalMs,
+        liveMs: this.#processTtlMs,
+        retainMs: Math.min(this.#retainMs, 2 ** 32 - 1),
+        timeoutMs: this.#timeoutMs,
+        logThrottleMs: this.#logThrottleMs,
+        processLabel: this.#processLabel,
+        host: hostname(),
+        tlsCa: this.#tlsCa,
+      },
+      (level: string, message: string) => {
+        try {
+          (logger[level as keyof Logger] ?? logger.error).call(logger, message);
+        } catch {
+          // A throwing logger must not take the process down.
+        }
+      },
+    );
+  }
+
+  #check(op: string): void {
+    if (this.#processId === undefined || this.#closed) {
+      throw new BackendConfigError(`${WHAT}: ${op}() needs a loaded, open backend (loadBackend(backend))`);
+    }
+  }
+
+  async flush(): Promise<void> {
+    this.#check('flush');
+    await native.backendFlush(this.#timeoutMs * 2 + 1000);
+  }
+
+  async render(options: RenderOptions): Promise<string> {
+    this.#check('render');
+    return native.backendRender(options.openMetrics, options.defaultLabels, this.#timeoutMs * 3 + 1000);
+  }
+
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    unloadBackend(this);
+    if (this.#processId === undefined) return;
+    const timeout = checkMs(WHAT, 'close timeoutMs', options.timeoutMs, this.#timeoutMs * 2, 1);
+    await native.backendClose(timeout);
+  }
+}
+
+/** Options of {@link renderRedis}. */
+export interface RenderRedisOptions {
+  /** As in {@link RedisBackendOptions}. */
+  url?: string | string[];
+  /** As in {@link RedisBackendOptions}. */
+  cluster?: boolean;
+  /** As in {@link RedisBackendOptions}. Default `promsd`. */
+  prefix?: string;
+  /** Connect and command timeout. Default 5000 ms. */
+  timeoutMs?: number;
+  /** OpenMetrics instead of text 0.0.4. Default false. */
+  openMetrics?: boolean;
+  /** Labels added to every series that lacks them. */
+  defaultLabels?: Record<string, string>;
+  /** As in {@link RedisBackendOptions}. */
+  tlsCa?: string;
+}
+
+/**
+ * Renders a prefix's aggregate from Redis in a process that defines no metrics (a sidecar such
+ * as `promsd serve`): one round trip, read and encoded off the JS thread.
+ */
+export async function renderRedis(options: RenderRedisOptions = {}): Promise<string> {
+  const what = 'renderRedis';
+  const urls = checkUrls(what, options.url);
+  return native.redisRender({
+    urls,
+    cluster: options.cluster ?? urls.length > 1,
+    prefix: checkPrefix(what, options.prefix ?? 'promsd'),
+    timeoutMs: checkMs(what, 'timeoutMs', options.timeoutMs, 5000, 1),
+    openMetrics: options.openMetrics ?? false,
+    defaultLabels: Object.entries(options.defaultLabels ?? {}).flat(),
+    tlsCa: checkCa(what, options.tlsCa),
+  });
+}

@@ -1,0 +1,32 @@
+// The contract every cross-process backend implements (the Rust RedisBackend, the ioredis twin,
+// the embedded one). `loadBackend` starts one per process; the global registry renders through it.
+
+/** A pino-compatible logger; `console` fits. */
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** What `Registry.metrics()` asks a backend for. */
+export interface RenderOptions {
+  /** OpenMetrics instead of text 0.0.4. */
+  openMetrics: boolean;
+  /** The registry's default labels as `[name, value, …]`. */
+  defaultLabels: string[];
+}
+
+/** A cross-process aggregation backend. */
+export interface Backend {
+  /** This process's identity in the backend (random per process start), once started. */
+  readonly processId: string | undefined;
+  /** @internal Called by `loadBackend`: start flushing the global registry. */
+  start(): void;
+  /** Sends this process's pending values now. Rejects when they could not be sent (they stay pending). */
+  flush(): Promise<void>;
+  /** The aggregate of every process, rendered (flushes this process's values first). */
+  render(options: RenderOptions): Promise<string>;
+  /** Flushes what is pending (bounded by `timeoutMs`) and releases everything. Safe to call twice. */
+  close(options?: { timeoutMs?: number }): Promise<void>;
+}

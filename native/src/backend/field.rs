@@ -1,0 +1,222 @@
+//! Field names, value strings and metadata JSON (protocol §4–§6).
+
+use std::fmt::Write;
+
+use serde_json::{json, Value};
+
+use crate::store::{Aggregator, FamilyDef, Kind};
+
+/// `<name>|<part>|<labels>`.
+pub fn field(name: &str, part: &str, labels: &str) -> String {
+  let mut s = String::with_capacity(name.len() + part.len() + labels.len() + 2);
+  s.push_str(name);
+  s.push('|');
+  s.push_str(part);
+  s.push('|');
+  s.push_str(labels);
+  s
+}
+
+/// Splits a field into (name, part, labels).
+pub fn split(field: &str) -> Option<(&str, &str, &str)> {
+  let (name, rest) = field.split_once('|')?;
+  let (part, labels) = rest.split_once('|')?;
+  Some((name, part, labels))
+}
+
+/// A value as the protocol writes it: shortest round-trip decimal, `NaN`, `+Inf`, `-Inf`.
+pub fn value(v: f64) -> String {
+  if v.is_nan() {
+    "NaN".into()
+  } else if v.is_infinite() {
+    if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+  } else {
+    let mut s = String::new();
+    let _ = write!(s, "{v}");
+    s
+  }
+}
+
+/// Parses a value string (the text before a space, if any).
+pub fn parse(s: &str) -> Option<f64> {
+  let s = s.split(' ').next().unwrap_or("");
+  match s {
+    "NaN" | "nan" => Some(f64::NAN),
+    "+Inf" | "inf" | "+inf" | "Inf" => Some(f64::INFINITY),
+    "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
+    _ => s.parse().ok(),
+  }
+}
+
+/// The sketch part of a bin key of [`crate::sketch`] (`z`, `p<k>`, `n<k>`).
+pub fn bin_part(key: i64) -> String {
+  use crate::sketch::SIDE;
+  if key == 0 {
+    "z".into()
+  } else if key > 0 {
+    format!("p{}", key - SIDE)
+  } else {
+    format!("n{}", -key - SIDE)
+  }
+}
+
+/// The bin key of a sketch part, or `None` when it is not one.
+pub fn bin_key(part: &str) -> Option<i64> {
+  use crate::sketch::SIDE;
+  if part == "z" {
+    return Some(0);
+  }
+  let (sign, k) = part.split_at_checked(1)?;
+  let k: i64 = k.parse().ok()?;
+  match sign {
+    "p" => Some(SIDE + k),
+    "n" => Some(-SIDE - k),
+    _ => None,
+  }
+}
+
+/// Parses an aggregator name of the metadata.
+pub fn aggregator(s: &str) -> Option<Aggregator> {
+  Some(match s {
+    "sum" => Aggregator::Sum,
+    "first" => Aggregator::First,
+    "min" => Aggregator::Min,
+    "max" => Aggregator::Max,
+    "average" => Aggregator::Average,
+    "omit" => Aggregator::Omit,
+    "last" => Aggregator::Last,
+    "perProcess" => Aggregator::PerProcess,
+    _ => return None,
+  })
+}
+
+/// Metadata JSON of a family (§5).
+pub fn meta_json(def: &FamilyDef) -> String {
+  let mut m = json!({
+    "v": 1,
+    "type": def.kind.as_str(),
+    "help": def.help,
+    "labelNames": def.label_names,
+    "aggregator": def.aggregator.as_str(),
+  });
+  match def.kind {
+    Kind::Histogram => m["buckets"] = json!(def.buckets),
+    Kind::Summary => {
+      m["quantiles"] = json!(def.quantiles);
+      m["maxAgeSeconds"] = if def.max_age_ms.is_finite() {
+        json!(def.max_age_ms / 1000.0)
+      } else {
+        Value::Null
+      };
+      m["ageBuckets"] = json!(def.age_buckets);
+    }
+    _ => {}
+  }
+  m.to_string()
+}
+
+fn floats(v: &Value) -> Option<Vec<f64>> {
+  v.as_array()?.iter().map(Value::as_f64).collect()
+}
+
+/// Parses metadata JSON into a definition; `None` for an unknown version or a bad document.
+pub fn parse_meta(name: &str, json: &str) -> Option<FamilyDef> {
+  let m: Value = serde_json::from_str(json).ok()?;
+  if m["v"].as_u64()? != 1 {
+    return None;
+  }
+  let kind = match m["type"].as_str()? {
+    "counter" => Kind::Counter,
+    "gauge" => Kind::Gauge,
+    "histogram" => Kind::Histogram,
+    "summary" => Kind::Summary,
+    _ => return None,
+  };
+  let label_names = m["labelNames"]
+    .as_array()?
+    .iter()
+    .map(|v| v.as_str().map(str::to_owned))
+    .collect::<Option<Vec<_>>>()?;
+  Some(FamilyDef {
+    name: name.to_owned(),
+    help: m["help"].as_str().unwrap_or("").to_owned(),
+    kind,
+    label_names,
+    buckets: if kind == Kind::Histogram {
+      floats(&m["buckets"])?
+    } else {
+      Vec::new()
+    },
+    quantiles: if kind == Kind::Summary {
+      floats(&m["quantiles"])?
+    } else {
+      Vec::new()
+    },
+    max_age_ms: m["maxAgeSeconds"]
+      .as_f64()
+      .map_or(f64::INFINITY, |s| s * 1000.0),
+    age_buckets: m["ageBuckets"].as_u64().unwrap_or(1) as u32,
+    aggregator: m["aggregator"]
+      .as_str()
+      .and_then(aggregator)
+      .unwrap_or(Aggregator::Sum),
+  })
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn fields_split_at_the_first_two_bars() {
+    let f = field("h", "b3", "a|b\nc");
+    assert_eq!(f, "h|b3|a|b\nc");
+    assert_eq!(split(&f), Some(("h", "b3", "a|b\nc")));
+  }
+
+  #[test]
+  fn values_round_trip() {
+    for v in [
+      0.1,
+      1e300,
+      -2.5,
+      3.0,
+      1e-9,
+      f64::INFINITY,
+      f64::NEG_INFINITY,
+    ] {
+      assert_eq!(parse(&value(v)), Some(v));
+    }
+    assert!(parse("NaN 123").unwrap().is_nan());
+    assert_eq!(parse("4.5 1700000000000"), Some(4.5));
+  }
+
+  #[test]
+  fn bin_parts_round_trip() {
+    use crate::sketch::SIDE;
+    for key in [0, SIDE + 5, SIDE - 12, -SIDE - 7, -SIDE + 3] {
+      assert_eq!(bin_key(&bin_part(key)), Some(key));
+    }
+    assert_eq!(bin_part(SIDE - 12), "p-12");
+    assert_eq!(bin_key("sum"), None);
+  }
+
+  #[test]
+  fn metadata_round_trips() {
+    let def = FamilyDef {
+      name: "s".into(),
+      help: "a \"b\"\n".into(),
+      kind: Kind::Summary,
+      label_names: vec!["x".into()],
+      buckets: vec![],
+      quantiles: vec![0.5, 0.9],
+      max_age_ms: f64::INFINITY,
+      age_buckets: 1,
+      aggregator: Aggregator::PerProcess,
+    };
+    let back = parse_meta("s", &meta_json(&def)).unwrap();
+    assert!(back.compatible(&def));
+    assert_eq!(back.help, def.help);
+    assert!(meta_json(&def).contains("\"maxAgeSeconds\":null"));
+  }
+}

@@ -1,0 +1,341 @@
+//! The flusher thread: owns the Redis connection, flushes every interval and on request, serves
+//! reads, and stops on `close`. The JS thread only ever sends it a command and, for a Promise,
+//! waits on a libuv pool thread for the reply.
+//!
+//! Shutdown order (safe to run twice): `close` flushes (bounded by the caller's timeout),
+//! removes the process's heartbeat and gauges, replies, and the thread returns; dropping the
+//! command sender has the same effect minus the reply.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::encoder::{EncodeOptions, Format};
+use crate::store;
+
+use super::conn::{self, ApplyArgs, Conn, Keys, Target};
+use super::render;
+use super::snapshot;
+use super::throttle::Throttle;
+use super::writer::{Next, Writer};
+
+/// Log levels of the user's logger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+  /// debug
+  Debug,
+  /// info
+  Info,
+  /// warn
+  Warn,
+  /// error
+  Error,
+}
+
+impl Level {
+  /// The logger method's name.
+  pub fn as_str(self) -> &'static str {
+    match self {
+      Level::Debug => "debug",
+      Level::Info => "info",
+      Level::Warn => "warn",
+      Level::Error => "error",
+    }
+  }
+}
+
+/// Where log lines go.
+pub type LogFn = Box<dyn Fn(Level, String) + Send>;
+
+/// Flusher configuration.
+pub struct Config {
+  /// Redis.
+  pub target: Target,
+  /// Namespace.
+  pub prefix: String,
+  /// Process id (32 hex).
+  pub id: String,
+  /// Process info JSON (§6).
+  pub info: String,
+  /// Flush interval.
+  pub interval: Duration,
+  /// Heartbeat TTL.
+  pub live_ms: u64,
+  /// Bookkeeping retention.
+  pub retain_ms: u64,
+  /// Error-throttle window.
+  pub throttle: Duration,
+}
+
+/// Rendering options.
+pub struct RenderOpts {
+  /// OpenMetrics.
+  pub open_metrics: bool,
+  /// Default labels.
+  pub default_labels: Vec<(String, String)>,
+}
+
+/// Commands from JS.
+pub enum Cmd {
+  /// Flush now.
+  Flush(Sender<Result<(), String>>),
+  /// Flush, then read and render the aggregate.
+  Render(RenderOpts, Sender<Result<String, String>>),
+  /// Flush, say goodbye, stop.
+  Close(Sender<Result<(), String>>),
+}
+
+/// Random hex of 16 bytes (process ids, epoch candidates).
+pub fn random_hex() -> String {
+  use std::io::Read;
+  let mut b = [0u8; 16];
+  let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
+  if ok.is_err() {
+    use std::hash::{BuildHasher, Hasher};
+    for chunk in b.chunks_mut(8) {
+      let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+      h.write_u128(
+        SystemTime::now()
+          .duration_since(UNIX_EPOCH)
+          .map_or(0, |d| d.as_nanos()),
+      );
+      h.write_u32(std::process::id());
+      chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+  }
+  b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn now_ms() -> f64 {
+  SystemTime::now()
+    .duration_since(UNIX_EPOCH)
+    .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+struct Flusher {
+  cfg: Config,
+  keys: Keys,
+  conn: Option<Conn>,
+  writer: Writer,
+  throttle: Throttle,
+  log: LogFn,
+  down: bool,
+  ever_connected: bool,
+}
+
+impl Flusher {
+  fn error(&mut self, msg: String) {
+    for line in self.throttle.error(&msg, Instant::now()) {
+      let level = if line.starts_with("suppressed ") {
+        Level::Warn
+      } else {
+        Level::Error
+      };
+      (self.log)(level, line);
+    }
+  }
+
+  fn connect(&mut self) -> Result<&mut Conn, String> {
+    if self.conn.is_none() {
+      match Conn::open(&self.cfg.target) {
+        Ok(c) => {
+          self.conn = Some(c);
+          for line in self.throttle.drain() {
+            (self.log)(Level::Warn, line);
+          }
+          let what = if self.ever_connected {
+            "reconnected to"
+          } else {
+            "connected to"
+          };
+          let level = if self.down { Level::Warn } else { Level::Info };
+          (self.log)(
+            level,
+            format!(
+              "promsd: {what} Redis at {} (prefix \"{}\")",
+              redact(&self.cfg.target.urls.join(",")),
+              self.cfg.prefix
+            ),
+          );
+          self.ever_connected = true;
+          self.down = false;
+        }
+        Err(e) => {
+          self.down = true;
+          let msg = format!(
+            "promsd: cannot connect to Redis at {}: {e}",
+            redact(&self.cfg.target.urls.join(","))
+          );
+          self.error(msg.clone());
+          return Err(msg);
+        }
+      }
+    }
+    Ok(self.conn.as_mut().expect("connected"))
+  }
+
+  fn flush(&mut self) -> Result<(), String> {
+    self.connect()?;
+    for _ in 0..3 {
+      let snap = {
+        let s = store::store();
+        snapshot::collect(&s, now_ms())
+      };
+      self.writer.update(snap);
+      let batch = self.writer.batch();
+      let mut replies = Vec::with_capacity(batch.chunks.len());
+      let mut failure = None;
+      {
+        let conn = self.conn.as_mut().expect("connected");
+        for chunk in &batch.chunks {
+          let candidate = random_hex();
+          let args = ApplyArgs {
+            id: &self.cfg.id,
+            epoch: &batch.epoch,
+            candidate: &candidate,
+            seed: batch.seed,
+            live_ms: self.cfg.live_ms,
+            retain_ms: self.cfg.retain_ms,
+            info: &self.cfg.info,
+          };
+          match conn::apply(conn, &self.keys, &args, chunk) {
+            Ok(r) => replies.push(r),
+            Err(e) => {
+              failure = Some(e);
+              break;
+            }
+          }
+        }
+      }
+      let next = self.writer.on_replies(&batch, &replies);
+      if let Some(e) = failure {
+        self.conn = None;
+        self.down = true;
+        let msg = format!("promsd: flush to Redis failed: {e}");
+        self.error(msg.clone());
+        return Err(msg);
+      }
+      if next == Next::Done {
+        return Ok(());
+      }
+      (self.log)(
+        Level::Warn,
+        "promsd: Redis lost this process's data (restart or expiry); resending all series".into(),
+      );
+    }
+    Ok(())
+  }
+
+  fn render(&mut self, opts: &RenderOpts) -> Result<String, String> {
+    let _ = self.flush();
+    self.connect()?;
+    let keys = &self.keys;
+    let conn = self.conn.as_mut().expect("connected");
+    match conn::read(conn, keys) {
+      Ok(data) => Ok(render_data(&data, opts)),
+      Err(e) => {
+        self.conn = None;
+        Err(format!(
+          "promsd: reading the aggregate from Redis failed: {e}"
+        ))
+      }
+    }
+  }
+
+  fn close(&mut self) -> Result<(), String> {
+    let r = self.flush();
+    if let Some(conn) = self.conn.as_mut() {
+      let _ = conn::goodbye(conn, &self.keys, &self.cfg.id);
+    }
+    for line in self.throttle.drain() {
+      (self.log)(Level::Warn, line);
+    }
+    r
+  }
+}
+
+/// Renders a read.
+pub fn render_data(data: &conn::ReadData, opts: &RenderOpts) -> String {
+  let fams = render::aggregate(data);
+  let mut out = String::with_capacity(fams.iter().map(|f| f.labels.len() * 48 + 64).sum());
+  let eo = EncodeOptions {
+    format: if opts.open_metrics {
+      Format::OpenMetrics
+    } else {
+      Format::Text
+    },
+    default_labels: &opts.default_labels,
+    created: false,
+  };
+  render::encode(&fams, &eo, &mut out);
+  out
+}
+
+/// Hides a password in a URL for logs.
+pub fn redact(url: &str) -> String {
+  match (url.find("://"), url.rfind('@')) {
+    (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
+    _ => url.to_owned(),
+  }
+}
+
+fn run(mut f: Flusher, rx: Receiver<Cmd>) {
+  let mut next = Instant::now() + f.cfg.interval;
+  loop {
+    let wait = next.saturating_duration_since(Instant::now());
+    match rx.recv_timeout(wait) {
+      Ok(Cmd::Flush(reply)) => {
+        let _ = reply.send(f.flush());
+      }
+      Ok(Cmd::Render(opts, reply)) => {
+        let _ = reply.send(f.render(&opts));
+      }
+      Ok(Cmd::Close(reply)) => {
+        let _ = reply.send(f.close());
+        return;
+      }
+      Err(RecvTimeoutError::Timeout) => {
+        let _ = f.flush();
+        for line in f.throttle.tick(Instant::now()) {
+          (f.log)(Level::Warn, line);
+        }
+        next = Instant::now() + f.cfg.interval;
+      }
+      Err(RecvTimeoutError::Disconnected) => {
+        let _ = f.close();
+        return;
+      }
+    }
+  }
+}
+
+/// Starts the thread.
+pub fn spawn(cfg: Config, log: LogFn) -> std::io::Result<(Sender<Cmd>, JoinHandle<()>)> {
+  let (tx, rx) = mpsc::channel();
+  let f = Flusher {
+    keys: Keys::new(&cfg.prefix),
+    throttle: Throttle::new(cfg.throttle),
+    cfg,
+    conn: None,
+    writer: Writer::new(),
+    log,
+    down: false,
+    ever_connected: false,
+  };
+  let h = std::thread::Builder::new()
+    .name("promsd-flusher".into())
+    .spawn(move || run(f, rx))?;
+  Ok((tx, h))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn passwords_are_hidden() {
+    assert_eq!(redact("redis://u:secret@h:1/0"), "redis://***@h:1/0");
+    assert_eq!(redact("redis://h:1"), "redis://h:1");
+    assert_eq!(random_hex().len(), 32);
+  }
+}

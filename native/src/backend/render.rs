@@ -1,0 +1,360 @@
+//! A read of Redis (protocol §8) rendered through the ordinary encoder.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::encoder::{self, EncodeOptions};
+use crate::merge::{stride, MergedFamily};
+use crate::sketch;
+use crate::store::{Aggregator, FamilyDef, Kind};
+
+use super::conn::ReadData;
+use super::field;
+
+struct Proc {
+  id: String,
+  label: String,
+  started: f64,
+}
+
+/// One family's aggregate, owning its strings.
+pub struct Family {
+  /// Definition from the metadata (with `process` appended for `perProcess` gauges).
+  pub def: FamilyDef,
+  /// Stored labels per series.
+  pub labels: Vec<String>,
+  /// Values, [`stride`] per series.
+  pub values: Vec<f64>,
+}
+
+#[derive(Default)]
+struct Acc<'a> {
+  /// Counter-like parts from the totals.
+  totals: Vec<(&'a str, f64)>,
+  /// Gauge values per process index: (process, value, stamp).
+  gauges: Vec<(usize, f64, f64)>,
+  bins: BTreeMap<i64, f64>,
+}
+
+impl Acc<'_> {
+  fn total(&self, part: &str) -> f64 {
+    self
+      .totals
+      .iter()
+      .find(|(p, _)| *p == part)
+      .map_or(0.0, |t| t.1)
+  }
+}
+
+fn process_label(json: &str, id: &str) -> (String, f64) {
+  let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+  let label = v["label"]
+    .as_str()
+    .map_or_else(|| id.to_owned(), str::to_owned);
+  (label, v["started"].as_f64().unwrap_or(0.0))
+}
+
+fn escape(v: &str) -> String {
+  let mut s = String::new();
+  encoder::escape_label_value(&mut s, v);
+  s
+}
+
+/// Aggregates a read into families, sorted by name, series by label bytes.
+pub fn aggregate(data: &ReadData) -> Vec<Family> {
+  let mut defs: HashMap<&str, FamilyDef> = HashMap::new();
+  for (name, json) in &data.meta {
+    if let Some(d) = field::parse_meta(name, json) {
+      defs.insert(name.as_str(), d);
+    }
+  }
+  // Live processes, with labels made unique (§6).
+  let mut procs: Vec<Proc> = data
+    .procs
+    .iter()
+    .map(|(id, h)| {
+      let info = h
+        .iter()
+        .find(|(k, _)| k == "@")
+        .map_or("", |(_, v)| v.as_str());
+      let (label, started) = process_label(info, id);
+      Proc {
+        id: id.clone(),
+        label,
+        started,
+      }
+    })
+    .collect();
+  let mut order: Vec<usize> = (0..procs.len()).collect();
+  order.sort_by(|&a, &b| {
+    procs[a]
+      .started
+      .total_cmp(&procs[b].started)
+      .then_with(|| procs[a].id.cmp(&procs[b].id))
+  });
+  let mut seen: HashMap<String, ()> = HashMap::new();
+  for &i in &order {
+    if seen.insert(procs[i].label.clone(), ()).is_some() {
+      let id8 = &procs[i].id[..procs[i].id.len().min(8)];
+      procs[i].label = format!("{}#{id8}", procs[i].label);
+    }
+  }
+  // (name, labels) → accumulated parts; most fields hit an existing entry.
+  let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+  let mut accs: Vec<(&str, &str, Acc)> = Vec::new();
+  fn slot<'a>(
+    index: &mut HashMap<(&'a str, &'a str), usize>,
+    accs: &mut Vec<(&'a str, &'a str, Acc<'a>)>,
+    name: &'a str,
+    labels: &'a str,
+  ) -> usize {
+    *index.entry((name, labels)).or_insert_with(|| {
+      accs.push((name, labels, Acc::default()));
+      accs.len() - 1
+    })
+  }
+  for (f, v) in &data.totals {
+    let (Some((name, part, labels)), Some(v)) = (field::split(f), field::parse(v)) else {
+      continue;
+    };
+    let Some(def) = defs.get(name) else { continue };
+    let n = slot(&mut index, &mut accs, name, labels);
+    let a = &mut accs[n].2;
+    if def.kind == Kind::Summary && part != "count" && part != "sum" {
+      if let Some(k) = field::bin_key(part) {
+        *a.bins.entry(k).or_default() += v;
+      }
+    } else {
+      a.totals.push((part, v));
+    }
+  }
+  for (pi, (_, h)) in data.procs.iter().enumerate() {
+    for (f, v) in h {
+      let Some((name, part, labels)) = field::split(f) else {
+        continue;
+      };
+      let Some(def) = defs.get(name) else { continue };
+      let (value, stamp) = v.split_once(' ').unwrap_or((v, "0"));
+      let Some(val) = field::parse(value) else {
+        continue;
+      };
+      match def.kind {
+        Kind::Gauge if part.is_empty() => {
+          let stamp = stamp.parse().unwrap_or(0.0);
+          let n = slot(&mut index, &mut accs, name, labels);
+          accs[n].2.gauges.push((pi, val, stamp));
+        }
+        Kind::Summary => {
+          if let Some(k) = field::bin_key(part) {
+            let n = slot(&mut index, &mut accs, name, labels);
+            let a = &mut accs[n].2;
+            *a.bins.entry(k).or_default() += val;
+          }
+        }
+        _ => {}
+      }
+    }
+  }
+  drop(index);
+  accs.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+  let mut acc: HashMap<&str, Vec<(&str, Acc)>> = HashMap::new();
+  for (name, labels, a) in accs {
+    acc.entry(name).or_default().push((labels, a));
+  }
+  let mut names: Vec<&str> = defs.keys().copied().collect();
+  names.sort_unstable();
+  let mut out = Vec::new();
+  for name in names {
+    let def = defs.remove(name).expect("listed");
+    let Some(series) = acc.remove(name) else {
+      out.push(Family {
+        def,
+        labels: vec![],
+        values: vec![],
+      });
+      continue;
+    };
+    let per_process = def.kind == Kind::Gauge && def.aggregator == Aggregator::PerProcess;
+    let mut fam = Family {
+      def: def.clone(),
+      labels: Vec::new(),
+      values: Vec::new(),
+    };
+    if per_process {
+      fam.def.label_names.push("process".into());
+    }
+    let st = stride(&def);
+    for (labels, a) in series {
+      // A field written under another shape of the metric is skipped (§5).
+      let count = if labels.is_empty() && def.label_names.is_empty() {
+        0
+      } else {
+        labels.split('\n').count()
+      };
+      if count != def.label_names.len() {
+        continue;
+      }
+      let total = |p: &str| a.total(p);
+      match def.kind {
+        Kind::Counter => {
+          fam.labels.push(labels.to_owned());
+          fam.values.push(total(""));
+        }
+        Kind::Histogram => {
+          fam.labels.push(labels.to_owned());
+          for i in 0..=def.buckets.len() {
+            fam.values.push(total(&format!("b{i}")));
+          }
+          fam.values.push(total("sum"));
+        }
+        Kind::Summary => {
+          fam.labels.push(labels.to_owned());
+          for q in &def.quantiles {
+            fam.values.push(sketch::quantile(&a.bins, *q));
+          }
+          fam.values.push(total("sum"));
+          fam.values.push(total("count"));
+        }
+        Kind::Gauge => {
+          if a.gauges.is_empty() {
+            continue;
+          }
+          if per_process {
+            let mut rows: Vec<&(usize, f64, f64)> = a.gauges.iter().collect();
+            rows.sort_by(|x, y| procs[x.0].label.cmp(&procs[y.0].label));
+            for (pi, v, _) in rows {
+              let l = escape(&procs[*pi].label);
+              fam
+                .labels
+                .push(if labels.is_empty() && def.label_names.is_empty() {
+                  l
+                } else {
+                  format!("{labels}\n{l}")
+                });
+              fam.values.push(*v);
+            }
+            continue;
+          }
+          let vals = a.gauges.iter().map(|g| g.1);
+          let v = match def.aggregator {
+            Aggregator::Sum | Aggregator::PerProcess => vals.sum(),
+            Aggregator::Min => vals.fold(f64::INFINITY, f64::min),
+            Aggregator::Max => vals.fold(f64::NEG_INFINITY, f64::max),
+            Aggregator::Average => vals.sum::<f64>() / a.gauges.len() as f64,
+            Aggregator::Omit => {
+              if a.gauges.len() != 1 {
+                continue;
+              }
+              a.gauges[0].1
+            }
+            Aggregator::Last => {
+              let g = a.gauges.iter().max_by(|x, y| {
+                x.2
+                  .total_cmp(&y.2)
+                  .then_with(|| procs[x.0].id.cmp(&procs[y.0].id))
+              });
+              g.map_or(f64::NAN, |g| g.1)
+            }
+            Aggregator::First => {
+              let g = a.gauges.iter().min_by(|x, y| {
+                procs[x.0]
+                  .started
+                  .total_cmp(&procs[y.0].started)
+                  .then_with(|| procs[x.0].id.cmp(&procs[y.0].id))
+              });
+              g.map_or(f64::NAN, |g| g.1)
+            }
+          };
+          fam.labels.push(labels.to_owned());
+          fam.values.push(v);
+        }
+      }
+      debug_assert_eq!(fam.values.len() % st, 0);
+    }
+    out.push(fam);
+  }
+  out
+}
+
+/// Renders families with the ordinary encoder.
+pub fn encode(families: &[Family], opts: &EncodeOptions, out: &mut String) {
+  let merged: Vec<MergedFamily> = families
+    .iter()
+    .map(|f| {
+      let ex = match f.def.kind {
+        Kind::Counter => 1,
+        Kind::Histogram => f.def.buckets.len() + 1,
+        _ => 0,
+      };
+      MergedFamily {
+        def: &f.def,
+        values: f.values.clone(),
+        labels: f.labels.iter().map(String::as_str).collect(),
+        exemplars: vec![None; ex * f.labels.len()],
+        created: vec![0.0; f.labels.len()],
+      }
+    })
+    .collect();
+  encoder::encode(&merged, opts, out);
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::encoder::Format;
+
+  fn s(a: &str, b: &str) -> (String, String) {
+    (a.into(), b.into())
+  }
+
+  #[test]
+  fn gauges_aggregate_over_live_processes_and_counters_add() {
+    let data = ReadData {
+      now_ms: 0.0,
+      meta: vec![
+        s(
+          "c_total",
+          r#"{"v":1,"type":"counter","help":"C.","labelNames":["m"],"aggregator":"sum"}"#,
+        ),
+        s(
+          "g",
+          r#"{"v":1,"type":"gauge","help":"G.","labelNames":[],"aggregator":"max"}"#,
+        ),
+        s(
+          "p",
+          r#"{"v":1,"type":"gauge","help":"P.","labelNames":[],"aggregator":"perProcess"}"#,
+        ),
+      ],
+      totals: vec![s("c_total||GET", "7"), s("c_total||a\nb", "1")],
+      procs: vec![
+        (
+          "aa".into(),
+          vec![
+            s("@", r#"{"label":"h:1","started":1}"#),
+            s("g||", "3 5"),
+            s("p||", "1 5"),
+          ],
+        ),
+        (
+          "bb".into(),
+          vec![
+            s("@", r#"{"label":"h:2","started":2}"#),
+            s("g||", "9 6"),
+            s("p||", "2 6"),
+          ],
+        ),
+      ],
+    };
+    let fams = aggregate(&data);
+    let mut out = String::new();
+    let opts = EncodeOptions {
+      format: Format::Text,
+      default_labels: &[],
+      created: false,
+    };
+    encode(&fams, &opts, &mut out);
+    assert_eq!(
+      out,
+      "# HELP c_total C.\n# TYPE c_total counter\nc_total{m=\"GET\"} 7\n\n# HELP g G.\n# TYPE g gauge\ng 9\n\n# HELP p P.\n# TYPE p gauge\np{process=\"h:1\"} 1\np{process=\"h:2\"} 2\n"
+    );
+  }
+}

@@ -1,0 +1,351 @@
+//! The writer's state machine (protocol §7), free of I/O so it is tested without Redis.
+//!
+//! Per counter-like field it keeps `local` (the process's value at the last snapshot), `carry`
+//! (what earlier incarnations of a reset series had reached) and `acked` (the cumulative value
+//! Redis confirmed). The cumulative value sent is `carry + local`; it never decreases. Memory is
+//! bounded by the number of series, whatever the length of an outage.
+
+use std::collections::HashMap;
+
+use super::field;
+use super::snapshot::Snapshot;
+
+/// Items per script call: bounds the time one call blocks Redis.
+pub const MAX_ITEMS: usize = 4096;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Cell {
+  local: f64,
+  carry: f64,
+  acked: f64,
+}
+
+impl Cell {
+  fn cum(&self) -> f64 {
+    self.carry + self.local
+  }
+}
+
+#[derive(Debug, Default)]
+struct SeriesState {
+  count: f64,
+  cells: HashMap<String, Cell>,
+}
+
+/// One counter item: which cell to acknowledge and what to send.
+#[derive(Debug, Clone)]
+pub struct CounterItem {
+  key: (String, String),
+  part: String,
+  /// The field.
+  pub field: String,
+  /// Cumulative value.
+  pub cum: f64,
+  /// Last acknowledged cumulative value (sent in seed mode).
+  pub acked: f64,
+}
+
+/// One script call's worth of items.
+#[derive(Debug, Default, Clone)]
+pub struct Chunk {
+  /// Counter-like items.
+  pub counters: Vec<CounterItem>,
+  /// Gauge-like items (field, value).
+  pub gauges: Vec<(String, f64)>,
+  /// Gauge-like fields to delete.
+  pub deletes: Vec<String>,
+  /// Metadata (name, JSON).
+  pub metas: Vec<(String, String)>,
+}
+
+impl Chunk {
+  fn len(&self) -> usize {
+    self.counters.len() + self.gauges.len() + self.deletes.len() + self.metas.len()
+  }
+}
+
+/// A flush's batch: one or more chunks, all in the same mode.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+  /// Seed mode (`s`): every counter-like field with its `acked` value.
+  pub seed: bool,
+  /// Known epoch (`''` = none).
+  pub epoch: String,
+  /// The script calls.
+  pub chunks: Vec<Chunk>,
+}
+
+/// Reply status of one script call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+  /// Applied.
+  Ok,
+  /// Redis lost its data: resend everything.
+  Epoch,
+  /// This process's `last_applied` records expired: re-seed.
+  Lost,
+}
+
+/// What the flusher should do after a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+  /// Done until the next interval.
+  Done,
+  /// Flush again at once (after `epoch` or `lost`).
+  Again,
+}
+
+/// The writer of one process.
+#[derive(Debug, Default)]
+pub struct Writer {
+  epoch: String,
+  seed: bool,
+  series: HashMap<(String, String), SeriesState>,
+  gauges: HashMap<String, f64>,
+  gauges_now: HashMap<String, f64>,
+  metas: HashMap<String, String>,
+  metas_now: Vec<(String, String)>,
+}
+
+impl Writer {
+  /// A writer that has never flushed.
+  pub fn new() -> Self {
+    Self::default()
+  }
+
+  /// The epoch of the last `ok` reply (`''` before).
+  pub fn epoch(&self) -> &str {
+    &self.epoch
+  }
+
+  /// Takes a snapshot in: updates local values, carrying over series that were reset.
+  pub fn update(&mut self, snap: Snapshot) {
+    self.metas_now = snap.metas;
+    self.gauges_now.clear();
+    for s in snap.series {
+      for (part, v) in &s.gauges {
+        self
+          .gauges_now
+          .insert(field::field(&s.name, part, &s.labels), *v);
+      }
+      if s.counters.is_empty() {
+        continue;
+      }
+      let st = self.series.entry((s.name, s.labels)).or_default();
+      if s.count < st.count {
+        // The series restarted from zero here: keep what it had reached.
+        for c in st.cells.values_mut() {
+          c.carry += c.local;
+          c.local = 0.0;
+        }
+      }
+      st.count = s.count;
+      for (part, v) in s.counters {
+        st.cells.entry(part).or_default().local = v;
+      }
+    }
+  }
+
+  /// The batch to send now.
+  pub fn batch(&self) -> Batch {
+    let mut chunks = vec![Chunk::default()];
+    let mut push = |f: &mut dyn FnMut(&mut Chunk)| {
+      if chunks.last().is_some_and(|c| c.len() >= MAX_ITEMS) {
+        chunks.push(Chunk::default());
+      }
+      f(chunks.last_mut().expect("one chunk at least"));
+    };
+    for (name, json) in &self.metas_now {
+      if self.metas.get(name) != Some(json) {
+        push(&mut |c| c.metas.push((name.clone(), json.clone())));
+      }
+    }
+    for ((name, labels), st) in &self.series {
+      for (part, cell) in &st.cells {
+        let cum = cell.cum();
+        if self.seed || cum.to_bits() != cell.acked.to_bits() {
+          let item = CounterItem {
+            key: (name.clone(), labels.clone()),
+            part: part.clone(),
+            field: field::field(name, part, labels),
+            cum,
+            acked: cell.acked,
+          };
+          push(&mut |c| c.counters.push(item.clone()));
+        }
+      }
+    }
+    for (f, v) in &self.gauges_now {
+      if self
+        .gauges
+        .get(f)
+        .is_none_or(|old| old.to_bits() != v.to_bits())
+      {
+        push(&mut |c| c.gauges.push((f.clone(), *v)));
+      }
+    }
+    for f in self.gauges.keys() {
+      if !self.gauges_now.contains_key(f) {
+        push(&mut |c| c.deletes.push(f.clone()));
+      }
+    }
+    Batch {
+      seed: self.seed,
+      epoch: self.epoch.clone(),
+      chunks,
+    }
+  }
+
+  /// Records the replies of a batch's chunks (`None` for a chunk with no reply).
+  pub fn on_replies(&mut self, batch: &Batch, replies: &[(Status, String)]) -> Next {
+    let mut next = Next::Done;
+    for (chunk, (status, epoch)) in batch.chunks.iter().zip(replies) {
+      match status {
+        Status::Ok => {
+          self.epoch = epoch.clone();
+          self.seed = false;
+          for it in &chunk.counters {
+            if let Some(c) = self
+              .series
+              .get_mut(&it.key)
+              .and_then(|s| s.cells.get_mut(&it.part))
+            {
+              c.acked = it.cum;
+            }
+          }
+          for (f, v) in &chunk.gauges {
+            self.gauges.insert(f.clone(), *v);
+          }
+          for f in &chunk.deletes {
+            self.gauges.remove(f);
+          }
+          for (n, j) in &chunk.metas {
+            self.metas.insert(n.clone(), j.clone());
+          }
+        }
+        Status::Epoch => {
+          self.epoch.clear();
+          self.seed = false;
+          for st in self.series.values_mut() {
+            for c in st.cells.values_mut() {
+              c.acked = 0.0;
+            }
+          }
+          self.gauges.clear();
+          self.metas.clear();
+          return Next::Again;
+        }
+        Status::Lost => {
+          self.seed = true;
+          self.gauges.clear();
+          self.metas.clear();
+          next = Next::Again;
+        }
+      }
+    }
+    next
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::backend::snapshot::SeriesSnap;
+
+  fn counter(v: f64) -> Snapshot {
+    Snapshot {
+      metas: vec![("c".into(), "{}".into())],
+      series: vec![SeriesSnap {
+        name: "c".into(),
+        labels: "x".into(),
+        count: v,
+        counters: vec![(String::new(), v)],
+        gauges: vec![],
+      }],
+    }
+  }
+
+  fn ok(b: &Batch) -> Vec<(Status, String)> {
+    b.chunks.iter().map(|_| (Status::Ok, "E".into())).collect()
+  }
+
+  #[test]
+  fn only_changes_are_sent_and_resets_carry_over() {
+    let mut w = Writer::new();
+    w.update(counter(5.0));
+    let b = w.batch();
+    assert_eq!(b.chunks[0].counters[0].field, "c||x");
+    assert_eq!(b.chunks[0].metas.len(), 1);
+    assert_eq!(w.on_replies(&b, &ok(&b)), Next::Done);
+    w.update(counter(5.0));
+    assert_eq!(w.batch().chunks[0].len(), 0);
+    w.update(counter(2.0)); // reset, then 2 more
+    let b = w.batch();
+    assert_eq!(b.chunks[0].counters[0].cum, 7.0);
+  }
+
+  #[test]
+  fn failed_flush_keeps_cumulative_values_and_epoch_resends_all() {
+    let mut w = Writer::new();
+    w.update(counter(5.0));
+    let b = w.batch();
+    w.on_replies(&b, &ok(&b));
+    w.update(counter(9.0));
+    let _lost_in_transit = w.batch();
+    w.update(counter(12.0));
+    let b = w.batch();
+    assert_eq!(b.chunks[0].counters[0].cum, 12.0);
+    assert_eq!(
+      w.on_replies(&b, &[(Status::Epoch, "F".into())]),
+      Next::Again
+    );
+    let b = w.batch();
+    assert_eq!(b.epoch, "");
+    assert_eq!(b.chunks[0].counters[0].cum, 12.0);
+    assert_eq!(b.chunks[0].metas.len(), 1);
+  }
+
+  #[test]
+  fn lost_reseeds_every_field_with_its_acked_value() {
+    let mut w = Writer::new();
+    w.update(counter(5.0));
+    let b = w.batch();
+    w.on_replies(&b, &ok(&b));
+    w.update(counter(8.0));
+    let b = w.batch();
+    assert_eq!(w.on_replies(&b, &[(Status::Lost, "E".into())]), Next::Again);
+    let b = w.batch();
+    assert!(b.seed);
+    let it = &b.chunks[0].counters[0];
+    assert_eq!((it.cum, it.acked), (8.0, 5.0));
+  }
+
+  #[test]
+  fn removed_gauges_are_deleted() {
+    let mut w = Writer::new();
+    let mut s = counter(1.0);
+    s.series[0].gauges.push(("z".into(), 3.0));
+    w.update(s);
+    let b = w.batch();
+    assert_eq!(b.chunks[0].gauges, vec![("c|z|x".to_string(), 3.0)]);
+    w.on_replies(&b, &ok(&b));
+    w.update(counter(1.0));
+    assert_eq!(w.batch().chunks[0].deletes, vec!["c|z|x".to_string()]);
+  }
+
+  #[test]
+  fn large_batches_are_split() {
+    let mut w = Writer::new();
+    let mut s = counter(1.0);
+    for i in 0..(MAX_ITEMS + 10) {
+      s.series[0].gauges.push((format!("g{i}"), 1.0));
+    }
+    w.update(s);
+    let b = w.batch();
+    assert_eq!(b.chunks.len(), 2);
+    assert_eq!(
+      b.chunks.iter().map(Chunk::len).sum::<usize>(),
+      MAX_ITEMS + 12
+    );
+  }
+}

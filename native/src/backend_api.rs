@@ -1,0 +1,356 @@
+//! The napi surface of the Redis backend (one per process) and of the reader-only render used by
+//! a sidecar. Every call that talks to Redis returns a Promise resolved from the libuv pool; the
+//! flusher thread holds no reference on the event loop, and the logger is a weak threadsafe
+//! function, so a process that is done exits on its own.
+
+use std::sync::mpsc::{self, Sender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+
+use crate::backend::conn::{self, Conn, Keys, Target};
+use crate::backend::flusher::{self, Cmd, Config, Level, RenderOpts};
+
+fn err(msg: String) -> Error {
+  Error::new(Status::GenericFailure, msg)
+}
+
+/// Options of the Redis backend, validated by JS first.
+#[napi(object)]
+pub struct RedisBackendOptions {
+  /// One URL, or the seed nodes of a cluster.
+  pub urls: Vec<String>,
+  /// Redis Cluster.
+  pub cluster: bool,
+  /// Namespace (`[A-Za-z0-9_.:-]{1,64}`).
+  pub prefix: String,
+  /// Flush interval, ms.
+  pub flush_interval_ms: u32,
+  /// Heartbeat TTL, ms.
+  pub live_ms: u32,
+  /// Retention of the per-process `last_applied` records, ms.
+  pub retain_ms: u32,
+  /// Connect and command timeout, ms.
+  pub timeout_ms: u32,
+  /// Error-throttle window, ms.
+  pub log_throttle_ms: u32,
+  /// Value of the `process` label of `perProcess` gauges.
+  pub process_label: String,
+  /// Host name for the process info.
+  pub host: String,
+  /// PEM of the CA for `rediss://` (default: the system's roots).
+  pub tls_ca: Option<String>,
+}
+
+/// Options of a reader-only render (the sidecar).
+#[napi(object)]
+pub struct RedisReadOptions {
+  /// One URL, or the seed nodes of a cluster.
+  pub urls: Vec<String>,
+  /// Redis Cluster.
+  pub cluster: bool,
+  /// Namespace.
+  pub prefix: String,
+  /// Connect and command timeout, ms.
+  pub timeout_ms: u32,
+  /// OpenMetrics instead of text 0.0.4.
+  pub open_metrics: bool,
+  /// Default labels as `[name, value, …]`.
+  pub default_labels: Vec<String>,
+  /// PEM of the CA for `rediss://` (default: the system's roots).
+  pub tls_ca: Option<String>,
+}
+
+struct Handle {
+  tx: Sender<Cmd>,
+  thread: Option<JoinHandle<()>>,
+}
+
+static BACKEND: Mutex<Option<Handle>> = Mutex::new(None);
+
+fn sender() -> Result<Sender<Cmd>> {
+  BACKEND
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+    .as_ref()
+    .map(|h| h.tx.clone())
+    .ok_or_else(|| err("promsd: no backend is loaded".into()))
+}
+
+fn check_prefix(p: &str) -> Result<()> {
+  let ok = !p.is_empty()
+    && p.len() <= 64
+    && p
+      .bytes()
+      .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
+  if ok {
+    Ok(())
+  } else {
+    Err(Error::new(
+      Status::InvalidArg,
+      format!("prefix {p:?} must match [A-Za-z0-9_.:-]{{1,64}}"),
+    ))
+  }
+}
+
+/// Starts the process's backend; returns the process id. `log(level, message)` receives the
+/// core's log lines.
+#[napi]
+pub fn backend_open(
+  env: Env,
+  options: RedisBackendOptions,
+  #[napi(ts_arg_type = "(level: string, message: string) => void")] log: Function<
+    FnArgs<(String, String)>,
+    (),
+  >,
+) -> Result<String> {
+  check_prefix(&options.prefix)?;
+  let mut slot = BACKEND.lock().unwrap_or_else(|e| e.into_inner());
+  if slot.is_some() {
+    return Err(err(
+      "promsd: a backend is already loaded in this process (close it first)".into(),
+    ));
+  }
+  type Log = FnArgs<(String, String)>;
+  let tsfn: ThreadsafeFunction<Log, (), Log, Status, false, true> = log
+    .build_threadsafe_function()
+    .callee_handled::<false>()
+    .weak::<true>()
+    .build()?;
+  let id = flusher::random_hex();
+  let info = serde_json::json!({
+    "v": 1,
+    "label": options.process_label,
+    "host": options.host,
+    "pid": std::process::id(),
+    "started": std::time::SystemTime::now()
+      .duration_since(std::time::UNIX_EPOCH)
+      .map_or(0, |d| d.as_millis() as u64),
+    "lib": concat!("promsd-rs ", env!("CARGO_PKG_VERSION")),
+  })
+  .to_string();
+  let cfg = Config {
+    target: Target {
+      urls: options.urls,
+      cluster: options.cluster,
+      timeout: Duration::from_millis(options.timeout_ms.max(1).into()),
+      tls_ca: options.tls_ca.map(String::into_bytes),
+    },
+    prefix: options.prefix,
+    id: id.clone(),
+    info,
+    interval: Duration::from_millis(options.flush_interval_ms.max(10).into()),
+    live_ms: options.live_ms.max(100).into(),
+    retain_ms: options.retain_ms.max(options.live_ms).into(),
+    throttle: Duration::from_millis(options.log_throttle_ms.into()),
+  };
+  let log = Box::new(move |level: Level, msg: String| {
+    tsfn.call(
+      FnArgs::from((level.as_str().to_owned(), msg)),
+      ThreadsafeFunctionCallMode::NonBlocking,
+    );
+  });
+  let (tx, thread) = flusher::spawn(cfg, log).map_err(|e| err(e.to_string()))?;
+  *slot = Some(Handle {
+    tx,
+    thread: Some(thread),
+  });
+  // A process that ends without close() still sends its last increments.
+  env.add_env_cleanup_hook((), |()| {
+    let _ = close_now(Duration::from_secs(2));
+  })?;
+  Ok(id)
+}
+
+fn close_now(timeout: Duration) -> std::result::Result<(), String> {
+  let Some(mut h) = BACKEND.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+    return Ok(());
+  };
+  let (tx, rx) = mpsc::channel();
+  if h.tx.send(Cmd::Close(tx)).is_err() {
+    return Ok(());
+  }
+  let r = rx
+    .recv_timeout(timeout)
+    .unwrap_or_else(|_| Err("promsd: close timed out; pending values were not all sent".into()));
+  if r.is_ok() {
+    if let Some(t) = h.thread.take() {
+      let _ = t.join();
+    }
+  }
+  r
+}
+
+/// A request to the flusher, waited for on the libuv pool.
+pub enum Request {
+  /// Flush.
+  Flush,
+  /// Flush and render.
+  Render(RenderOpts),
+  /// Close.
+  Close,
+}
+
+/// The task of [`backend_flush`], [`backend_render`] and [`backend_close`].
+pub struct BackendTask {
+  req: Option<Request>,
+  timeout: Duration,
+}
+
+impl Task for BackendTask {
+  type Output = String;
+  type JsValue = String;
+
+  fn compute(&mut self) -> Result<String> {
+    let req = self.req.take().expect("computed once");
+    if let Request::Close = req {
+      return close_now(self.timeout).map(|()| String::new()).map_err(err);
+    }
+    let tx = sender()?;
+    let closed = || err("promsd: the backend is closed".into());
+    let late = |_| err("promsd: the backend did not answer in time".into());
+    match req {
+      Request::Flush => {
+        let (rtx, rrx) = mpsc::channel();
+        tx.send(Cmd::Flush(rtx)).map_err(|_| closed())?;
+        rrx.recv_timeout(self.timeout).map_err(late)?.map_err(err)?;
+        Ok(String::new())
+      }
+      Request::Render(o) => {
+        let (rtx, rrx) = mpsc::channel();
+        tx.send(Cmd::Render(o, rtx)).map_err(|_| closed())?;
+        rrx.recv_timeout(self.timeout).map_err(late)?.map_err(err)
+      }
+      Request::Close => unreachable!("handled above"),
+    }
+  }
+
+  fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
+    Ok(output)
+  }
+}
+
+/// Flushes now; rejects when Redis could not take the values (they stay pending).
+#[napi(ts_return_type = "Promise<string>")]
+pub fn backend_flush(timeout_ms: u32) -> AsyncTask<BackendTask> {
+  AsyncTask::new(BackendTask {
+    req: Some(Request::Flush),
+    timeout: Duration::from_millis(timeout_ms.into()),
+  })
+}
+
+/// Flushes, then reads and renders the prefix's aggregate.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn backend_render(
+  open_metrics: bool,
+  default_labels: Vec<String>,
+  timeout_ms: u32,
+) -> AsyncTask<BackendTask> {
+  AsyncTask::new(BackendTask {
+    req: Some(Request::Render(RenderOpts {
+      open_metrics,
+      default_labels: pairs(&default_labels),
+    })),
+    timeout: Duration::from_millis(timeout_ms.into()),
+  })
+}
+
+/// Flushes what is pending (bounded by `timeout_ms`), removes this process's heartbeat and
+/// gauges from Redis and stops the thread. Safe to call twice.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn backend_close(timeout_ms: u32) -> AsyncTask<BackendTask> {
+  AsyncTask::new(BackendTask {
+    req: Some(Request::Close),
+    timeout: Duration::from_millis(timeout_ms.into()),
+  })
+}
+
+fn pairs(flat: &[String]) -> Vec<(String, String)> {
+  flat
+    .chunks(2)
+    .map(|p| (p[0].clone(), p.get(1).cloned().unwrap_or_default()))
+    .collect()
+}
+
+/// Renders a prefix's aggregate without loading a backend (the sidecar).
+pub struct ReadTask {
+  opts: RedisReadOptions,
+}
+
+impl Task for ReadTask {
+  type Output = String;
+  type JsValue = String;
+
+  fn compute(&mut self) -> Result<String> {
+    check_prefix(&self.opts.prefix)?;
+    let target = Target {
+      urls: self.opts.urls.clone(),
+      cluster: self.opts.cluster,
+      timeout: Duration::from_millis(self.opts.timeout_ms.max(1).into()),
+      tls_ca: self.opts.tls_ca.clone().map(String::into_bytes),
+    };
+    let mut c = Conn::open(&target).map_err(|e| {
+      err(format!(
+        "promsd: cannot connect to Redis at {}: {e}",
+        flusher::redact(&target.urls.join(","))
+      ))
+    })?;
+    let data = conn::read(&mut c, &Keys::new(&self.opts.prefix)).map_err(|e| {
+      err(format!(
+        "promsd: reading the aggregate from Redis failed: {e}"
+      ))
+    })?;
+    Ok(flusher::render_data(
+      &data,
+      &RenderOpts {
+        open_metrics: self.opts.open_metrics,
+        default_labels: pairs(&self.opts.default_labels),
+      },
+    ))
+  }
+
+  fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
+    Ok(output)
+  }
+}
+
+/// Reads and renders a prefix's aggregate with a connection of its own.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn redis_render(options: RedisReadOptions) -> AsyncTask<ReadTask> {
+  AsyncTask::new(ReadTask { opts: options })
+}
+
+#[cfg(unix)]
+static AGGREGATOR: Mutex<Option<crate::backend::embedded::Aggregator>> = Mutex::new(None);
+
+/// Starts the embedded aggregator of this host on a Unix socket (see
+/// [`crate::backend::embedded`]); processes flush to it with a `redis+unix://` URL.
+#[cfg(unix)]
+#[napi]
+pub fn aggregator_start(env: Env, path: String) -> Result<()> {
+  let mut slot = AGGREGATOR.lock().unwrap_or_else(|e| e.into_inner());
+  if slot.is_some() {
+    return Err(err(
+      "promsd: this process already runs an embedded aggregator".into(),
+    ));
+  }
+  let a = crate::backend::embedded::Aggregator::start(&path)
+    .map_err(|e| err(format!("promsd: cannot listen on {path:?}: {e}")))?;
+  *slot = Some(a);
+  // The socket file goes with the process.
+  env.add_env_cleanup_hook((), |()| aggregator_stop())?;
+  Ok(())
+}
+
+/// Stops the embedded aggregator and removes its socket file. Safe to call twice.
+#[cfg(unix)]
+#[napi]
+pub fn aggregator_stop() {
+  if let Some(mut a) = AGGREGATOR.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    a.stop();
+  }
+}

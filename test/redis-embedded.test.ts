@@ -1,0 +1,77 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { AGGREGATOR_SOCKET_ENV, Counter, EmbeddedBackend, Gauge, getBackend, loadBackend, register } from '../index';
+import { spawnChild, until } from './helpers/redis';
+
+// One host, no server: the primary's core aggregates over a Unix socket with the Redis protocol.
+
+afterEach(async () => {
+  await getBackend()?.close();
+  register.clear();
+});
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+describe('embedded multi-process mode', () => {
+  it('aggregates a node:cluster primary and its workers, scraped from the primary', () => {
+    const r = spawnSync(process.execPath, [join(__dirname, 'fixtures', 'redis-cluster-primary.js'), '3'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, [AGGREGATOR_SOCKET_ENV]: '' },
+    });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as { role: string; text: string };
+    expect(out.role).toBe('primary');
+    // 5 + 10 + 20 + 30; the workers closed, so only the primary's gauge is left.
+    expect(out.text).toBe(
+      '# HELP cl_requests_total Requests.\n# TYPE cl_requests_total counter\n' +
+        'cl_requests_total{role="primary"} 5\ncl_requests_total{role="worker"} 60\n\n' +
+        '# HELP cl_up Processes up.\n# TYPE cl_up gauge\ncl_up 1\n',
+    );
+    expect(r.status).toBe(0);
+  });
+
+  it('counts child processes, drops a SIGKILLed child\'s gauge after its TTL, and removes the socket on close', async () => {
+    const backend = new EmbeddedBackend({ role: 'primary', flushIntervalMs: 50, processTtlMs: 400, logger: quiet });
+    loadBackend(backend);
+    expect(process.env[AGGREGATOR_SOCKET_ENV]).toBe(backend.socketPath);
+    const busy = new Gauge({ name: 'emb_busy', help: 'Busy.' });
+    busy.set(1);
+    const done = new Counter({ name: 'emb_done_total', help: 'Done.' });
+    done.inc();
+    const children = [2, 3].map((v) =>
+      spawnChild({
+        backend: 'embedded',
+        flushIntervalMs: 50,
+        processTtlMs: 400,
+        then: 'stay',
+        metrics: [
+          { type: 'gauge', config: { name: 'emb_busy', help: 'Busy.' } },
+          { type: 'counter', config: { name: 'emb_done_total', help: 'Done.' } },
+        ],
+        steps: [
+          { metric: 0, method: 'set', value: v },
+          { metric: 1, method: 'inc', value: v * 10 },
+        ],
+      }),
+    );
+    await Promise.all(children.map((c) => c.waitFor('ready')));
+    await until('children flushed', async () => (await register.metrics()).includes('emb_busy 6\n'));
+    expect(await register.metrics()).toContain('emb_done_total 51\n');
+    children[0].proc.kill('SIGKILL');
+    await until('dead child expired', async () => (await register.metrics()).includes('emb_busy 4\n'));
+    expect(await register.metrics()).toContain('emb_done_total 51\n');
+    children[1].send('exit');
+    expect(await children[1].exited).toBe(0);
+    expect(await register.metrics()).toContain('emb_busy 1\n');
+    const path = backend.socketPath;
+    expect(existsSync(path)).toBe(true);
+    await backend.close();
+    expect(existsSync(path)).toBe(false);
+    expect(process.env[AGGREGATOR_SOCKET_ENV]).toBeUndefined();
+  });
+});
