@@ -78,6 +78,9 @@ export class EmbeddedBackend implements Backend {
     return this.#path;
   }
 
+  /** The core holds this backend: every thread can render through it. */
+  readonly inCore = true;
+
   get processId(): string | undefined {
     return this.#inner.processId;
   }

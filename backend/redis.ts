@@ -93,6 +93,9 @@ export class RedisBackend implements Backend {
   }
 
   /** This process's id in Redis (32 hex digits, random per start), once loaded. */
+  /** The core holds this backend: every thread can render through it. */
+  readonly inCore = true;
+
   get processId(): string | undefined {
     return this.#processId;
   }

@@ -21,6 +21,12 @@ export interface RenderOptions {
 export interface Backend {
   /** This process's identity in the backend (random per process start), once started. */
   readonly processId: string | undefined;
+  /**
+   * True when the Rust core holds the backend, so any thread of the process can render the
+   * aggregate (the threaded metrics server does); false or absent when it lives in JS on the
+   * thread that loaded it.
+   */
+  readonly inCore?: boolean;
   /** @internal Called by `loadBackend`: start flushing the global registry. */
   start(): void;
   /** Sends this process's pending values now. Rejects when they could not be sent (they stay pending). */

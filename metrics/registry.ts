@@ -1,6 +1,8 @@
 import { DuplicateMetricError, InvalidMetricError, show } from './errors';
 import type { Metric, MetricObjectWithValues, MetricValue } from './metric';
 import { valuesOf } from './metric';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { getBackend } from '../backend/load';
 import { native } from './native';
 
@@ -172,6 +174,12 @@ export class Registry {
     const contentType = options?.contentType === undefined ? this.#contentType : checkContentType(options.contentType);
     if (options?.collect !== false) await this.#collect();
     const defaults = options?.defaultLabels === undefined ? this.#defaultLabelsFlat : Object.entries(options.defaultLabels).flat();
+    const backend = this.id === GLOBAL_ID ? getBackend() : undefined;
+    if (backend !== undefined) {
+      // The aggregate of every process (this one's pending values flushed first).
+      const text = await backend.render({ openMetrics: contentType === OPENMETRICS_CONTENT_TYPE, defaultLabels: defaults });
+      return exposition(text, options?.gzip === true);
+    }
     return native.encodeBuffer({
       registry: this.id,
       openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
@@ -227,6 +235,18 @@ export class Registry {
       };
     });
   }
+}
+
+const gzipAsync = promisify(gzip);
+
+/**
+ * An exposition rendered as a string (by a backend) as bytes, gzipped on the libuv pool when
+ * asked and worth it (from 1 KiB), like the core's `encodeBuffer`.
+ */
+export async function exposition(text: string, wantGzip: boolean): Promise<Buffer> {
+  const bytes = Buffer.from(text, 'utf8');
+  if (!wantGzip || bytes.length < 1024) return bytes;
+  return gzipAsync(bytes, { level: 1, chunkSize: Math.max(16 * 1024, bytes.length) });
 }
 
 /** True when `body` starts with the gzip magic bytes (an exposition never does). */

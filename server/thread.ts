@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { InvalidOptionsError, ServerStartError, show } from '../metrics/errors';
-import { getGlobalRegistry } from '../metrics/registry';
+import { getBackend } from '../backend/load';
+import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../metrics/registry';
 import type { BoundSocket } from './http';
 import { Registrations, serverInfo } from './http';
 import { resolveServerOptions, urlOf } from './options';
 import type { MetricsServerOptions } from './options';
-import type { OwnerMessage, WorkerMessage, WorkerStart } from './thread-protocol';
+import type { BackendPlace, OwnerMessage, WorkerMessage, WorkerStart } from './thread-protocol';
 
 /** Options of `startHttpServerInThread`. */
 export interface ThreadedMetricsServerOptions extends Omit<MetricsServerOptions, 'httpSd'> {
@@ -105,7 +106,11 @@ export async function startHttpServerInThread(options?: ThreadedMetricsServerOpt
   const opts = resolveServerOptions(rest, true);
   const registrations = Registrations.of(rest.serviceDiscovery);
   const registry = rest.registry ?? getGlobalRegistry();
-  const start: WorkerStart = { options: opts, registryId: registry.id, defaultLabels: registry.getDefaultLabels(), collectTimeoutMs };
+  const backendPlace = (): BackendPlace => {
+    const b = registry.id === 0 ? getBackend() : undefined;
+    return b === undefined ? 'none' : b.inCore === true ? 'core' : 'owner';
+  };
+  const start: WorkerStart = { options: opts, registryId: registry.id, defaultLabels: registry.getDefaultLabels(), collectTimeoutMs, backend: backendPlace() };
   const worker = new Worker(workerEntry(), { workerData: start, name: 'promsd-metrics-server' });
 
   let exited = false;
@@ -121,7 +126,7 @@ export async function startHttpServerInThread(options?: ThreadedMetricsServerOpt
       )
       .then((error) => {
         collecting = undefined;
-        const reply: OwnerMessage = { type: 'collected', id, at: Date.now(), defaultLabels: registry.getDefaultLabels() };
+        const reply: OwnerMessage = { type: 'collected', id, at: Date.now(), defaultLabels: registry.getDefaultLabels(), backend: backendPlace() };
         if (error !== undefined) reply.error = error;
         if (!exited) worker.postMessage(reply);
       });
@@ -166,6 +171,14 @@ export async function startHttpServerInThread(options?: ThreadedMetricsServerOpt
   // Running: collect requests, and crash reports (a crashed worker exits; close() still works).
   worker.on('message', (m: WorkerMessage) => {
     if (m.type === 'collect') collect(m.id);
+    else if (m.type === 'render') {
+      // A JS backend lives on this thread: render the aggregate for the worker.
+      const contentType = m.openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
+      registry.metricsBuffer({ contentType, collect: false, defaultLabels: m.defaultLabels, gzip: m.gzip }).then(
+        (body) => !exited && worker.postMessage({ type: 'rendered', id: m.id, body } satisfies OwnerMessage),
+        (err: unknown) => !exited && worker.postMessage({ type: 'rendered', id: m.id, error: String(err instanceof Error ? err.message : err) } satisfies OwnerMessage),
+      );
+    }
   });
   worker.on('error', (err) => process.emitWarning(`promsd metrics server worker failed: ${err.message}`, 'PromsdWarning'));
 

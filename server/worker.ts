@@ -6,7 +6,8 @@
  * time the response carries in `X-Promsd-Collected-At`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Registry } from '../metrics/registry';
+import { native } from '../metrics/native';
+import { exposition, OPENMETRICS_CONTENT_TYPE, Registry } from '../metrics/registry';
 import type { RegistryContentType } from '../metrics/registry';
 import { createMetricsApp } from './app';
 import { closeServer, listen } from './http';
@@ -18,9 +19,15 @@ const start = workerData as WorkerStart;
 const post = (m: WorkerMessage): void => port.postMessage(m);
 
 let defaultLabels = start.defaultLabels;
+let backend = start.backend;
 let collectedAt = Date.now();
 let nextId = 1;
 const pending = new Map<number, () => void>();
+/** Bound on a core backend render (flush + one read). */
+const RENDER_TIMEOUT_MS = 15_000;
+const renders = new Map<number, (m: { body?: Uint8Array; error?: string }) => void>();
+/** How long a scrape waits for the owner to render through its JS backend. */
+const OWNER_RENDER_TIMEOUT_MS = 10_000;
 // Content type only matters for metrics(); this registry is a view on the owner's by id.
 const registry = new Registry(undefined, start.registryId);
 
@@ -41,9 +48,34 @@ function requestCollect(timeoutMs: number): Promise<void> {
   });
 }
 
+/** The aggregate rendered by the owner's JS backend (bounded wait: never a hung scrape). */
+function renderByOwner(contentType: RegistryContentType, gzip: boolean): Promise<Buffer> {
+  const id = nextId++;
+  post({ type: 'render', id, openMetrics: contentType === OPENMETRICS_CONTENT_TYPE, gzip, defaultLabels });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      renders.delete(id);
+      reject(new Error(`the owning thread did not render within ${OWNER_RENDER_TIMEOUT_MS} ms (its backend lives in JS)`));
+    }, OWNER_RENDER_TIMEOUT_MS);
+    renders.set(id, (m) => {
+      clearTimeout(timer);
+      if (m.body === undefined) reject(new Error(m.error ?? 'render failed'));
+      else resolve(Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength));
+    });
+  });
+}
+
 async function source(contentType: RegistryContentType, gzip: boolean): Promise<{ body: Buffer; headers: Record<string, string> }> {
   await requestCollect(start.collectTimeoutMs);
-  const body = await registry.metricsBuffer({ contentType, collect: false, defaultLabels, gzip });
+  let body: Buffer;
+  if (start.registryId === 0 && backend === 'core') {
+    const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
+    body = await exposition(await native.backendRender(openMetrics, Object.entries(defaultLabels).flat(), RENDER_TIMEOUT_MS), gzip);
+  } else if (start.registryId === 0 && backend === 'owner') {
+    body = await renderByOwner(contentType, gzip);
+  } else {
+    body = await registry.metricsBuffer({ contentType, collect: false, defaultLabels, gzip });
+  }
   return { body, headers: { 'x-promsd-collected-at': new Date(collectedAt).toISOString() } };
 }
 
@@ -52,8 +84,13 @@ const app = createMetricsApp({ source, path: start.options.path, compression: st
 listen(start.options, app.fetch).then(
   (server) => {
     port.on('message', (m: OwnerMessage) => {
-      if (m.type === 'collected') {
+      if (m.type === 'rendered') {
+        const done = renders.get(m.id);
+        renders.delete(m.id);
+        done?.(m);
+      } else if (m.type === 'collected') {
         defaultLabels = m.defaultLabels;
+        backend = m.backend;
         collectedAt = m.at;
         const done = pending.get(m.id);
         pending.delete(m.id);
