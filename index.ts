@@ -38,6 +38,7 @@ export type { DefaultMetricsCollectorConfiguration } from './metrics/default-met
 export { loadBackend, getBackend } from './backend/load';
 export { RedisBackend, renderRedis } from './backend/redis';
 export type { RedisBackendOptions, RenderRedisOptions } from './backend/redis';
+export { IoredisBackend, type IoredisBackendOptions } from './backend/ioredis';
 export type { Backend, Logger, RenderOptions } from './backend/types';
 export { BackendConfigError, BackendLoadedError } from './backend/errors';
 export { DuplicateMetricError, InvalidLabelsError, InvalidMetricError, InvalidValueError, PromsdError } from './metrics/errors';
