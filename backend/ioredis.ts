@@ -80,6 +80,8 @@ export class IoredisBackend implements Backend {
   #queue: Promise<unknown> = Promise.resolve();
   #down = false;
   #everConnected = false;
+  /** The last connection error of our own client (its connect() only says "Connection is closed."). */
+  #lastError: Error | undefined;
   readonly #onBeforeExit = (): void => {
     // A process that ends its work without close() still sends its last values.
     this.close().catch(() => undefined);
@@ -202,7 +204,9 @@ export class IoredisBackend implements Backend {
       client = r;
     }
     // Errors reach us through connect() and commands; the listener keeps ioredis quiet.
-    client.on('error', () => undefined);
+    client.on('error', (e: Error) => {
+      this.#lastError = e;
+    });
     return client;
   }
 
@@ -255,10 +259,12 @@ export class IoredisBackend implements Backend {
       await c.connect();
     } catch (e) {
       this.#down = true;
-      const msg = `promsd: cannot connect to Redis at ${this.#target()}: ${message(e)}`;
+      const msg = `promsd: cannot connect to Redis at ${this.#target()}: ${message(this.#lastError ?? e)}`;
+      this.#lastError = undefined;
       this.#error(msg);
       throw new Error(msg);
     }
+    this.#lastError = undefined;
     for (const line of this.#throttle.drain(performance.now())) this.#log('warn', line);
     this.#log(
       this.#down ? 'warn' : 'info',
