@@ -25,7 +25,7 @@ pub enum Conn {
   /// One node.
   Single(redis::Connection),
   /// Redis Cluster.
-  Cluster(redis::cluster::ClusterConnection),
+  Cluster(Box<redis::cluster::ClusterConnection>),
 }
 
 impl Conn {
@@ -39,7 +39,7 @@ impl Conn {
       let conn = c.get_connection()?;
       conn.set_read_timeout(Some(t.timeout))?;
       conn.set_write_timeout(Some(t.timeout))?;
-      Ok(Conn::Cluster(conn))
+      Ok(Conn::Cluster(Box::new(conn)))
     } else {
       let url = t
         .urls
@@ -56,7 +56,7 @@ impl Conn {
   fn like(&mut self) -> &mut dyn ConnectionLike {
     match self {
       Conn::Single(c) => c,
-      Conn::Cluster(c) => c,
+      Conn::Cluster(c) => c.as_mut(),
     }
   }
 
