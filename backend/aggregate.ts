@@ -263,19 +263,20 @@ export function aggregate(data: ReadData): AggregateFamily[] {
   data.procs.forEach(([, h], pi) => {
     for (const [f, s] of h) {
       const parts = splitField(f);
-      const val = parseValue(s);
-      if (parts === undefined || val === undefined) continue;
+      if (parts === undefined) continue;
       const [name, part, labels] = parts;
       const def = defs.get(name);
       if (def === undefined) continue;
-      const a = entry(name, labels);
+      // "<value> <server ms>"
+      const sp = s.indexOf(' ');
+      const val = parseValue(sp < 0 ? s : s.slice(0, sp));
+      if (val === undefined) continue;
       if (def.kind === 'gauge' && part === '') {
-        const stamp = s.split(' ')[1];
-        const n = stamp === undefined ? undefined : parseValue(stamp);
-        a.gauges.push([pi, val, n ?? 0]);
+        const stamp = sp < 0 ? '0' : s.slice(sp + 1);
+        entry(name, labels).gauges.push([pi, val, (stamp.includes(' ') ? undefined : parseValue(stamp)) ?? 0]);
       } else if (def.kind === 'summary') {
         const k = binKey(part);
-        if (k !== undefined) addBin(a, k, val);
+        if (k !== undefined) addBin(entry(name, labels), k, val);
       }
     }
   });

@@ -29,6 +29,8 @@ export interface IoredisBackendOptions extends RedisBackendOptions {
    * on the event loop.
    */
   redis?: Redis | Cluster;
+  /** For `rediss://`: PEM of the CA that signed the server certificates (default: the system's roots). */
+  tlsCa?: string;
 }
 
 type Client = Redis | Cluster;
@@ -69,6 +71,7 @@ export class IoredisBackend implements Backend {
   readonly #processLabel: string;
   readonly #logger: Logger;
   readonly #given: Client | undefined;
+  readonly #tlsCa: string | undefined;
   readonly #keys: Keys;
   readonly #throttle: Throttle;
   readonly #writer = new Writer();
@@ -125,6 +128,11 @@ export class IoredisBackend implements Backend {
     }
     this.#processLabel = options.processLabel ?? `${hostname()}:${process.pid}`;
     this.#logger = checkLogger(WHAT, options.logger);
+    const ca: unknown = options.tlsCa;
+    if (ca !== undefined && (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----'))) {
+      throw new BackendConfigError(`${WHAT}: tlsCa must be PEM text (-----BEGIN CERTIFICATE-----…), got ${show(typeof ca === 'string' ? ca.slice(0, 40) : ca)}`);
+    }
+    this.#tlsCa = ca;
     this.#keys = new Keys(this.#prefix);
     this.#throttle = new Throttle(logThrottleMs);
     // Fail here, not at the first flush, when the package lacks its scripts.
@@ -171,6 +179,7 @@ export class IoredisBackend implements Backend {
       commandTimeout: this.#timeoutMs,
       // Reconnects happen at the next flush, like the Rust flusher's.
       retryStrategy: () => null,
+      ...(this.#tlsCa !== undefined && this.#urls[0].startsWith('rediss:') ? { tls: { ca: this.#tlsCa } } : {}),
     };
     const unref = (r: Redis): void => {
       r.on('connect', () => (r.stream as { unref?: () => void } | undefined)?.unref?.());
@@ -192,12 +201,17 @@ export class IoredisBackend implements Backend {
             lazyConnect: undefined,
             username: first.username ? decodeURIComponent(first.username) : undefined,
             password: first.password ? decodeURIComponent(first.password) : undefined,
-            tls: first.protocol === 'rediss:' ? {} : undefined,
+            tls: first.protocol === 'rediss:' ? (this.#tlsCa === undefined ? {} : { ca: this.#tlsCa }) : undefined,
           },
         },
       );
       cluster.on('+node', (node: Redis) => unref(node));
       client = cluster;
+    } else if (/^(redis\+unix|unix):\/\//.test(this.#urls[0])) {
+      // A Unix socket (the embedded one-host server of the protocol answers no INFO).
+      const r = new Redis({ ...common, path: decodeURIComponent(new URL(this.#urls[0]).pathname), enableReadyCheck: false });
+      unref(r);
+      client = r;
     } else {
       const r = new Redis(this.#urls[0], common);
       unref(r);

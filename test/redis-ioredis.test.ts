@@ -438,6 +438,7 @@ describe('IoredisBackend in this process', () => {
     expect(() => new IoredisBackend({ processLabel: '' })).toThrow('IoredisBackend: processLabel must be a non-empty string, got ""');
     expect(() => new IoredisBackend({ redis: {} as never })).toThrow('IoredisBackend: redis must be an ioredis Redis or Cluster instance, got {}');
     expect(() => new IoredisBackend({ redis: client, url: redis.url })).toThrow('IoredisBackend: pass either redis (an ioredis client) or url/cluster, not both');
+    expect(() => new IoredisBackend({ tlsCa: 'abc' })).toThrow('IoredisBackend: tlsCa must be PEM text (-----BEGIN CERTIFICATE-----…), got "abc"');
     expect(() => new IoredisBackend(null as never)).toThrow('IoredisBackend: options must be an object, got null');
     const b = loadBackend(new IoredisBackend({ url: redis.url, prefix: 'opts', logger: quiet }));
     await expect(b.close({ timeoutMs: -1 })).rejects.toThrow('IoredisBackend: close timeoutMs must be an integer from 1 to 2147483647 (ms), got -1');
