@@ -251,7 +251,7 @@ describe('invalid metric definitions throw InvalidMetricError and register nothi
   it('an aggregator that is not one of prom-client\'s', async () => {
     await expectDefinitionRefused(
       (reg) => new Gauge({ name: 'temp', help: 'x', aggregator: 'median' as 'sum', registers: [reg] }),
-      'Gauge "temp": aggregator "median" is not one of [omit, sum, first, min, max, average]',
+      'Gauge "temp": aggregator "median" is not one of [omit, sum, first, min, max, average, last, perProcess]',
       'temp',
     );
   });
