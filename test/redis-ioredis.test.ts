@@ -1,5 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BackendConfigError, Counter, Gauge, IoredisBackend, Registry, Summary, getBackend, loadBackend, register, renderRedis } from '../index';
 import { aggregate, encode, parseRead } from '../backend/aggregate';
 import { Keys, Writer, applyArgs, formatValue, luaScripts } from '../backend/protocol';
-import { RedisServer, freePort, startRedis, until } from './helpers/redis';
+import { REDIS_SERVER, RedisServer, freePort, redisCommand, startRedis, until } from './helpers/redis';
 
 // The TypeScript twin (IoredisBackend) against the Rust RedisBackend on one Redis: the same
 // series, exact totals, byte-identical expositions, and the protocol's guarantees (retried
@@ -253,6 +256,43 @@ describe('IoredisBackend with RedisBackend on one Redis', () => {
     expect(Number(closed.closeMs)).toBeLessThan(1000);
     expect(await client.keys('promsd:{close}:g:*')).toEqual([]);
     expect(await client.exists('promsd:{close}:meta')).toBe(1);
+  });
+});
+
+describe('IoredisBackend on Redis Cluster', () => {
+  it('aggregates with RedisBackend on a three-node cluster (the prefix hash tag keeps each script in one slot)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'promsd-cluster-'));
+    const ports: number[] = [];
+    while (ports.length < 3) {
+      const p = await freePort();
+      if (p < 55_000 && !ports.includes(p)) ports.push(p); // the cluster bus uses port + 10000
+    }
+    const nodes = ports.map((port) =>
+      spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }),
+    );
+    try {
+      for (const port of ports) {
+        await until(`node ${port}`, () => redisCommand(port, 'PING').then((r) => r.startsWith('+PONG'), () => false));
+      }
+      await promisify(execFile)('/usr/bin/redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
+      const urls = ports.map((p) => `redis://127.0.0.1:${p}`);
+      const probe = new Redis(ports[0], '127.0.0.1');
+      await until('cluster ok', async () => String(await probe.call('CLUSTER', 'INFO')).includes('cluster_state:ok'));
+      probe.disconnect();
+      const metrics = [{ type: 'counter', config: { name: 'cl_jobs_total', help: 'Jobs.', labelNames: ['q'] } }, { type: 'gauge', config: { name: 'cl_busy', help: 'Busy.' } }];
+      const kids = (['native', 'ioredis'] as const).map((backend, i) =>
+        child({ backend, url: urls.slice(i, i + 2), cluster: true, prefix: 'clu', metrics, then: 'stay', steps: [{ metric: 0, method: 'inc', labels: { q: 'a' }, times: 10 * (i + 1) }, { metric: 1, method: 'set', value: i + 1 }] }),
+      );
+      await Promise.all(kids.map((k) => k.next('ready')));
+      const [a, b] = await Promise.all(kids.map((k) => k.render()));
+      expect(b).toBe(a);
+      expect(a).toBe('# HELP cl_busy Busy.\n# TYPE cl_busy gauge\ncl_busy 3\n\n# HELP cl_jobs_total Jobs.\n# TYPE cl_jobs_total counter\ncl_jobs_total{q="a"} 30\n');
+      for (const k of kids) k.proc.send('exit');
+      expect(await Promise.all(kids.map((k) => k.exited))).toEqual([0, 0]);
+    } finally {
+      for (const n of nodes) n.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
