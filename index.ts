@@ -65,6 +65,7 @@ export { RedisBackend, renderRedis } from './backend/redis';
 export type { RedisBackendOptions, RenderRedisOptions } from './backend/redis';
 export { AGGREGATOR_SOCKET_ENV, EmbeddedBackend, createBackend } from './backend/embedded';
 export type { EmbeddedBackendOptions } from './backend/embedded';
+export { IoredisBackend, type IoredisBackendOptions } from './backend/ioredis';
 export type { Backend, Logger, RenderOptions } from './backend/types';
 export { BackendConfigError, BackendLoadedError } from './backend/errors';
 

@@ -36,6 +36,12 @@ export declare function backendOpen(options: RedisBackendOptions, log: (level: s
 /** Flushes, then reads and renders the prefix's aggregate. */
 export declare function backendRender(openMetrics: boolean, defaultLabels: Array<string>, timeoutMs: number): Promise<string>
 
+/**
+ * Copies this process's values of the global registry (merged across its threads) in the
+ * shape of the Redis protocol (docs/REDIS-PROTOCOL.md §4).
+ */
+export declare function backendSnapshot(): ProtocolSnapshot
+
 /** Hands a chunk of slots (a `Float64Array` over a `SharedArrayBuffer`) to the store. */
 export declare function chunkAttach(shard: number, slots: Float64Array): number
 
@@ -158,6 +164,22 @@ export declare const enum MetricType {
 
 /** Adds a page of summary sketch bins to a series. */
 export declare function pageAdd(family: number, index: number, window: number, negative: boolean, base: number, chunk: number, offset: number): void
+
+/** This process's values as the protocol sends them, flattened (one allocation per string). */
+export interface ProtocolSnapshot {
+  /** `[name, metadata JSON, …]` per metric name (§5). */
+  metas: Array<string>
+  /** `[name, labels, …]` per series; `labels` is the field's `<labels>` (§4). */
+  series: Array<string>
+  /** Per series: the count used to detect a reset (it only grows unless the series restarted). */
+  counts: Array<number>
+  /** Per series: `[number of counter-like parts, number of gauge-like parts]`, flattened. */
+  shape: Array<number>
+  /** The parts, per series its counter-like parts, then its gauge-like parts. */
+  parts: Array<string>
+  /** The value of each part (not cumulative across resets). */
+  values: Array<number>
+}
 
 /** Options of the Redis backend, validated by JS first. */
 export interface RedisBackendOptions {

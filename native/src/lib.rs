@@ -21,3 +21,4 @@ pub mod encoder;
 pub mod merge;
 pub mod sketch;
 pub mod store;
+pub mod twin_api;

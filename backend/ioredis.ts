@@ -1,0 +1,449 @@
+// The ioredis twin of RedisBackend: the same protocol (docs/REDIS-PROTOCOL.md), the same keys,
+// field bytes and Lua scripts, written in TypeScript on ioredis. This process's values are read
+// from the store (`native.backendSnapshot()`, the snapshot the Rust flusher takes); everything
+// else — batching, diffing against what Redis acknowledged, retries, epoch/lost recovery,
+// throttled logging, reading and rendering the aggregate — happens here, on the JS thread.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+
+import { Cluster, Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+
+import { show } from '../metrics/errors';
+import { native } from '../metrics/native';
+import { shard } from '../metrics/shard';
+import { aggregate, encode, parseRead } from './aggregate';
+import { BackendConfigError } from './errors';
+import { unloadBackend } from './load';
+import { checkLogger, checkMs, checkPrefix, checkUrls } from './options';
+import { Keys, Throttle, Writer, applyArgs, luaScripts, redact, type Batch, type Status } from './protocol';
+import type { RedisBackendOptions } from './redis';
+import type { Backend, Logger, RenderOptions } from './types';
+
+/** Options of {@link IoredisBackend}: those of {@link RedisBackendOptions}, plus `redis`. */
+export interface IoredisBackendOptions extends RedisBackendOptions {
+  /**
+   * An ioredis client (`Redis` or `Cluster`) to use instead of connecting to `url`. The backend
+   * does not close it, and its reconnects and offline queue are its own (the backend keeps at
+   * most one batch in flight). Without it the backend owns a connection that holds no reference
+   * on the event loop.
+   */
+  redis?: Redis | Cluster;
+  /** For `rediss://`: PEM of the CA that signed the server certificates (default: the system's roots). */
+  tlsCa?: string;
+}
+
+type Client = Redis | Cluster;
+
+const WHAT = 'IoredisBackend';
+const LIB = 'promsd-ioredis 0.1.0';
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Rejects with `msg` when `p` has not settled after `ms`; the timer holds the event loop meanwhile. */
+function within<T>(p: Promise<T>, ms: number, msg: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(msg)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Aggregates the global registry across processes through Redis, in TypeScript on ioredis —
+ * for platforms where the Rust backend's own Redis client cannot run. Processes on this backend
+ * and on {@link RedisBackend} share a prefix and add up into the same series.
+ *
+ * ```ts
+ * loadBackend(new IoredisBackend({ url: 'redis://127.0.0.1:6379', prefix: 'checkout' }));
+ * ```
+ */
+export class IoredisBackend implements Backend {
+  readonly #urls: string[];
+  readonly #cluster: boolean;
+  readonly #prefix: string;
+  readonly #flushIntervalMs: number;
+  readonly #processTtlMs: number;
+  readonly #retainMs: number;
+  readonly #timeoutMs: number;
+  readonly #processLabel: string;
+  readonly #logger: Logger;
+  readonly #given: Client | undefined;
+  readonly #tlsCa: string | undefined;
+  readonly #keys: Keys;
+  readonly #throttle: Throttle;
+  readonly #writer = new Writer();
+  #client: Client | undefined;
+  #processId: string | undefined;
+  #info = '';
+  #closed = false;
+  #timer: NodeJS.Timeout | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #down = false;
+  #everConnected = false;
+  /** The last connection error of our own client (its connect() only says "Connection is closed."). */
+  #lastError: Error | undefined;
+  readonly #onBeforeExit = (): void => {
+    // A process that ends its work without close() still sends its last values.
+    this.close().catch(() => undefined);
+  };
+
+  constructor(options: IoredisBackendOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new BackendConfigError(`${WHAT}: options must be an object, got ${show(options)}`);
+    }
+    if (options.redis !== undefined) {
+      const r = options.redis as unknown as Record<string, unknown> | null;
+      if (typeof r?.pipeline !== 'function' || typeof r?.evalsha !== 'function' || typeof r?.connect !== 'function') {
+        throw new BackendConfigError(`${WHAT}: redis must be an ioredis Redis or Cluster instance, got ${show(options.redis)}`);
+      }
+      if (options.url !== undefined || options.cluster !== undefined) {
+        throw new BackendConfigError(`${WHAT}: pass either redis (an ioredis client) or url/cluster, not both`);
+      }
+    }
+    this.#given = options.redis;
+    this.#urls = checkUrls(WHAT, options.url);
+    if (options.cluster !== undefined && typeof options.cluster !== 'boolean') {
+      throw new BackendConfigError(`${WHAT}: cluster must be a boolean, got ${show(options.cluster)}`);
+    }
+    this.#cluster = options.cluster ?? false;
+    if (!this.#cluster && this.#urls.length > 1) {
+      throw new BackendConfigError(`${WHAT}: several urls need cluster: true, got ${show(this.#urls)}`);
+    }
+    this.#prefix = checkPrefix(WHAT, options.prefix ?? 'promsd');
+    this.#flushIntervalMs = checkMs(WHAT, 'flushIntervalMs', options.flushIntervalMs, 1000, 10);
+    this.#processTtlMs = checkMs(WHAT, 'processTtlMs', options.processTtlMs, 15_000, 100);
+    if (this.#processTtlMs <= this.#flushIntervalMs) {
+      throw new BackendConfigError(
+        `${WHAT}: processTtlMs (${this.#processTtlMs}) must be longer than flushIntervalMs (${this.#flushIntervalMs}), or live processes would look dead`,
+      );
+    }
+    this.#retainMs = checkMs(WHAT, 'retainMs', options.retainMs, 3_600_000, this.#processTtlMs);
+    this.#timeoutMs = checkMs(WHAT, 'timeoutMs', options.timeoutMs, 5000, 1);
+    const logThrottleMs = checkMs(WHAT, 'logThrottleMs', options.logThrottleMs, 60_000, 0);
+    if (options.processLabel !== undefined && (typeof options.processLabel !== 'string' || options.processLabel === '')) {
+      throw new BackendConfigError(`${WHAT}: processLabel must be a non-empty string, got ${show(options.processLabel)}`);
+    }
+    this.#processLabel = options.processLabel ?? `${hostname()}:${process.pid}`;
+    this.#logger = checkLogger(WHAT, options.logger);
+    const ca: unknown = options.tlsCa;
+    if (ca !== undefined && (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----'))) {
+      throw new BackendConfigError(`${WHAT}: tlsCa must be PEM text (-----BEGIN CERTIFICATE-----…), got ${show(typeof ca === 'string' ? ca.slice(0, 40) : ca)}`);
+    }
+    this.#tlsCa = ca;
+    this.#keys = new Keys(this.#prefix);
+    this.#throttle = new Throttle(logThrottleMs);
+    // Fail here, not at the first flush, when the package lacks its scripts.
+    luaScripts();
+  }
+
+  /** This process's id in Redis (32 hex digits, random per start), once loaded. */
+  get processId(): string | undefined {
+    return this.#processId;
+  }
+
+  /** The namespace. */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  /** @internal Called by `loadBackend`. */
+  start(): void {
+    if (this.#closed) throw new BackendConfigError(`${WHAT}: a closed backend cannot be loaded again; create a new one`);
+    if (this.#processId !== undefined) return;
+    shard();
+    this.#processId = randomBytes(16).toString('hex');
+    // Keys in serde_json's order, as the Rust core writes the same document (§6).
+    this.#info = JSON.stringify({
+      host: hostname(),
+      label: this.#processLabel,
+      lib: LIB,
+      pid: process.pid,
+      started: Date.now(),
+      v: 1,
+    });
+    this.#client = this.#given ?? this.#connectTo();
+    process.on('beforeExit', this.#onBeforeExit);
+    this.#schedule();
+  }
+
+  /** A connection of our own: connects on demand, never queues offline, holds no ref on the loop. */
+  #connectTo(): Client {
+    const common: RedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: this.#timeoutMs,
+      commandTimeout: this.#timeoutMs,
+      // Reconnects happen at the next flush, like the Rust flusher's.
+      retryStrategy: () => null,
+      ...(this.#tlsCa !== undefined && this.#urls[0].startsWith('rediss:') ? { tls: { ca: this.#tlsCa } } : {}),
+    };
+    const unref = (r: Redis): void => {
+      r.on('connect', () => (r.stream as { unref?: () => void } | undefined)?.unref?.());
+    };
+    let client: Client;
+    if (this.#cluster) {
+      const first = new URL(this.#urls[0]);
+      const cluster = new Cluster(
+        this.#urls.map((u) => {
+          const x = new URL(u);
+          return { host: x.hostname, port: Number(x.port || 6379) };
+        }),
+        {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          clusterRetryStrategy: () => null,
+          redisOptions: {
+            ...common,
+            lazyConnect: undefined,
+            username: first.username ? decodeURIComponent(first.username) : undefined,
+            password: first.password ? decodeURIComponent(first.password) : undefined,
+            tls: first.protocol === 'rediss:' ? (this.#tlsCa === undefined ? {} : { ca: this.#tlsCa }) : undefined,
+          },
+        },
+      );
+      cluster.on('+node', (node: Redis) => unref(node));
+      client = cluster;
+    } else if (/^(redis\+unix|unix):\/\//.test(this.#urls[0])) {
+      // A Unix socket (the embedded one-host server of the protocol answers no INFO).
+      const r = new Redis({ ...common, path: decodeURIComponent(new URL(this.#urls[0]).pathname), enableReadyCheck: false });
+      unref(r);
+      client = r;
+    } else {
+      const r = new Redis(this.#urls[0], common);
+      unref(r);
+      client = r;
+    }
+    // Errors reach us through connect() and commands; the listener keeps ioredis quiet.
+    client.on('error', (e: Error) => {
+      this.#lastError = e;
+    });
+    return client;
+  }
+
+  #log(level: keyof Logger, msg: string): void {
+    try {
+      (this.#logger[level] ?? this.#logger.error).call(this.#logger, msg);
+    } catch {
+      // A throwing logger must not take the process down.
+    }
+  }
+
+  #error(msg: string): void {
+    for (const line of this.#throttle.error(msg, performance.now())) {
+      this.#log(line.startsWith('suppressed ') ? 'warn' : 'error', line);
+    }
+  }
+
+  #target(): string {
+    return this.#given !== undefined ? 'the given ioredis client' : redact(this.#urls.join(','));
+  }
+
+  /** Runs `fn` after every earlier operation settled: one flush, render or close at a time. */
+  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#enqueue(async () => {
+        try {
+          await this.#flushOnce();
+        } catch {
+          // Logged (throttled); the values stay pending for the next flush.
+        }
+        for (const line of this.#throttle.tick(performance.now())) this.#log('warn', line);
+      }).finally(() => this.#schedule());
+    }, this.#flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  async #connect(): Promise<void> {
+    const c = this.#client as Client;
+    if (c.status === 'ready') return;
+    if (this.#given !== undefined && c.status !== 'wait') return; // theirs: its own reconnects
+    try {
+      await c.connect();
+    } catch (e) {
+      this.#down = true;
+      const msg = `promsd: cannot connect to Redis at ${this.#target()}: ${message(this.#lastError ?? e)}`;
+      this.#lastError = undefined;
+      this.#error(msg);
+      throw new Error(msg);
+    }
+    this.#lastError = undefined;
+    for (const line of this.#throttle.drain(performance.now())) this.#log('warn', line);
+    this.#log(
+      this.#down ? 'warn' : 'info',
+      `promsd: ${this.#everConnected ? 'reconnected to' : 'connected to'} Redis at ${this.#target()} (prefix "${this.#prefix}")`,
+    );
+    this.#everConnected = true;
+    this.#down = false;
+  }
+
+  #drop(): void {
+    if (this.#given === undefined) this.#client?.disconnect();
+  }
+
+  /** Runs one script per item of `calls` in one pipeline; on NOSCRIPT, again with EVAL. */
+  async #pipeline(calls: { sha: string; source: string; keys: string[]; args: string[] }[]): Promise<[Error | null, unknown][]> {
+    const run = async (useEval: boolean): Promise<[Error | null, unknown][]> => {
+      const p: ChainableCommander = (this.#client as Client).pipeline();
+      for (const c of calls) {
+        if (useEval) p.eval(c.source, c.keys.length, ...c.keys, ...c.args);
+        else p.evalsha(c.sha, c.keys.length, ...c.keys, ...c.args);
+      }
+      return ((await p.exec()) ?? []) as [Error | null, unknown][];
+    };
+    const first = await run(false);
+    if (!first.some(([e]) => e !== null && /NOSCRIPT/.test(e.message))) return first;
+    return run(true);
+  }
+
+  async #apply(batch: Batch): Promise<{ replies: ([Status, string] | undefined)[]; error: unknown }> {
+    const { apply } = luaScripts();
+    const id = this.#processId as string;
+    const keys = ['epoch', 'c', 'meta', 'procs', `a:${id}`, `g:${id}`].map((k) => this.#keys.key(k));
+    const calls = batch.chunks.map((chunk) => ({
+      sha: apply.sha,
+      source: apply.source,
+      keys,
+      args: applyArgs(batch, chunk, {
+        id,
+        candidate: randomBytes(16).toString('hex'),
+        liveMs: this.#processTtlMs,
+        retainMs: Math.min(this.#retainMs, 2 ** 32 - 1),
+        info: this.#info,
+      }),
+    }));
+    let results: [Error | null, unknown][];
+    try {
+      results = await this.#pipeline(calls);
+    } catch (e) {
+      return { replies: [], error: e };
+    }
+    const replies: ([Status, string] | undefined)[] = [];
+    let error: unknown;
+    for (let i = 0; i < calls.length; i++) {
+      const [err, r] = results[i] ?? [new Error('no reply'), undefined];
+      const status = Array.isArray(r) ? String(r[0]) : undefined;
+      if (err === null && (status === 'ok' || status === 'epoch' || status === 'lost')) {
+        replies.push([status, String((r as unknown[])[1] ?? '')]);
+      } else {
+        replies.push(undefined);
+        error ??= err ?? new Error(`unexpected reply of the apply script: ${show(r)}`);
+      }
+    }
+    return { replies, error };
+  }
+
+  /** One flush (§7): snapshot, batch, one pipeline, replies; again at once after epoch/lost. */
+  async #flushOnce(): Promise<void> {
+    await this.#connect();
+    for (let round = 0; round < 3; round++) {
+      this.#writer.update(native.backendSnapshot());
+      const batch = this.#writer.batch();
+      const { replies, error } = await this.#apply(batch);
+      const again = this.#writer.onReplies(batch, replies);
+      if (error !== undefined) {
+        this.#drop();
+        this.#down = true;
+        const msg = `promsd: flush to Redis failed: ${message(error)}`;
+        this.#error(msg);
+        throw new Error(msg);
+      }
+      if (!again) return;
+      this.#log('warn', "promsd: Redis lost this process's data (restart or expiry); resending all series");
+    }
+  }
+
+  #check(op: string): void {
+    if (this.#processId === undefined || this.#closed) {
+      throw new BackendConfigError(`${WHAT}: ${op}() needs a loaded, open backend (loadBackend(backend))`);
+    }
+  }
+
+  /** Sends this process's pending values now. Rejects when they could not be sent (they stay pending). */
+  async flush(): Promise<void> {
+    this.#check('flush');
+    await within(
+      this.#enqueue(() => this.#flushOnce()),
+      this.#timeoutMs * 2 + 1000,
+      'promsd: the backend did not answer in time',
+    );
+  }
+
+  /** Flushes, then reads the aggregate with the read script (one round trip) and renders it. */
+  async render(options: RenderOptions): Promise<string> {
+    this.#check('render');
+    const work = this.#enqueue(async () => {
+      try {
+        await this.#flushOnce();
+      } catch {
+        // Logged; render what Redis has.
+      }
+      await this.#connect();
+      const { read } = luaScripts();
+      let reply: unknown;
+      try {
+        const [[err, r]] = await this.#pipeline([
+          { sha: read.sha, source: read.source, keys: ['meta', 'c', 'procs'].map((k) => this.#keys.key(k)), args: [this.#keys.key('g:')] },
+        ]);
+        if (err !== null) throw err;
+        reply = r;
+      } catch (e) {
+        this.#drop();
+        throw new Error(`promsd: reading the aggregate from Redis failed: ${message(e)}`);
+      }
+      return encode(aggregate(parseRead(reply)), options.openMetrics, options.defaultLabels);
+    });
+    return within(work, this.#timeoutMs * 3 + 1000, 'promsd: the backend did not answer in time');
+  }
+
+  /**
+   * Flushes what is pending (bounded by `timeoutMs`, default twice the backend's), removes this
+   * process's heartbeat and gauges from Redis and releases the connection (a client passed as
+   * `redis` stays open). Safe to call twice.
+   */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#closed) return;
+    const timeout = checkMs(WHAT, 'close timeoutMs', options?.timeoutMs, this.#timeoutMs * 2, 1);
+    this.#closed = true;
+    unloadBackend(this);
+    process.removeListener('beforeExit', this.#onBeforeExit);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#processId === undefined) return;
+    const work = this.#enqueue(async () => {
+      let failure: unknown;
+      try {
+        await this.#flushOnce();
+      } catch (e) {
+        failure = e;
+      }
+      const c = this.#client as Client;
+      if (c.status === 'ready') {
+        try {
+          const id = this.#processId as string;
+          await c.pipeline().zrem(this.#keys.key('procs'), id).del(this.#keys.key(`g:${id}`)).exec();
+        } catch {
+          // Gauges then go when the heartbeat expires.
+        }
+      }
+      for (const line of this.#throttle.drain(performance.now())) this.#log('warn', line);
+      if (failure !== undefined) throw failure;
+    });
+    try {
+      await within(work, timeout, 'promsd: close timed out; pending values were not all sent');
+    } finally {
+      this.#drop();
+    }
+  }
+}
