@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { EmbeddedBackend } from '../backend/embedded';
+import { IoredisBackend } from '../backend/ioredis';
+import { RedisBackend } from '../backend/redis';
+import type { Backend } from '../backend/types';
+import type { PromsdConfig } from '../config/schema';
+import { ConsulAgent } from '../sd/consul';
+import { FileSD } from '../sd/file';
+import { RedisHttpSD } from '../sd/http';
+import type { HttpSdSource, ServiceDiscovery } from '../sd/types';
+import type { MetricsServerOptions } from '../server/options';
+import type { CliLogger } from './log';
+
+/** The backend the configuration asks for (`memory`: none). */
+export function backendOf(config: PromsdConfig, logger: CliLogger): Backend | undefined {
+  const { kind, redisUrl, prefix, flushIntervalMs } = config.backend;
+  switch (kind) {
+    case 'memory':
+      return undefined;
+    case 'embedded':
+      return new EmbeddedBackend({ prefix, flushIntervalMs, logger });
+    case 'redis':
+      return new RedisBackend({ url: redisUrl as string, prefix, flushIntervalMs, logger });
+    case 'ioredis':
+      return new IoredisBackend({ url: redisUrl as string, prefix, flushIntervalMs, logger });
+  }
+}
+
+/** The service-discovery plugins the configuration asks for, and the HTTP SD source if any. */
+export function serviceDiscoveryOf(config: PromsdConfig, logger: CliLogger): { plugins: ServiceDiscovery[]; httpSd: HttpSdSource | undefined } {
+  const plugins: ServiceDiscovery[] = [];
+  let httpSd: HttpSdSource | undefined;
+  const c = config.consul;
+  for (const kind of config.sd.kinds) {
+    if (kind === 'consul') {
+      const tls = c.caCert !== undefined || c.clientCert !== undefined || c.clientKey !== undefined || c.sslVerify !== undefined;
+      plugins.push(
+        new ConsulAgent({
+          name: config.sd.serviceName,
+          meta: { metrics_path: config.server.path },
+          ...(c.addr === undefined ? {} : { agentAddress: c.ssl === true && !/^https?:\/\//.test(c.addr) ? `https://${c.addr}` : c.addr }),
+          ...(c.token !== undefined ? { token: c.token } : c.tokenFile !== undefined ? { token: readFileSync(c.tokenFile, 'utf8').trim() } : {}),
+          ...(tls
+            ? {
+                tls: {
+                  ...(c.caCert === undefined ? {} : { ca: readFileSync(c.caCert) }),
+                  ...(c.clientCert === undefined ? {} : { cert: readFileSync(c.clientCert) }),
+                  ...(c.clientKey === undefined ? {} : { key: readFileSync(c.clientKey) }),
+                  ...(c.sslVerify === undefined ? {} : { rejectUnauthorized: c.sslVerify }),
+                },
+              }
+            : {}),
+          logger,
+        }),
+      );
+    } else if (kind === 'file') {
+      plugins.push(new FileSD({ dir: config.sd.fileDir, labels: { service: config.sd.serviceName } }));
+    } else {
+      const sd = new RedisHttpSD({ url: config.backend.redisUrl as string, prefix: config.backend.prefix, labels: { service: config.sd.serviceName }, logger });
+      plugins.push(sd);
+      httpSd = sd;
+    }
+  }
+  return { plugins, httpSd };
+}
+
+/** The metrics server's options from the configuration (TLS files are read by the server). */
+export function serverOptionsOf(config: PromsdConfig): MetricsServerOptions {
+  const s = config.server;
+  return {
+    port: s.port,
+    addr: s.addr,
+    path: s.path,
+    compression: s.compression,
+    ...(s.tlsCert !== undefined && s.tlsKey !== undefined ? { tls: { certFile: s.tlsCert, keyFile: s.tlsKey } } : {}),
+    ...(s.authToken === undefined ? {} : { auth: { token: s.authToken } }),
+  };
+}
+
+/** PINGs Redis once; resolves to null when it answers, else to why not. */
+export async function pingRedis(url: string, timeoutMs = 2000): Promise<string | null> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const pong = await redis.ping();
+    return pong === 'PONG' ? null : `unexpected PING answer ${pong}`;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Asks the Consul agent who it is; resolves to null when it answers 200, else to why not. */
+export async function pingConsul(config: PromsdConfig, timeoutMs = 2000): Promise<string | null> {
+  const c = config.consul;
+  let addr = c.addr ?? '127.0.0.1:8500';
+  if (!/^https?:\/\//.test(addr)) addr = `${c.ssl === true ? 'https' : 'http'}://${addr}`;
+  const token = c.token ?? (c.tokenFile === undefined ? undefined : readFileSync(c.tokenFile, 'utf8').trim());
+  try {
+    const r = await fetch(`${addr.replace(/\/$/, '')}/v1/agent/self`, {
+      headers: token === undefined ? {} : { 'x-consul-token': token },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (r.ok) return null;
+    return `HTTP ${r.status}: ${(await r.text()).trim().slice(0, 200)}`;
+  } catch (err) {
+    const e = err as Error & { cause?: { message?: string } };
+    return e.cause?.message ?? e.message;
+  }
+}
