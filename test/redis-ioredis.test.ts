@@ -469,7 +469,7 @@ describe('IoredisBackend in this process', () => {
   });
 
   it('refuses bad options with messages naming them', async () => {
-    expect(() => new IoredisBackend({ url: 'http://x' })).toThrow(new BackendConfigError('IoredisBackend: url "http://x" is not a redis:// or rediss:// URL'));
+    expect(() => new IoredisBackend({ url: 'http://x' })).toThrow(new BackendConfigError('IoredisBackend: url "http://x" is not a redis://, rediss:// or redis+unix:// URL'));
     expect(() => new IoredisBackend({ prefix: 'a{b}' })).toThrow('IoredisBackend: prefix "a{b}" must match [A-Za-z0-9_.:-]{1,64}');
     expect(() => new IoredisBackend({ flushIntervalMs: 0 })).toThrow('IoredisBackend: flushIntervalMs must be an integer from 10 to 2147483647 (ms), got 0');
     expect(() => new IoredisBackend({ flushIntervalMs: 2000, processTtlMs: 1000 })).toThrow(/processTtlMs \(1000\) must be longer than flushIntervalMs \(2000\)/);
