@@ -7,7 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
-import { Cluster, Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis, RedisOptions } from 'ioredis';
+
+/** ioredis, loaded when a client is created (requiring promsd does not load it). */
+function ioredis(): typeof import('ioredis') {
+  return require('ioredis') as typeof import('ioredis');
+}
 
 import { show } from '../metrics/errors';
 import { native } from '../metrics/native';
@@ -187,7 +192,7 @@ export class IoredisBackend implements Backend {
     let client: Client;
     if (this.#cluster) {
       const first = new URL(this.#urls[0]);
-      const cluster = new Cluster(
+      const cluster = new (ioredis().Cluster)(
         this.#urls.map((u) => {
           const x = new URL(u);
           return { host: x.hostname, port: Number(x.port || 6379) };
@@ -209,11 +214,11 @@ export class IoredisBackend implements Backend {
       client = cluster;
     } else if (/^(redis\+unix|unix):\/\//.test(this.#urls[0])) {
       // A Unix socket (the embedded one-host server of the protocol answers no INFO).
-      const r = new Redis({ ...common, path: decodeURIComponent(new URL(this.#urls[0]).pathname), enableReadyCheck: false });
+      const r = new (ioredis().Redis)({ ...common, path: decodeURIComponent(new URL(this.#urls[0]).pathname), enableReadyCheck: false });
       unref(r);
       client = r;
     } else {
-      const r = new Redis(this.#urls[0], common);
+      const r = new (ioredis().Redis)(this.#urls[0], common);
       unref(r);
       client = r;
     }

@@ -1,4 +1,4 @@
-import Consul from 'consul';
+import type Consul from 'consul';
 import { show } from '../metrics/errors';
 import { advertisedAddress, checkServerInfo, defaultInstanceId, hostPort } from './address';
 import { resolveConnection, type ConsulConnection, type ConsulTlsOptions } from './consul-config';
@@ -271,7 +271,9 @@ export class ConsulAgent implements ServiceDiscovery {
       check,
     };
     const { baseUrl, token, tls } = s.connection;
-    this.#consul = new Consul({
+    // Loaded on first use: processes that never register with Consul do not pay for the client.
+    const ConsulClient = require('consul') as typeof Consul;
+    this.#consul = new ConsulClient({
       baseUrl,
       timeout: s.requestTimeoutMs,
       ...(token === undefined ? {} : { defaults: { token } }),

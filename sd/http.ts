@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
-import Redis, { type Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { show } from '../metrics/errors';
 import { checkServerInfo, defaultInstanceId } from './address';
 import { InvalidSdOptionError } from './errors';
@@ -219,7 +219,9 @@ export class RedisHttpSD implements ServiceDiscovery, HttpSdSource {
     if (!this.#owned) {
       // Fail a command after one reconnection attempt instead of queueing it for minutes: the
       // refresh timer is the retry loop.
-      this.#owned = new Redis(this.#url as string, { maxRetriesPerRequest: 1, connectTimeout: 5000 });
+      // ioredis is loaded on first use: processes without HTTP SD do not pay for it.
+      const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
+      this.#owned = new RedisClient(this.#url as string, { maxRetriesPerRequest: 1, connectTimeout: 5000 });
       this.#owned.on('error', (err: Error) => this.#logger.debug(`RedisHttpSD: Redis connection: ${err.message}`));
     }
     return this.#owned;

@@ -2,7 +2,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
+import type { createAdaptorServer as CreateAdaptorServer } from '@hono/node-server';
 import { InvalidOptionsError, ServerStartError } from '../metrics/errors';
 import { combineServiceDiscovery } from '../sd/combine';
 import { getGlobalRegistry } from '../metrics/registry';
@@ -73,6 +73,8 @@ export function serverInfo(socket: BoundSocket, https: boolean, path: string): M
 
 /** Starts a Node server for `app.fetch` and resolves once it listens (or rejects with why not). */
 export async function listen(opts: ResolvedServerOptions, fetch: (req: Request) => Response | Promise<Response>): Promise<Server> {
+  // Loaded when a server starts: requiring promsd to instrument does not load the adapter.
+  const { createAdaptorServer } = require('@hono/node-server') as { createAdaptorServer: typeof CreateAdaptorServer };
   let server: Server;
   try {
     server = (
