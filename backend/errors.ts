@@ -1,7 +1,7 @@
-import { PromsdError } from '../metrics/errors';
+import { InvalidOptionsError, PromsdError } from '../metrics/errors';
 
 /** A backend option is invalid; the message names the option and the value. */
-export class BackendConfigError extends PromsdError {
+export class BackendConfigError extends InvalidOptionsError {
   override name = 'BackendConfigError';
 }
 

@@ -20,7 +20,7 @@ import { shard } from '../metrics/shard';
 import { aggregate, encode, parseRead } from './aggregate';
 import { BackendConfigError } from './errors';
 import { unloadBackend } from './load';
-import { checkLogger, checkMs, checkPrefix, checkUrls } from './options';
+import { checkMs, resolveBackendOptions } from './options';
 import { Keys, Throttle, Writer, applyArgs, luaScripts, redact, type Batch, type Status } from './protocol';
 import type { RedisBackendOptions } from './redis';
 import type { Backend, Logger, RenderOptions } from './types';
@@ -109,37 +109,19 @@ export class IoredisBackend implements Backend {
       }
     }
     this.#given = options.redis;
-    this.#urls = checkUrls(WHAT, options.url);
-    if (options.cluster !== undefined && typeof options.cluster !== 'boolean') {
-      throw new BackendConfigError(`${WHAT}: cluster must be a boolean, got ${show(options.cluster)}`);
-    }
-    this.#cluster = options.cluster ?? false;
-    if (!this.#cluster && this.#urls.length > 1) {
-      throw new BackendConfigError(`${WHAT}: several urls need cluster: true, got ${show(this.#urls)}`);
-    }
-    this.#prefix = checkPrefix(WHAT, options.prefix ?? 'promsd');
-    this.#flushIntervalMs = checkMs(WHAT, 'flushIntervalMs', options.flushIntervalMs, 1000, 10);
-    this.#processTtlMs = checkMs(WHAT, 'processTtlMs', options.processTtlMs, 15_000, 100);
-    if (this.#processTtlMs <= this.#flushIntervalMs) {
-      throw new BackendConfigError(
-        `${WHAT}: processTtlMs (${this.#processTtlMs}) must be longer than flushIntervalMs (${this.#flushIntervalMs}), or live processes would look dead`,
-      );
-    }
-    this.#retainMs = checkMs(WHAT, 'retainMs', options.retainMs, 3_600_000, this.#processTtlMs);
-    this.#timeoutMs = checkMs(WHAT, 'timeoutMs', options.timeoutMs, 5000, 1);
-    const logThrottleMs = checkMs(WHAT, 'logThrottleMs', options.logThrottleMs, 60_000, 0);
-    if (options.processLabel !== undefined && (typeof options.processLabel !== 'string' || options.processLabel === '')) {
-      throw new BackendConfigError(`${WHAT}: processLabel must be a non-empty string, got ${show(options.processLabel)}`);
-    }
-    this.#processLabel = options.processLabel ?? `${hostname()}:${process.pid}`;
-    this.#logger = checkLogger(WHAT, options.logger);
-    const ca: unknown = options.tlsCa;
-    if (ca !== undefined && (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----'))) {
-      throw new BackendConfigError(`${WHAT}: tlsCa must be PEM text (-----BEGIN CERTIFICATE-----…), got ${show(typeof ca === 'string' ? ca.slice(0, 40) : ca)}`);
-    }
-    this.#tlsCa = ca;
+    const o = resolveBackendOptions(WHAT, options as Record<string, unknown>);
+    this.#urls = o.urls;
+    this.#cluster = o.cluster;
+    this.#prefix = o.prefix;
+    this.#flushIntervalMs = o.flushIntervalMs;
+    this.#processTtlMs = o.processTtlMs;
+    this.#retainMs = o.retainMs;
+    this.#timeoutMs = o.timeoutMs;
+    this.#processLabel = o.processLabel;
+    this.#logger = o.logger;
+    this.#tlsCa = o.tlsCa;
     this.#keys = new Keys(this.#prefix);
-    this.#throttle = new Throttle(logThrottleMs);
+    this.#throttle = new Throttle(o.logThrottleMs);
     // Fail here, not at the first flush, when the package lacks its scripts.
     luaScripts();
   }

@@ -1,9 +1,11 @@
+import { hostname } from 'node:os';
 // Checks shared by the backends' options; messages name the option and the value.
 import { show } from '../metrics/errors';
 import { BackendConfigError } from './errors';
 import type { Logger } from './types';
 
-const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** What a prefix may be: it becomes a Redis Cluster hash tag, so no braces. */
+export const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** A prefix usable as a Redis Cluster hash tag. */
 export function checkPrefix(what: string, prefix: unknown): string {
@@ -57,4 +59,55 @@ export function checkCa(what: string, ca: unknown): string | undefined {
     throw new BackendConfigError(`${what}: tlsCa must be PEM text (-----BEGIN CERTIFICATE-----…), got ${show(typeof ca === 'string' ? ca.slice(0, 40) : ca)}`);
   }
   return ca;
+}
+
+/** The options every Redis-protocol backend shares, checked and with their defaults. */
+export interface ResolvedBackendOptions {
+  urls: string[];
+  cluster: boolean;
+  prefix: string;
+  flushIntervalMs: number;
+  processTtlMs: number;
+  retainMs: number;
+  timeoutMs: number;
+  logThrottleMs: number;
+  processLabel: string;
+  logger: Logger;
+  tlsCa: string | undefined;
+}
+
+/** Checks the options `RedisBackend` and `IoredisBackend` share; messages name the option and the value. */
+export function resolveBackendOptions(what: string, options: Record<string, unknown>): ResolvedBackendOptions {
+  const urls = checkUrls(what, options.url);
+  if (options.cluster !== undefined && typeof options.cluster !== 'boolean') {
+    throw new BackendConfigError(`${what}: cluster must be a boolean, got ${show(options.cluster)}`);
+  }
+  const cluster = options.cluster ?? false;
+  if (!cluster && urls.length > 1) {
+    throw new BackendConfigError(`${what}: several urls need cluster: true, got ${show(urls)}`);
+  }
+  const flushIntervalMs = checkMs(what, 'flushIntervalMs', options.flushIntervalMs, 1000, 10);
+  const processTtlMs = checkMs(what, 'processTtlMs', options.processTtlMs, 15_000, 100);
+  if (processTtlMs <= flushIntervalMs) {
+    throw new BackendConfigError(
+      `${what}: processTtlMs (${processTtlMs}) must be longer than flushIntervalMs (${flushIntervalMs}), or live processes would look dead`,
+    );
+  }
+  const { processLabel } = options;
+  if (processLabel !== undefined && (typeof processLabel !== 'string' || processLabel === '')) {
+    throw new BackendConfigError(`${what}: processLabel must be a non-empty string, got ${show(processLabel)}`);
+  }
+  return {
+    urls,
+    cluster,
+    prefix: checkPrefix(what, options.prefix ?? 'promsd'),
+    flushIntervalMs,
+    processTtlMs,
+    retainMs: checkMs(what, 'retainMs', options.retainMs, 3_600_000, processTtlMs),
+    timeoutMs: checkMs(what, 'timeoutMs', options.timeoutMs, 5000, 1),
+    logThrottleMs: checkMs(what, 'logThrottleMs', options.logThrottleMs, 60_000, 0),
+    processLabel: (processLabel as string | undefined) ?? `${hostname()}:${process.pid}`,
+    logger: checkLogger(what, options.logger),
+    tlsCa: checkCa(what, options.tlsCa),
+  };
 }

@@ -8,7 +8,7 @@ import { native } from '../metrics/native';
 import { shard } from '../metrics/shard';
 import { BackendConfigError } from './errors';
 import { unloadBackend } from './load';
-import { checkCa, checkLogger, checkMs, checkPrefix, checkUrls } from './options';
+import { checkCa, checkMs, checkPrefix, checkUrls, resolveBackendOptions } from './options';
 import type { Backend, Logger, RenderOptions } from './types';
 
 /** Options of {@link RedisBackend}. */
@@ -65,31 +65,18 @@ export class RedisBackend implements Backend {
     if (typeof options !== 'object' || options === null) {
       throw new BackendConfigError(`${WHAT}: options must be an object, got ${show(options)}`);
     }
-    this.#urls = checkUrls(WHAT, options.url);
-    if (options.cluster !== undefined && typeof options.cluster !== 'boolean') {
-      throw new BackendConfigError(`${WHAT}: cluster must be a boolean, got ${show(options.cluster)}`);
-    }
-    this.#cluster = options.cluster ?? false;
-    if (!this.#cluster && this.#urls.length > 1) {
-      throw new BackendConfigError(`${WHAT}: several urls need cluster: true, got ${show(this.#urls)}`);
-    }
-    this.#prefix = checkPrefix(WHAT, options.prefix ?? 'promsd');
-    this.#flushIntervalMs = checkMs(WHAT, 'flushIntervalMs', options.flushIntervalMs, 1000, 10);
-    this.#processTtlMs = checkMs(WHAT, 'processTtlMs', options.processTtlMs, 15_000, 100);
-    if (this.#processTtlMs <= this.#flushIntervalMs) {
-      throw new BackendConfigError(
-        `${WHAT}: processTtlMs (${this.#processTtlMs}) must be longer than flushIntervalMs (${this.#flushIntervalMs}), or live processes would look dead`,
-      );
-    }
-    this.#retainMs = checkMs(WHAT, 'retainMs', options.retainMs, 3_600_000, this.#processTtlMs);
-    this.#timeoutMs = checkMs(WHAT, 'timeoutMs', options.timeoutMs, 5000, 1);
-    this.#logThrottleMs = checkMs(WHAT, 'logThrottleMs', options.logThrottleMs, 60_000, 0);
-    if (options.processLabel !== undefined && (typeof options.processLabel !== 'string' || options.processLabel === '')) {
-      throw new BackendConfigError(`${WHAT}: processLabel must be a non-empty string, got ${show(options.processLabel)}`);
-    }
-    this.#processLabel = options.processLabel ?? `${hostname()}:${process.pid}`;
-    this.#logger = checkLogger(WHAT, options.logger);
-    this.#tlsCa = checkCa(WHAT, options.tlsCa);
+    const o = resolveBackendOptions(WHAT, options as Record<string, unknown>);
+    this.#urls = o.urls;
+    this.#cluster = o.cluster;
+    this.#prefix = o.prefix;
+    this.#flushIntervalMs = o.flushIntervalMs;
+    this.#processTtlMs = o.processTtlMs;
+    this.#retainMs = o.retainMs;
+    this.#timeoutMs = o.timeoutMs;
+    this.#logThrottleMs = o.logThrottleMs;
+    this.#processLabel = o.processLabel;
+    this.#logger = o.logger;
+    this.#tlsCa = o.tlsCa;
   }
 
   /** This process's id in Redis (32 hex digits, random per start), once loaded. */

@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { EmbeddedBackend } from '../backend/embedded';
 import { IoredisBackend } from '../backend/ioredis';
 import { RedisBackend } from '../backend/redis';
 import type { Backend } from '../backend/types';
+import { KEYS } from '../config/schema';
 import type { PromsdConfig } from '../config/schema';
 import { ConsulAgent } from '../sd/consul';
+import { resolveConnection } from '../sd/consul-config';
 import { FileSD } from '../sd/file';
 import { RedisHttpSD } from '../sd/http';
 import type { HttpSdSource, ServiceDiscovery } from '../sd/types';
@@ -31,29 +32,10 @@ export function backendOf(config: PromsdConfig, logger: CliLogger): Backend | un
 export function serviceDiscoveryOf(config: PromsdConfig, logger: CliLogger): { plugins: ServiceDiscovery[]; httpSd: HttpSdSource | undefined } {
   const plugins: ServiceDiscovery[] = [];
   let httpSd: HttpSdSource | undefined;
-  const c = config.consul;
   for (const kind of config.sd.kinds) {
     if (kind === 'consul') {
-      const tls = c.caCert !== undefined || c.clientCert !== undefined || c.clientKey !== undefined || c.sslVerify !== undefined;
-      plugins.push(
-        new ConsulAgent({
-          name: config.sd.serviceName,
-          meta: { metrics_path: config.server.path },
-          ...(c.addr === undefined ? {} : { agentAddress: c.ssl === true && !/^https?:\/\//.test(c.addr) ? `https://${c.addr}` : c.addr }),
-          ...(c.token !== undefined ? { token: c.token } : c.tokenFile !== undefined ? { token: readFileSync(c.tokenFile, 'utf8').trim() } : {}),
-          ...(tls
-            ? {
-                tls: {
-                  ...(c.caCert === undefined ? {} : { ca: readFileSync(c.caCert) }),
-                  ...(c.clientCert === undefined ? {} : { cert: readFileSync(c.clientCert) }),
-                  ...(c.clientKey === undefined ? {} : { key: readFileSync(c.clientKey) }),
-                  ...(c.sslVerify === undefined ? {} : { rejectUnauthorized: c.sslVerify }),
-                },
-              }
-            : {}),
-          logger,
-        }),
-      );
+      // The agent reads Consul's conventions itself; it gets them from the resolved config.
+      plugins.push(new ConsulAgent({ name: config.sd.serviceName, meta: { metrics_path: config.server.path }, logger, env: consulEnv(config) }));
     } else if (kind === 'file') {
       plugins.push(new FileSD({ dir: config.sd.fileDir, labels: { service: config.sd.serviceName } }));
     } else {
@@ -93,14 +75,26 @@ export async function pingRedis(url: string, timeoutMs = 2000): Promise<string |
   }
 }
 
+/**
+ * The `consul.*` keys as the environment variables they came from (`CONSUL_HTTP_ADDR`, ...), so
+ * ConsulAgent applies Consul's conventions — one implementation of them — whatever the source.
+ */
+export function consulEnv(config: PromsdConfig): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  const values = config.consul as Record<string, unknown>;
+  for (const def of KEYS) {
+    const name = def.key.startsWith('consul.') ? def.key.slice('consul.'.length) : undefined;
+    const v = name === undefined ? undefined : values[name];
+    if (v !== undefined) env[def.env] = String(v);
+  }
+  return env;
+}
+
 /** Asks the Consul agent who it is; resolves to null when it answers 200, else to why not. */
 export async function pingConsul(config: PromsdConfig, timeoutMs = 2000): Promise<string | null> {
-  const c = config.consul;
-  let addr = c.addr ?? '127.0.0.1:8500';
-  if (!/^https?:\/\//.test(addr)) addr = `${c.ssl === true ? 'https' : 'http'}://${addr}`;
-  const token = c.token ?? (c.tokenFile === undefined ? undefined : readFileSync(c.tokenFile, 'utf8').trim());
   try {
-    const r = await fetch(`${addr.replace(/\/$/, '')}/v1/agent/self`, {
+    const { baseUrl, token } = resolveConnection({}, consulEnv(config));
+    const r = await fetch(`${baseUrl}/agent/self`, {
       headers: token === undefined ? {} : { 'x-consul-token': token },
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { PREFIX } from '../backend/options';
+import { isMetricsPath } from '../server/options';
 
 /**
  * Every configuration key promsd reads, in one table: its schema (zod), the environment variable
@@ -33,8 +35,8 @@ export interface KeyDef {
 
 const port = z.number().int().min(0).max(65535);
 const nonEmpty = z.string().min(1);
-const prefix = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/);
-const path = z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/).refine((p) => !p.includes('//') && !['/', '/healthz', '/sd'].includes(p));
+const prefix = z.string().regex(PREFIX);
+const path = z.string().refine(isMetricsPath);
 const redisUrl = z.string().regex(/^rediss?:\/\/[^\s]+$/);
 const consulAddr = z.string().regex(/^(https?:\/\/)?[^\s/]+(:\d+)?\/?$/);
 const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;

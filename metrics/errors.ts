@@ -23,7 +23,10 @@ export class DuplicateMetricError extends PromsdError {
   override name = 'DuplicateMetricError';
 }
 
-/** An option passed to a server, backend or plugin is invalid (its name and value are quoted). */
+/**
+ * An option passed to a server, backend or plugin is invalid (its name and value are quoted).
+ * `BackendConfigError` and `InvalidSdOptionError` are its kinds: catch this one for all.
+ */
 export class InvalidOptionsError extends PromsdError {
   override name = 'InvalidOptionsError';
 }

@@ -1,7 +1,7 @@
-import { PromsdError } from '../metrics/errors';
+import { InvalidOptionsError, PromsdError } from '../metrics/errors';
 
 /** A service-discovery plugin was given an invalid option (the message names it and its value). */
-export class InvalidSdOptionError extends PromsdError {
+export class InvalidSdOptionError extends InvalidOptionsError {
   override name = 'InvalidSdOptionError';
 }
 

@@ -32,6 +32,7 @@ export class Registrations {
   readonly #plugin: ServiceDiscovery | undefined;
   #deregister: Deregister | null = null;
   #registered = false;
+  #closing: Promise<void> | undefined;
 
   private constructor(plugin: ServiceDiscovery | undefined) {
     this.#plugin = plugin;
@@ -63,6 +64,23 @@ export class Registrations {
     this.#deregister = null;
     this.#registered = false;
     if (d !== null) await d();
+  }
+
+  /**
+   * A server's `close()`: deregisters, then runs `stop` — always, even when deregistration
+   * fails; that error is thrown after `stop`. Later calls return the first call's promise.
+   */
+  close(stop: () => Promise<void>): Promise<void> {
+    return (this.#closing ??= (async () => {
+      let failure: { err: unknown } | undefined;
+      try {
+        await this.deregister();
+      } catch (err) {
+        failure = { err };
+      }
+      await stop();
+      if (failure) throw failure.err;
+    })());
   }
 }
 
@@ -131,7 +149,6 @@ export class MetricsHTTPServer {
   /** The underlying Node server. */
   readonly server: Server;
   readonly #registrations: Registrations;
-  #closing: Promise<void> | undefined;
 
   /** @internal */
   constructor(server: Server, https: boolean, path: string, registrations: Registrations) {
@@ -153,16 +170,7 @@ export class MetricsHTTPServer {
    * is thrown after the listener is closed. Calling it again returns the same promise.
    */
   close(): Promise<void> {
-    return (this.#closing ??= (async () => {
-      let failure: { err: unknown } | undefined;
-      try {
-        await this.#registrations.deregister();
-      } catch (err) {
-        failure = { err };
-      }
-      await closeServer(this.server);
-      if (failure) throw failure.err;
-    })());
+    return this.#registrations.close(() => closeServer(this.server));
   }
 }
 

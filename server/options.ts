@@ -62,6 +62,11 @@ const CORE_KEYS = new Set(['port', 'addr', 'tls', 'path', 'auth', 'compression']
 const ALL_KEYS = new Set([...CORE_KEYS, 'registry', 'serviceDiscovery', 'httpSd']);
 const RESERVED_PATHS = new Set(['/', '/healthz', '/sd']);
 
+/** True for a usable metrics path: absolute, URL-safe, no `//`, not one the server answers itself. */
+export function isMetricsPath(path: unknown): path is string {
+  return typeof path === 'string' && /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path) && !path.includes('//') && !RESERVED_PATHS.has(path);
+}
+
 function bad(key: string, value: unknown, expected: string): never {
   throw new InvalidOptionsError(`metrics server option "${key}": ${show(value)} is invalid (expected ${expected})`);
 }
@@ -85,10 +90,9 @@ export function resolveServerOptions(options: MetricsServerOptions | undefined, 
   const addr = o.addr ?? '0.0.0.0';
   if (typeof addr !== 'string' || addr === '') bad('addr', addr, 'a host name or IP address');
   const path = o.path ?? '/metrics';
-  if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path) || path.includes('//')) {
-    bad('path', path, 'an absolute URL path such as "/metrics"');
+  if (!isMetricsPath(path)) {
+    bad('path', path, `an absolute URL path such as "/metrics", other than ${[...RESERVED_PATHS].join(', ')} (the server answers those itself)`);
   }
-  if (RESERVED_PATHS.has(path)) bad('path', path, `a path other than ${[...RESERVED_PATHS].join(', ')}, which the server answers itself`);
   const compression = o.compression ?? true;
   if (typeof compression !== 'boolean') bad('compression', compression, 'true or false');
   let auth: AuthOptions | undefined;

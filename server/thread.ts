@@ -49,7 +49,6 @@ export class ThreadedMetricsHTTPServer {
   readonly worker: Worker;
   readonly #registrations: Registrations;
   readonly #stop: () => Promise<void>;
-  #closing: Promise<void> | undefined;
 
   /** @internal */
   constructor(worker: Worker, socket: BoundSocket, https: boolean, path: string, registrations: Registrations, stop: () => Promise<void>) {
@@ -72,16 +71,7 @@ export class ThreadedMetricsHTTPServer {
    * Calling it again returns the same promise.
    */
   close(): Promise<void> {
-    return (this.#closing ??= (async () => {
-      let failure: { err: unknown } | undefined;
-      try {
-        await this.#registrations.deregister();
-      } catch (err) {
-        failure = { err };
-      }
-      await this.#stop();
-      if (failure) throw failure.err;
-    })());
+    return this.#registrations.close(this.#stop);
   }
 }
 
