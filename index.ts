@@ -57,7 +57,7 @@ export {
   InvalidValueError,
   PromsdError,
   ServerStartError,
-} from './metrics/errors';
+} from './errors';
 export * from './server/index';
 export * from './sd/index';
 export { loadBackend, getBackend } from './backend/load';
@@ -67,7 +67,7 @@ export { AGGREGATOR_SOCKET_ENV, EmbeddedBackend, createBackend } from './backend
 export type { EmbeddedBackendOptions } from './backend/embedded';
 export { IoredisBackend, type IoredisBackendOptions } from './backend/ioredis';
 export type { Backend, Logger, RenderOptions } from './backend/types';
-export { BackendConfigError, BackendLoadedError } from './backend/errors';
+export { BackendConfigError, BackendLoadedError } from './errors';
 
 /** The default registry's content type (prom-client compatible). */
 export const contentType = PROMETHEUS_CONTENT_TYPE;

@@ -86,7 +86,8 @@ function parseMeta(name: string, json: string): Def | undefined {
     labelNames: [...(o.labelNames as string[])],
     buckets,
     quantiles,
-    aggregator: typeof o.aggregator === 'string' && AGGREGATORS.includes(o.aggregator) ? (o.aggregator as Aggregator) : 'sum',
+    aggregator:
+      typeof o.aggregator === 'string' && AGGREGATORS.includes(o.aggregator) ? (o.aggregator as Aggregator) : 'sum',
   };
 }
 
@@ -192,14 +193,14 @@ function splitField(f: string): [string, string, string] | undefined {
 }
 
 function rustMin(a: number, b: number): number {
-  if (a !== a) return b;
-  if (b !== b) return a;
+  if (Number.isNaN(a)) return b;
+  if (Number.isNaN(b)) return a;
   return Math.min(a, b);
 }
 
 function rustMax(a: number, b: number): number {
-  if (a !== a) return b;
-  if (b !== b) return a;
+  if (Number.isNaN(a)) return b;
+  if (Number.isNaN(b)) return a;
   return Math.max(a, b);
 }
 
@@ -354,7 +355,9 @@ export function aggregate(data: ReadData): AggregateFamily[] {
             case 'first': {
               let best = a.gauges[0];
               for (const g of a.gauges.slice(1)) {
-                const c = totalCmp(procs[g[0]].started, procs[best[0]].started) || compareUtf8(procs[g[0]].id, procs[best[0]].id);
+                const c =
+                  totalCmp(procs[g[0]].started, procs[best[0]].started) ||
+                  compareUtf8(procs[g[0]].id, procs[best[0]].id);
                 if (c < 0) best = g;
               }
               v = best[1];
@@ -377,7 +380,7 @@ export function aggregate(data: ReadData): AggregateFamily[] {
 
 /** A number as Prometheus writes it (encoder.rs `write_value`). */
 export function writeValue(v: number): string {
-  if (v !== v) return 'NaN';
+  if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
   const abs = Math.abs(v);
@@ -432,7 +435,8 @@ export function encode(families: AggregateFamily[], openMetrics: boolean, defaul
 
 function encodeFamily(f: AggregateFamily, om: boolean, defaultLabels: [string, string][]): string {
   const def = f.def;
-  const name = om && def.kind === 'counter' && def.name.endsWith('_total') ? def.name.slice(0, -'_total'.length) : def.name;
+  const name =
+    om && def.kind === 'counter' && def.name.endsWith('_total') ? def.name.slice(0, -'_total'.length) : def.name;
   let out = `# HELP ${name} ${escapeHelp(def.help, om)}\n# TYPE ${name} ${def.kind}`;
   // A series' own label wins; `le`/`quantile` belong to the type's samples.
   const defaults = defaultLabels

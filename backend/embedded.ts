@@ -7,9 +7,9 @@ import cluster from 'node:cluster';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { show } from '../metrics/errors';
+import { show } from '../errors';
 import { native } from '../metrics/native';
-import { BackendConfigError } from './errors';
+import { BackendConfigError } from '../errors';
 import { unloadBackend } from './load';
 import { RedisBackend, type RedisBackendOptions } from './redis';
 import type { Backend, RenderOptions } from './types';
@@ -65,7 +65,12 @@ export class EmbeddedBackend implements Backend {
     }
     this.#path = path;
     const { role: _role, socketPath: _socketPath, ...rest } = options;
-    this.#inner = new RedisBackend({ ...rest, url: `redis+unix://${path}`, processTtlMs: rest.processTtlMs, timeoutMs: rest.timeoutMs ?? 2000 });
+    this.#inner = new RedisBackend({
+      ...rest,
+      url: `redis+unix://${path}`,
+      processTtlMs: rest.processTtlMs,
+      timeoutMs: rest.timeoutMs ?? 2000,
+    });
   }
 
   /** `primary` or `worker`. */

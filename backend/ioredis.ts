@@ -14,11 +14,11 @@ function ioredis(): typeof import('ioredis') {
   return require('ioredis') as typeof import('ioredis');
 }
 
-import { show } from '../metrics/errors';
+import { show } from '../errors';
 import { native } from '../metrics/native';
 import { shard } from '../metrics/shard';
 import { aggregate, encode, parseRead } from './aggregate';
-import { BackendConfigError } from './errors';
+import { BackendConfigError } from '../errors';
 import { unloadBackend } from './load';
 import { checkMs, resolveBackendOptions } from './options';
 import { Keys, Throttle, Writer, applyArgs, luaScripts, redact, type Batch, type Status } from './protocol';
@@ -102,7 +102,9 @@ export class IoredisBackend implements Backend {
     if (options.redis !== undefined) {
       const r = options.redis as unknown as Record<string, unknown> | null;
       if (typeof r?.pipeline !== 'function' || typeof r?.evalsha !== 'function' || typeof r?.connect !== 'function') {
-        throw new BackendConfigError(`${WHAT}: redis must be an ioredis Redis or Cluster instance, got ${show(options.redis)}`);
+        throw new BackendConfigError(
+          `${WHAT}: redis must be an ioredis Redis or Cluster instance, got ${show(options.redis)}`,
+        );
       }
       if (options.url !== undefined || options.cluster !== undefined) {
         throw new BackendConfigError(`${WHAT}: pass either redis (an ioredis client) or url/cluster, not both`);
@@ -138,7 +140,8 @@ export class IoredisBackend implements Backend {
 
   /** @internal Called by `loadBackend`. */
   start(): void {
-    if (this.#closed) throw new BackendConfigError(`${WHAT}: a closed backend cannot be loaded again; create a new one`);
+    if (this.#closed)
+      throw new BackendConfigError(`${WHAT}: a closed backend cannot be loaded again; create a new one`);
     if (this.#processId !== undefined) return;
     shard();
     this.#processId = randomBytes(16).toString('hex');
@@ -196,7 +199,11 @@ export class IoredisBackend implements Backend {
       client = cluster;
     } else if (/^(redis\+unix|unix):\/\//.test(this.#urls[0])) {
       // A Unix socket (the embedded one-host server of the protocol answers no INFO).
-      const r = new (ioredis().Redis)({ ...common, path: decodeURIComponent(new URL(this.#urls[0]).pathname), enableReadyCheck: false });
+      const r = new (ioredis().Redis)({
+        ...common,
+        path: decodeURIComponent(new URL(this.#urls[0]).pathname),
+        enableReadyCheck: false,
+      });
       unref(r);
       client = r;
     } else {
@@ -280,7 +287,9 @@ export class IoredisBackend implements Backend {
   }
 
   /** Runs one script per item of `calls` in one pipeline; on NOSCRIPT, again with EVAL. */
-  async #pipeline(calls: { sha: string; source: string; keys: string[]; args: string[] }[]): Promise<[Error | null, unknown][]> {
+  async #pipeline(
+    calls: { sha: string; source: string; keys: string[]; args: string[] }[],
+  ): Promise<[Error | null, unknown][]> {
     const run = async (useEval: boolean): Promise<[Error | null, unknown][]> => {
       const p: ChainableCommander = (this.#client as Client).pipeline();
       for (const c of calls) {
@@ -381,7 +390,12 @@ export class IoredisBackend implements Backend {
       let reply: unknown;
       try {
         const [[err, r]] = await this.#pipeline([
-          { sha: read.sha, source: read.source, keys: ['meta', 'c', 'procs'].map((k) => this.#keys.key(k)), args: [this.#keys.key('g:')] },
+          {
+            sha: read.sha,
+            source: read.source,
+            keys: ['meta', 'c', 'procs'].map((k) => this.#keys.key(k)),
+            args: [this.#keys.key('g:')],
+          },
         ]);
         if (err !== null) throw err;
         reply = r;
@@ -419,7 +433,11 @@ export class IoredisBackend implements Backend {
       if (c.status === 'ready') {
         try {
           const id = this.#processId as string;
-          await c.pipeline().zrem(this.#keys.key('procs'), id).del(this.#keys.key(`g:${id}`)).exec();
+          await c
+            .pipeline()
+            .zrem(this.#keys.key('procs'), id)
+            .del(this.#keys.key(`g:${id}`))
+            .exec();
         } catch {
           // Gauges then go when the heartbeat expires.
         }

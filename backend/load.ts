@@ -1,6 +1,7 @@
 // The process's backend. Only the global registry aggregates across processes: it is the one
 // every thread and process shares by name (metrics of other registries stay local).
-import { BackendLoadedError } from './errors';
+import { BackendLoadedError } from '../errors';
+import { setGlobalAggregate } from '../metrics/aggregate-source';
 import type { Backend } from './types';
 
 let current: Backend | undefined;
@@ -17,6 +18,7 @@ export function loadBackend(backend: Backend): Backend {
   if (current === backend) return backend;
   backend.start();
   current = backend;
+  setGlobalAggregate(backend);
   return backend;
 }
 
@@ -27,5 +29,8 @@ export function getBackend(): Backend | undefined {
 
 /** @internal Called by a backend's close(). */
 export function unloadBackend(backend: Backend): void {
-  if (current === backend) current = undefined;
+  if (current === backend) {
+    current = undefined;
+    setGlobalAggregate(undefined);
+  }
 }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 // Checks shared by the backends' options; messages name the option and the value.
-import { show } from '../metrics/errors';
-import { BackendConfigError } from './errors';
+import { show } from '../errors';
+import { BackendConfigError } from '../errors';
 import type { Logger } from './types';
 
 /** What a prefix may be: it becomes a Redis Cluster hash tag, so no braces. */
@@ -16,10 +16,19 @@ export function checkPrefix(what: string, prefix: unknown): string {
 }
 
 /** A whole number of milliseconds in [min, max]. */
-export function checkMs(what: string, option: string, value: unknown, fallback: number, min: number, max = 2 ** 31 - 1): number {
+export function checkMs(
+  what: string,
+  option: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max = 2 ** 31 - 1,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new BackendConfigError(`${what}: ${option} must be an integer from ${min} to ${max} (ms), got ${show(value)}`);
+    throw new BackendConfigError(
+      `${what}: ${option} must be an integer from ${min} to ${max} (ms), got ${show(value)}`,
+    );
   }
   return value;
 }
@@ -56,7 +65,9 @@ export function checkLogger(what: string, logger: unknown): Logger {
 export function checkCa(what: string, ca: unknown): string | undefined {
   if (ca === undefined) return undefined;
   if (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new BackendConfigError(`${what}: tlsCa must be PEM text (-----BEGIN CERTIFICATE-----…), got ${show(typeof ca === 'string' ? ca.slice(0, 40) : ca)}`);
+    throw new BackendConfigError(
+      `${what}: tlsCa must be PEM text (-----BEGIN CERTIFICATE-----…), got ${show(typeof ca === 'string' ? ca.slice(0, 40) : ca)}`,
+    );
   }
   return ca;
 }

@@ -60,7 +60,7 @@ export function field(name: string, part: string, labels: string): string {
  * shortest round-trip digits, never an exponent), or `NaN`, `+Inf`, `-Inf`.
  */
 export function formatValue(v: number): string {
-  if (v !== v) return 'NaN';
+  if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
   if (Object.is(v, -0)) return '-0';
@@ -226,7 +226,8 @@ export class Writer {
   batch(): Batch {
     const chunks: Chunk[] = [{ counters: [], gauges: [], deletes: [], metas: [] }];
     const last = (): Chunk => {
-      if (chunkLength(chunks[chunks.length - 1]) >= MAX_ITEMS) chunks.push({ counters: [], gauges: [], deletes: [], metas: [] });
+      if (chunkLength(chunks[chunks.length - 1]) >= MAX_ITEMS)
+        chunks.push({ counters: [], gauges: [], deletes: [], metas: [] });
       return chunks[chunks.length - 1];
     };
     for (const [name, json] of this.#metasNow) {
@@ -386,7 +387,9 @@ export class Throttle {
     for (const [msg, e] of this.#entries) {
       if (e.suppressed > 0) {
         const n = e.suppressed;
-        out.push(`suppressed ${n} similar error${n === 1 ? '' : 's'} in the last ${((now - e.since) / 1000).toFixed(0)}s: ${msg}`);
+        out.push(
+          `suppressed ${n} similar error${n === 1 ? '' : 's'} in the last ${((now - e.since) / 1000).toFixed(0)}s: ${msg}`,
+        );
       }
     }
     this.#entries.clear();

@@ -3,10 +3,10 @@
 // here runs per update: updates keep going to the shards; the core reads them.
 import { hostname } from 'node:os';
 
-import { show } from '../metrics/errors';
+import { show } from '../errors';
 import { native } from '../metrics/native';
 import { shard } from '../metrics/shard';
-import { BackendConfigError } from './errors';
+import { BackendConfigError } from '../errors';
 import { unloadBackend } from './load';
 import { checkCa, checkMs, checkPrefix, checkUrls, resolveBackendOptions } from './options';
 import type { Backend, Logger, RenderOptions } from './types';
@@ -94,7 +94,8 @@ export class RedisBackend implements Backend {
 
   /** @internal Called by `loadBackend`. */
   start(): void {
-    if (this.#closed) throw new BackendConfigError(`${WHAT}: a closed backend cannot be loaded again; create a new one`);
+    if (this.#closed)
+      throw new BackendConfigError(`${WHAT}: a closed backend cannot be loaded again; create a new one`);
     if (this.#processId !== undefined) return;
     // The shard registers its exit hook first, so the backend's final flush runs before it.
     shard();

@@ -71,5 +71,5 @@ export function check(what, got, want) {
 }
 
 export function report(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
+  process.stdout.write(`${JSON.stringify(obj)}\n`);
 }

@@ -28,7 +28,11 @@ async function freePort() {
 
 const port = await freePort();
 const url = `redis://127.0.0.1:${port}`;
-const redis = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+const redis = spawn(
+  '/usr/bin/redis-server',
+  ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+  { stdio: 'ignore' },
+);
 const cli = (...args) => spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout;
 for (let i = 0; i < 100 && !cli('PING').startsWith('PONG'); i++) await new Promise((r) => setTimeout(r, 50));
 
@@ -62,7 +66,11 @@ async function parallel(cmd, argsList) {
           const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
           let out = '';
           p.stdout.on('data', (d) => (out += d));
-          p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1))) : reject(new Error(`${cmd} exited ${code}`))));
+          p.on('exit', (code) =>
+            code === 0
+              ? resolve(JSON.parse(out.trim().split('\n').at(-1)))
+              : reject(new Error(`${cmd} exited ${code}`)),
+          );
         }),
     ),
   );
@@ -78,24 +86,31 @@ async function sumOf(prefix, name) {
 }
 
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
-const rows = [];
+const _rows = [];
 
 // 1. Hot path.
 process.stderr.write('hot path ... ');
 const hot = { memory: [], redis: [] };
-for (let r = 0; r < 3; r++) for (const mode of ['memory', 'redis']) hot[mode].push(node(['--expose-gc', here('./redis/hotpath.mjs'), mode, url]));
+for (let r = 0; r < 3; r++)
+  for (const mode of ['memory', 'redis']) hot[mode].push(node(['--expose-gc', here('./redis/hotpath.mjs'), mode, url]));
 const hm = (mode, k) => median(hot[mode].map((x) => x[k]));
 const hotRows = [
   ['labelled `counter.inc({method, status})`', 'labelled'],
   ['cached child `labels(...).inc()`', 'cached'],
   ['`histogram.observe(v)`', 'observe'],
-].map(([title, k]) => `| ${title} | ${fmt(hm('memory', k))} | ${fmt(hm('redis', k))} | ${(hm('redis', k) / hm('memory', k)).toFixed(2)}× | ≤ 1.2× | ${hm('redis', k) / hm('memory', k) <= 1.2 ? 'yes' : '**no**'} |`);
+].map(
+  ([title, k]) =>
+    `| ${title} | ${fmt(hm('memory', k))} | ${fmt(hm('redis', k))} | ${(hm('redis', k) / hm('memory', k)).toFixed(2)}× | ≤ 1.2× | ${hm('redis', k) / hm('memory', k) <= 1.2 ? 'yes' : '**no**'} |`,
+);
 process.stderr.write('ok\n');
 
 // 2. 4 processes × 2 worker threads × 1k series.
 process.stderr.write(`load ${SECONDS}s ... `);
 const before = info();
-const load = await parallel(process.execPath, [0, 1, 2, 3].map(() => [here('./redis/load-proc.mjs'), url, 'bench-load', String(SECONDS), '2', '1000']));
+const load = await parallel(
+  process.execPath,
+  [0, 1, 2, 3].map(() => [here('./redis/load-proc.mjs'), url, 'bench-load', String(SECONDS), '2', '1000']),
+);
 const after = info();
 const d = delta(before, after);
 const incs = load.reduce((s, x) => s + x.incs, 0);
@@ -106,7 +121,10 @@ process.stderr.write('ok\n');
 const SHORT = Math.min(SECONDS, 5);
 process.stderr.write('promsd inc ... ');
 let b0 = info();
-const ps = await parallel(process.execPath, [0, 1, 2, 3].map(() => [here('./redis/load-proc.mjs'), url, 'bench-inc', String(SHORT), '0', '1000']));
+const ps = await parallel(
+  process.execPath,
+  [0, 1, 2, 3].map(() => [here('./redis/load-proc.mjs'), url, 'bench-inc', String(SHORT), '0', '1000']),
+);
 const psD = delta(b0, info());
 const psTotal = await sumOf('bench-inc', 'load_ops_total');
 process.stderr.write('ok\n');
@@ -114,7 +132,10 @@ let py = null;
 if (existsSync(PY)) {
   process.stderr.write('pytheus inc ... ');
   b0 = info();
-  const res = await parallel(PY, [0, 1, 2, 3].map(() => [here('./redis/pytheus_bench.py'), 'inc', String(port), String(SHORT), '1000']));
+  const res = await parallel(
+    PY,
+    [0, 1, 2, 3].map(() => [here('./redis/pytheus_bench.py'), 'inc', String(port), String(SHORT), '1000']),
+  );
   const pyD = delta(b0, info());
   // Read straight from Redis: pytheus's own exposition only lists the children its process made.
   const applied = cli('HGETALL', 'py_inc_total')
@@ -123,14 +144,21 @@ if (existsSync(PY)) {
     .filter((_, i) => i % 2 === 1)
     .reduce((s, v) => s + Number(v), 0);
   process.stderr.write('ok\npytheus scrape ... ');
-  const sc = JSON.parse(spawnSync(PY, [here('./redis/pytheus_bench.py'), 'scrape', String(port), '10000', String(RUNS)], { encoding: 'utf8', timeout: 300_000 }).stdout);
+  const sc = JSON.parse(
+    spawnSync(PY, [here('./redis/pytheus_bench.py'), 'scrape', String(port), '10000', String(RUNS)], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    }).stdout,
+  );
   process.stderr.write('ok\n');
   py = { res, pyD, applied, sc };
 }
 process.stderr.write('wide read (16 processes x 10k series) ... ');
 const wide = [];
 for (let i = 0; i < 16; i++) {
-  const p = spawn(process.execPath, [here('./redis/gauges-proc.mjs'), url, 'bench-wide', '10000'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, [here('./redis/gauges-proc.mjs'), url, 'bench-wide', '10000'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   await new Promise((resolve, reject) => {
     p.stdout.once('data', resolve);
     p.once('exit', (code) => reject(new Error(`gauges-proc exited ${code}`)));
@@ -186,11 +214,11 @@ counter series.
 
 | figure | pytheus + backend-rs | promsd (Redis backend) |
 |---|--:|--:|
-| increments/s per process (median) | ${py ? fmt(median(perProc(py.res)) / 1e6) + ' M' : 'not installed'} | ${fmt(median(perProc(ps)) / 1e6)} M |
+| increments/s per process (median) | ${py ? `${fmt(median(perProc(py.res)) / 1e6)} M` : 'not installed'} | ${fmt(median(perProc(ps)) / 1e6)} M |
 | increments that reached Redis | ${py ? `${py.applied} of ${py.res.reduce((s, x) => s + x.incs, 0)} (the rest was still queued when the process ended, 3 s after its loop)` : '—'} | ${psTotal} of ${ps.reduce((s, x) => s + x.incs, 0)} |
 | Redis commands/s during the run | ${py ? fmt(py.pyD.all) : '—'} | ${fmt(psD.all)} |
-| Redis CPU during the run | ${py ? fmt(py.pyD.cpu * 100) + ' %' : '—'} | ${fmt(psD.cpu * 100)} % |
-| scrape of 10k series, ms (median of ${RUNS}) | ${py ? fmt(median(py.sc.ms)) + ` (\`generate_metrics()\`, ${py.sc.lines} lines)` : '—'} | ${fmt(median(sc.own))} (\`register.metrics()\`: flush + read + render); ${fmt(median(sc.side))} (sidecar \`renderRedis\`) |
+| Redis CPU during the run | ${py ? `${fmt(py.pyD.cpu * 100)} %` : '—'} | ${fmt(psD.cpu * 100)} % |
+| scrape of 10k series, ms (median of ${RUNS}) | ${py ? `${fmt(median(py.sc.ms))} (\`generate_metrics()\`, ${py.sc.lines} lines)` : '—'} | ${fmt(median(sc.own))} (\`register.metrics()\`: flush + read + render); ${fmt(median(sc.side))} (sidecar \`renderRedis\`) |
 
 **Wide read**: 16 live processes each hold the same 10k gauge series (sum) and 10k counter series;
 the sidecar's \`renderRedis\` (one \`EVALSHA read.lua\`: 10k totals + 16 × 10k per-process fields,

@@ -12,7 +12,7 @@ export async function startServer(libName, lib, { threaded = false } = {}) {
       : await lib.startHttpServer({ addr: '127.0.0.1' });
     return { url: s.url, close: () => s.close() };
   }
-  const server = createServer(async (req, res) => {
+  const server = createServer(async (_req, res) => {
     try {
       const body = await lib.register.metrics();
       res.writeHead(200, { 'content-type': lib.register.contentType });
@@ -69,6 +69,7 @@ export function hey(url, { seconds = 3, concurrency = 4, headers = [], gzip = tr
 // Counter series spread over label values: `n` series, 2 labels.
 export function counters(lib, n) {
   const c = new lib.Counter({ name: 'bench_http_requests_total', help: 'Requests.', labelNames: ['route', 'status'] });
-  for (let i = 0; i < n; i++) c.inc({ route: `/api/v1/resource_${Math.floor(i / 5)}`, status: String(200 + (i % 5)) }, i + 1);
+  for (let i = 0; i < n; i++)
+    c.inc({ route: `/api/v1/resource_${Math.floor(i / 5)}`, status: String(200 + (i % 5)) }, i + 1);
   return c;
 }

@@ -46,15 +46,21 @@ export function parseCommandArgs(argv: string[], extra: CommandFlags = {}): Pars
     help: { type: 'boolean', short: 'h' },
   };
   for (const name of Object.keys(CONFIG_FLAGS)) spec[name] = { type: 'string' };
-  for (const [name, f] of Object.entries(extra)) spec[name] = f.short === undefined ? { type: f.type } : { type: f.type, short: f.short };
+  for (const [name, f] of Object.entries(extra))
+    spec[name] = f.short === undefined ? { type: f.type } : { type: f.type, short: f.short };
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
+    ({ values } = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }) as {
+      values: Record<string, string | boolean | undefined>;
+    });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   const options: Record<string, Record<string, unknown>> = {};
-  for (const [flag, def] of Object.entries(CONFIG_FLAGS) as [string, { key: string; int?: boolean; list?: boolean }][]) {
+  for (const [flag, def] of Object.entries(CONFIG_FLAGS) as [
+    string,
+    { key: string; int?: boolean; list?: boolean },
+  ][]) {
     const v = values[flag];
     if (typeof v !== 'string') continue;
     const [section = '', name = ''] = def.key.split('.');

@@ -6,7 +6,8 @@ import { pingConsul, pingRedis } from './runtime';
 /** `promsd check`: prints the resolved configuration (secrets masked) and tests Redis and Consul. */
 export const check: Command = {
   name: 'check',
-  summary: 'Print the resolved configuration (secrets masked, with where each value came from) and test the connection to Redis and Consul.',
+  summary:
+    'Print the resolved configuration (secrets masked, with where each value came from) and test the connection to Redis and Consul.',
   flags: {},
   async run({ args, resolved, out }) {
     const { config, sources, file } = resolved;
@@ -18,7 +19,11 @@ export const check: Command = {
     }
     if (config.sd.kinds.includes('consul')) {
       const why = await pingConsul(config);
-      checks.push({ target: `consul ${config.consul.addr ?? '127.0.0.1:8500'}`, ok: why === null, detail: why ?? 'agent answered' });
+      checks.push({
+        target: `consul ${config.consul.addr ?? '127.0.0.1:8500'}`,
+        ok: why === null,
+        detail: why ?? 'agent answered',
+      });
     }
     if (args.json) {
       out(`${JSON.stringify({ config: masked, sources, file: file ?? null, checks }, null, 2)}\n`);

@@ -29,14 +29,20 @@ export interface Command {
  * Parses arguments and resolves the configuration for `command`; prints usage or every config
  * problem and returns the exit code when that fails, so nothing starts on a bad configuration.
  */
-export async function runCommand(command: Command, argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runCommand(
+  command: Command,
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const out = (text: string): void => void process.stdout.write(text);
   let args: ParsedArgs;
   try {
     args = parseCommandArgs(argv, command.flags);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`promsd ${command.name}: ${err.message}\n\n${usage(command.name, command.summary, command.flags)}`);
+    process.stderr.write(
+      `promsd ${command.name}: ${err.message}\n\n${usage(command.name, command.summary, command.flags)}`,
+    );
     return EXIT.usage;
   }
   if (args.help) {
@@ -45,8 +51,14 @@ export async function runCommand(command: Command, argv: string[], env: NodeJS.P
   }
   let resolved: ResolvedConfig;
   try {
-    const options = args.json ? { ...args.options, log: { ...args.options.log, format: 'json' as const } } : args.options;
-    resolved = resolveConfig({ options, env, ...(args.configFile === undefined ? {} : { configFile: args.configFile }) });
+    const options = args.json
+      ? { ...args.options, log: { ...args.options.log, format: 'json' as const } }
+      : args.options;
+    resolved = resolveConfig({
+      options,
+      env,
+      ...(args.configFile === undefined ? {} : { configFile: args.configFile }),
+    });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const logger = createLogger('error', args.json ? 'json' : 'text');

@@ -32,7 +32,11 @@ const jitter = (min: number, max: number): number => min + Math.random() * (max 
 
 /** The instrumented service each worker runs: a small shop API on Hono. */
 function shopApp(workerId: string): Hono {
-  const handled = new Counter({ name: 'demo_handled_total', help: 'Requests handled, by cluster worker.', labelNames: ['worker'] });
+  const handled = new Counter({
+    name: 'demo_handled_total',
+    help: 'Requests handled, by cluster worker.',
+    labelNames: ['worker'],
+  });
   const inflight = new Gauge({ name: 'demo_requests_in_progress', help: 'Requests being handled, all workers.' });
   const work = trackInprogress(inflight)(async (ms: number) => sleep(ms));
   const app = new Hono();
@@ -182,7 +186,9 @@ async function runPrimary({ args, resolved, logger, out }: CommandContext): Prom
   const stopWorkers = async (): Promise<void> => {
     const exits = children.map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
     for (const w of children) if (w.isConnected()) w.disconnect();
-    const timer = setTimeout(() => children.forEach((w) => w.isDead() || w.kill('SIGKILL')), 5000);
+    const timer = setTimeout(() => {
+      for (const w of children) if (!w.isDead()) w.kill('SIGKILL');
+    }, 5000);
     await Promise.all(exits);
     clearTimeout(timer);
   };
@@ -193,7 +199,9 @@ async function runPrimary({ args, resolved, logger, out }: CommandContext): Prom
         const w = cluster.fork();
         children.push(w);
         return new Promise<number>((ok, fail) => {
-          w.once('message', (m: WorkerReady) => (m?.type === 'ready' ? ok(m.port) : fail(new Error(`worker ${w.id}: unexpected message`))));
+          w.once('message', (m: WorkerReady) =>
+            m?.type === 'ready' ? ok(m.port) : fail(new Error(`worker ${w.id}: unexpected message`)),
+          );
           w.once('exit', (code) => fail(new Error(`worker ${w.id} exited (code ${code}) before listening`)));
         });
       }),
@@ -205,10 +213,17 @@ async function runPrimary({ args, resolved, logger, out }: CommandContext): Prom
     throw err;
   }
 
-  const sd = serviceDiscoveryOf({ ...config, sd: { ...config.sd, kinds: [...new Set([...config.sd.kinds, 'file' as const])] } }, logger);
+  const sd = serviceDiscoveryOf(
+    { ...config, sd: { ...config.sd, kinds: [...new Set([...config.sd.kinds, 'file' as const])] } },
+    logger,
+  );
   let server: Awaited<ReturnType<typeof startHttpServer>>;
   try {
-    server = await startHttpServer({ ...serverOptionsOf(config), serviceDiscovery: sd.plugins, ...(sd.httpSd ? { httpSd: sd.httpSd } : {}) });
+    server = await startHttpServer({
+      ...serverOptionsOf(config),
+      serviceDiscovery: sd.plugins,
+      ...(sd.httpSd ? { httpSd: sd.httpSd } : {}),
+    });
   } catch (err) {
     await stopWorkers();
     await backend?.close({ timeoutMs: 2000 }).catch(() => undefined);
@@ -241,14 +256,19 @@ async function runPrimary({ args, resolved, logger, out }: CommandContext): Prom
         const now = totalsOf(text);
         if (last !== undefined) {
           const p99 = quantileBetween(0.99, last.buckets, now.buckets);
-          out(`${new Date().toISOString().slice(11, 19)} ${(now.requests - last.requests).toFixed(0)} req/s  p99 ${Number.isNaN(p99) ? '-' : `${(p99 * 1000).toFixed(0)} ms`}  total ${now.requests}\n`);
+          out(
+            `${new Date().toISOString().slice(11, 19)} ${(now.requests - last.requests).toFixed(0)} req/s  p99 ${Number.isNaN(p99) ? '-' : `${(p99 * 1000).toFixed(0)} ms`}  total ${now.requests}\n`,
+          );
         }
         last = now;
       },
       (err: unknown) => logger.warn(`promsd demo: summary: ${(err as Error).message}`),
     );
   }, 1000);
-  const stop = await Promise.race([untilSignal(), ...(duration > 0 ? [sleep(duration * 1000).then(() => 'timeout' as const)] : [])]);
+  const stop = await Promise.race([
+    untilSignal(),
+    ...(duration > 0 ? [sleep(duration * 1000).then(() => 'timeout' as const)] : []),
+  ]);
   logger.info(`promsd demo: ${stop}: stopping`);
   clearInterval(summary);
   await load.stop();
@@ -260,7 +280,9 @@ async function runPrimary({ args, resolved, logger, out }: CommandContext): Prom
     code = EXIT.failed;
   }
   await stopWorkers();
-  await backend?.close({ timeoutMs: 2000 }).catch((err: unknown) => logger.warn(`promsd demo: backend close: ${(err as Error).message}`));
+  await backend
+    ?.close({ timeoutMs: 2000 })
+    .catch((err: unknown) => logger.warn(`promsd demo: backend close: ${(err as Error).message}`));
   return code;
 }
 

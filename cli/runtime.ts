@@ -29,17 +29,32 @@ export function backendOf(config: PromsdConfig, logger: CliLogger): Backend | un
 }
 
 /** The service-discovery plugins the configuration asks for, and the HTTP SD source if any. */
-export function serviceDiscoveryOf(config: PromsdConfig, logger: CliLogger): { plugins: ServiceDiscovery[]; httpSd: HttpSdSource | undefined } {
+export function serviceDiscoveryOf(
+  config: PromsdConfig,
+  logger: CliLogger,
+): { plugins: ServiceDiscovery[]; httpSd: HttpSdSource | undefined } {
   const plugins: ServiceDiscovery[] = [];
   let httpSd: HttpSdSource | undefined;
   for (const kind of config.sd.kinds) {
     if (kind === 'consul') {
       // The agent reads Consul's conventions itself; it gets them from the resolved config.
-      plugins.push(new ConsulAgent({ name: config.sd.serviceName, meta: { metrics_path: config.server.path }, logger, env: consulEnv(config) }));
+      plugins.push(
+        new ConsulAgent({
+          name: config.sd.serviceName,
+          meta: { metrics_path: config.server.path },
+          logger,
+          env: consulEnv(config),
+        }),
+      );
     } else if (kind === 'file') {
       plugins.push(new FileSD({ dir: config.sd.fileDir, labels: { service: config.sd.serviceName } }));
     } else {
-      const sd = new RedisHttpSD({ url: config.backend.redisUrl as string, prefix: config.backend.prefix, labels: { service: config.sd.serviceName }, logger });
+      const sd = new RedisHttpSD({
+        url: config.backend.redisUrl as string,
+        prefix: config.backend.prefix,
+        labels: { service: config.sd.serviceName },
+        logger,
+      });
       plugins.push(sd);
       httpSd = sd;
     }
@@ -62,7 +77,13 @@ export function serverOptionsOf(config: PromsdConfig): MetricsServerOptions {
 
 /** PINGs Redis once; resolves to null when it answers, else to why not. */
 export async function pingRedis(url: string, timeoutMs = 2000): Promise<string | null> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();

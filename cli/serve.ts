@@ -12,11 +12,18 @@ export const serve: Command = {
   name: 'serve',
   summary:
     'Serve the aggregate of a Redis prefix (written by any number of processes) on /metrics, register it with the configured service discovery, and deregister on SIGTERM/SIGINT.',
-  flags: { 'require-backend': { type: 'boolean', help: 'exit (code 69) when Redis is unreachable at start, instead of serving what it has' } },
+  flags: {
+    'require-backend': {
+      type: 'boolean',
+      help: 'exit (code 69) when Redis is unreachable at start, instead of serving what it has',
+    },
+  },
   async run({ args, resolved, logger }) {
     const { config } = resolved;
     if (config.backend.kind !== 'redis' && config.backend.kind !== 'ioredis') {
-      logger.error(`promsd serve: reads a Redis prefix; backend.kind is "${config.backend.kind}" — set PROMSD_REDIS_URL (or --redis-url)`);
+      logger.error(
+        `promsd serve: reads a Redis prefix; backend.kind is "${config.backend.kind}" — set PROMSD_REDIS_URL (or --redis-url)`,
+      );
       return EXIT.usage;
     }
     const url = config.backend.redisUrl as string;
@@ -32,7 +39,11 @@ export const serve: Command = {
     let server: Awaited<ReturnType<typeof startHttpServer>>;
     try {
       const sd = serviceDiscoveryOf(config, logger);
-      server = await startHttpServer({ ...serverOptionsOf(config), serviceDiscovery: sd.plugins, ...(sd.httpSd ? { httpSd: sd.httpSd } : {}) });
+      server = await startHttpServer({
+        ...serverOptionsOf(config),
+        serviceDiscovery: sd.plugins,
+        ...(sd.httpSd ? { httpSd: sd.httpSd } : {}),
+      });
     } catch (err) {
       await backend.close().catch(() => undefined);
       throw err;
@@ -47,7 +58,9 @@ export const serve: Command = {
       logger.error(`promsd serve: deregistration failed: ${(err as Error).message}`);
       code = EXIT.failed;
     }
-    await backend.close().catch((err: unknown) => logger.warn(`promsd serve: backend close: ${(err as Error).message}`));
+    await backend
+      .close()
+      .catch((err: unknown) => logger.warn(`promsd serve: backend close: ${(err as Error).message}`));
     return code;
   },
 };

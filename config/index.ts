@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { PromsdError, show } from '../metrics/errors';
+import { PromsdError, show } from '../errors';
 import { KEYS } from './schema';
 import type { KeyDef, PromsdConfig, PromsdConfigInput, StringKind } from './schema';
 
@@ -24,7 +24,9 @@ export class ConfigError extends PromsdError {
   readonly problems: readonly string[];
 
   constructor(problems: string[]) {
-    super(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`);
+    super(
+      `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`,
+    );
     this.problems = problems;
   }
 }
@@ -82,7 +84,9 @@ function flatten(input: unknown, label: string, problems: string[]): Map<string,
   const out = new Map<string, unknown>();
   if (input === undefined) return out;
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    problems.push(`${label}: expected an object of sections (${[...new Set(KEYS.map((k) => k.key.split('.')[0]))].join(', ')}), got ${show(input)}`);
+    problems.push(
+      `${label}: expected an object of sections (${[...new Set(KEYS.map((k) => k.key.split('.')[0]))].join(', ')}), got ${show(input)}`,
+    );
     return out;
   }
   for (const [section, values] of Object.entries(input)) {
@@ -104,7 +108,10 @@ function flatten(input: unknown, label: string, problems: string[]): Map<string,
 
 function readFile(input: ResolveConfigInput, problems: string[]): { path: string | undefined; values: unknown } {
   const explicit = input.configFile;
-  const path = explicit === undefined ? resolve(input.cwd ?? process.cwd(), CONFIG_FILE) : resolve(input.cwd ?? process.cwd(), explicit);
+  const path =
+    explicit === undefined
+      ? resolve(input.cwd ?? process.cwd(), CONFIG_FILE)
+      : resolve(input.cwd ?? process.cwd(), explicit);
   if (explicit === undefined && !existsSync(path)) return { path: undefined, values: undefined };
   let text: string;
   try {
@@ -137,7 +144,15 @@ export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
   const file = readFile(input, problems);
   const layers: [ConfigSource, Map<string, unknown>][] = [
     ['option', flatten(input.options, 'options', problems)],
-    ['env', new Map(KEYS.filter((d) => env[d.env] !== undefined && env[d.env] !== '').map((d) => [d.key, fromString(d.kind, env[d.env] as string)]))],
+    [
+      'env',
+      new Map(
+        KEYS.filter((d) => env[d.env] !== undefined && env[d.env] !== '').map((d) => [
+          d.key,
+          fromString(d.kind, env[d.env] as string),
+        ]),
+      ),
+    ],
     ['file', flatten(file.values, `file ${file.path ?? CONFIG_FILE}`, problems)],
   ];
   const out: Record<string, Record<string, unknown>> = { server: {}, backend: {}, sd: {}, consul: {}, log: {} };
@@ -157,7 +172,9 @@ export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
     if (typeof value === 'string' && def.kind !== 'string') value = fromString(def.kind, value);
     const parsed = def.schema.safeParse(value);
     if (!parsed.success) {
-      problems.push(`${def.key} = ${shown(def, values.get(def.key))} (from ${where(def, source, file.path)}): expected ${def.expected}`);
+      problems.push(
+        `${def.key} = ${shown(def, values.get(def.key))} (from ${where(def, source, file.path)}): expected ${def.expected}`,
+      );
       continue;
     }
     setPath(out, def.key, parsed.data);
@@ -170,20 +187,29 @@ export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
     return where(def, sources[key] ?? 'default', file.path);
   };
   if ((config.server.tlsCert === undefined) !== (config.server.tlsKey === undefined)) {
-    const [set, missing] = config.server.tlsCert === undefined ? ['server.tlsKey', 'server.tlsCert'] : ['server.tlsCert', 'server.tlsKey'];
+    const [set, missing] =
+      config.server.tlsCert === undefined ? ['server.tlsKey', 'server.tlsCert'] : ['server.tlsCert', 'server.tlsKey'];
     problems.push(`${missing} is missing (from any source): ${set} (from ${from(set)}) needs it for HTTPS`);
   }
   if (config.backend.kind === undefined) {
     config.backend.kind = config.backend.redisUrl === undefined ? 'embedded' : 'redis';
     sources['backend.kind'] = 'default';
-  } else if ((config.backend.kind === 'redis' || config.backend.kind === 'ioredis') && config.backend.redisUrl === undefined) {
-    problems.push(`backend.redisUrl is missing (set PROMSD_REDIS_URL): backend.kind = "${config.backend.kind}" (from ${from('backend.kind')}) needs it`);
+  } else if (
+    (config.backend.kind === 'redis' || config.backend.kind === 'ioredis') &&
+    config.backend.redisUrl === undefined
+  ) {
+    problems.push(
+      `backend.redisUrl is missing (set PROMSD_REDIS_URL): backend.kind = "${config.backend.kind}" (from ${from('backend.kind')}) needs it`,
+    );
   }
   const sdKinds = config.sd.kinds ?? [];
   if (sdKinds.includes('http') && config.backend.redisUrl === undefined) {
-    problems.push(`sd.kinds includes "http" (from ${from('sd.kinds')}): HTTP SD lists instances through Redis; set backend.redisUrl (PROMSD_REDIS_URL)`);
+    problems.push(
+      `sd.kinds includes "http" (from ${from('sd.kinds')}): HTTP SD lists instances through Redis; set backend.redisUrl (PROMSD_REDIS_URL)`,
+    );
   }
-  if (new Set(sdKinds).size !== sdKinds.length) problems.push(`sd.kinds = ${show(sdKinds)} (from ${from('sd.kinds')}): lists a kind twice`);
+  if (new Set(sdKinds).size !== sdKinds.length)
+    problems.push(`sd.kinds = ${show(sdKinds)} (from ${from('sd.kinds')}): lists a kind twice`);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, sources, file: file.path };
 }

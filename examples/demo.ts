@@ -49,7 +49,9 @@ async function main(): Promise<void> {
   // The workers are parked in Atomics.wait: they run no JS while the core reads their shards.
   process.stdout.write(await register.metrics());
   const total = 3 * PER_THREAD;
-  console.error(`\n# ${total} requests recorded by 3 threads in ${ms.toFixed(0)} ms; exposition above is their aggregate.`);
+  console.error(
+    `\n# ${total} requests recorded by 3 threads in ${ms.toFixed(0)} ms; exposition above is their aggregate.`,
+  );
   Atomics.store(wait, 0, 1);
   Atomics.notify(wait, 0);
   await Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));

@@ -1,4 +1,4 @@
-import { InvalidValueError, show } from './errors';
+import { InvalidValueError, show } from '../errors';
 import type { LabelValues } from './labels';
 import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
 import { CHUNK_MASK, CHUNK_SHIFT } from './shard';

@@ -1,4 +1,4 @@
-import { InvalidValueError, show } from './errors';
+import { InvalidValueError, show } from '../errors';
 import type { LabelValues } from './labels';
 import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
 import { CHUNK_MASK, CHUNK_SHIFT } from './shard';
@@ -63,7 +63,7 @@ export class Gauge<T extends string = string> extends Metric<T> {
     else value = labels;
     if (value === undefined) value = 1;
     // Checked before the lookup so that a refused update creates no series.
-    else if (typeof value !== 'number' || value !== value) badValue(this.what, op, value);
+    else if (typeof value !== 'number' || Number.isNaN(value)) badValue(this.what, op, value);
     const addr = this.#addr(l);
     this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] += sign * value;
   }

@@ -1,10 +1,12 @@
-import { InvalidMetricError, InvalidValueError, show } from './errors';
+import { InvalidMetricError, InvalidValueError, show } from '../errors';
 import type { LabelValues } from './labels';
 import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
 import { CHUNK_MASK, CHUNK_SHIFT } from './shard';
 
 /** prom-client's default buckets. */
-export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+]);
 
 /** Histogram options (prom-client's `HistogramConfiguration`). */
 export interface HistogramConfiguration<T extends string> extends MetricConfiguration<T> {
@@ -38,7 +40,9 @@ export function checkBuckets(what: string, buckets: unknown): number[] {
       throw new InvalidMetricError(`${what}: bucket ${show(b)} at index ${i} is not a finite number`);
     }
     if (i > 0 && !(b > out[i - 1])) {
-      throw new InvalidMetricError(`${what}: buckets must be strictly increasing, but ${out[i - 1]} is followed by ${b}`);
+      throw new InvalidMetricError(
+        `${what}: buckets must be strictly increasing, but ${out[i - 1]} is followed by ${b}`,
+      );
     }
   });
   if (out.length === 0) throw new InvalidMetricError(`${what}: buckets must contain at least one finite upper bound`);
@@ -81,8 +85,11 @@ export class Histogram<T extends string = string> extends Metric<T> {
 
   #observe(labels: object | undefined, value: unknown): number {
     // Checked before the lookup so that a refused update creates no series.
-    if (typeof value !== 'number' || value !== value) badObservation(this.what, value);
-    return this.#record(labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels), value);
+    if (typeof value !== 'number' || Number.isNaN(value)) badObservation(this.what, value);
+    return this.#record(
+      labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels),
+      value,
+    );
   }
 
   /** Counts a checked value in the series at `addr`; returns its bucket. */
@@ -118,7 +125,7 @@ export class Histogram<T extends string = string> extends Metric<T> {
     let { addr, generation } = this.resolveChild(labels);
     return {
       observe: (value: number) => {
-        if (typeof value !== 'number' || value !== value) badObservation(this.what, value);
+        if (typeof value !== 'number' || Number.isNaN(value)) badObservation(this.what, value);
         if (generation !== this.currentGeneration()) ({ addr, generation } = this.resolveChild(labels));
         this.#record(addr, value);
       },

@@ -5,7 +5,7 @@
 // literal property keys, so each property load has its own monomorphic inline cache; a
 // `for…in` count rejects extra keys. Measured on this machine: ~12 ns for two labels, against
 // ~180 ns for prom-client's sorted-key hash string.
-import { InvalidLabelsError, show } from './errors';
+import { InvalidLabelsError, show } from '../errors';
 
 /** A label set as passed to updates: label name → value. */
 export type LabelValues<T extends string> = Partial<Record<T, string | number>>;
@@ -59,14 +59,18 @@ export function labelValuesOf(what: string, names: readonly string[], labels: un
 }
 
 /** Positional label values (`labels('GET', 200)`) → a label set. */
-export function labelsFromPositional(what: string, names: readonly string[], values: unknown[]): Record<string, unknown> {
+export function labelsFromPositional(
+  what: string,
+  names: readonly string[],
+  values: unknown[],
+): Record<string, unknown> {
   if (values.length !== names.length) {
     throw new InvalidLabelsError(
       `${what}: expected ${names.length} label values for [${names.join(', ')}], got ${values.length}: ${show(values)}`,
     );
   }
   const out: Record<string, unknown> = {};
-  names.forEach((n, i) => (out[n] = values[i]));
+  for (let i = 0; i < names.length; i++) out[names[i] as string] = values[i];
   return out;
 }
 
@@ -74,7 +78,13 @@ export function labelsFromPositional(what: string, names: readonly string[], val
  * Inserts a series index under its label values. Values are stored under their string form and,
  * when the caller passed numbers, under the number too, so later calls with either hit the fast path.
  */
-export function insert(tree: LabelTree, names: readonly string[], raw: Record<string, unknown>, values: string[], index: number): void {
+export function insert(
+  tree: LabelTree,
+  names: readonly string[],
+  raw: Record<string, unknown>,
+  values: string[],
+  index: number,
+): void {
   let m = tree;
   for (let i = 0; i < names.length; i++) {
     const last = i === names.length - 1;
@@ -106,7 +116,7 @@ export function remove(tree: LabelTree, values: string[]): void {
   }
   for (let i = values.length - 1; i >= 0; i--) {
     const m = path[i];
-    if (i < values.length - 1 && (path[i + 1].size > 0)) break;
+    if (i < values.length - 1 && path[i + 1].size > 0) break;
     m.delete(values[i]);
     const asNumber = Number(values[i]);
     if (values[i] !== '' && String(asNumber) === values[i]) m.delete(asNumber);

@@ -1,6 +1,6 @@
 // The part every metric type shares: definition checks, registration with the core, and the
 // label → series machinery. Subclasses only add their update methods.
-import { InvalidLabelsError, InvalidMetricError, show } from './errors';
+import { InvalidLabelsError, InvalidMetricError, show } from '../errors';
 import {
   compileLookup,
   find,
@@ -14,6 +14,7 @@ import {
 } from './labels';
 import { native, type NativeTypes } from './native';
 import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, type Registry } from './registry';
+import { valuesOf } from './values';
 import { CHUNK_MASK, CHUNK_SHIFT, shard, type Shard } from './shard';
 import { checkLabelNames, validateMetricName } from './validation';
 
@@ -136,7 +137,9 @@ export abstract class Metric<T extends string = string> {
     }
     const aggregator = config.aggregator ?? 'sum';
     if (!AGGREGATORS.includes(aggregator)) {
-      throw new InvalidMetricError(`${this.what}: aggregator ${show(aggregator)} is not one of [${AGGREGATORS.join(', ')}]`);
+      throw new InvalidMetricError(
+        `${this.what}: aggregator ${show(aggregator)} is not one of [${AGGREGATORS.join(', ')}]`,
+      );
     }
     if (config.collect !== undefined && typeof config.collect !== 'function') {
       throw new InvalidMetricError(`${this.what}: collect must be a function, got ${show(config.collect)}`);
@@ -331,7 +334,8 @@ export abstract class Metric<T extends string = string> {
     const flat: string[] = [];
     let length = 0;
     for (const [k, v] of Object.entries(exemplarLabels)) {
-      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k)) throw new InvalidLabelsError(`${this.what}: exemplar label name ${show(k)} is invalid`);
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k))
+        throw new InvalidLabelsError(`${this.what}: exemplar label name ${show(k)} is invalid`);
       const s = String(v);
       length += k.length + s.length;
       flat.push(k, s);
@@ -381,42 +385,4 @@ function seriesWidth(shape: FamilyShape): number {
     case 'summary':
       return 2 + 2 * (shape.ageBuckets ?? 5);
   }
-}
-
-type Snapshot = NonNullable<ReturnType<typeof native.snapshotFamily>>;
-
-/** Turns a native snapshot into prom-client's `values` array. */
-export function valuesOf<T extends string>(snap: Snapshot): MetricValue<T>[] {
-  const out: MetricValue<T>[] = [];
-  for (const s of snap.series) {
-    const labels: Record<string, string | number> = {};
-    snap.labelNames.forEach((n, i) => (labels[n] = s.labelValues[i]));
-    const v = s.values;
-    switch (snap.kind) {
-      case 'counter':
-      case 'gauge':
-        out.push({ value: v[0], labels: labels as LabelValues<T> });
-        break;
-      case 'histogram': {
-        let cum = 0;
-        snap.buckets.forEach((b, i) => {
-          cum += v[i];
-          out.push({ value: cum, labels: { ...labels, le: b } as LabelValues<T>, metricName: `${snap.name}_bucket` });
-        });
-        cum += v[snap.buckets.length];
-        out.push({ value: cum, labels: { ...labels, le: '+Inf' } as LabelValues<T>, metricName: `${snap.name}_bucket` });
-        out.push({ value: v[snap.buckets.length + 1], labels: labels as LabelValues<T>, metricName: `${snap.name}_sum` });
-        out.push({ value: cum, labels: labels as LabelValues<T>, metricName: `${snap.name}_count` });
-        break;
-      }
-      case 'summary': {
-        snap.quantiles.forEach((q, i) => out.push({ value: v[i], labels: { ...labels, quantile: q } as LabelValues<T> }));
-        const n = snap.quantiles.length;
-        out.push({ value: v[n], labels: labels as LabelValues<T>, metricName: `${snap.name}_sum` });
-        out.push({ value: v[n + 1], labels: labels as LabelValues<T>, metricName: `${snap.name}_count` });
-        break;
-      }
-    }
-  }
-  return out;
 }

@@ -1,9 +1,9 @@
-import { DuplicateMetricError, InvalidMetricError, show } from './errors';
+import { DuplicateMetricError, InvalidMetricError, show } from '../errors';
 import type { Metric, MetricObjectWithValues, MetricValue } from './metric';
-import { valuesOf } from './metric';
+import { valuesOf } from './values';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { getBackend } from '../backend/load';
+import { globalAggregate } from './aggregate-source';
 import { native } from './native';
 
 /** Content type of the Prometheus text format 0.0.4. */
@@ -36,7 +36,8 @@ export class Registry {
   /** A registry holding the metrics of all `registers` (their content types must agree). */
   static merge(registers: Registry[]): Registry {
     const types = new Set(registers.map((r) => r.contentType));
-    if (types.size > 1) throw new InvalidMetricError(`Registry.merge: registries have different content types: ${[...types].join(', ')}`);
+    if (types.size > 1)
+      throw new InvalidMetricError(`Registry.merge: registries have different content types: ${[...types].join(', ')}`);
     const merged = new Registry([...types][0] ?? PROMETHEUS_CONTENT_TYPE);
     for (const r of registers) for (const m of r.getMetricsAsArray()) merged.registerMetric(m);
     return merged;
@@ -147,10 +148,13 @@ export class Registry {
   async metrics(options?: { contentType?: RegistryContentType }): Promise<string> {
     const contentType = options?.contentType === undefined ? this.#contentType : checkContentType(options.contentType);
     await this.#collect();
-    const backend = this.id === GLOBAL_ID ? getBackend() : undefined;
+    const backend = this.id === GLOBAL_ID ? globalAggregate() : undefined;
     if (backend !== undefined) {
       // The aggregate of every process (this one's pending values flushed first).
-      return backend.render({ openMetrics: contentType === OPENMETRICS_CONTENT_TYPE, defaultLabels: this.#defaultLabelsFlat });
+      return backend.render({
+        openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
+        defaultLabels: this.#defaultLabelsFlat,
+      });
     }
     return native.encode({
       registry: this.id,
@@ -173,11 +177,15 @@ export class Registry {
   }): Promise<Buffer> {
     const contentType = options?.contentType === undefined ? this.#contentType : checkContentType(options.contentType);
     if (options?.collect !== false) await this.#collect();
-    const defaults = options?.defaultLabels === undefined ? this.#defaultLabelsFlat : Object.entries(options.defaultLabels).flat();
-    const backend = this.id === GLOBAL_ID ? getBackend() : undefined;
+    const defaults =
+      options?.defaultLabels === undefined ? this.#defaultLabelsFlat : Object.entries(options.defaultLabels).flat();
+    const backend = this.id === GLOBAL_ID ? globalAggregate() : undefined;
     if (backend !== undefined) {
       // The aggregate of every process (this one's pending values flushed first).
-      const text = await backend.render({ openMetrics: contentType === OPENMETRICS_CONTENT_TYPE, defaultLabels: defaults });
+      const text = await backend.render({
+        openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
+        defaultLabels: defaults,
+      });
       return exposition(text, options?.gzip === true);
     }
     return native.encodeBuffer({
@@ -256,7 +264,9 @@ export function isGzip(body: Uint8Array): boolean {
 
 function checkContentType(t: unknown): RegistryContentType {
   if (t !== PROMETHEUS_CONTENT_TYPE && t !== OPENMETRICS_CONTENT_TYPE) {
-    throw new InvalidMetricError(`Content type ${show(t)} is unsupported (use ${PROMETHEUS_CONTENT_TYPE} or ${OPENMETRICS_CONTENT_TYPE})`);
+    throw new InvalidMetricError(
+      `Content type ${show(t)} is unsupported (use ${PROMETHEUS_CONTENT_TYPE} or ${OPENMETRICS_CONTENT_TYPE})`,
+    );
   }
   return t;
 }

@@ -4,7 +4,7 @@
 // mode averages per-worker quantiles instead. Slots of one series:
 //   [count, sum, (window start ms, zero count) × ageBuckets]
 // plus pages of 64 bins, allocated the first time a window sees a value of that magnitude.
-import { InvalidMetricError, InvalidValueError, show } from './errors';
+import { InvalidMetricError, InvalidValueError, show } from '../errors';
 import type { LabelValues } from './labels';
 import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
 import { native } from './native';
@@ -49,9 +49,11 @@ interface SketchState {
 }
 
 function checkPercentiles(what: string, p: unknown): number[] {
-  if (!Array.isArray(p) || p.length === 0) throw new InvalidMetricError(`${what}: percentiles must be a non-empty array, got ${show(p)}`);
+  if (!Array.isArray(p) || p.length === 0)
+    throw new InvalidMetricError(`${what}: percentiles must be a non-empty array, got ${show(p)}`);
   for (const q of p) {
-    if (typeof q !== 'number' || !(q >= 0 && q <= 1)) throw new InvalidMetricError(`${what}: percentile ${show(q)} is not a number in [0, 1]`);
+    if (typeof q !== 'number' || !(q >= 0 && q <= 1))
+      throw new InvalidMetricError(`${what}: percentile ${show(q)} is not a number in [0, 1]`);
   }
   return [...p];
 }
@@ -74,7 +76,9 @@ export class Summary<T extends string = string> extends Metric<T> {
     }
     const ageBuckets = maxAge === undefined ? 1 : (config?.ageBuckets ?? 5);
     if (!Number.isInteger(ageBuckets) || ageBuckets < 1 || ageBuckets > 120) {
-      throw new InvalidMetricError(`${what}: ageBuckets must be an integer from 1 to 120, got ${show(config?.ageBuckets)}`);
+      throw new InvalidMetricError(
+        `${what}: ageBuckets must be an integer from 1 to 120, got ${show(config?.ageBuckets)}`,
+      );
     }
     super('Summary', config, {
       type: 'summary',
@@ -93,7 +97,8 @@ export class Summary<T extends string = string> extends Metric<T> {
     const old = this.#states[index];
     if (old !== undefined) {
       // zero() of a live series: the core keeps reading its pages, so empty them in place.
-      for (const page of old.pages.values()) this.chunkOf(page).fill(0, page & CHUNK_MASK, (page & CHUNK_MASK) + PAGE_BINS);
+      for (const page of old.pages.values())
+        this.chunkOf(page).fill(0, page & CHUNK_MASK, (page & CHUNK_MASK) + PAGE_BINS);
     } else {
       this.#states[index] = { pages: new Map(), byWindow: Array.from({ length: this.#ageBuckets }, () => []) };
     }
@@ -115,7 +120,7 @@ export class Summary<T extends string = string> extends Metric<T> {
 
   #observe(labels: object | undefined, value: unknown): void {
     // Checked before the lookup so that a refused update creates no series.
-    if (typeof value !== 'number' || value !== value) {
+    if (typeof value !== 'number' || Number.isNaN(value)) {
       throw new InvalidValueError(`${this.what}: observed value must be a number (not NaN), got ${show(value)}`);
     }
     // One lookup gives the index; the address comes from it (read after: creation may grow `addrs`).
@@ -132,7 +137,8 @@ export class Summary<T extends string = string> extends Metric<T> {
       w = tick % this.#ageBuckets;
       const start = tick * this.#windowMs;
       if (c[o + 2 + 2 * w] !== start) {
-        for (const page of st.byWindow[w]) this.chunkOf(page).fill(0, page & CHUNK_MASK, (page & CHUNK_MASK) + PAGE_BINS);
+        for (const page of st.byWindow[w])
+          this.chunkOf(page).fill(0, page & CHUNK_MASK, (page & CHUNK_MASK) + PAGE_BINS);
         c[o + 3 + 2 * w] = 0;
         c[o + 2 + 2 * w] = start;
       }

@@ -2,7 +2,7 @@
 // OpenTelemetry span when `@opentelemetry/api` happens to be installed (it is not a dependency:
 // it is loaded lazily, once, by a guarded require).
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { InvalidValueError, show } from './errors';
+import { InvalidValueError, show } from '../errors';
 
 /** A trace (and optionally span) id that exemplars recorded inside it will carry. */
 export interface TraceContext {
@@ -77,9 +77,11 @@ export function currentTrace(): TraceContext | undefined {
   if (api === null) return undefined;
   const sc = api.trace.getActiveSpan()?.spanContext();
   // OpenTelemetry's "no span" is a span whose ids are all zeros.
-  if (sc === undefined || typeof sc.traceId !== 'string' || sc.traceId === '' || ALL_ZERO.test(sc.traceId)) return undefined;
+  if (sc === undefined || typeof sc.traceId !== 'string' || sc.traceId === '' || ALL_ZERO.test(sc.traceId))
+    return undefined;
   if (sc.traceId.length > MAX_TRACE_ID) return undefined;
-  const spanOk = typeof sc.spanId === 'string' && sc.spanId !== '' && sc.spanId.length <= MAX_SPAN_ID && !ALL_ZERO.test(sc.spanId);
+  const spanOk =
+    typeof sc.spanId === 'string' && sc.spanId !== '' && sc.spanId.length <= MAX_SPAN_ID && !ALL_ZERO.test(sc.spanId);
   return spanOk ? { traceId: sc.traceId, spanId: sc.spanId } : { traceId: sc.traceId };
 }
 

@@ -1,4 +1,4 @@
-import { InvalidMetricError, show } from './errors';
+import { InvalidMetricError, show } from '../errors';
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -28,14 +28,17 @@ export function validateLabel(savedLabels: readonly string[], labels: Record<str
 /** Checks the label names of a metric definition; `reserved` are names the type uses itself. */
 export function checkLabelNames(what: string, names: unknown, reserved: readonly string[]): string[] {
   if (names === undefined) return [];
-  if (!Array.isArray(names)) throw new InvalidMetricError(`${what}: labelNames must be an array of strings, got ${show(names)}`);
+  if (!Array.isArray(names))
+    throw new InvalidMetricError(`${what}: labelNames must be an array of strings, got ${show(names)}`);
   const seen = new Set<string>();
   for (const n of names) {
     if (typeof n !== 'string' || !LABEL_NAME.test(n)) {
       throw new InvalidMetricError(`${what}: label name ${show(n)} is invalid (must match ${LABEL_NAME.source})`);
     }
     if (n.startsWith('__')) {
-      throw new InvalidMetricError(`${what}: label name "${n}" is reserved (names starting with "__" are for Prometheus)`);
+      throw new InvalidMetricError(
+        `${what}: label name "${n}" is reserved (names starting with "__" are for Prometheus)`,
+      );
     }
     if (reserved.includes(n)) {
       throw new InvalidMetricError(`${what}: label name "${n}" is reserved for this metric type`);

@@ -8,7 +8,7 @@
 // The wrapped call keeps `this`, the arguments, the return value and the thrown error (the same
 // objects); metrics are recorded when the call returns, throws, or its promise settles.
 import { Counter } from './counter';
-import { InvalidLabelsError, InvalidMetricError, InvalidOptionsError, InvalidValueError, show } from './errors';
+import { InvalidLabelsError, InvalidMetricError, InvalidOptionsError, InvalidValueError, show } from '../errors';
 import { Gauge } from './gauge';
 import { Histogram } from './histogram';
 import { labelValuesOf, type LabelValues } from './labels';
@@ -116,12 +116,17 @@ export function time<T extends string, A extends unknown[] = unknown[], R = unkn
         (histogram ? ' without it' : ''),
     );
   }
-  const withExemplars = histogram !== undefined && histogram.enableExemplars && exemplars !== false;
-  const record = (labels: object | undefined, seconds: number, exemplarLabels: Record<string, string> | undefined): void => {
+  const withExemplars = histogram?.enableExemplars && exemplars !== false;
+  const record = (
+    labels: object | undefined,
+    seconds: number,
+    exemplarLabels: Record<string, string> | undefined,
+  ): void => {
     if (histogram !== undefined) {
       // The object form whenever exemplars are enabled: a label named `value` would otherwise
       // make the positional form ambiguous.
-      if (histogram.enableExemplars) histogram.observe({ labels: labels as LabelValues<T>, value: seconds, exemplarLabels });
+      if (histogram.enableExemplars)
+        histogram.observe({ labels: labels as LabelValues<T>, value: seconds, exemplarLabels });
       else if (labels === undefined) histogram.observe(seconds);
       else histogram.observe(labels as LabelValues<T>, seconds);
     } else if (summary !== undefined) {
@@ -154,7 +159,8 @@ export function countExceptions<T extends string, A extends unknown[] = unknown[
   options?: CountExceptionsOptions<T, A>,
 ): Wrapper {
   const api = 'countExceptions';
-  if (!(metric instanceof Counter)) throw new InvalidMetricError(`${api}: metric must be a Counter, got ${describe(metric)}`);
+  if (!(metric instanceof Counter))
+    throw new InvalidMetricError(`${api}: metric must be a Counter, got ${describe(metric)}`);
   const opts = checkOptions(api, options, ['exc', 'labels']);
   const matches = matcher(api, opts.exc);
   const labelsOf = resolver(api, metric, opts.labels, 3);
@@ -182,7 +188,8 @@ export function trackInprogress<T extends string, A extends unknown[] = unknown[
   options?: TrackInprogressOptions<T, A>,
 ): Wrapper {
   const api = 'trackInprogress';
-  if (!(metric instanceof Gauge)) throw new InvalidMetricError(`${api}: metric must be a Gauge, got ${describe(metric)}`);
+  if (!(metric instanceof Gauge))
+    throw new InvalidMetricError(`${api}: metric must be a Gauge, got ${describe(metric)}`);
   const opts = checkOptions(api, options, ['labels']);
   const labelsOf = resolver(api, metric, opts.labels, 1);
   return wrapper<object | undefined>(api, {
@@ -217,7 +224,13 @@ function wrapper<S>(api: string, instrument: Instrument<S>): Wrapper {
   return wrap as Wrapper;
 }
 
-function call<S>(api: string, instrument: Instrument<S>, fn: (...args: unknown[]) => unknown, self: unknown, args: unknown[]): unknown {
+function call<S>(
+  api: string,
+  instrument: Instrument<S>,
+  fn: (...args: unknown[]) => unknown,
+  self: unknown,
+  args: unknown[],
+): unknown {
   const state = instrument.enter(args);
   let result: unknown;
   try {
@@ -250,14 +263,20 @@ function exitFailed<S>(api: string, instrument: Instrument<S>, state: S, args: u
   try {
     instrument.exit(state, args, true, error);
   } catch (recordingError) {
-    const message = recordingError instanceof Error ? `${recordingError.name}: ${recordingError.message}` : show(recordingError);
-    process.emitWarning(`${api}: could not record a call that threw (${message}); the call's own error is passed on`, 'PromsdWarning');
+    const message =
+      recordingError instanceof Error ? `${recordingError.name}: ${recordingError.message}` : show(recordingError);
+    process.emitWarning(
+      `${api}: could not record a call that threw (${message}); the call's own error is passed on`,
+      'PromsdWarning',
+    );
   }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
-    value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
   );
 }
 
@@ -269,7 +288,9 @@ function checkTarget(api: string, fn: unknown, context: unknown): void {
     );
   }
   if (isDecoratorContext(context) && context.kind !== 'method') {
-    throw new InvalidValueError(`${api}: decorates methods only, not the ${context.kind} ${show(String(context.name))}`);
+    throw new InvalidValueError(
+      `${api}: decorates methods only, not the ${context.kind} ${show(String(context.name))}`,
+    );
   }
   if (typeof fn !== 'function') throw new InvalidValueError(`${api}: expected a function to wrap, got ${show(fn)}`);
 }
@@ -285,13 +306,18 @@ function isDecoratorContext(value: unknown): value is DecoratorContext {
 }
 
 /** Checks that options is an object with only known keys (a typo must not be ignored). */
-function checkOptions<O extends object>(api: string, options: O | undefined, known: readonly string[]): Partial<Record<string, unknown>> {
+function checkOptions<O extends object>(
+  api: string,
+  options: O | undefined,
+  known: readonly string[],
+): Partial<Record<string, unknown>> {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidOptionsError(`${api}: options must be an object, got ${show(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new InvalidOptionsError(`${api}: unknown option ${show(key)} (known: ${known.join(', ')})`);
+    if (!known.includes(key))
+      throw new InvalidOptionsError(`${api}: unknown option ${show(key)} (known: ${known.join(', ')})`);
   }
   return options as Partial<Record<string, unknown>>;
 }
@@ -300,12 +326,19 @@ function checkOptions<O extends object>(api: string, options: O | undefined, kno
  * The labels of each call. Fixed labels are checked now against the metric's label names; a
  * metric with label names needs a `labels` option; computed labels are checked by the update.
  */
-function resolver(api: string, metric: { readonly labelNames: readonly string[] }, labels: unknown, arity: number): Resolve {
+function resolver(
+  api: string,
+  metric: { readonly labelNames: readonly string[] },
+  labels: unknown,
+  arity: number,
+): Resolve {
   const what = describe(metric);
   const names = metric.labelNames;
   if (labels === undefined) {
     if (names.length > 0) {
-      throw new InvalidLabelsError(`${api}: ${what} has label names [${names.join(', ')}]; pass a labels option (fixed, or a function)`);
+      throw new InvalidLabelsError(
+        `${api}: ${what} has label names [${names.join(', ')}]; pass a labels option (fixed, or a function)`,
+      );
     }
     return () => undefined;
   }
@@ -329,14 +362,16 @@ function resolver(api: string, metric: { readonly labelNames: readonly string[] 
 function matcher(api: string, exc: unknown): (error: unknown) => boolean {
   if (exc === undefined) return () => true;
   if (typeof exc !== 'function') {
-    throw new InvalidOptionsError(`${api}: option exc must be an error class or a predicate (error) => boolean, got ${show(exc)}`);
+    throw new InvalidOptionsError(
+      `${api}: option exc must be an error class or a predicate (error) => boolean, got ${show(exc)}`,
+    );
   }
   if (isClass(exc)) return (error) => error instanceof exc;
   const predicate = exc as (error: unknown) => unknown;
   return (error) => Boolean(predicate(error));
 }
 
-function isClass(fn: Function): boolean {
+function isClass(fn: { prototype?: unknown }): boolean {
   const proto: unknown = fn.prototype;
   return fn === Error || proto instanceof Error || /^class[\s{]/.test(Function.prototype.toString.call(fn));
 }

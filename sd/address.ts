@@ -1,6 +1,6 @@
 import { hostname, networkInterfaces } from 'node:os';
-import { show } from '../metrics/errors';
-import { InvalidSdOptionError } from './errors';
+import { show } from '../errors';
+import { InvalidSdOptionError } from '../errors';
 import type { MetricsServerInfo } from './types';
 
 const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]', '::0', '0:0:0:0:0:0:0:0']);

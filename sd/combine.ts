@@ -1,5 +1,5 @@
-import { show } from '../metrics/errors';
-import { InvalidSdOptionError } from './errors';
+import { show } from '../errors';
+import { InvalidSdOptionError } from '../errors';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from './types';
 
 /**
@@ -11,11 +11,15 @@ import type { Deregister, MetricsServerInfo, ServiceDiscovery } from './types';
  */
 export function combineServiceDiscovery(plugins: readonly ServiceDiscovery[]): ServiceDiscovery {
   if (!Array.isArray(plugins)) {
-    throw new InvalidSdOptionError(`combineServiceDiscovery: plugins must be an array of service-discovery plugins, got ${show(plugins)}`);
+    throw new InvalidSdOptionError(
+      `combineServiceDiscovery: plugins must be an array of service-discovery plugins, got ${show(plugins)}`,
+    );
   }
   plugins.forEach((p, i) => {
     if (typeof p !== 'object' || p === null || typeof (p as ServiceDiscovery).register !== 'function') {
-      throw new InvalidSdOptionError(`combineServiceDiscovery: plugins[${i}] must have a register(server) method, got ${show(p)}`);
+      throw new InvalidSdOptionError(
+        `combineServiceDiscovery: plugins[${i}] must have a register(server) method, got ${show(p)}`,
+      );
     }
   });
   const list = [...plugins];
@@ -25,13 +29,18 @@ export function combineServiceDiscovery(plugins: readonly ServiceDiscovery[]): S
     },
     async register(server: MetricsServerInfo): Promise<Deregister | null> {
       const results = await Promise.allSettled(list.map((p) => p.register(server)));
-      const deregisters = results.flatMap((r) => (r.status === 'fulfilled' && typeof r.value === 'function' ? [r.value] : []));
+      const deregisters = results.flatMap((r) =>
+        r.status === 'fulfilled' && typeof r.value === 'function' ? [r.value] : [],
+      );
       const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
       if (failures.length > 0) {
         // Undo the registrations that did happen; their own failures are secondary.
         await Promise.allSettled(deregisters.map((d) => d()));
         if (failures.length === 1) throw failures[0];
-        throw new AggregateError(failures, `${failures.length} of ${list.length} service-discovery plugins failed to register`);
+        throw new AggregateError(
+          failures,
+          `${failures.length} of ${list.length} service-discovery plugins failed to register`,
+        );
       }
       if (deregisters.length === 0) return null;
       let done: Promise<void> | undefined;
@@ -41,7 +50,10 @@ export function combineServiceDiscovery(plugins: readonly ServiceDiscovery[]): S
           const errors = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
           if (errors.length > 0) {
             const messages = errors.map((e) => (e as Error)?.message ?? String(e)).join('; ');
-            throw new AggregateError(errors, `${errors.length} of ${deregisters.length} service-discovery deregistrations failed: ${messages}`);
+            throw new AggregateError(
+              errors,
+              `${errors.length} of ${deregisters.length} service-discovery deregistrations failed: ${messages}`,
+            );
           }
         })();
         return done;

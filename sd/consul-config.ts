@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { show } from '../metrics/errors';
-import { InvalidSdOptionError } from './errors';
+import { show } from '../errors';
+import { InvalidSdOptionError } from '../errors';
 
 /** TLS settings for talking to the Consul agent over HTTPS. */
 export interface ConsulTlsOptions {
@@ -62,7 +62,9 @@ export function resolveConnection(
   const what = fromEnv ? `environment variable CONSUL_HTTP_ADDR` : 'ConsulAgent: agentAddress';
   const raw = options.agentAddress ?? (env.CONSUL_HTTP_ADDR || '127.0.0.1:8500');
   if (/^unix:\/\//i.test(raw)) {
-    throw new InvalidSdOptionError(`${what}: unix sockets are not supported, got ${show(raw)}; use host:port or an http(s):// URL`);
+    throw new InvalidSdOptionError(
+      `${what}: unix sockets are not supported, got ${show(raw)}; use host:port or an http(s):// URL`,
+    );
   }
   const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw);
   const ssl = envBool(env, 'CONSUL_HTTP_SSL');
@@ -72,7 +74,11 @@ export function resolveConnection(
   } catch {
     throw new InvalidSdOptionError(`${what} must be host:port or an http(s):// URL, got ${show(raw)}`);
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || (url.pathname !== '/' && url.pathname !== '')) {
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.hostname === '' ||
+    (url.pathname !== '/' && url.pathname !== '')
+  ) {
     throw new InvalidSdOptionError(`${what} must be host:port or an http(s):// URL without a path, got ${show(raw)}`);
   }
   // A bare host means Consul's default port; a URL without a port means the scheme's.
@@ -82,10 +88,13 @@ export function resolveConnection(
   if (options.tls !== undefined) {
     const t = options.tls as Record<string, unknown>;
     if (typeof t !== 'object' || t === null || Array.isArray(t)) {
-      throw new InvalidSdOptionError(`ConsulAgent: tls must be an object { ca, cert, key, rejectUnauthorized }, got ${show(t)}`);
+      throw new InvalidSdOptionError(
+        `ConsulAgent: tls must be an object { ca, cert, key, rejectUnauthorized }, got ${show(t)}`,
+      );
     }
     for (const [k, v] of Object.entries(t)) {
-      if (!TLS_KEYS.includes(k)) throw new InvalidSdOptionError(`ConsulAgent: tls: unknown option ${show(k)} (known: ${TLS_KEYS.join(', ')})`);
+      if (!TLS_KEYS.includes(k))
+        throw new InvalidSdOptionError(`ConsulAgent: tls: unknown option ${show(k)} (known: ${TLS_KEYS.join(', ')})`);
       const ok = k === 'rejectUnauthorized' ? typeof v === 'boolean' : typeof v === 'string' || Buffer.isBuffer(v);
       const expected = k === 'rejectUnauthorized' ? 'true or false' : 'a PEM string or Buffer';
       if (!ok) throw new InvalidSdOptionError(`ConsulAgent: tls.${k} must be ${expected}, got ${show(v)}`);

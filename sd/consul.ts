@@ -1,9 +1,9 @@
 import type Consul from 'consul';
-import { show } from '../metrics/errors';
+import { show } from '../errors';
 import { advertisedAddress, checkServerInfo, defaultInstanceId, hostPort } from './address';
 import { resolveConnection, type ConsulConnection, type ConsulTlsOptions } from './consul-config';
 import { goDuration, humanDuration, parseDuration, type Duration } from './duration';
-import { ConsulApiError, InvalidSdOptionError } from './errors';
+import { ConsulApiError, InvalidSdOptionError } from '../errors';
 import { consoleLogger, type SdLogger } from './logger';
 import { checkKeys, optBoolean, optLogger, optString, optStringArray, optStringRecord } from './options';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from './types';
@@ -71,8 +71,23 @@ export interface ConsulAgentOptions {
 }
 
 const KNOWN = [
-  'name', 'serviceId', 'tags', 'meta', 'token', 'address', 'check', 'deregisterCriticalServiceAfter', 'deregister',
-  'agentAddress', 'tls', 'requestTimeout', 'syncInterval', 'retry', 'handleSignals', 'logger', 'env',
+  'name',
+  'serviceId',
+  'tags',
+  'meta',
+  'token',
+  'address',
+  'check',
+  'deregisterCriticalServiceAfter',
+  'deregister',
+  'agentAddress',
+  'tls',
+  'requestTimeout',
+  'syncInterval',
+  'retry',
+  'handleSignals',
+  'logger',
+  'env',
 ];
 // Consul's rules for service meta keys (structs.ValidateServiceMetadata).
 const META_KEY = /^[a-zA-Z0-9_-]{1,128}$/;
@@ -85,7 +100,9 @@ interface Settings {
   tags: string[];
   meta: Record<string, string>;
   address: string | undefined;
-  check: { type: 'http'; path: string | undefined; interval: Duration; timeout: Duration } | { type: 'ttl'; ttl: Duration; ttlMs: number };
+  check:
+    | { type: 'http'; path: string | undefined; interval: Duration; timeout: Duration }
+    | { type: 'ttl'; ttl: Duration; ttlMs: number };
   deregisterCriticalServiceAfter: Duration;
   deregister: boolean;
   requestTimeoutMs: number;
@@ -102,16 +119,23 @@ function settings(options: unknown): Settings {
   const name = optString('ConsulAgent: name', o.name, NO_SLASH, 'must not contain "/"') ?? 'app-metrics';
   const serviceId = optString('ConsulAgent: serviceId', o.serviceId, NO_SLASH, 'must not contain "/"');
   const tags = optStringArray('ConsulAgent: tags', o.tags) ?? ['metrics'];
-  const meta = optStringRecord('ConsulAgent: meta', o.meta, {
-    pattern: META_KEY,
-    rule: 'must be 1-128 letters, digits, "_" or "-" (Consul\'s rule for meta keys)',
-    reserved: (k) => (k.startsWith('consul-') ? 'is reserved: Consul refuses meta keys starting with "consul-"' : undefined),
-  }) ?? {};
+  const meta =
+    optStringRecord('ConsulAgent: meta', o.meta, {
+      pattern: META_KEY,
+      rule: 'must be 1-128 letters, digits, "_" or "-" (Consul\'s rule for meta keys)',
+      reserved: (k) =>
+        k.startsWith('consul-') ? 'is reserved: Consul refuses meta keys starting with "consul-"' : undefined,
+    }) ?? {};
   for (const [k, v] of Object.entries(meta)) {
-    if (v.length > 512) throw new InvalidSdOptionError(`ConsulAgent: meta: value of ${show(k)} is ${v.length} characters; Consul allows 512`);
+    if (v.length > 512)
+      throw new InvalidSdOptionError(
+        `ConsulAgent: meta: value of ${show(k)} is ${v.length} characters; Consul allows 512`,
+      );
   }
   if (Object.keys(meta).length > 62) {
-    throw new InvalidSdOptionError(`ConsulAgent: meta has ${Object.keys(meta).length} keys; Consul allows 64 including metrics_path and metrics_scheme`);
+    throw new InvalidSdOptionError(
+      `ConsulAgent: meta has ${Object.keys(meta).length} keys; Consul allows 64 including metrics_path and metrics_scheme`,
+    );
   }
   const token = optString('ConsulAgent: token', o.token);
   const address = optString('ConsulAgent: address', o.address);
@@ -119,7 +143,11 @@ function settings(options: unknown): Settings {
 
   let check: Settings['check'];
   const c = typeof o.check === 'string' ? { type: o.check } : (o.check ?? { type: 'http' });
-  if (typeof c !== 'object' || c === null || ((c as { type?: unknown }).type !== 'http' && (c as { type?: unknown }).type !== 'ttl')) {
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    ((c as { type?: unknown }).type !== 'http' && (c as { type?: unknown }).type !== 'ttl')
+  ) {
     throw new InvalidSdOptionError(
       `ConsulAgent: check must be 'http', 'ttl', { type: 'http', path, interval, timeout } or { type: 'ttl', ttl }, got ${show(o.check)}`,
     );
@@ -166,20 +194,31 @@ function settings(options: unknown): Settings {
     maxDelayMs,
     handleSignals: optBoolean('ConsulAgent: handleSignals', o.handleSignals, false),
     logger: optLogger('ConsulAgent: logger', o.logger, consoleLogger),
-    connection: resolveConnection({ agentAddress, token, tls: o.tls }, (o.env as NodeJS.ProcessEnv | undefined) ?? process.env),
+    connection: resolveConnection(
+      { agentAddress, token, tls: o.tls },
+      (o.env as NodeJS.ProcessEnv | undefined) ?? process.env,
+    ),
   };
 }
 
 /** What went wrong in a call to the agent: its HTTP status and text, or a network failure. */
 function describe(err: unknown): { status: number | undefined; message: string } {
-  const e = err as { isResponse?: boolean; response?: { statusCode?: number; body?: unknown }; message?: string; code?: string };
+  const e = err as {
+    isResponse?: boolean;
+    response?: { statusCode?: number; body?: unknown };
+    message?: string;
+    code?: string;
+  };
   if (e?.isResponse && e.response?.statusCode !== undefined) {
     const body = e.response.body;
     let text: string;
     if (typeof body === 'string') text = body;
     else if (Buffer.isBuffer(body)) text = body.toString('utf8');
     else text = body === undefined ? '' : JSON.stringify(body);
-    return { status: e.response.statusCode, message: text.trim() || (e.message ?? '').replace(/^consul: [\w.]+: /, '') };
+    return {
+      status: e.response.statusCode,
+      message: text.trim() || (e.message ?? '').replace(/^consul: [\w.]+: /, ''),
+    };
   }
   return { status: undefined, message: e?.code ?? e?.message ?? String(err) };
 }
@@ -245,7 +284,9 @@ export class ConsulAgent implements ServiceDiscovery {
   async register(server: MetricsServerInfo): Promise<Deregister> {
     checkServerInfo('ConsulAgent', server);
     if (this.#body !== undefined) {
-      throw new InvalidSdOptionError('ConsulAgent: register() was already called; use one ConsulAgent per metrics server');
+      throw new InvalidSdOptionError(
+        'ConsulAgent: register() was already called; use one ConsulAgent per metrics server',
+      );
     }
     const s = this.#s;
     const id = s.serviceId ?? defaultInstanceId(s.name, server.socket.port);
@@ -286,7 +327,9 @@ export class ConsulAgent implements ServiceDiscovery {
 
   #enqueue(op: () => Promise<void>): Promise<void> {
     const run = this.#queue.then(() => (this.#closed ? undefined : op()));
-    this.#queue = run.catch((err: unknown) => this.#s.logger.error(`ConsulAgent: unexpected error: ${(err as Error)?.stack ?? String(err)}`));
+    this.#queue = run.catch((err: unknown) =>
+      this.#s.logger.error(`ConsulAgent: unexpected error: ${(err as Error)?.stack ?? String(err)}`),
+    );
     return this.#queue;
   }
 
@@ -327,13 +370,16 @@ export class ConsulAgent implements ServiceDiscovery {
           ? `cannot reach the Consul agent at ${s.connection.display} (${message})`
           : `Consul at ${s.connection.display} answered ${status}: ${message}`;
       if (this.#attempt === 1) {
-        s.logger.warn(`ConsulAgent: ${what}; service ${show(id)} will be registered when it answers (retrying with backoff)`);
-      }
-      else s.logger.debug(`ConsulAgent: ${what}; attempt ${this.#attempt}, next in ${humanDuration(delay)}`);
+        s.logger.warn(
+          `ConsulAgent: ${what}; service ${show(id)} will be registered when it answers (retrying with backoff)`,
+        );
+      } else s.logger.debug(`ConsulAgent: ${what}; attempt ${this.#attempt}, next in ${humanDuration(delay)}`);
       this.#schedule(delay);
       return;
     }
-    s.logger.info(`ConsulAgent: registered service ${show(id)} with Consul at ${s.connection.display}${this.#everRegistered ? ' again' : ''}`);
+    s.logger.info(
+      `ConsulAgent: registered service ${show(id)} with Consul at ${s.connection.display}${this.#everRegistered ? ' again' : ''}`,
+    );
     this.#registered = true;
     this.#everRegistered = true;
     this.#attempt = 0;
@@ -379,7 +425,8 @@ export class ConsulAgent implements ServiceDiscovery {
     if (!this.#registered) return;
     try {
       const services = (await this.#agent().service.list()) as Record<string, unknown>;
-      if (!Object.hasOwn(services ?? {}, this.#serviceId as string)) this.#lost('the agent no longer lists it (agent restarted?)');
+      if (!Object.hasOwn(services ?? {}, this.#serviceId as string))
+        this.#lost('the agent no longer lists it (agent restarted?)');
     } catch (err) {
       const { status, message } = describe(err);
       this.#lost(`checking the agent failed: ${status === undefined ? message : `HTTP ${status}: ${message}`}`);
@@ -388,7 +435,9 @@ export class ConsulAgent implements ServiceDiscovery {
 
   /** The registration is in doubt: register again now (idempotent for Consul), then back off. */
   #lost(reason: string): void {
-    this.#s.logger.warn(`ConsulAgent: service ${show(this.#serviceId)} is not registered any more: ${reason}; registering again`);
+    this.#s.logger.warn(
+      `ConsulAgent: service ${show(this.#serviceId)} is not registered any more: ${reason}; registering again`,
+    );
     this.#registered = false;
     this.#stopTimers();
     this.#schedule(0);

@@ -1,5 +1,5 @@
-import { show } from '../metrics/errors';
-import { InvalidSdOptionError } from './errors';
+import { show } from '../errors';
+import { InvalidSdOptionError } from '../errors';
 
 /**
  * A duration: a Go duration string as Consul writes them (`'10s'`, `'1m30s'`, `'500ms'`,
@@ -7,7 +7,16 @@ import { InvalidSdOptionError } from './errors';
  */
 export type Duration = string | number;
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 const GO_DURATION = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
 const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g;
 
@@ -28,7 +37,9 @@ export function parseDuration(value: unknown, what: string, { allowZero = false 
     );
   }
   if (!Number.isFinite(ms) || ms < 0 || (!allowZero && ms === 0)) {
-    throw new InvalidSdOptionError(`${what} must be a ${allowZero ? 'non-negative' : 'positive'} duration, got ${show(value)}`);
+    throw new InvalidSdOptionError(
+      `${what} must be a ${allowZero ? 'non-negative' : 'positive'} duration, got ${show(value)}`,
+    );
   }
   return ms;
 }

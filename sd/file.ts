@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { advertisedAddress, checkServerInfo, defaultInstanceId, hostPort } from './address';
-import { InvalidSdOptionError } from './errors';
+import { InvalidSdOptionError } from '../errors';
 import { LABEL_NAME, checkKeys, optString, optStringRecord } from './options';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery, TargetGroup } from './types';
 
@@ -55,7 +55,8 @@ export class FileSD implements ServiceDiscovery {
   constructor(options: FileSDOptions) {
     const o = checkKeys('FileSD', options, ['dir', 'labels', 'serviceId', 'address']);
     const dir = optString('FileSD: dir', o.dir);
-    if (dir === undefined) throw new InvalidSdOptionError('FileSD: dir is required (the directory Prometheus file_sd_configs watches)');
+    if (dir === undefined)
+      throw new InvalidSdOptionError('FileSD: dir is required (the directory Prometheus file_sd_configs watches)');
     this.#dir = resolve(dir);
     this.#labels =
       optStringRecord('FileSD: labels', o.labels, {
@@ -80,7 +81,8 @@ export class FileSD implements ServiceDiscovery {
   /** Writes the file (creating the directory) and resolves to the function that deletes it. */
   async register(server: MetricsServerInfo): Promise<Deregister> {
     checkServerInfo('FileSD', server);
-    if (this.#file !== undefined) throw new InvalidSdOptionError('FileSD: register() was already called; use one FileSD per metrics server');
+    if (this.#file !== undefined)
+      throw new InvalidSdOptionError('FileSD: register() was already called; use one FileSD per metrics server');
     const id = this.#serviceId ?? defaultInstanceId('metrics', server.socket.port);
     const file = join(this.#dir, `${id}.json`);
     this.#file = file;

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import type { Cluster, Redis } from 'ioredis';
-import { show } from '../metrics/errors';
+import { show } from '../errors';
 import { checkServerInfo, defaultInstanceId } from './address';
-import { InvalidSdOptionError } from './errors';
+import { InvalidSdOptionError } from '../errors';
 import { targetGroupOf } from './file';
 import { consoleLogger, type SdLogger } from './logger';
 import { LABEL_NAME, checkKeys, optLogger, optString, optStringRecord } from './options';
@@ -102,14 +102,25 @@ export class RedisHttpSD implements ServiceDiscovery, HttpSdSource {
 
   /** Validates `options` (throws {@link InvalidSdOptionError} naming the bad one); connects lazily. */
   constructor(options: RedisHttpSDOptions) {
-    const o = checkKeys('RedisHttpSD', options, ['url', 'redis', 'prefix', 'ttlSeconds', 'labels', 'serviceId', 'address', 'logger']);
+    const o = checkKeys('RedisHttpSD', options, [
+      'url',
+      'redis',
+      'prefix',
+      'ttlSeconds',
+      'labels',
+      'serviceId',
+      'address',
+      'logger',
+    ]);
     this.#url = optString('RedisHttpSD: url', o.url, /^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
     const r = o.redis as { eval?: unknown } | undefined;
     if (r !== undefined && (typeof r !== 'object' || r === null || typeof r.eval !== 'function')) {
       throw new InvalidSdOptionError(`RedisHttpSD: redis must be an ioredis Redis or Cluster instance, got ${show(r)}`);
     }
     if ((this.#url === undefined) === (r === undefined)) {
-      throw new InvalidSdOptionError('RedisHttpSD: give exactly one of url (a redis:// URL) or redis (an ioredis instance)');
+      throw new InvalidSdOptionError(
+        'RedisHttpSD: give exactly one of url (a redis:// URL) or redis (an ioredis instance)',
+      );
     }
     this.#given = o.redis as Redis | Cluster | undefined;
     const prefixRule = 'must not contain "{", "}" or spaces (it becomes the Redis Cluster hash tag)';
@@ -147,7 +158,9 @@ export class RedisHttpSD implements ServiceDiscovery, HttpSdSource {
   async register(server: MetricsServerInfo): Promise<Deregister> {
     checkServerInfo('RedisHttpSD', server);
     if (this.#instanceId !== undefined) {
-      throw new InvalidSdOptionError('RedisHttpSD: register() was already called; use one RedisHttpSD per metrics server');
+      throw new InvalidSdOptionError(
+        'RedisHttpSD: register() was already called; use one RedisHttpSD per metrics server',
+      );
     }
     if (this.#closed) throw new InvalidSdOptionError('RedisHttpSD: register() after close()');
     const id = this.#serviceId ?? defaultInstanceId('metrics', server.socket.port);
@@ -183,7 +196,9 @@ export class RedisHttpSD implements ServiceDiscovery, HttpSdSource {
       if (!this.#closed) await this.#client().eval(REMOVE, 2, ...this.#keys, id);
     } catch (err) {
       // The announcement expires on its own after ttlSeconds.
-      this.#logger.warn(`RedisHttpSD: cannot withdraw ${show(id)} from Redis (${(err as Error).message}); it expires within ${this.#ttlMs / 1000}s`);
+      this.#logger.warn(
+        `RedisHttpSD: cannot withdraw ${show(id)} from Redis (${(err as Error).message}); it expires within ${this.#ttlMs / 1000}s`,
+      );
     } finally {
       await this.close();
     }
@@ -261,11 +276,17 @@ export function httpSdNodeHandler(source: HttpSdSource): (req: IncomingMessage, 
   checkSource('httpSdNodeHandler', source);
   return (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      res
+        .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
+        .end('method not allowed\n');
       return;
     }
     void answer(source).then(({ status, type, body }) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+      res.writeHead(status, {
+        'content-type': type,
+        'cache-control': 'no-store',
+        'content-length': Buffer.byteLength(body),
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     });
   };
@@ -273,6 +294,8 @@ export function httpSdNodeHandler(source: HttpSdSource): (req: IncomingMessage, 
 
 function checkSource(fn: string, source: unknown): void {
   if (typeof source !== 'object' || source === null || typeof (source as HttpSdSource).list !== 'function') {
-    throw new InvalidSdOptionError(`${fn}(source): source must have a list() method returning target groups, got ${show(source)}`);
+    throw new InvalidSdOptionError(
+      `${fn}(source): source must have a list() method returning target groups, got ${show(source)}`,
+    );
   }
 }

@@ -11,6 +11,6 @@ export type { FileSDOptions } from './file';
 export { RedisHttpSD, httpSdHandler, httpSdNodeHandler } from './http';
 export type { RedisHttpSDOptions } from './http';
 export { combineServiceDiscovery } from './combine';
-export { ConsulApiError, InvalidSdOptionError } from './errors';
+export { ConsulApiError, InvalidSdOptionError } from '../errors';
 export type { Duration } from './duration';
 export type { SdLogger } from './logger';

@@ -1,5 +1,5 @@
-import { show } from '../metrics/errors';
-import { InvalidSdOptionError } from './errors';
+import { show } from '../errors';
+import { InvalidSdOptionError } from '../errors';
 import type { SdLogger } from './logger';
 
 // Small validators shared by the plugins: each names the option (`ConsulAgent: tags`) and quotes
@@ -62,7 +62,8 @@ export function optStringRecord(
     if (!key.pattern.test(k)) throw new InvalidSdOptionError(`${what}: key ${show(k)} ${key.rule}`);
     const why = key.reserved?.(k);
     if (why !== undefined) throw new InvalidSdOptionError(`${what}: key ${show(k)} ${why}`);
-    if (typeof v !== 'string') throw new InvalidSdOptionError(`${what}: value of ${show(k)} must be a string, got ${show(v)}`);
+    if (typeof v !== 'string')
+      throw new InvalidSdOptionError(`${what}: value of ${show(k)} must be a string, got ${show(v)}`);
     out[k] = v;
   }
   return out;
@@ -72,8 +73,14 @@ export function optStringRecord(
 export function optLogger(what: string, value: unknown, fallback: SdLogger): SdLogger {
   if (value === undefined) return fallback;
   const l = value as Record<string, unknown>;
-  if (typeof value !== 'object' || value === null || ['debug', 'info', 'warn', 'error'].some((m) => typeof l[m] !== 'function')) {
-    throw new InvalidSdOptionError(`${what} must have debug, info, warn and error methods (pino, console...), got ${show(value)}`);
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    ['debug', 'info', 'warn', 'error'].some((m) => typeof l[m] !== 'function')
+  ) {
+    throw new InvalidSdOptionError(
+      `${what} must have debug, info, warn and error methods (pino, console...), got ${show(value)}`,
+    );
   }
   // Bound so that loggers whose methods use `this` (pino, console) keep working.
   const bind = (m: 'debug' | 'info' | 'warn' | 'error') => (message: string) => (value as SdLogger)[m](message);

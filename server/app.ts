@@ -12,7 +12,10 @@ import type { AuthOptions } from './options';
  * Produces the exposition bytes in the requested format, gzipped when `gzip` is true and the
  * source chose to (the body then starts with gzip's magic bytes).
  */
-export type ExpositionSource = (contentType: RegistryContentType, gzip: boolean) => Promise<{ body: Buffer; headers?: Record<string, string> }>;
+export type ExpositionSource = (
+  contentType: RegistryContentType,
+  gzip: boolean,
+) => Promise<{ body: Buffer; headers?: Record<string, string> }>;
 
 /** Options of `metricsHandler` and of the request listener. */
 export interface MetricsHandlerOptions {
@@ -77,14 +80,21 @@ export async function renderMetrics(
 ): Promise<MetricsResponse> {
   const contentType = negotiateContentType(accept);
   const { body, headers: extra } = await source(contentType, compression && acceptsGzip(acceptEncoding));
-  const headers: Record<string, string> = { 'content-type': contentType, vary: 'Accept, Accept-Encoding', 'cache-control': 'no-store', ...extra };
+  const headers: Record<string, string> = {
+    'content-type': contentType,
+    vary: 'Accept, Accept-Encoding',
+    'cache-control': 'no-store',
+    ...extra,
+  };
   if (isGzip(body)) headers['content-encoding'] = 'gzip';
   headers['content-length'] = String(body.length);
   return { status: 200, headers, body };
 }
 
 function registrySource(registry: Registry | undefined): ExpositionSource {
-  return async (contentType, gzip) => ({ body: await (registry ?? getGlobalRegistry()).metricsBuffer({ contentType, gzip }) });
+  return async (contentType, gzip) => ({
+    body: await (registry ?? getGlobalRegistry()).metricsBuffer({ contentType, gzip }),
+  });
 }
 
 function toResponse(r: MetricsResponse, head: boolean): Response {
@@ -93,7 +103,10 @@ function toResponse(r: MetricsResponse, head: boolean): Response {
 
 function errorResponse(err: unknown): Response {
   const msg = err instanceof Error ? err.message : String(err);
-  return new Response(`metrics collection failed: ${msg}\n`, { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+  return new Response(`metrics collection failed: ${msg}\n`, {
+    status: 500,
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
+  });
 }
 
 function handlerFor(source: ExpositionSource, compression: boolean): Handler {
@@ -122,7 +135,9 @@ export const serverStats: Handler = metricsHandler();
  * A plain Node `(req, res)` listener serving a registry's exposition, for node:http, Express
  * (`app.get('/metrics', metricsRequestListener())`) and Fastify (`reply.hijack()` first) users.
  */
-export function metricsRequestListener(options: MetricsHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
+export function metricsRequestListener(
+  options: MetricsHandlerOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
   const source = registrySource(options.registry);
   const compression = options.compression ?? true;
   return (req, res) => {
@@ -151,7 +166,10 @@ function digest(s: string): Buffer {
 /** Constant-time check of the `Authorization` header against `auth`. */
 export function authorized(auth: AuthOptions, header: string | undefined): boolean {
   if (header === undefined) return false;
-  const expected = 'token' in auth ? `Bearer ${auth.token}` : `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`;
+  const expected =
+    'token' in auth
+      ? `Bearer ${auth.token}`
+      : `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`;
   // Hashing first makes the comparison constant-time whatever the lengths.
   const ok = timingSafeEqual(digest(header.trim()), digest(expected));
   return ok;
@@ -161,7 +179,10 @@ function authMiddleware(auth: AuthOptions): MiddlewareHandler {
   const challenge = 'token' in auth ? 'Bearer realm="metrics"' : 'Basic realm="metrics", charset="UTF-8"';
   return async (c, next) => {
     if (!authorized(auth, c.req.header('authorization'))) {
-      return new Response('Unauthorized\n', { status: 401, headers: { 'www-authenticate': challenge, 'content-type': 'text/plain; charset=utf-8' } });
+      return new Response('Unauthorized\n', {
+        status: 401,
+        headers: { 'www-authenticate': challenge, 'content-type': 'text/plain; charset=utf-8' },
+      });
     }
     await next();
   };
@@ -194,7 +215,10 @@ export function createMetricsApp(options: MetricsAppOptions): Hono {
   const app = new Hono();
   const { path } = options;
   const methodNotAllowed = (): Response =>
-    new Response('Method Not Allowed\n', { status: 405, headers: { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' } });
+    new Response('Method Not Allowed\n', {
+      status: 405,
+      headers: { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' },
+    });
   if (options.auth) {
     app.use(path, authMiddleware(options.auth));
     if (options.httpSd) app.use('/sd', authMiddleware(options.auth));
@@ -204,12 +228,20 @@ export function createMetricsApp(options: MetricsAppOptions): Hono {
     '<!doctype html>\n<html><head><title>promsd metrics</title></head><body>' +
       `<h1>promsd metrics</h1><p><a href="${escapeHtml(path)}">${escapeHtml(path)}</a></p></body></html>\n`,
   );
-  app.get('/', () => new Response(page, { headers: { 'content-type': 'text/html; charset=utf-8', 'content-length': String(page.length) } }));
+  app.get(
+    '/',
+    () =>
+      new Response(page, {
+        headers: { 'content-type': 'text/html; charset=utf-8', 'content-length': String(page.length) },
+      }),
+  );
   app.get('/healthz', () => new Response('ok\n', { headers: { 'content-type': 'text/plain; charset=utf-8' } }));
   const sd = options.httpSd;
   if (sd) app.get('/sd', httpSdHandler(sd));
   for (const p of [path, '/', '/healthz', ...(sd ? ['/sd'] : [])]) app.all(p, methodNotAllowed);
-  app.notFound(() => new Response('Not Found\n', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
+  app.notFound(
+    () => new Response('Not Found\n', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } }),
+  );
   app.onError((err) => errorResponse(err));
   return app;
 }

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { createAdaptorServer as CreateAdaptorServer } from '@hono/node-server';
-import { InvalidOptionsError, ServerStartError } from '../metrics/errors';
+import { InvalidOptionsError, ServerStartError } from '../errors';
 import { combineServiceDiscovery } from '../sd/combine';
 import { getGlobalRegistry } from '../metrics/registry';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from '../sd/types';
@@ -43,7 +43,9 @@ export class Registrations {
     if (sd === undefined) return new Registrations(undefined);
     if (Array.isArray(sd)) return new Registrations(sd.length === 0 ? undefined : combineServiceDiscovery(sd));
     if (typeof sd !== 'object' || sd === null || typeof (sd as ServiceDiscovery).register !== 'function') {
-      throw new InvalidOptionsError(`metrics server option "serviceDiscovery": expected a plugin with register(server), or an array of them`);
+      throw new InvalidOptionsError(
+        `metrics server option "serviceDiscovery": expected a plugin with register(server), or an array of them`,
+      );
     }
     return new Registrations(sd);
   }
@@ -90,7 +92,10 @@ export function serverInfo(socket: BoundSocket, https: boolean, path: string): M
 }
 
 /** Starts a Node server for `app.fetch` and resolves once it listens (or rejects with why not). */
-export async function listen(opts: ResolvedServerOptions, fetch: (req: Request) => Response | Promise<Response>): Promise<Server> {
+export async function listen(
+  opts: ResolvedServerOptions,
+  fetch: (req: Request) => Response | Promise<Response>,
+): Promise<Server> {
   // Loaded when a server starts: requiring promsd to instrument does not load the adapter.
   const { createAdaptorServer } = require('@hono/node-server') as { createAdaptorServer: typeof CreateAdaptorServer };
   let server: Server;
@@ -112,7 +117,13 @@ export async function listen(opts: ResolvedServerOptions, fetch: (req: Request) 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);
-      reject(new ServerStartError(`metrics server: cannot listen on ${urlOf(false, opts.addr, opts.port, '').replace('http://', '')}: ${err.message}`, err.code, { cause: err }));
+      reject(
+        new ServerStartError(
+          `metrics server: cannot listen on ${urlOf(false, opts.addr, opts.port, '').replace('http://', '')}: ${err.message}`,
+          err.code,
+          { cause: err },
+        ),
+      );
     };
     const onListening = (): void => {
       server.off('error', onError);
@@ -188,8 +199,16 @@ export async function startHttpServer(options?: MetricsServerOptions): Promise<M
   const opts = resolveServerOptions(options);
   const registrations = Registrations.of(options?.serviceDiscovery);
   const registry = options?.registry ?? getGlobalRegistry();
-  const source: ExpositionSource = async (contentType, gzip) => ({ body: await registry.metricsBuffer({ contentType, gzip }) });
-  const app = createMetricsApp({ source, path: opts.path, compression: opts.compression, auth: opts.auth, httpSd: options?.httpSd });
+  const source: ExpositionSource = async (contentType, gzip) => ({
+    body: await registry.metricsBuffer({ contentType, gzip }),
+  });
+  const app = createMetricsApp({
+    source,
+    path: opts.path,
+    compression: opts.compression,
+    auth: opts.auth,
+    httpSd: options?.httpSd,
+  });
   const server = await listen(opts, app.fetch);
   const result = new MetricsHTTPServer(server, opts.tls !== undefined, opts.path, registrations);
   try {

@@ -2,7 +2,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { Counter } from '../metrics/counter';
-import { InvalidMetricError, InvalidOptionsError, show } from '../metrics/errors';
+import { InvalidMetricError, InvalidOptionsError, show } from '../errors';
 import { DEFAULT_BUCKETS, Histogram } from '../metrics/histogram';
 import type { LabelValues } from '../metrics/labels';
 import { OPENMETRICS_CONTENT_TYPE, register as globalRegister, type Registry } from '../metrics/registry';
@@ -79,7 +79,13 @@ export function metricsMiddleware(options: MetricsMiddlewareOptions = {}): Middl
   const histogram = histogramIn(registry, durationName, labelNames, o.buckets, exemplarsWanted, o.exemplars === true);
   const withExemplars = exemplarsWanted && histogram.enableExemplars;
 
-  const record = (c: Context, own: number, start: bigint, exemplar: Record<string, string> | undefined, status: number): void => {
+  const record = (
+    c: Context,
+    own: number,
+    start: bigint,
+    exemplar: Record<string, string> | undefined,
+    status: number,
+  ): void => {
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     const method = c.req.method;
     const labels = {
@@ -137,7 +143,10 @@ function checkOptions(options: unknown): MetricsMiddlewareOptions {
   if (o.exemplars !== undefined && typeof o.exemplars !== 'boolean') {
     throw new InvalidOptionsError(`${where}: option exemplars must be a boolean, got ${show(o.exemplars)}`);
   }
-  if (o.registry !== undefined && (typeof o.registry !== 'object' || typeof o.registry?.getSingleMetric !== 'function')) {
+  if (
+    o.registry !== undefined &&
+    (typeof o.registry !== 'object' || typeof o.registry?.getSingleMetric !== 'function')
+  ) {
     throw new InvalidOptionsError(`${where}: option registry must be a Registry, got ${show(o.registry)}`);
   }
   if (o.labels !== undefined) {
@@ -146,10 +155,14 @@ function checkOptions(options: unknown): MetricsMiddlewareOptions {
     }
     for (const [name, value] of Object.entries(o.labels)) {
       if (!validateLabelName([name]) || (OWN_LABELS as readonly string[]).includes(name) || name === 'le') {
-        throw new InvalidOptionsError(`${where}: option labels: label name ${show(name)} is invalid or reserved (method, route, status, le)`);
+        throw new InvalidOptionsError(
+          `${where}: option labels: label name ${show(name)} is invalid or reserved (method, route, status, le)`,
+        );
       }
       if (typeof value !== 'string' && typeof value !== 'number') {
-        throw new InvalidOptionsError(`${where}: option labels: value of "${name}" must be a string or a number, got ${show(value)}`);
+        throw new InvalidOptionsError(
+          `${where}: option labels: value of "${name}" must be a string or a number, got ${show(value)}`,
+        );
       }
     }
   }
@@ -164,7 +177,12 @@ function sameLabelNames(a: readonly string[], b: readonly string[]): boolean {
 function counterIn(registry: Registry, name: string, labelNames: string[]): Counter<string> {
   const existing = registry.getSingleMetric(name);
   if (existing === undefined) {
-    return new Counter({ name, help: 'HTTP requests handled, by method, route template and status.', labelNames, registers: [registry] });
+    return new Counter({
+      name,
+      help: 'HTTP requests handled, by method, route template and status.',
+      labelNames,
+      registers: [registry],
+    });
   }
   if (!(existing instanceof Counter) || !sameLabelNames(existing.labelNames, labelNames)) {
     throw new InvalidMetricError(
@@ -208,6 +226,7 @@ function histogramIn(
       clash(`with buckets [${existing.upperBounds.join(', ')}], not [${want.join(', ')}]`);
     }
   }
-  if (exemplarsRequired && !existing.enableExemplars) clash('without exemplars (exemplars: true needs enableExemplars on it)');
+  if (exemplarsRequired && !existing.enableExemplars)
+    clash('without exemplars (exemplars: true needs enableExemplars on it)');
   return existing;
 }

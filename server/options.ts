@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { InvalidOptionsError, ServerStartError, show } from '../metrics/errors';
+import { InvalidOptionsError, ServerStartError, show } from '../errors';
 import type { Registry } from '../metrics/registry';
 import type { HttpSdSource, ServiceDiscovery } from '../sd/types';
 
@@ -64,7 +64,12 @@ const RESERVED_PATHS = new Set(['/', '/healthz', '/sd']);
 
 /** True for a usable metrics path: absolute, URL-safe, no `//`, not one the server answers itself. */
 export function isMetricsPath(path: unknown): path is string {
-  return typeof path === 'string' && /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path) && !path.includes('//') && !RESERVED_PATHS.has(path);
+  return (
+    typeof path === 'string' &&
+    /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path) &&
+    !path.includes('//') &&
+    !RESERVED_PATHS.has(path)
+  );
 }
 
 function bad(key: string, value: unknown, expected: string): never {
@@ -76,29 +81,47 @@ function isPem(v: unknown): v is string | Buffer {
 }
 
 /** Checks every option (unknown keys included) and reads TLS files; throws on the first problem. */
-export function resolveServerOptions(options: MetricsServerOptions | undefined, threaded = false): ResolvedServerOptions {
+export function resolveServerOptions(
+  options: MetricsServerOptions | undefined,
+  threaded = false,
+): ResolvedServerOptions {
   const o = (options ?? {}) as Record<string, unknown>;
   if (typeof o !== 'object' || o === null || Array.isArray(o)) bad('options', o, 'an object');
   for (const k of Object.keys(o)) {
     if (!ALL_KEYS.has(k)) bad(k, o[k], `one of the known options: ${[...ALL_KEYS].join(', ')}`);
   }
   if (threaded && o.httpSd !== undefined) {
-    bad('httpSd', '[object]', 'no httpSd on a threaded server: serve it from startHttpServer or mount httpSdHandler in your app');
+    bad(
+      'httpSd',
+      '[object]',
+      'no httpSd on a threaded server: serve it from startHttpServer or mount httpSdHandler in your app',
+    );
   }
   const port = o.port ?? 0;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) bad('port', port, 'an integer from 0 to 65535');
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+    bad('port', port, 'an integer from 0 to 65535');
   const addr = o.addr ?? '0.0.0.0';
   if (typeof addr !== 'string' || addr === '') bad('addr', addr, 'a host name or IP address');
   const path = o.path ?? '/metrics';
   if (!isMetricsPath(path)) {
-    bad('path', path, `an absolute URL path such as "/metrics", other than ${[...RESERVED_PATHS].join(', ')} (the server answers those itself)`);
+    bad(
+      'path',
+      path,
+      `an absolute URL path such as "/metrics", other than ${[...RESERVED_PATHS].join(', ')} (the server answers those itself)`,
+    );
   }
   const compression = o.compression ?? true;
   if (typeof compression !== 'boolean') bad('compression', compression, 'true or false');
   let auth: AuthOptions | undefined;
   if (o.auth !== undefined) {
     const a = o.auth as Record<string, unknown>;
-    if (typeof a === 'object' && a !== null && typeof a.token === 'string' && a.token !== '' && Object.keys(a).length === 1) {
+    if (
+      typeof a === 'object' &&
+      a !== null &&
+      typeof a.token === 'string' &&
+      a.token !== '' &&
+      Object.keys(a).length === 1
+    ) {
       auth = { token: a.token };
     } else if (
       typeof a === 'object' &&
@@ -111,7 +134,11 @@ export function resolveServerOptions(options: MetricsServerOptions | undefined, 
     ) {
       auth = { username: a.username, password: a.password };
     } else {
-      bad('auth', a === null || typeof a !== 'object' ? a : '[object]', '{ token } with a non-empty token, or { username, password } with a username without ":"');
+      bad(
+        'auth',
+        a === null || typeof a !== 'object' ? a : '[object]',
+        '{ token } with a non-empty token, or { username, password } with a username without ":"',
+      );
     }
   }
   let tls: ResolvedServerOptions['tls'];
@@ -126,7 +153,9 @@ export function resolveServerOptions(options: MetricsServerOptions | undefined, 
         return readFileSync(f);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        throw new ServerStartError(`metrics server: cannot read tls.${fileKey} ${show(f)}: ${e.message}`, e.code, { cause: err });
+        throw new ServerStartError(`metrics server: cannot read tls.${fileKey} ${show(f)}: ${e.message}`, e.code, {
+          cause: err,
+        });
       }
     };
     const key = t.key ?? read('keyFile');
@@ -134,7 +163,8 @@ export function resolveServerOptions(options: MetricsServerOptions | undefined, 
     const ca = t.ca ?? read('caFile');
     if (!isPem(key)) bad('tls.key', key, 'a PEM private key (string or Buffer), or tls.keyFile');
     if (!isPem(cert)) bad('tls.cert', cert, 'a PEM certificate (string or Buffer), or tls.certFile');
-    if (ca !== undefined && !isPem(ca) && !(Array.isArray(ca) && ca.every(isPem))) bad('tls.ca', '[value]', 'PEM CA certificates');
+    if (ca !== undefined && !isPem(ca) && !(Array.isArray(ca) && ca.every(isPem)))
+      bad('tls.ca', '[value]', 'PEM CA certificates');
     tls = ca === undefined ? { key, cert } : { key, cert, ca: ca as string | Buffer | (string | Buffer)[] };
   }
   return { port, addr, path, compression, auth, tls };

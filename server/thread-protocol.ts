@@ -27,7 +27,14 @@ export type WorkerMessage =
 
 /** Owner → worker. */
 export type OwnerMessage =
-  | { type: 'collected'; id: number; at: number; defaultLabels: Record<string, string>; backend: BackendPlace; error?: string }
+  | {
+      type: 'collected';
+      id: number;
+      at: number;
+      defaultLabels: Record<string, string>;
+      backend: BackendPlace;
+      error?: string;
+    }
   | { type: 'rendered'; id: number; body?: Uint8Array; error?: string }
   | { type: 'close' };
 

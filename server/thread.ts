@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { InvalidOptionsError, ServerStartError, show } from '../metrics/errors';
+import { InvalidOptionsError, ServerStartError, show } from '../errors';
 import { getBackend } from '../backend/load';
 import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../metrics/registry';
 import type { BoundSocket } from './http';
@@ -31,7 +31,9 @@ function workerEntry(): string {
   // Running from TypeScript sources (tests): use the build.
   const built = join(__dirname, '..', 'dist', 'server', 'worker.js');
   if (existsSync(built)) return built;
-  throw new ServerStartError(`metrics server: worker entry not found (looked for ${beside} and ${built}); run the build`);
+  throw new ServerStartError(
+    `metrics server: worker entry not found (looked for ${beside} and ${built}); run the build`,
+  );
 }
 
 /**
@@ -51,7 +53,14 @@ export class ThreadedMetricsHTTPServer {
   readonly #stop: () => Promise<void>;
 
   /** @internal */
-  constructor(worker: Worker, socket: BoundSocket, https: boolean, path: string, registrations: Registrations, stop: () => Promise<void>) {
+  constructor(
+    worker: Worker,
+    socket: BoundSocket,
+    https: boolean,
+    path: string,
+    registrations: Registrations,
+    stop: () => Promise<void>,
+  ) {
     this.worker = worker;
     this.socket = Object.freeze(socket);
     this.https = https;
@@ -85,13 +94,19 @@ export class ThreadedMetricsHTTPServer {
  * // scrapes are answered even while this thread is busy
  * ```
  */
-export async function startHttpServerInThread(options?: ThreadedMetricsServerOptions): Promise<ThreadedMetricsHTTPServer> {
+export async function startHttpServerInThread(
+  options?: ThreadedMetricsServerOptions,
+): Promise<ThreadedMetricsHTTPServer> {
   const { collectTimeoutMs = 0, startTimeoutMs = 10_000, ...rest } = options ?? {};
   if (typeof collectTimeoutMs !== 'number' || !Number.isFinite(collectTimeoutMs) || collectTimeoutMs < 0) {
-    throw new InvalidOptionsError(`metrics server option "collectTimeoutMs": ${show(collectTimeoutMs)} is invalid (expected a number ≥ 0)`);
+    throw new InvalidOptionsError(
+      `metrics server option "collectTimeoutMs": ${show(collectTimeoutMs)} is invalid (expected a number ≥ 0)`,
+    );
   }
   if (typeof startTimeoutMs !== 'number' || !Number.isFinite(startTimeoutMs) || startTimeoutMs <= 0) {
-    throw new InvalidOptionsError(`metrics server option "startTimeoutMs": ${show(startTimeoutMs)} is invalid (expected a number > 0)`);
+    throw new InvalidOptionsError(
+      `metrics server option "startTimeoutMs": ${show(startTimeoutMs)} is invalid (expected a number > 0)`,
+    );
   }
   const opts = resolveServerOptions(rest, true);
   const registrations = Registrations.of(rest.serviceDiscovery);
@@ -100,23 +115,40 @@ export async function startHttpServerInThread(options?: ThreadedMetricsServerOpt
     const b = registry.id === 0 ? getBackend() : undefined;
     return b === undefined ? 'none' : b.inCore === true ? 'core' : 'owner';
   };
-  const start: WorkerStart = { options: opts, registryId: registry.id, defaultLabels: registry.getDefaultLabels(), collectTimeoutMs, backend: backendPlace() };
+  const start: WorkerStart = {
+    options: opts,
+    registryId: registry.id,
+    defaultLabels: registry.getDefaultLabels(),
+    collectTimeoutMs,
+    backend: backendPlace(),
+  };
   const worker = new Worker(workerEntry(), { workerData: start, name: 'promsd-metrics-server' });
 
   let exited = false;
-  const exit = new Promise<void>((resolve) => worker.once('exit', () => ((exited = true), resolve())));
-  let collecting: Promise<void> | undefined;
+  const exit = new Promise<void>((resolve) =>
+    worker.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
+  let _collecting: Promise<void> | undefined;
   const collect = (id: number): void => {
     // One collect at a time; requests that arrive meanwhile are answered by it.
-    collecting ??= registry
+    _collecting ??= registry
       .collect()
       .then(
         () => undefined,
         (err: unknown) => String(err instanceof Error ? err.message : err),
       )
       .then((error) => {
-        collecting = undefined;
-        const reply: OwnerMessage = { type: 'collected', id, at: Date.now(), defaultLabels: registry.getDefaultLabels(), backend: backendPlace() };
+        _collecting = undefined;
+        const reply: OwnerMessage = {
+          type: 'collected',
+          id,
+          at: Date.now(),
+          defaultLabels: registry.getDefaultLabels(),
+          backend: backendPlace(),
+        };
         if (error !== undefined) reply.error = error;
         if (!exited) worker.postMessage(reply);
       });
@@ -126,7 +158,9 @@ export async function startHttpServerInThread(options?: ThreadedMetricsServerOpt
     const timer = setTimeout(() => {
       cleanup();
       void worker.terminate();
-      reject(new ServerStartError(`metrics server: the worker did not listen within ${startTimeoutMs} ms`, 'ETIMEDOUT'));
+      reject(
+        new ServerStartError(`metrics server: the worker did not listen within ${startTimeoutMs} ms`, 'ETIMEDOUT'),
+      );
     }, startTimeoutMs);
     const onMessage = (m: WorkerMessage): void => {
       if (m.type === 'listening') {
@@ -135,13 +169,17 @@ export async function startHttpServerInThread(options?: ThreadedMetricsServerOpt
       } else if (m.type === 'error') {
         cleanup();
         void worker.terminate();
-        reject(new ServerStartError(`metrics server: cannot listen on ${opts.addr}:${opts.port}: ${m.message}`, m.code));
+        reject(
+          new ServerStartError(`metrics server: cannot listen on ${opts.addr}:${opts.port}: ${m.message}`, m.code),
+        );
       }
     };
     const onError = (err: Error): void => {
       cleanup();
       void worker.terminate();
-      reject(new ServerStartError(`metrics server: the worker failed to start: ${err.message}`, undefined, { cause: err }));
+      reject(
+        new ServerStartError(`metrics server: the worker failed to start: ${err.message}`, undefined, { cause: err }),
+      );
     };
     const onExit = (code: number): void => {
       cleanup();
@@ -166,11 +204,19 @@ export async function startHttpServerInThread(options?: ThreadedMetricsServerOpt
       const contentType = m.openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
       registry.metricsBuffer({ contentType, collect: false, defaultLabels: m.defaultLabels, gzip: m.gzip }).then(
         (body) => !exited && worker.postMessage({ type: 'rendered', id: m.id, body } satisfies OwnerMessage),
-        (err: unknown) => !exited && worker.postMessage({ type: 'rendered', id: m.id, error: String(err instanceof Error ? err.message : err) } satisfies OwnerMessage),
+        (err: unknown) =>
+          !exited &&
+          worker.postMessage({
+            type: 'rendered',
+            id: m.id,
+            error: String(err instanceof Error ? err.message : err),
+          } satisfies OwnerMessage),
       );
     }
   });
-  worker.on('error', (err) => process.emitWarning(`promsd metrics server worker failed: ${err.message}`, 'PromsdWarning'));
+  worker.on('error', (err) =>
+    process.emitWarning(`promsd metrics server worker failed: ${err.message}`, 'PromsdWarning'),
+  );
 
   const stop = async (): Promise<void> => {
     if (exited) return;

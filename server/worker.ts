@@ -55,7 +55,9 @@ function renderByOwner(contentType: RegistryContentType, gzip: boolean): Promise
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       renders.delete(id);
-      reject(new Error(`the owning thread did not render within ${OWNER_RENDER_TIMEOUT_MS} ms (its backend lives in JS)`));
+      reject(
+        new Error(`the owning thread did not render within ${OWNER_RENDER_TIMEOUT_MS} ms (its backend lives in JS)`),
+      );
     }, OWNER_RENDER_TIMEOUT_MS);
     renders.set(id, (m) => {
       clearTimeout(timer);
@@ -65,12 +67,18 @@ function renderByOwner(contentType: RegistryContentType, gzip: boolean): Promise
   });
 }
 
-async function source(contentType: RegistryContentType, gzip: boolean): Promise<{ body: Buffer; headers: Record<string, string> }> {
+async function source(
+  contentType: RegistryContentType,
+  gzip: boolean,
+): Promise<{ body: Buffer; headers: Record<string, string> }> {
   await requestCollect(start.collectTimeoutMs);
   let body: Buffer;
   if (start.registryId === 0 && backend === 'core') {
     const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
-    body = await exposition(await native.backendRender(openMetrics, Object.entries(defaultLabels).flat(), RENDER_TIMEOUT_MS), gzip);
+    body = await exposition(
+      await native.backendRender(openMetrics, Object.entries(defaultLabels).flat(), RENDER_TIMEOUT_MS),
+      gzip,
+    );
   } else if (start.registryId === 0 && backend === 'owner') {
     body = await renderByOwner(contentType, gzip);
   } else {
@@ -79,7 +87,12 @@ async function source(contentType: RegistryContentType, gzip: boolean): Promise<
   return { body, headers: { 'x-promsd-collected-at': new Date(collectedAt).toISOString() } };
 }
 
-const app = createMetricsApp({ source, path: start.options.path, compression: start.options.compression, auth: start.options.auth });
+const app = createMetricsApp({
+  source,
+  path: start.options.path,
+  compression: start.options.compression,
+  auth: start.options.auth,
+});
 
 listen(start.options, app.fetch).then(
   (server) => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsulDouble } from './consul-double';
 import { get } from './helpers/http';
-import { freePort, RedisServer, spawnChild, startRedis, until } from './helpers/redis';
+import { freePort, type RedisServer, spawnChild, startRedis, until } from './helpers/redis';
 
 // The `promsd` command as users run it: node dist/cli/main.js (package.json "bin").
 const CLI = join(__dirname, '..', 'dist', 'cli', 'main.js');
@@ -14,17 +14,30 @@ const CLI = join(__dirname, '..', 'dist', 'cli', 'main.js');
 /** Env without the caller's PROMSD_* / CONSUL_* settings. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PROMSD_') && !k.startsWith('CONSUL_')) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('PROMSD_') && !k.startsWith('CONSUL_')) env[k] = v;
   return { ...env, ...extra };
 }
 
-function run(args: string[], env: Record<string, string> = {}, cwd?: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: 20_000, ...(cwd ? { cwd } : {}) });
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env: cleanEnv(env),
+    encoding: 'utf8',
+    timeout: 20_000,
+    ...(cwd ? { cwd } : {}),
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Like `run`, without blocking this process (whose Consul double must keep answering). */
-async function runAsync(args: string[], env: Record<string, string> = {}): Promise<{ status: number | string; stdout: string; stderr: string }> {
+async function runAsync(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ status: number | string; stdout: string; stderr: string }> {
   const r = new Running(args, env, process.cwd());
   const status = await r.exited;
   return { status, stdout: r.stdout, stderr: r.stderr };
@@ -46,7 +59,11 @@ class Running {
 
   async line(re: RegExp, ms = 15_000): Promise<RegExpExecArray> {
     let m: RegExpExecArray | null = null;
-    await until(`output matching ${re} (stdout: ${this.stdout}; stderr: ${this.stderr})`, () => (m = re.exec(this.stdout)) !== null, ms);
+    await until(
+      `output matching ${re} (stdout: ${this.stdout}; stderr: ${this.stderr})`,
+      () => (m = re.exec(this.stdout)) !== null,
+      ms,
+    );
     return m as unknown as RegExpExecArray;
   }
 }
@@ -97,9 +114,15 @@ describe('promsd', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('invalid configuration (4 problems):');
     expect(r.stderr).toContain('server.port = "70000" (from option): expected an integer from 0 to 65535');
-    expect(r.stderr).toContain(`backend.flushIntervalMs = 1 (from file ${join(cwd, 'promsd.config.json')}): expected an integer from 10 to 600000`);
-    expect(r.stderr).toContain('sd.kinds = ["consul","zk"] (from env PROMSD_SD): expected a comma-separated list of consul, file, http');
-    expect(r.stderr).toContain('log.level = "loud" (from env PROMSD_LOG_LEVEL): expected debug | info | warn | error | silent');
+    expect(r.stderr).toContain(
+      `backend.flushIntervalMs = 1 (from file ${join(cwd, 'promsd.config.json')}): expected an integer from 10 to 600000`,
+    );
+    expect(r.stderr).toContain(
+      'sd.kinds = ["consul","zk"] (from env PROMSD_SD): expected a comma-separated list of consul, file, http',
+    );
+    expect(r.stderr).toContain(
+      'log.level = "loud" (from env PROMSD_LOG_LEVEL): expected debug | info | warn | error | silent',
+    );
   });
 
   describe('with Redis and Consul', () => {
@@ -116,8 +139,17 @@ describe('promsd', () => {
 
     it('check: prints the configuration with secrets masked and tests Redis and Consul', async () => {
       const url = `redis://:hunter2@127.0.0.1:${await freePort()}`; // nothing listens there
-      const bad = await runAsync(['check', '--json'], { PROMSD_REDIS_URL: url, PROMSD_SD: 'consul', CONSUL_HTTP_ADDR: agent.url, PROMSD_AUTH_TOKEN: 'tok' });
-      const report = JSON.parse(bad.stdout) as { config: Record<string, Record<string, unknown>>; sources: Record<string, string>; checks: { ok: boolean; target: string }[] };
+      const bad = await runAsync(['check', '--json'], {
+        PROMSD_REDIS_URL: url,
+        PROMSD_SD: 'consul',
+        CONSUL_HTTP_ADDR: agent.url,
+        PROMSD_AUTH_TOKEN: 'tok',
+      });
+      const report = JSON.parse(bad.stdout) as {
+        config: Record<string, Record<string, unknown>>;
+        sources: Record<string, string>;
+        checks: { ok: boolean; target: string }[];
+      };
       expect(bad.stdout).not.toContain('hunter2');
       expect(bad.stdout).not.toContain('"tok"');
       expect(report.config.backend?.redisUrl).toMatch(/^redis:\/\/:\*\*\*@127\.0\.0\.1:\d+$/);
@@ -125,7 +157,11 @@ describe('promsd', () => {
       expect(report.sources['backend.redisUrl']).toBe('env');
       expect(report.checks.map((c) => c.ok)).toEqual([false, true]);
       expect(bad.status).toBe(1);
-      const good = await runAsync(['check'], { PROMSD_REDIS_URL: redis.url, PROMSD_SD: 'consul', CONSUL_HTTP_ADDR: agent.url });
+      const good = await runAsync(['check'], {
+        PROMSD_REDIS_URL: redis.url,
+        PROMSD_SD: 'consul',
+        CONSUL_HTTP_ADDR: agent.url,
+      });
       expect(good.status).toBe(0);
       expect(good.stdout).toContain(`ok   redis redis://127.0.0.1:${redis.port}: PONG`);
       expect(good.stdout).toContain(`ok   consul ${agent.url}: agent answered`);
@@ -143,14 +179,30 @@ describe('promsd', () => {
       }
       const port = await freePort();
       const serve = new Running(
-        ['serve', '--port', String(port), '--addr', '127.0.0.1', '--prefix', 'sidecar-cli', '--sd', 'consul', '--service-name', 'jobs-sidecar'],
+        [
+          'serve',
+          '--port',
+          String(port),
+          '--addr',
+          '127.0.0.1',
+          '--prefix',
+          'sidecar-cli',
+          '--sd',
+          'consul',
+          '--service-name',
+          'jobs-sidecar',
+        ],
         { PROMSD_REDIS_URL: redis.url, CONSUL_HTTP_ADDR: agent.url, PROMSD_LOG_LEVEL: 'warn' },
         tempDir(),
       );
       try {
-        await until('the sidecar registered', () => [...agent.services.values()].some((s) => s.Service === 'jobs-sidecar'));
+        await until('the sidecar registered', () =>
+          [...agent.services.values()].some((s) => s.Service === 'jobs-sidecar'),
+        );
         const body = (await get(`http://127.0.0.1:${port}/metrics`)).body.toString();
-        expect(body).toContain('# HELP cli_jobs_total Jobs.\n# TYPE cli_jobs_total counter\ncli_jobs_total{queue="mail"} 7\n');
+        expect(body).toContain(
+          '# HELP cli_jobs_total Jobs.\n# TYPE cli_jobs_total counter\ncli_jobs_total{queue="mail"} 7\n',
+        );
       } finally {
         serve.proc.kill('SIGTERM');
       }
@@ -165,9 +217,16 @@ describe('promsd', () => {
       expect(strict.stderr).toContain('promsd serve: Redis is unreachable');
       expect(strict.stderr).toContain('exiting because of --require-backend');
       const port = await freePort();
-      const lenient = new Running(['serve', '--port', String(port), '--addr', '127.0.0.1'], { PROMSD_REDIS_URL: dead, PROMSD_LOG_LEVEL: 'warn' }, tempDir());
+      const lenient = new Running(
+        ['serve', '--port', String(port), '--addr', '127.0.0.1'],
+        { PROMSD_REDIS_URL: dead, PROMSD_LOG_LEVEL: 'warn' },
+        tempDir(),
+      );
       try {
-        await until('the server answers', async () => (await get(`http://127.0.0.1:${port}/healthz`).catch(() => ({ status: 0 }))).status === 200);
+        await until(
+          'the server answers',
+          async () => (await get(`http://127.0.0.1:${port}/healthz`).catch(() => ({ status: 0 }))).status === 200,
+        );
         expect(lenient.stderr).toContain('serving anyway');
       } finally {
         lenient.proc.kill('SIGTERM');
@@ -178,7 +237,11 @@ describe('promsd', () => {
 
   it('demo: two workers aggregated on the embedded backend; SIGINT leaves no targets file and no process', async () => {
     const cwd = tempDir();
-    const demo = new Running(['demo', '--workers', '2', '--app-port', '0', '--rps', '200', '--port', '0', '--addr', '127.0.0.1'], { PROMSD_LOG_LEVEL: 'warn' }, cwd);
+    const demo = new Running(
+      ['demo', '--workers', '2', '--app-port', '0', '--rps', '200', '--port', '0', '--addr', '127.0.0.1'],
+      { PROMSD_LOG_LEVEL: 'warn' },
+      cwd,
+    );
     try {
       const url = (await demo.line(/^metrics: (\S+)$/m))[1] as string;
       const pids = ((await demo.line(/^workers: ([\d ]+)$/m))[1] as string).split(' ').map(Number);
@@ -191,13 +254,21 @@ describe('promsd', () => {
         'requests from both workers',
         async () => {
           body = (await get(url)).body.toString();
-          return /demo_handled_total\{worker="1"\} [1-9]/.test(body) && /demo_handled_total\{worker="2"\} [1-9]/.test(body);
+          return (
+            /demo_handled_total\{worker="1"\} [1-9]/.test(body) && /demo_handled_total\{worker="2"\} [1-9]/.test(body)
+          );
         },
         15_000,
       );
       expect(body).toMatch(/http_requests_total\{method="GET",route="\/api\/users\/:id",status="200"\} \d+/);
-      const handled = [...body.matchAll(/demo_handled_total\{worker="\d"\} (\d+)/g)].reduce((s, m) => s + Number(m[1]), 0);
-      const requests = [...body.matchAll(/^http_requests_total\{[^}]*\} (\d+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
+      const handled = [...body.matchAll(/demo_handled_total\{worker="\d"\} (\d+)/g)].reduce(
+        (s, m) => s + Number(m[1]),
+        0,
+      );
+      const requests = [...body.matchAll(/^http_requests_total\{[^}]*\} (\d+)$/gm)].reduce(
+        (s, m) => s + Number(m[1]),
+        0,
+      );
       expect(handled).toBeGreaterThan(0);
       expect(Math.abs(requests - handled)).toBeLessThanOrEqual(handled * 0.2 + 20); // the same requests, seen by two metrics
       await demo.line(/req\/s {2}p99 /);

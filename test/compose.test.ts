@@ -25,11 +25,24 @@ interface Run {
 }
 
 /** Runs a tool; a missing one fails with the Debian package that provides it. */
-function run(cmd: string, args: string[], debianPackage: string, opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Run {
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000, input: opts.input, env: opts.env ?? process.env });
+function run(
+  cmd: string,
+  args: string[],
+  debianPackage: string,
+  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Run {
+  const r = spawnSync(cmd, args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+    input: opts.input,
+    env: opts.env ?? process.env,
+  });
   if (r.error) {
     if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error(`${cmd} is not on PATH; install it with: apt-get install -y --no-install-recommends ${debianPackage}`);
+      throw new Error(
+        `${cmd} is not on PATH; install it with: apt-get install -y --no-install-recommends ${debianPackage}`,
+      );
     }
     throw r.error;
   }
@@ -38,7 +51,12 @@ function run(cmd: string, args: string[], debianPackage: string, opts: { input?:
 
 /** YAML → plain data, through PyYAML's safe loader. */
 function parseYaml(text: string): any {
-  const r = run('python3', ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], 'python3-yaml', { input: text });
+  const r = run(
+    'python3',
+    ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'],
+    'python3-yaml',
+    { input: text },
+  );
   if (r.status !== 0) throw new Error(`YAML parse failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
@@ -110,13 +128,18 @@ describe('docker-compose.yml', () => {
     expect(services.sidecar.environment).toMatchObject({ ...shared, PROMSD_SERVICE_NAME: SIDECAR_SERVICE });
     // The health check probes the port the server is told to use.
     for (const name of ['demo', 'sidecar']) {
-      expect(services[name].healthcheck.test.join(' '), name).toContain(`127.0.0.1:${services[name].environment.PROMSD_PORT}/healthz`);
+      expect(services[name].healthcheck.test.join(' '), name).toContain(
+        `127.0.0.1:${services[name].environment.PROMSD_PORT}/healthz`,
+      );
     }
   });
 
   it('starts in dependency order on health checks, and restarts every service', () => {
     for (const name of ['demo', 'sidecar']) {
-      expect(services[name].depends_on, name).toEqual({ redis: { condition: 'service_healthy' }, consul: { condition: 'service_healthy' } });
+      expect(services[name].depends_on, name).toEqual({
+        redis: { condition: 'service_healthy' },
+        consul: { condition: 'service_healthy' },
+      });
     }
     expect(services.prometheus.depends_on).toEqual({ consul: { condition: 'service_healthy' } });
     expect(services.grafana.depends_on).toEqual({ prometheus: { condition: 'service_healthy' } });
@@ -132,13 +155,16 @@ describe('docker-compose.yml', () => {
   });
 
   it('mounts the Prometheus config and the Grafana provisioning read-only, from paths that exist', () => {
-    expect(bindMounts(services.prometheus)).toEqual([{ host: join(ROOT, 'deploy/prometheus'), target: '/etc/prometheus', mode: 'ro' }]);
+    expect(bindMounts(services.prometheus)).toEqual([
+      { host: join(ROOT, 'deploy/prometheus'), target: '/etc/prometheus', mode: 'ro' },
+    ]);
     expect(services.prometheus.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
     expect(bindMounts(services.grafana)).toEqual([
       { host: join(ROOT, 'deploy/grafana/provisioning'), target: '/etc/grafana/provisioning', mode: 'ro' },
       { host: join(ROOT, 'deploy/grafana/dashboards'), target: '/etc/grafana/dashboards', mode: 'ro' },
     ]);
-    for (const svc of Object.values(services)) for (const m of bindMounts(svc)) expect(existsSync(m.host), m.host).toBe(true);
+    for (const svc of Object.values(services))
+      for (const m of bindMounts(svc)) expect(existsSync(m.host), m.host).toBe(true);
     expect(existsSync(join(ROOT, 'deploy/prometheus/prometheus.yml'))).toBe(true);
   });
 
@@ -153,7 +179,14 @@ describe('docker-compose.yml', () => {
     expect(existsSync(join(mount!.host, posix.relative(mount!.target, home)))).toBe(true);
 
     const datasources = parseYaml(readRepo('deploy/grafana/provisioning/datasources/prometheus.yml')).datasources;
-    expect(datasources).toEqual([expect.objectContaining({ type: 'prometheus', uid: 'prometheus', url: 'http://prometheus:9090', isDefault: true })]);
+    expect(datasources).toEqual([
+      expect.objectContaining({
+        type: 'prometheus',
+        uid: 'prometheus',
+        url: 'http://prometheus:9090',
+        isDefault: true,
+      }),
+    ]);
     const providers = parseYaml(readRepo('deploy/grafana/provisioning/dashboards/promsd.yml')).providers;
     expect(providers).toEqual([expect.objectContaining({ type: 'file', options: { path: mount!.target } })]);
   });
@@ -208,7 +241,9 @@ describe('Dockerfile and .dockerignore', () => {
   it('pre-fetches the crates of exactly the Cargo workspace members', () => {
     // The fetch layer copies each member's manifest before the sources; a member added to the
     // workspace without its manifest copied there would fail the image build.
-    const members = [.../members\s*=\s*\[([^\]]*)\]/.exec(readRepo('Cargo.toml'))![1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+    const members = [.../members\s*=\s*\[([^\]]*)\]/.exec(readRepo('Cargo.toml'))![1]!.matchAll(/"([^"]+)"/g)].map(
+      (m) => m[1],
+    );
     const manifests = stages[0]!.flatMap((i) => /^COPY (\S+)\/Cargo\.toml \1\/Cargo\.toml$/.exec(i)?.[1] ?? []);
     expect(manifests).toEqual(members);
   });
@@ -218,9 +253,19 @@ describe('Dockerfile and .dockerignore', () => {
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l !== '' && !l.startsWith('#'));
-    for (const p of ['node_modules', 'target', 'dist', 'native/*.node', '.git', 'scratch', '.promsd', 'bench/.venv']) expect(ignored, p).toContain(p);
+    for (const p of ['node_modules', 'target', 'dist', 'native/*.node', '.git', 'scratch', '.promsd', 'bench/.venv'])
+      expect(ignored, p).toContain(p);
     // Everything the build reads must stay in.
-    for (const p of ['package.json', 'package-lock.json', 'Cargo.toml', 'Cargo.lock', 'native', 'index.ts', 'tsconfig.json', 'tsconfig.build.json']) {
+    for (const p of [
+      'package.json',
+      'package-lock.json',
+      'Cargo.toml',
+      'Cargo.lock',
+      'native',
+      'index.ts',
+      'tsconfig.json',
+      'tsconfig.build.json',
+    ]) {
       expect(ignored, p).not.toContain(p);
     }
   });
@@ -238,10 +283,17 @@ describe('deploy/prometheus/prometheus.yml', () => {
   };
 
   it('scrapes itself and every Consul service tagged metrics, with job and service set to the service name', () => {
-    expect(config.scrape_configs).toContainEqual(expect.objectContaining({ job_name: 'prometheus', static_configs: [{ targets: ['localhost:9090'] }] }));
-    expect(consulJob.consul_sd_configs).toEqual([expect.objectContaining({ server: 'consul:8500', tags: ['metrics'] })]);
+    expect(config.scrape_configs).toContainEqual(
+      expect.objectContaining({ job_name: 'prometheus', static_configs: [{ targets: ['localhost:9090'] }] }),
+    );
+    expect(consulJob.consul_sd_configs).toEqual([
+      expect.objectContaining({ server: 'consul:8500', tags: ['metrics'] }),
+    ]);
     for (const target of ['job', 'service']) {
-      expect(consulJob.relabel_configs).toContainEqual({ source_labels: ['__meta_consul_service'], target_label: target });
+      expect(consulJob.relabel_configs).toContainEqual({
+        source_labels: ['__meta_consul_service'],
+        target_label: target,
+      });
     }
     expect(consulJob.relabel_configs).toContainEqual({
       source_labels: ['__meta_consul_service_metadata_metrics_path'],
@@ -253,13 +305,22 @@ describe('deploy/prometheus/prometheus.yml', () => {
   it('passes promtool check config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'promsd-compose-'));
     try {
-      const original = run('promtool', ['check', 'config', join(ROOT, 'deploy/prometheus/prometheus.yml')], 'prometheus');
+      const original = run(
+        'promtool',
+        ['check', 'config', join(ROOT, 'deploy/prometheus/prometheus.yml')],
+        'prometheus',
+      );
       if (original.status !== 0) {
         // Debian's Prometheus is built without Consul SD: the only error allowed is that one. The
         // rest of the file (globals, relabelling regexes and targets) is then checked with the
         // SD section swapped for static targets.
         expect(`${original.stdout}${original.stderr}`).toMatch(/field consul_sd_configs not found/);
-        const substituted = { ...config, scrape_configs: config.scrape_configs.map((s: any) => (s === consulJob ? withStaticTargets(['demo:9464'], {}) : s)) };
+        const substituted = {
+          ...config,
+          scrape_configs: config.scrape_configs.map((s: any) =>
+            s === consulJob ? withStaticTargets(['demo:9464'], {}) : s,
+          ),
+        };
         writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(substituted));
         const r = run('promtool', ['check', 'config', join(dir, 'prometheus.yml')], 'prometheus');
         expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
@@ -288,17 +349,21 @@ describe('deploy/grafana/dashboards/promsd-demo.json', () => {
   it('shows request rate by route, p50/p90/p99 latency and per-process liveness', () => {
     expect(all.some((e) => /^sum by \(route\) \(rate\(http_requests_total(\{[^}]*\})?\[1m\]\)\)$/.test(e))).toBe(true);
     const latency = panels.find((p) => p.title === 'Latency percentiles');
-    expect(exprs(latency).map((e) => /^histogram_quantile\(([\d.]+), sum by \(le\) \(rate\(http_request_duration_seconds_bucket(\{[^}]*\})?\[1m\]\)\)\)$/.exec(e)?.[1])).toEqual([
-      '0.5',
-      '0.9',
-      '0.99',
-    ]);
+    expect(
+      exprs(latency).map(
+        (e) =>
+          /^histogram_quantile\(([\d.]+), sum by \(le\) \(rate\(http_request_duration_seconds_bucket(\{[^}]*\})?\[1m\]\)\)\)$/.exec(
+            e,
+          )?.[1],
+      ),
+    ).toEqual(['0.5', '0.9', '0.99']);
     expect(all.some((e) => e.startsWith('up{') && e.includes(DEMO_SERVICE))).toBe(true);
     expect(all.some((e) => e.startsWith(`count(up{job="${DEMO_SERVICE}"} == 1)`))).toBe(true);
   });
 
   it('names the jobs the Consul relabelling produces from the compose services', () => {
-    const composeEnv = (name: string): string => parseYaml(readRepo('docker-compose.yml')).services[name].environment.PROMSD_SERVICE_NAME;
+    const composeEnv = (name: string): string =>
+      parseYaml(readRepo('docker-compose.yml')).services[name].environment.PROMSD_SERVICE_NAME;
     expect([composeEnv('demo'), composeEnv('sidecar')]).toEqual([DEMO_SERVICE, SIDECAR_SERVICE]);
     const jobs = new Set(all.flatMap((e) => [...e.matchAll(/job=~?"([^"]+)"/g)].flatMap((m) => m[1]!.split('|'))));
     expect([...jobs].sort()).toEqual([DEMO_SERVICE, SIDECAR_SERVICE]);
@@ -307,7 +372,9 @@ describe('deploy/grafana/dashboards/promsd-demo.json', () => {
   it('has PromQL that promtool parses', () => {
     const dir = mkdtempSync(join(tmpdir(), 'promsd-dashboard-'));
     try {
-      const rules = { groups: [{ name: 'dashboard', rules: all.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }] };
+      const rules = {
+        groups: [{ name: 'dashboard', rules: all.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }],
+      };
       writeFileSync(join(dir, 'rules.yml'), JSON.stringify(rules));
       const r = run('promtool', ['check', 'rules', join(dir, 'rules.yml')], 'prometheus');
       expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
@@ -334,7 +401,8 @@ describe('Prometheus with the compose relabelling, scraping a promsd server as C
   beforeAll(async () => {
     let n = 0;
     traffic = setInterval(() => {
-      for (const path of ['/users/1', '/users/2', '/orders', n++ % 5 === 0 ? '/fail' : '/orders']) void app.request(path);
+      for (const path of ['/users/1', '/users/2', '/orders', n++ % 5 === 0 ? '/fail' : '/orders'])
+        void app.request(path);
     }, 20);
     server = await startHttpServer({ registry, port: 0, addr: '127.0.0.1', path: METRICS_PATH });
     const config = parseYaml(readRepo('deploy/prometheus/prometheus.yml'));
@@ -366,17 +434,23 @@ describe('Prometheus with the compose relabelling, scraping a promsd server as C
 
   it('labels the target with the service name and scrapes the registered metrics path', async () => {
     const up = await prometheus!.waitFor(`up{job="${SIDECAR_SERVICE}"} == 1`, (r) => r.length === 1);
-    expect(up[0]!.metric).toMatchObject({ job: SIDECAR_SERVICE, service: SIDECAR_SERVICE, service_id: `${SIDECAR_SERVICE}-test-1` });
+    expect(up[0]!.metric).toMatchObject({
+      job: SIDECAR_SERVICE,
+      service: SIDECAR_SERVICE,
+      service_id: `${SIDECAR_SERVICE}-test-1`,
+    });
   });
 
   it("answers every dashboard query that reads the sidecar's aggregate", async () => {
     const dashboard = JSON.parse(readRepo('deploy/grafana/dashboards/promsd-demo.json'));
     const queries: string[] = dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
-    const finite = (r: { value: [number, string] }[]): boolean => r.length > 0 && r.every((s) => Number.isFinite(Number(s.value[1])));
+    const finite = (r: { value: [number, string] }[]): boolean =>
+      r.length > 0 && r.every((s) => Number.isFinite(Number(s.value[1])));
     for (const q of queries) {
       // Every query has an answer; the demo job has no target here, so its count is 0.
       const r = await prometheus!.waitFor(q, finite);
-      if (q.includes('by (route)')) expect(r.map((s) => s.metric.route).sort(), q).toEqual(['/fail', '/orders', '/users/:id']);
+      if (q.includes('by (route)'))
+        expect(r.map((s) => s.metric.route).sort(), q).toEqual(['/fail', '/orders', '/users/:id']);
     }
   });
 });

@@ -8,7 +8,8 @@ const dirs: string[] = [];
 function dirWith(file?: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'promsd-config-'));
   dirs.push(dir);
-  if (file !== undefined) writeFileSync(join(dir, 'promsd.config.json'), typeof file === 'string' ? file : JSON.stringify(file));
+  if (file !== undefined)
+    writeFileSync(join(dir, 'promsd.config.json'), typeof file === 'string' ? file : JSON.stringify(file));
   return dir;
 }
 afterEach(() => {
@@ -40,10 +41,19 @@ describe('resolveConfig', () => {
   });
 
   it('resolves options > env > file > defaults, and records each source', () => {
-    const cwd = dirWith({ server: { port: 1111, path: '/file' }, backend: { prefix: 'fromfile' }, log: { level: 'debug' } });
+    const cwd = dirWith({
+      server: { port: 1111, path: '/file' },
+      backend: { prefix: 'fromfile' },
+      log: { level: 'debug' },
+    });
     const { config, sources, file } = resolveConfig({
       cwd,
-      env: { PROMSD_PORT: '2222', PROMSD_PATH: '/env', PROMSD_REDIS_URL: 'redis://127.0.0.1:6379', PROMSD_SD: 'consul, file' },
+      env: {
+        PROMSD_PORT: '2222',
+        PROMSD_PATH: '/env',
+        PROMSD_REDIS_URL: 'redis://127.0.0.1:6379',
+        PROMSD_SD: 'consul, file',
+      },
       options: { server: { port: 3333 } },
     });
     expect(config.server.port).toBe(3333);
@@ -66,7 +76,12 @@ describe('resolveConfig', () => {
   it('reads Consul’s own environment variables', () => {
     const { config } = resolveConfig({
       cwd: dirWith(),
-      env: { CONSUL_HTTP_ADDR: 'https://consul.local:8501', CONSUL_HTTP_TOKEN: 't', CONSUL_HTTP_SSL: 'true', CONSUL_HTTP_SSL_VERIFY: '0' },
+      env: {
+        CONSUL_HTTP_ADDR: 'https://consul.local:8501',
+        CONSUL_HTTP_TOKEN: 't',
+        CONSUL_HTTP_SSL: 'true',
+        CONSUL_HTTP_SSL_VERIFY: '0',
+      },
     });
     expect(config.consul).toEqual({ addr: 'https://consul.local:8501', token: 't', ssl: true, sslVerify: false });
   });
@@ -93,20 +108,35 @@ describe('resolveConfig', () => {
   });
 
   it('never prints secrets in errors', () => {
-    const lines = problems(() => resolveConfig({ cwd: dirWith(), env: { PROMSD_REDIS_URL: 'http://user:hunter2@redis:6379', PROMSD_AUTH_TOKEN: '' } }));
-    expect(lines).toEqual(['backend.redisUrl = "http://user:***@redis:6379/" (from env PROMSD_REDIS_URL): expected a redis:// or rediss:// URL']);
+    const lines = problems(() =>
+      resolveConfig({
+        cwd: dirWith(),
+        env: { PROMSD_REDIS_URL: 'http://user:hunter2@redis:6379', PROMSD_AUTH_TOKEN: '' },
+      }),
+    );
+    expect(lines).toEqual([
+      'backend.redisUrl = "http://user:***@redis:6379/" (from env PROMSD_REDIS_URL): expected a redis:// or rediss:// URL',
+    ]);
     expect(lines.join('\n')).not.toContain('hunter2');
   });
 
   it('refuses unknown keys and malformed files', () => {
     const cwd = dirWith({ server: { prot: 1 }, sever: { port: 1 } });
     const lines = problems(() => resolveConfig({ cwd, env: {} }));
-    expect(lines[0]).toMatch(/^server\.prot \(from file .*promsd\.config\.json\): unknown key; known keys: server\.port, /);
+    expect(lines[0]).toMatch(
+      /^server\.prot \(from file .*promsd\.config\.json\): unknown key; known keys: server\.port, /,
+    );
     expect(lines[1]).toMatch(/^sever\.port \(from file .*\): unknown key/);
     const bad = dirWith('{ "server": ');
-    expect(problems(() => resolveConfig({ cwd: bad, env: {} }))[0]).toMatch(/^config file .*promsd\.config\.json: not valid JSON: /);
-    expect(problems(() => resolveConfig({ cwd: bad, env: {}, configFile: 'nope.json' }))[0]).toMatch(/^config file .*nope\.json: cannot read it: ENOENT/);
-    expect(problems(() => resolveConfig({ env: {}, options: { server: 5 } as never, cwd: dirWith() }))).toEqual(['server (from options): expected an object, got 5']);
+    expect(problems(() => resolveConfig({ cwd: bad, env: {} }))[0]).toMatch(
+      /^config file .*promsd\.config\.json: not valid JSON: /,
+    );
+    expect(problems(() => resolveConfig({ cwd: bad, env: {}, configFile: 'nope.json' }))[0]).toMatch(
+      /^config file .*nope\.json: cannot read it: ENOENT/,
+    );
+    expect(problems(() => resolveConfig({ env: {}, options: { server: 5 } as never, cwd: dirWith() }))).toEqual([
+      'server (from options): expected an object, got 5',
+    ]);
   });
 
   it('checks rules across keys', () => {

@@ -91,7 +91,14 @@ interface Check {
   CreateIndex: number;
   ModifyIndex: number;
   // Internal state, not serialised.
-  http?: { url: string; method: string; intervalMs: number; timeoutMs: number; timer?: NodeJS.Timeout; running?: AbortController };
+  http?: {
+    url: string;
+    method: string;
+    intervalMs: number;
+    timeoutMs: number;
+    timer?: NodeJS.Timeout;
+    running?: AbortController;
+  };
   ttlMs?: number;
   ttlTimer?: NodeJS.Timeout;
   deregisterAfterMs?: number;
@@ -99,12 +106,24 @@ interface Check {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /** Go's time.ParseDuration, as Consul decodes duration fields; returns milliseconds. */
 export function parseGoDuration(value: string): number {
@@ -113,14 +132,16 @@ export function parseGoDuration(value: string): number {
     throw new HttpError(400, `Request decode failed: time: invalid duration "${value}"`);
   }
   let ms = 0;
-  for (const [, n, unit] of value.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) ms += Number(n) * UNIT_MS[unit];
+  for (const [, n, unit] of value.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g))
+    ms += Number(n) * UNIT_MS[unit];
   return value.startsWith('-') ? -ms : ms;
 }
 
 function duration(value: unknown): number {
   if (value === undefined || value === null || value === '') return 0;
   if (typeof value === 'number') return value / 1e6; // Go encodes time.Duration numbers as nanoseconds.
-  if (typeof value !== 'string') throw new HttpError(400, `Request decode failed: invalid duration ${JSON.stringify(value)}`);
+  if (typeof value !== 'string')
+    throw new HttpError(400, `Request decode failed: invalid duration ${JSON.stringify(value)}`);
   return parseGoDuration(value);
 }
 
@@ -265,7 +286,14 @@ export class ConsulDouble {
       (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined) ??
       url.searchParams.get('token') ??
       undefined;
-    const record: RecordedRequest = { method: req.method ?? 'GET', path: safeDecode(url.pathname), query: url.searchParams, token, body: raw, status: 0 };
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: safeDecode(url.pathname),
+      query: url.searchParams,
+      token,
+      body: raw,
+      status: 0,
+    };
     this.requests.push(record);
     let status = 200;
     let payload: unknown;
@@ -311,7 +339,11 @@ export class ConsulDouble {
       put();
       const id = decodeURIComponent(match[1]);
       this.#authorize(r.token, 'write', `service:write on "${this.#services.get(id)?.Service ?? id}"`);
-      if (!this.#services.has(id)) throw new HttpError(404, `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
+      if (!this.#services.has(id))
+        throw new HttpError(
+          404,
+          `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`,
+        );
       this.#removeService(id);
       return undefined;
     }
@@ -320,16 +352,19 @@ export class ConsulDouble {
       const id = decodeURIComponent(match[2]);
       const check = this.#checks.get(id);
       this.#authorize(r.token, 'write', `service:write on "${check?.ServiceName ?? id}"`);
-      if (!check || check.Type !== 'ttl') throw new HttpError(404, `CheckID "${id}" does not have associated TTL`);
+      if (check?.Type !== 'ttl') throw new HttpError(404, `CheckID "${id}" does not have associated TTL`);
       let status: Check['Status'];
       let output = r.query.get('note') ?? '';
       if (match[1] === 'update') {
         const b = (r.body ?? {}) as { Status?: string; Output?: string };
-        if (!['passing', 'warning', 'critical'].includes(b.Status ?? '')) throw new HttpError(400, 'Invalid check status');
+        if (!['passing', 'warning', 'critical'].includes(b.Status ?? ''))
+          throw new HttpError(400, 'Invalid check status');
         status = b.Status as Check['Status'];
         output = b.Output ?? '';
       } else {
-        status = ({ pass: 'passing', warn: 'warning', fail: 'critical' } as const)[match[1] as 'pass' | 'warn' | 'fail'];
+        status = ({ pass: 'passing', warn: 'warning', fail: 'critical' } as const)[
+          match[1] as 'pass' | 'warn' | 'fail'
+        ];
       }
       this.#setStatus(check, status, output);
       this.#armTtl(check);
@@ -356,8 +391,21 @@ export class ConsulDouble {
       get();
       this.#authorize(r.token, 'read');
       return {
-        Config: { Datacenter: 'dc1', NodeName: this.#opts.nodeName, NodeID: '00000000-0000-0000-0000-000000000001', Revision: 'double', Server: true, Version: VERSION },
-        Member: { Name: this.#opts.nodeName, Addr: '127.0.0.1', Port: 8301, Status: 1, Tags: { dc: 'dc1', role: 'consul', build: VERSION } },
+        Config: {
+          Datacenter: 'dc1',
+          NodeName: this.#opts.nodeName,
+          NodeID: '00000000-0000-0000-0000-000000000001',
+          Revision: 'double',
+          Server: true,
+          Version: VERSION,
+        },
+        Member: {
+          Name: this.#opts.nodeName,
+          Addr: '127.0.0.1',
+          Port: 8301,
+          Status: 1,
+          Tags: { dc: 'dc1', role: 'consul', build: VERSION },
+        },
         Meta: {},
         Stats: { agent: { checks: String(this.#checks.size), services: String(this.#services.size) } },
       };
@@ -387,7 +435,14 @@ export class ConsulDouble {
         const checks = [...this.#checks.values()].filter((c) => c.ServiceID === s.ID);
         if (passingOnly && checks.some((c) => c.Status !== 'passing')) continue;
         entries.push({
-          Node: { ID: '00000000-0000-0000-0000-000000000001', Node: this.#opts.nodeName, Address: '127.0.0.1', Datacenter: 'dc1', TaggedAddresses: {}, Meta: {} },
+          Node: {
+            ID: '00000000-0000-0000-0000-000000000001',
+            Node: this.#opts.nodeName,
+            Address: '127.0.0.1',
+            Datacenter: 'dc1',
+            TaggedAddresses: {},
+            Meta: {},
+          },
           Service: this.#agentService(s),
           Checks: checks.map((c) => this.#publicCheck(c)),
         });
@@ -423,16 +478,24 @@ export class ConsulDouble {
     if (!acl) return;
     const writers = acl.write ?? [];
     const readers = acl.read ?? [];
-    if (token !== undefined && token !== '' && !writers.includes(token) && !readers.includes(token)) throw new HttpError(403, 'ACL not found');
+    if (token !== undefined && token !== '' && !writers.includes(token) && !readers.includes(token))
+      throw new HttpError(403, 'ACL not found');
     if (need === 'write' && (token === undefined || !writers.includes(token))) {
-      const who = token === undefined || token === '' ? 'anonymous token' : `token with AccessorID '${token.slice(0, 8)}-accessor'`;
-      throw new HttpError(403, `Permission denied: ${who} lacks permission '${what.split(' on ')[0]}' on ${what.split(' on ')[1] ?? '"?"'}`);
+      const who =
+        token === undefined || token === ''
+          ? 'anonymous token'
+          : `token with AccessorID '${token.slice(0, 8)}-accessor'`;
+      throw new HttpError(
+        403,
+        `Permission denied: ${who} lacks permission '${what.split(' on ')[0]}' on ${what.split(' on ')[1] ?? '"?"'}`,
+      );
     }
   }
 
   #register(r: RecordedRequest): undefined {
     const b = r.body as Record<string, unknown> | undefined;
-    if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new HttpError(400, 'Request decode failed: body must be a JSON object');
+    if (typeof b !== 'object' || b === null || Array.isArray(b))
+      throw new HttpError(400, 'Request decode failed: body must be a JSON object');
     const name = b.Name;
     if (typeof name !== 'string' || name === '') throw new HttpError(400, 'Missing service name');
     this.#authorize(r.token, 'write', `service:write on "${name}"`);
@@ -441,15 +504,21 @@ export class ConsulDouble {
     if (typeof address !== 'string') throw new HttpError(400, 'Request decode failed: Address must be a string');
     if (WILDCARD.has(address)) throw new HttpError(400, 'Invalid service address');
     const port = b.Port ?? 0;
-    if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) throw new HttpError(400, `Request decode failed: invalid Port ${JSON.stringify(port)}`);
+    if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)
+      throw new HttpError(400, `Request decode failed: invalid Port ${JSON.stringify(port)}`);
     const tags = (b.Tags ?? []) as unknown;
-    if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) throw new HttpError(400, 'Request decode failed: Tags must be an array of strings');
+    if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string'))
+      throw new HttpError(400, 'Request decode failed: Tags must be an array of strings');
     const meta = (b.Meta ?? {}) as Record<string, unknown>;
-    if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new HttpError(400, 'Request decode failed: Meta must be an object');
-    if (Object.keys(meta).length > 64) throw new HttpError(400, 'Invalid Service Meta: Node metadata cannot contain more than 64 key/value pairs');
+    if (typeof meta !== 'object' || meta === null || Array.isArray(meta))
+      throw new HttpError(400, 'Request decode failed: Meta must be an object');
+    if (Object.keys(meta).length > 64)
+      throw new HttpError(400, 'Invalid Service Meta: Node metadata cannot contain more than 64 key/value pairs');
     for (const [k, v] of Object.entries(meta)) {
-      if (!/^[a-zA-Z0-9_-]+$/.test(k) || k.length > 128) throw new HttpError(400, `Invalid Service Meta: Key contains invalid characters: "${k}"`);
-      if (k.startsWith('consul-')) throw new HttpError(400, `Invalid Service Meta: Key prefix 'consul-' is reserved for internal use`);
+      if (!/^[a-zA-Z0-9_-]+$/.test(k) || k.length > 128)
+        throw new HttpError(400, `Invalid Service Meta: Key contains invalid characters: "${k}"`);
+      if (k.startsWith('consul-'))
+        throw new HttpError(400, `Invalid Service Meta: Key prefix 'consul-' is reserved for internal use`);
       if (typeof v !== 'string') throw new HttpError(400, 'Request decode failed: Meta values must be strings');
       if (v.length > 512) throw new HttpError(400, `Invalid Service Meta: Value is too long (limit: 512 characters)`);
     }
@@ -462,11 +531,15 @@ export class ConsulDouble {
       const ttl = duration(c.TTL);
       const timeout = duration(c.Timeout);
       const deregisterAfter = duration(c.DeregisterCriticalServiceAfter);
-      const intervalCheck = ['HTTP', 'TCP', 'UDP', 'GRPC', 'H2PING', 'Args', 'Script'].some((k) => c[k] !== undefined && c[k] !== '');
+      const intervalCheck = ['HTTP', 'TCP', 'UDP', 'GRPC', 'H2PING', 'Args', 'Script'].some(
+        (k) => c[k] !== undefined && c[k] !== '',
+      );
       if (interval > 0 && ttl > 0) throw new HttpError(400, 'Invalid check: Interval and TTL cannot both be specified');
-      if (intervalCheck && interval <= 0) throw new HttpError(400, 'Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP or UDP checks');
+      if (intervalCheck && interval <= 0)
+        throw new HttpError(400, 'Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP or UDP checks');
       if (!intervalCheck && ttl <= 0) throw new HttpError(400, 'Invalid check: TTL must be > 0 for TTL checks');
-      if (intervalCheck && c.HTTP === undefined) throw new HttpError(400, 'Invalid check: only HTTP and TTL checks are supported by this test double');
+      if (intervalCheck && c.HTTP === undefined)
+        throw new HttpError(400, 'Invalid check: only HTTP and TTL checks are supported by this test double');
       if (c.HTTP !== undefined) {
         try {
           new URL(String(c.HTTP));
@@ -498,7 +571,12 @@ export class ConsulDouble {
     };
     this.#services.set(id, service);
     parsed.forEach(({ c, interval, ttl, timeout, deregisterAfter }, i) => {
-      const checkId = typeof c.CheckID === 'string' && c.CheckID !== '' ? c.CheckID : parsed.length > 1 ? `service:${id}:${i + 1}` : `service:${id}`;
+      const checkId =
+        typeof c.CheckID === 'string' && c.CheckID !== ''
+          ? c.CheckID
+          : parsed.length > 1
+            ? `service:${id}:${i + 1}`
+            : `service:${id}`;
       const check: Check = {
         Node: this.#opts.nodeName,
         CheckID: checkId,
@@ -523,7 +601,12 @@ export class ConsulDouble {
         check.ttlMs = ttl;
         this.#armTtl(check);
       } else {
-        check.http = { url: String(c.HTTP), method: typeof c.Method === 'string' ? c.Method : 'GET', intervalMs: interval, timeoutMs: timeout > 0 ? timeout : 10_000 };
+        check.http = {
+          url: String(c.HTTP),
+          method: typeof c.Method === 'string' ? c.Method : 'GET',
+          intervalMs: interval,
+          timeoutMs: timeout > 0 ? timeout : 10_000,
+        };
         this.#runHttpCheck(check);
       }
     });
@@ -580,9 +663,18 @@ export class ConsulDouble {
       .then(async (res) => {
         const text = (await res.text()).slice(0, 4096);
         const status = res.status >= 200 && res.status < 300 ? 'passing' : res.status === 429 ? 'warning' : 'critical';
-        return { status, output: `HTTP ${h.method} ${h.url}: ${res.status} ${res.statusText} Output: ${text}` } as const;
+        return {
+          status,
+          output: `HTTP ${h.method} ${h.url}: ${res.status} ${res.statusText} Output: ${text}`,
+        } as const;
       })
-      .catch((err: Error) => ({ status: 'critical', output: `Get "${h.url}": ${(err.cause as Error | undefined)?.message ?? err.message}` }) as const)
+      .catch(
+        (err: Error) =>
+          ({
+            status: 'critical',
+            output: `Get "${h.url}": ${(err.cause as Error | undefined)?.message ?? err.message}`,
+          }) as const,
+      )
       .then(({ status, output }) => {
         clearTimeout(timeout);
         if (this.#checks.get(c.CheckID) !== c) return; // removed or replaced meanwhile
@@ -596,7 +688,12 @@ export class ConsulDouble {
   #reap(): void {
     const now = Date.now();
     for (const c of [...this.#checks.values()]) {
-      if (c.deregisterAfterMs !== undefined && c.Status === 'critical' && c.criticalSince !== undefined && now - c.criticalSince > c.deregisterAfterMs) {
+      if (
+        c.deregisterAfterMs !== undefined &&
+        c.Status === 'critical' &&
+        c.criticalSince !== undefined &&
+        now - c.criticalSince > c.deregisterAfterMs
+      ) {
         if (this.#services.has(c.ServiceID)) this.#removeService(c.ServiceID);
       }
     }

@@ -45,13 +45,15 @@ function labelSignatures(text: string): Set<string> {
 }
 
 /** The value of the sample of `series` (a name, or a name and its labels). */
-function valueOf(text: string, series: string): number | undefined {
+function sampleOf(text: string, series: string): number | undefined {
   const line = samples(text).find((l) => l.startsWith(`${series} `) || l.startsWith(`${series}{`));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 /** prom-client's exposition for the same options, in a registry of its own. */
-async function promClientMetrics(config: { prefix?: string; labels?: Record<string, string | number> } = {}): Promise<string> {
+async function promClientMetrics(
+  config: { prefix?: string; labels?: Record<string, string | number> } = {},
+): Promise<string> {
   const reference = new promClient.Registry();
   promClient.collectDefaultMetrics({ ...config, register: reference });
   return reference.metrics();
@@ -126,7 +128,10 @@ describe('collectDefaultMetrics', () => {
     const pick = (set: Set<string>): string[] => [...set].filter((s) => inBoth.has(metricOf(s))).sort();
     expect(pick(ours)).toEqual(pick(reference));
     expect(text).toMatch(
-      new RegExp(`^nodejs_version_info\\{version="${process.version}",major="\\d+",minor="\\d+",patch="\\d+",app="api",shard="3"\\} 1$`, 'm'),
+      new RegExp(
+        `^nodejs_version_info\\{version="${process.version}",major="\\d+",minor="\\d+",patch="\\d+",app="api",shard="3"\\} 1$`,
+        'm',
+      ),
     );
   });
 
@@ -240,14 +245,14 @@ describe('collectDefaultMetrics', () => {
       const text = await globalRegister.metrics();
       const cpu = process.cpuUsage(cpuBefore);
 
-      expect(valueOf(text, 'process_start_time_seconds')).toBeCloseTo(Date.now() / 1000 - process.uptime(), -1);
-      expect(valueOf(text, 'nodejs_version_info')).toBe(1);
-      expect(valueOf(text, 'process_resident_memory_bytes')).toBeLessThan(1.5 * process.memoryUsage().rss);
+      expect(sampleOf(text, 'process_start_time_seconds')).toBeCloseTo(Date.now() / 1000 - process.uptime(), -1);
+      expect(sampleOf(text, 'nodejs_version_info')).toBe(1);
+      expect(sampleOf(text, 'process_resident_memory_bytes')).toBeLessThan(1.5 * process.memoryUsage().rss);
       const limits = readFileSync('/proc/self/limits', 'utf8');
       const maxFds = Number(/^Max open files +(\d+)/m.exec(limits)?.[1]);
-      expect(valueOf(text, 'process_max_fds')).toBe(maxFds);
+      expect(sampleOf(text, 'process_max_fds')).toBe(maxFds);
       // The worker's collect saw 200 ms of CPU that the main thread's counter also counts.
-      expect(valueOf(text, 'process_cpu_seconds_total')).toBeLessThanOrEqual((cpu.user + cpu.system) / 1e6);
+      expect(sampleOf(text, 'process_cpu_seconds_total')).toBeLessThanOrEqual((cpu.user + cpu.system) / 1e6);
     } finally {
       worker.postMessage('exit');
       await once(worker, 'exit');

@@ -1,24 +1,48 @@
 import { describe, expect, it } from 'vitest';
-import { Counter, Gauge, Histogram, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, Registry, Summary } from '../index';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  Registry,
+  Summary,
+} from '../index';
 
 // Details of the two exposition formats the core encodes: Prometheus text 0.0.4 and OpenMetrics 1.0.
 
 /** A registry with one labelled metric of each type and known values. */
 function allTypes(contentType: typeof PROMETHEUS_CONTENT_TYPE | typeof OPENMETRICS_CONTENT_TYPE): Registry {
   const reg = new Registry(contentType);
-  new Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['method'], registers: [reg] }).inc({ method: 'GET' }, 3);
+  new Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['method'], registers: [reg] }).inc(
+    { method: 'GET' },
+    3,
+  );
   new Gauge({ name: 'queue_depth', help: 'Depth.', labelNames: ['queue'], registers: [reg] }).set({ queue: 'a' }, -2);
-  const h = new Histogram({ name: 'rpc_duration_seconds', help: 'RPCs.', labelNames: ['method'], buckets: [0.5, 1], registers: [reg] });
+  const h = new Histogram({
+    name: 'rpc_duration_seconds',
+    help: 'RPCs.',
+    labelNames: ['method'],
+    buckets: [0.5, 1],
+    registers: [reg],
+  });
   h.observe({ method: 'get' }, 0.25);
   h.observe({ method: 'get' }, 0.75);
-  new Summary({ name: 'payload_bytes', help: 'Payloads.', labelNames: ['route'], percentiles: [0.5], registers: [reg] }).observe({ route: '/a' }, 100);
+  new Summary({
+    name: 'payload_bytes',
+    help: 'Payloads.',
+    labelNames: ['route'],
+    percentiles: [0.5],
+    registers: [reg],
+  }).observe({ route: '/a' }, 100);
   return reg;
 }
 
 /** The sample line of `text` that starts with `prefix`. */
 function line(text: string, prefix: string): string {
   const hits = text.split('\n').filter((l) => l.startsWith(prefix));
-  if (hits.length !== 1) throw new Error(`expected one line starting with ${prefix}, found ${hits.length} in:\n${text}`);
+  if (hits.length !== 1)
+    throw new Error(`expected one line starting with ${prefix}, found ${hits.length} in:\n${text}`);
   return hits[0];
 }
 
@@ -153,8 +177,13 @@ describe('escaping', () => {
 
   it('UTF-8 label values and help pass through unchanged', async () => {
     const reg = new Registry();
-    new Gauge({ name: 'city_temp', help: 'Température °C.', labelNames: ['city'], registers: [reg] }).set({ city: 'Zürich 東京' }, 1);
-    expect(await reg.metrics()).toBe('# HELP city_temp Température °C.\n# TYPE city_temp gauge\ncity_temp{city="Zürich 東京"} 1\n');
+    new Gauge({ name: 'city_temp', help: 'Température °C.', labelNames: ['city'], registers: [reg] }).set(
+      { city: 'Zürich 東京' },
+      1,
+    );
+    expect(await reg.metrics()).toBe(
+      '# HELP city_temp Température °C.\n# TYPE city_temp gauge\ncity_temp{city="Zürich 東京"} 1\n',
+    );
   });
 });
 
@@ -177,9 +206,11 @@ describe('special and awkward values', () => {
     const values = [0.1 + 0.2, 1e21, 1.5e300, 1e-7, -2.5e-10, 123456789012345, 1e15, 2 ** 53 + 2, 5e-324, -7];
     const reg = new Registry();
     const g = new Gauge({ name: 'v', help: 'Values.', labelNames: ['i'], registers: [reg] });
-    values.forEach((v, i) => g.set({ i }, v));
+    for (const [i, v] of values.entries()) g.set({ i }, v);
     const text = await reg.metrics();
-    values.forEach((v, i) => expect(Number(line(text, `v{i="${i}"}`).split(' ')[1]), `value ${v}`).toBe(v));
+    for (const [i, v] of values.entries()) {
+      expect(Number(line(text, `v{i="${i}"}`).split(' ')[1]), `value ${v}`).toBe(v);
+    }
     expect(line(text, 'v{i="0"}')).toBe('v{i="0"} 0.30000000000000004');
     expect(line(text, 'v{i="5"}')).toBe('v{i="5"} 123456789012345');
   });
@@ -237,9 +268,15 @@ describe('summaries', () => {
     for (let i = -500; i <= 499; i++) s.observe(i);
     const text = await reg.metrics();
     // Nearest ranks 100, 500 and 900 of -500..499.
-    for (const [q, truth] of [[0.1, -401], [0.5, -1], [0.9, 399]] as const) {
+    for (const [q, truth] of [
+      [0.1, -401],
+      [0.5, -1],
+      [0.9, 399],
+    ] as const) {
       const got = Number(line(text, `offset_seconds{quantile="${q}"}`).split(' ')[1]);
-      expect(Math.abs(got - truth) / Math.abs(truth), `quantile ${q}: got ${got}, true ${truth}`).toBeLessThanOrEqual(0.01);
+      expect(Math.abs(got - truth) / Math.abs(truth), `quantile ${q}: got ${got}, true ${truth}`).toBeLessThanOrEqual(
+        0.01,
+      );
     }
   });
 
@@ -248,7 +285,12 @@ describe('summaries', () => {
       const reg = new Registry(type);
       new Summary({ name: 'work_items', help: 'Items.', percentiles: [0.5, 0.99], registers: [reg] });
       const samples = (await reg.metrics()).split('\n').filter((l) => l.startsWith('work_items'));
-      expect(samples).toEqual(['work_items{quantile="0.5"} NaN', 'work_items{quantile="0.99"} NaN', 'work_items_sum 0', 'work_items_count 0']);
+      expect(samples).toEqual([
+        'work_items{quantile="0.5"} NaN',
+        'work_items{quantile="0.99"} NaN',
+        'work_items_sum 0',
+        'work_items_count 0',
+      ]);
     }
   });
 });
@@ -266,7 +308,13 @@ describe('exemplars', () => {
 
   function tracedRegistry() {
     const reg = new Registry(OPENMETRICS_CONTENT_TYPE);
-    const counter = new Counter({ name: 'traced_requests_total', help: 'Requests.', labelNames: ['method'], enableExemplars: true, registers: [reg] });
+    const counter = new Counter({
+      name: 'traced_requests_total',
+      help: 'Requests.',
+      labelNames: ['method'],
+      enableExemplars: true,
+      registers: [reg],
+    });
     const histogram = new Histogram({
       name: 'traced_duration_seconds',
       help: 'Durations.',
@@ -296,11 +344,15 @@ describe('exemplars', () => {
     histogram.observe({ labels: { method: 'GET' }, value: 0.05 });
     const after = Date.now() / 1000;
     const text = await reg.metrics();
-    expect(line(text, 'traced_duration_seconds_bucket{method="GET",le="0.1"}')).toBe('traced_duration_seconds_bucket{method="GET",le="0.1"} 1');
+    expect(line(text, 'traced_duration_seconds_bucket{method="GET",le="0.1"}')).toBe(
+      'traced_duration_seconds_bucket{method="GET",le="0.1"} 1',
+    );
     const bucket = line(text, 'traced_duration_seconds_bucket{method="GET",le="1"}');
     expect(bucket.startsWith('traced_duration_seconds_bucket{method="GET",le="1"} 2 # ')).toBe(true);
     expect(exemplarOf(bucket, before, after)).toBe('{trace_id="def",span_id="7"} 0.5');
-    expect(line(text, 'traced_duration_seconds_bucket{method="GET",le="+Inf"}')).toBe('traced_duration_seconds_bucket{method="GET",le="+Inf"} 2');
+    expect(line(text, 'traced_duration_seconds_bucket{method="GET",le="+Inf"}')).toBe(
+      'traced_duration_seconds_bucket{method="GET",le="+Inf"} 2',
+    );
     expect(line(text, 'traced_duration_seconds_sum')).toBe('traced_duration_seconds_sum{method="GET"} 0.55');
   });
 
@@ -326,7 +378,9 @@ describe('exemplars', () => {
     const text = await reg.metrics();
     expect(text).not.toContain('trace_id');
     expect(line(text, 'traced_requests_total')).toBe('traced_requests_total{method="GET"} 2');
-    expect(line(text, 'traced_duration_seconds_bucket{method="GET",le="1"}')).toBe('traced_duration_seconds_bucket{method="GET",le="1"} 1');
+    expect(line(text, 'traced_duration_seconds_bucket{method="GET",le="1"}')).toBe(
+      'traced_duration_seconds_bucket{method="GET",le="1"} 1',
+    );
   });
 });
 
@@ -337,7 +391,13 @@ describe('default labels', () => {
     const c = new Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['method'], registers: [reg] });
     c.inc({ method: 'GET' });
     new Gauge({ name: 'up', help: 'Up.', registers: [reg] }).set(1);
-    new Histogram({ name: 'rpc_duration_seconds', help: 'RPCs.', labelNames: ['method'], buckets: [1], registers: [reg] }).observe({ method: 'get' }, 2);
+    new Histogram({
+      name: 'rpc_duration_seconds',
+      help: 'RPCs.',
+      labelNames: ['method'],
+      buckets: [1],
+      registers: [reg],
+    }).observe({ method: 'get' }, 2);
     expect(await reg.metrics()).toBe(
       [
         '# HELP http_requests_total Requests.',
@@ -362,7 +422,9 @@ describe('default labels', () => {
   it('are merged the same way in OpenMetrics', async () => {
     const reg = new Registry(OPENMETRICS_CONTENT_TYPE);
     reg.setDefaultLabels({ service: 'api', method: 'default' });
-    new Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['method'], registers: [reg] }).inc({ method: 'GET' });
+    new Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['method'], registers: [reg] }).inc({
+      method: 'GET',
+    });
     new Counter({ name: 'jobs_total', help: 'Jobs.', registers: [reg] }).inc(2);
     expect(await reg.metrics()).toBe(
       [

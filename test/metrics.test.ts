@@ -77,11 +77,14 @@ function promValuesAsPromsd(values: readonly JsonValue[]): JsonValue[] {
 }
 
 /** The value of the one sample of `text` matching `name` and `labels` exactly. */
-function valueOf(text: string, name: string, labels: Record<string, string> = {}): string {
+function sampleOf(text: string, name: string, labels: Record<string, string> = {}): string {
   const hits = samplesOf(text).filter(
-    (s) => s.name === name && JSON.stringify(Object.entries(s.labels).sort()) === JSON.stringify(Object.entries(labels).sort()),
+    (s) =>
+      s.name === name &&
+      JSON.stringify(Object.entries(s.labels).sort()) === JSON.stringify(Object.entries(labels).sort()),
   );
-  if (hits.length !== 1) throw new Error(`expected one sample ${name}${JSON.stringify(labels)}, found ${hits.length} in:\n${text}`);
+  if (hits.length !== 1)
+    throw new Error(`expected one sample ${name}${JSON.stringify(labels)}, found ${hits.length} in:\n${text}`);
   return hits[0].value;
 }
 
@@ -103,7 +106,12 @@ describe('Counter', () => {
 
   it('inc(labels, n) adds only to that label set, and number and string label values name the same series', async () => {
     const reg = new Registry();
-    const c = new Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['method', 'code'], registers: [reg] });
+    const c = new Counter({
+      name: 'http_requests_total',
+      help: 'Requests.',
+      labelNames: ['method', 'code'],
+      registers: [reg],
+    });
     c.inc({ method: 'GET', code: 200 });
     c.inc({ method: 'GET', code: '200' }, 2);
     c.inc({ code: 500, method: 'POST' }, 5);
@@ -120,19 +128,29 @@ describe('Counter', () => {
 
   it('labels() children, positional or by object, write to the same series as inc(labels)', async () => {
     const reg = new Registry();
-    const c = new Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['method', 'code'], registers: [reg] });
+    const c = new Counter({
+      name: 'http_requests_total',
+      help: 'Requests.',
+      labelNames: ['method', 'code'],
+      registers: [reg],
+    });
     const positional = c.labels('GET', 200);
     const byObject = c.labels({ method: 'GET', code: '200' });
     positional.inc();
     byObject.inc(4);
     c.inc({ method: 'GET', code: 200 }, 10);
     positional.inc(0.5);
-    expect(valueOf(await reg.metrics(), 'http_requests_total', { method: 'GET', code: '200' })).toBe('15.5');
+    expect(sampleOf(await reg.metrics(), 'http_requests_total', { method: 'GET', code: '200' })).toBe('15.5');
   });
 
   it('remove() by object or by positional values drops only that series', async () => {
     const reg = new Registry();
-    const c = new Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['method', 'code'], registers: [reg] });
+    const c = new Counter({
+      name: 'http_requests_total',
+      help: 'Requests.',
+      labelNames: ['method', 'code'],
+      registers: [reg],
+    });
     c.inc({ method: 'GET', code: '200' }, 1);
     c.inc({ method: 'GET', code: '500' }, 2);
     c.inc({ method: 'POST', code: '200' }, 3);
@@ -161,7 +179,7 @@ describe('Counter', () => {
     c.reset();
     expect(await reg.metrics()).toBe('# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\n');
     c.inc({ method: 'GET' });
-    expect(valueOf(await reg.metrics(), 'http_requests_total', { method: 'GET' })).toBe('1');
+    expect(sampleOf(await reg.metrics(), 'http_requests_total', { method: 'GET' })).toBe('1');
   });
 
   it('reset() puts an unlabelled counter back at 0, like prom-client', async () => {
@@ -171,7 +189,7 @@ describe('Counter', () => {
     c.reset();
     expect(await reg.metrics()).toBe('# HELP jobs_total Jobs.\n# TYPE jobs_total counter\njobs_total 0\n');
     c.inc();
-    expect(valueOf(await reg.metrics(), 'jobs_total')).toBe('1');
+    expect(sampleOf(await reg.metrics(), 'jobs_total')).toBe('1');
   });
 
   it('zero() creates a series at 0 and sets an existing one back to 0', async () => {
@@ -193,7 +211,12 @@ describe('Counter', () => {
 
   it('1000 new label sets incremented once each, and one of them 3 more times, are all exact (growing the address table loses no update)', async () => {
     const reg = new Registry();
-    const c = new Counter({ name: 'tenant_requests_total', help: 'Requests by tenant.', labelNames: ['tenant'], registers: [reg] });
+    const c = new Counter({
+      name: 'tenant_requests_total',
+      help: 'Requests by tenant.',
+      labelNames: ['tenant'],
+      registers: [reg],
+    });
     // A child resolved while the address table is still at its initial size.
     const early = c.labels('t0');
     for (let i = 0; i < 1000; i++) c.inc({ tenant: `t${i}` });
@@ -208,8 +231,8 @@ describe('Counter', () => {
     }
     const text = await reg.metrics();
     expect(samplesOf(text)).toHaveLength(1000);
-    expect(valueOf(text, 'tenant_requests_total', { tenant: 't617' })).toBe('4');
-    expect(valueOf(text, 'tenant_requests_total', { tenant: 't999' })).toBe('1');
+    expect(sampleOf(text, 'tenant_requests_total', { tenant: 't617' })).toBe('4');
+    expect(sampleOf(text, 'tenant_requests_total', { tenant: 't999' })).toBe('1');
   });
 
   it('a series removed and then re-created starts again at 0', async () => {
@@ -218,7 +241,7 @@ describe('Counter', () => {
     c.inc({ method: 'GET' }, 5);
     c.remove({ method: 'GET' });
     c.inc({ method: 'GET' }, 2);
-    expect(valueOf(await reg.metrics(), 'http_requests_total', { method: 'GET' })).toBe('2');
+    expect(sampleOf(await reg.metrics(), 'http_requests_total', { method: 'GET' })).toBe('2');
   });
 
   it('a child cached before remove() writes to the re-created series, not to the freed slot now used by another series', async () => {
@@ -231,8 +254,8 @@ describe('Counter', () => {
     c.inc({ method: 'PUT' }, 100);
     get.inc(1);
     const text = await reg.metrics();
-    expect(valueOf(text, 'http_requests_total', { method: 'GET' })).toBe('1');
-    expect(valueOf(text, 'http_requests_total', { method: 'PUT' })).toBe('100');
+    expect(sampleOf(text, 'http_requests_total', { method: 'GET' })).toBe('1');
+    expect(sampleOf(text, 'http_requests_total', { method: 'PUT' })).toBe('100');
   });
 
   it('a child cached before reset() writes to the re-created series', async () => {
@@ -271,13 +294,24 @@ describe('Gauge', () => {
     child.inc();
     child.dec(0.25);
     expect(await reg.metrics()).toBe(
-      ['# HELP queue_depth Depth.', '# TYPE queue_depth gauge', 'queue_depth{queue="a"} 5', 'queue_depth{queue="b"} -3.25', ''].join('\n'),
+      [
+        '# HELP queue_depth Depth.',
+        '# TYPE queue_depth gauge',
+        'queue_depth{queue="a"} 5',
+        'queue_depth{queue="b"} -3.25',
+        '',
+      ].join('\n'),
     );
   });
 
   it('setToCurrentTime() sets Unix seconds between the times read before and after', async () => {
     const reg = new Registry();
-    const g = new Gauge({ name: 'last_run_timestamp_seconds', help: 'Last run.', labelNames: ['job'], registers: [reg] });
+    const g = new Gauge({
+      name: 'last_run_timestamp_seconds',
+      help: 'Last run.',
+      labelNames: ['job'],
+      registers: [reg],
+    });
     const before = Date.now() / 1000;
     g.setToCurrentTime({ job: 'a' });
     g.labels('b').setToCurrentTime();
@@ -291,7 +325,12 @@ describe('Gauge', () => {
 
   it('startTimer() sets the elapsed seconds it returns, with start and end labels merged', async () => {
     const reg = new Registry();
-    const g = new Gauge({ name: 'batch_duration_seconds', help: 'Batch.', labelNames: ['job', 'result'], registers: [reg] });
+    const g = new Gauge({
+      name: 'batch_duration_seconds',
+      help: 'Batch.',
+      labelNames: ['job', 'result'],
+      registers: [reg],
+    });
     const end = g.startTimer({ job: 'import' });
     const seconds = end({ result: 'ok' });
     expect(seconds).toBeGreaterThanOrEqual(0);
@@ -306,9 +345,9 @@ describe('Gauge', () => {
     g.set({ k: 'pos' }, Infinity);
     g.set({ k: 'neg' }, -Infinity);
     const text = await reg.metrics();
-    expect(valueOf(text, 'ratio', { k: 'nan' })).toBe('NaN');
-    expect(valueOf(text, 'ratio', { k: 'pos' })).toBe('+Inf');
-    expect(valueOf(text, 'ratio', { k: 'neg' })).toBe('-Inf');
+    expect(sampleOf(text, 'ratio', { k: 'nan' })).toBe('NaN');
+    expect(sampleOf(text, 'ratio', { k: 'pos' })).toBe('+Inf');
+    expect(sampleOf(text, 'ratio', { k: 'neg' })).toBe('-Inf');
   });
 
   it('reset() puts an unlabelled gauge back at 0, like prom-client', async () => {
@@ -349,7 +388,13 @@ describe('Histogram', () => {
 
   it('labelled observations, children, zero() and remove() each touch one series', async () => {
     const reg = new Registry();
-    const h = new Histogram({ name: 'rpc_duration_seconds', help: 'RPCs.', labelNames: ['method'], buckets: [1], registers: [reg] });
+    const h = new Histogram({
+      name: 'rpc_duration_seconds',
+      help: 'RPCs.',
+      labelNames: ['method'],
+      buckets: [1],
+      registers: [reg],
+    });
     h.observe({ method: 'get' }, 0.5);
     const put = h.labels('put');
     put.observe(3);
@@ -380,41 +425,59 @@ describe('Histogram', () => {
 
   it('zero() sets a series with observations back to empty buckets', async () => {
     const reg = new Registry();
-    const h = new Histogram({ name: 'rpc_duration_seconds', help: 'RPCs.', labelNames: ['method'], buckets: [1], registers: [reg] });
+    const h = new Histogram({
+      name: 'rpc_duration_seconds',
+      help: 'RPCs.',
+      labelNames: ['method'],
+      buckets: [1],
+      registers: [reg],
+    });
     h.observe({ method: 'get' }, 0.5);
     h.observe({ method: 'get' }, 5);
     h.zero({ method: 'get' });
     h.observe({ method: 'get' }, 2);
     const text = await reg.metrics();
-    expect(valueOf(text, 'rpc_duration_seconds_bucket', { method: 'get', le: '1' })).toBe('0');
-    expect(valueOf(text, 'rpc_duration_seconds_bucket', { method: 'get', le: '+Inf' })).toBe('1');
-    expect(valueOf(text, 'rpc_duration_seconds_sum', { method: 'get' })).toBe('2');
+    expect(sampleOf(text, 'rpc_duration_seconds_bucket', { method: 'get', le: '1' })).toBe('0');
+    expect(sampleOf(text, 'rpc_duration_seconds_bucket', { method: 'get', le: '+Inf' })).toBe('1');
+    expect(sampleOf(text, 'rpc_duration_seconds_sum', { method: 'get' })).toBe('2');
   });
 
   it('startTimer() observes the elapsed seconds it returns', async () => {
     const reg = new Registry();
-    const h = new Histogram({ name: 'rpc_duration_seconds', help: 'RPCs.', labelNames: ['method'], buckets: [1], registers: [reg] });
+    const h = new Histogram({
+      name: 'rpc_duration_seconds',
+      help: 'RPCs.',
+      labelNames: ['method'],
+      buckets: [1],
+      registers: [reg],
+    });
     const seconds = h.startTimer({ method: 'get' })();
     const childSeconds = h.labels('put').startTimer()();
     const text = await reg.metrics();
-    expect(Number(valueOf(text, 'rpc_duration_seconds_sum', { method: 'get' }))).toBe(seconds);
-    expect(valueOf(text, 'rpc_duration_seconds_bucket', { method: 'get', le: '1' })).toBe('1');
-    expect(Number(valueOf(text, 'rpc_duration_seconds_sum', { method: 'put' }))).toBe(childSeconds);
-    expect(valueOf(text, 'rpc_duration_seconds_count', { method: 'put' })).toBe('1');
+    expect(Number(sampleOf(text, 'rpc_duration_seconds_sum', { method: 'get' }))).toBe(seconds);
+    expect(sampleOf(text, 'rpc_duration_seconds_bucket', { method: 'get', le: '1' })).toBe('1');
+    expect(Number(sampleOf(text, 'rpc_duration_seconds_sum', { method: 'put' }))).toBe(childSeconds);
+    expect(sampleOf(text, 'rpc_duration_seconds_count', { method: 'put' })).toBe('1');
   });
 
   it('a child cached before remove() writes to the re-created series', async () => {
     const reg = new Registry();
-    const h = new Histogram({ name: 'rpc_duration_seconds', help: 'RPCs.', labelNames: ['method'], buckets: [1], registers: [reg] });
+    const h = new Histogram({
+      name: 'rpc_duration_seconds',
+      help: 'RPCs.',
+      labelNames: ['method'],
+      buckets: [1],
+      registers: [reg],
+    });
     const get = h.labels('get');
     get.observe(0.5);
     h.remove('get');
     h.observe({ method: 'put' }, 7);
     get.observe(2);
     const text = await reg.metrics();
-    expect(valueOf(text, 'rpc_duration_seconds_count', { method: 'get' })).toBe('1');
-    expect(valueOf(text, 'rpc_duration_seconds_sum', { method: 'get' })).toBe('2');
-    expect(valueOf(text, 'rpc_duration_seconds_sum', { method: 'put' })).toBe('7');
+    expect(sampleOf(text, 'rpc_duration_seconds_count', { method: 'get' })).toBe('1');
+    expect(sampleOf(text, 'rpc_duration_seconds_sum', { method: 'get' })).toBe('2');
+    expect(sampleOf(text, 'rpc_duration_seconds_sum', { method: 'put' })).toBe('7');
   });
 
   it('reset() drops every series, an unlabelled one included, like prom-client', async () => {
@@ -424,7 +487,7 @@ describe('Histogram', () => {
     h.reset();
     expect(await reg.metrics()).toBe('# HELP job_duration_seconds Jobs.\n# TYPE job_duration_seconds histogram\n');
     h.observe(3);
-    expect(valueOf(await reg.metrics(), 'job_duration_seconds_count')).toBe('1');
+    expect(sampleOf(await reg.metrics(), 'job_duration_seconds_count')).toBe('1');
   });
 });
 
@@ -450,40 +513,60 @@ describe('Summary', () => {
 
   it('labelled observations, children and startTimer() each feed their own series', async () => {
     const reg = new Registry();
-    const s = new Summary({ name: 'payload_bytes', help: 'Payloads.', labelNames: ['route'], percentiles: [0.5], registers: [reg] });
+    const s = new Summary({
+      name: 'payload_bytes',
+      help: 'Payloads.',
+      labelNames: ['route'],
+      percentiles: [0.5],
+      registers: [reg],
+    });
     s.observe({ route: '/a' }, 10);
     s.labels('/b').observe(20);
     s.labels({ route: '/b' }).observe(30);
     const seconds = s.labels('/c').startTimer()();
     const text = await reg.metrics();
-    expect(valueOf(text, 'payload_bytes_sum', { route: '/a' })).toBe('10');
-    expect(valueOf(text, 'payload_bytes_count', { route: '/a' })).toBe('1');
-    expect(valueOf(text, 'payload_bytes_sum', { route: '/b' })).toBe('50');
-    expect(valueOf(text, 'payload_bytes_count', { route: '/b' })).toBe('2');
-    expect(Number(valueOf(text, 'payload_bytes_sum', { route: '/c' }))).toBe(seconds);
+    expect(sampleOf(text, 'payload_bytes_sum', { route: '/a' })).toBe('10');
+    expect(sampleOf(text, 'payload_bytes_count', { route: '/a' })).toBe('1');
+    expect(sampleOf(text, 'payload_bytes_sum', { route: '/b' })).toBe('50');
+    expect(sampleOf(text, 'payload_bytes_count', { route: '/b' })).toBe('2');
+    expect(Number(sampleOf(text, 'payload_bytes_sum', { route: '/c' }))).toBe(seconds);
   });
 
   it('remove() drops one series; a re-created one has no memory of earlier observations', async () => {
     const reg = new Registry();
-    const s = new Summary({ name: 'payload_bytes', help: 'Payloads.', labelNames: ['route'], percentiles: [0.5], registers: [reg] });
+    const s = new Summary({
+      name: 'payload_bytes',
+      help: 'Payloads.',
+      labelNames: ['route'],
+      percentiles: [0.5],
+      registers: [reg],
+    });
     s.observe({ route: '/a' }, 1000);
     s.observe({ route: '/b' }, 5);
     s.remove('/a');
     s.observe({ route: '/a' }, 2);
     const text = await reg.metrics();
-    expect(Math.abs(Number(valueOf(text, 'payload_bytes', { route: '/a', quantile: '0.5' })) - 2) / 2).toBeLessThanOrEqual(0.01);
-    expect(valueOf(text, 'payload_bytes_count', { route: '/a' })).toBe('1');
-    expect(valueOf(text, 'payload_bytes_sum', { route: '/b' })).toBe('5');
+    expect(
+      Math.abs(Number(sampleOf(text, 'payload_bytes', { route: '/a', quantile: '0.5' })) - 2) / 2,
+    ).toBeLessThanOrEqual(0.01);
+    expect(sampleOf(text, 'payload_bytes_count', { route: '/a' })).toBe('1');
+    expect(sampleOf(text, 'payload_bytes_sum', { route: '/b' })).toBe('5');
   });
 
   it('reset() drops every series (prom-client instead keeps them with zeroed values)', async () => {
     const reg = new Registry();
-    const s = new Summary({ name: 'payload_bytes', help: 'Payloads.', labelNames: ['route'], percentiles: [0.5], registers: [reg] });
+    const s = new Summary({
+      name: 'payload_bytes',
+      help: 'Payloads.',
+      labelNames: ['route'],
+      percentiles: [0.5],
+      registers: [reg],
+    });
     s.observe({ route: '/a' }, 1000);
     s.reset();
     expect(await reg.metrics()).toBe('# HELP payload_bytes Payloads.\n# TYPE payload_bytes summary\n');
     s.observe({ route: '/a' }, 4);
-    expect(valueOf(await reg.metrics(), 'payload_bytes_sum', { route: '/a' })).toBe('4');
+    expect(sampleOf(await reg.metrics(), 'payload_bytes_sum', { route: '/a' })).toBe('4');
   });
 
   it('zero() forgets earlier observations, quantiles included', async () => {
@@ -496,7 +579,7 @@ describe('Summary', () => {
       '# HELP payload_bytes Payloads.\n# TYPE payload_bytes summary\npayload_bytes{quantile="0.5"} NaN\npayload_bytes_sum 0\npayload_bytes_count 0\n',
     );
     s.observe(1);
-    const median = Number(valueOf(await reg.metrics(), 'payload_bytes', { quantile: '0.5' }));
+    const median = Number(sampleOf(await reg.metrics(), 'payload_bytes', { quantile: '0.5' }));
     expect(Math.abs(median - 1)).toBeLessThanOrEqual(0.01);
   });
 });
@@ -514,8 +597,8 @@ describe('collect callbacks', () => {
         this.set(calls * 10);
       },
     });
-    expect(valueOf(await reg.metrics(), 'scrapes_seen')).toBe('10');
-    expect(valueOf(await reg.metrics(), 'scrapes_seen')).toBe('20');
+    expect(sampleOf(await reg.metrics(), 'scrapes_seen')).toBe('10');
+    expect(sampleOf(await reg.metrics(), 'scrapes_seen')).toBe('20');
     expect(calls).toBe(2);
   });
 
@@ -532,10 +615,12 @@ describe('collect callbacks', () => {
         this.set({ pool: 'db' }, ++n);
       },
     });
-    expect(valueOf(await reg.metrics(), 'pool_size', { pool: 'db' })).toBe('1');
+    expect(sampleOf(await reg.metrics(), 'pool_size', { pool: 'db' })).toBe('1');
     expect((await g.get()).values).toEqual([{ value: 2, labels: { pool: 'db' } }]);
     expect((await reg.getMetricsAsJSON())[0].values).toEqual([{ value: 3, labels: { pool: 'db' } }]);
-    expect(await reg.getSingleMetricAsString('pool_size')).toBe('# HELP pool_size Pool.\n# TYPE pool_size gauge\npool_size{pool="db"} 4');
+    expect(await reg.getSingleMetricAsString('pool_size')).toBe(
+      '# HELP pool_size Pool.\n# TYPE pool_size gauge\npool_size{pool="db"} 4',
+    );
   });
 
   it('a collect that throws rejects the scrape with its error', async () => {
@@ -554,33 +639,71 @@ describe('collect callbacks', () => {
 
 describe('parity with prom-client', () => {
   /** Builds the same metrics with the same updates in either library. */
-  function build(lib: typeof prom | { Registry: typeof Registry; Counter: typeof Counter; Gauge: typeof Gauge; Histogram: typeof Histogram; Summary: typeof Summary }) {
+  function build(
+    lib:
+      | typeof prom
+      | {
+          Registry: typeof Registry;
+          Counter: typeof Counter;
+          Gauge: typeof Gauge;
+          Histogram: typeof Histogram;
+          Summary: typeof Summary;
+        },
+  ) {
     const L = lib as typeof prom;
     const reg = new L.Registry();
-    const c = new L.Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['method', 'code'], registers: [reg] });
+    const c = new L.Counter({
+      name: 'http_requests_total',
+      help: 'Requests.',
+      labelNames: ['method', 'code'],
+      registers: [reg],
+    });
     c.inc({ method: 'GET', code: 200 }, 3);
     c.labels('POST', '500').inc();
     const c0 = new L.Counter({ name: 'jobs_total', help: 'Jobs.', registers: [reg] });
     c0.inc(0.5);
-    const g = new L.Gauge({ name: 'temperature_celsius', help: 'Temperature.', labelNames: ['room'], registers: [reg] });
+    const g = new L.Gauge({
+      name: 'temperature_celsius',
+      help: 'Temperature.',
+      labelNames: ['room'],
+      registers: [reg],
+    });
     g.set({ room: 'a' }, 21.5);
     g.dec({ room: 'b' }, 3);
-    const h = new L.Histogram({ name: 'rpc_duration_seconds', help: 'RPCs.', labelNames: ['method'], buckets: [0.1, 1, 10], registers: [reg] });
+    const h = new L.Histogram({
+      name: 'rpc_duration_seconds',
+      help: 'RPCs.',
+      labelNames: ['method'],
+      buckets: [0.1, 1, 10],
+      registers: [reg],
+    });
     for (const v of [0.05, 0.5, 5, 50]) h.observe({ method: 'get' }, v);
     h.zero({ method: 'put' });
-    const s = new L.Summary({ name: 'payload_bytes', help: 'Payloads.', labelNames: ['route'], percentiles: [0.5, 0.9], registers: [reg] });
+    const s = new L.Summary({
+      name: 'payload_bytes',
+      help: 'Payloads.',
+      labelNames: ['route'],
+      percentiles: [0.5, 0.9],
+      registers: [reg],
+    });
     for (let i = 1; i <= 100; i++) s.observe({ route: '/x' }, i);
     reg.setDefaultLabels({ service: 'api', room: 'default' });
     return reg;
   }
 
-  it('getMetricsAsJSON() equals prom-client\'s for counters, gauges and histograms, label values being strings', async () => {
+  it("getMetricsAsJSON() equals prom-client's for counters, gauges and histograms, label values being strings", async () => {
     const ours = await build({ Registry, Counter, Gauge, Histogram, Summary }).getMetricsAsJSON();
     const theirs = await build(prom).getMetricsAsJSON();
     expect(ours.map((m) => m.name)).toEqual(theirs.map((m) => m.name));
     for (let i = 0; i < 4; i++) {
       const t = theirs[i];
-      expect(ours[i]).toEqual({ name: t.name, help: t.help, type: t.type, aggregator: t.aggregator, values: promValuesAsPromsd(t.values as JsonValue[]) });
+      expect(ours[i]).toEqual({
+        name: t.name,
+        help: t.help,
+        type: t.type,
+        aggregator: t.aggregator,
+        values: promValuesAsPromsd(t.values as JsonValue[]),
+      });
     }
   });
 
@@ -616,8 +739,18 @@ describe('parity with prom-client', () => {
   });
 
   it("get() of a labelled counter equals prom-client's with number label values turned into strings", async () => {
-    const ours = new Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['code'], registers: [new Registry()] });
-    const theirs = new prom.Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['code'], registers: [new prom.Registry()] });
+    const ours = new Counter({
+      name: 'http_requests_total',
+      help: 'Requests.',
+      labelNames: ['code'],
+      registers: [new Registry()],
+    });
+    const theirs = new prom.Counter({
+      name: 'http_requests_total',
+      help: 'Requests.',
+      labelNames: ['code'],
+      registers: [new prom.Registry()],
+    });
     for (const m of [ours, theirs] as Counter<'code'>[]) {
       m.inc({ code: 200 }, 2);
       m.labels('404').inc();
@@ -639,9 +772,19 @@ describe('parity with prom-client', () => {
     });
   });
 
-  it("an empty summary reports NaN quantiles where prom-client reports 0", async () => {
-    const ours = new Summary({ name: 'payload_bytes', help: 'Payloads.', percentiles: [0.5], registers: [new Registry()] });
-    const theirs = new prom.Summary({ name: 'payload_bytes', help: 'Payloads.', percentiles: [0.5], registers: [new prom.Registry()] });
+  it('an empty summary reports NaN quantiles where prom-client reports 0', async () => {
+    const ours = new Summary({
+      name: 'payload_bytes',
+      help: 'Payloads.',
+      percentiles: [0.5],
+      registers: [new Registry()],
+    });
+    const theirs = new prom.Summary({
+      name: 'payload_bytes',
+      help: 'Payloads.',
+      percentiles: [0.5],
+      registers: [new prom.Registry()],
+    });
     expect((await theirs.get()).values[0].value).toBe(0);
     expect((await ours.get()).values[0]).toEqual({ value: NaN, labels: { quantile: 0.5 } });
   });
@@ -662,7 +805,9 @@ describe('Registry', () => {
     new Counter({ name: 'jobs_total', help: 'Jobs.', registers: [reg] }).inc(2);
     new Gauge({ name: 'other', help: 'Other.', registers: [reg] });
     new prom.Counter({ name: 'jobs_total', help: 'Jobs.', registers: [preg] }).inc(2);
-    expect(await reg.getSingleMetricAsString('jobs_total')).toBe('# HELP jobs_total Jobs.\n# TYPE jobs_total counter\njobs_total 2');
+    expect(await reg.getSingleMetricAsString('jobs_total')).toBe(
+      '# HELP jobs_total Jobs.\n# TYPE jobs_total counter\njobs_total 2',
+    );
     expect(await reg.getSingleMetricAsString('jobs_total')).toBe(await preg.getSingleMetricAsString('jobs_total'));
     expect(await reg.getSingleMetricAsString('nope')).toBe('');
   });
@@ -670,7 +815,9 @@ describe('Registry', () => {
   it('getSingleMetricAsString() on an OpenMetrics registry omits # EOF', async () => {
     const reg = new Registry(OPENMETRICS_CONTENT_TYPE);
     new Counter({ name: 'jobs_total', help: 'Jobs.', registers: [reg] }).inc(2);
-    expect(await reg.getSingleMetricAsString('jobs_total')).toBe('# HELP jobs Jobs.\n# TYPE jobs counter\njobs_total 2');
+    expect(await reg.getSingleMetricAsString('jobs_total')).toBe(
+      '# HELP jobs Jobs.\n# TYPE jobs counter\njobs_total 2',
+    );
   });
 
   it('removeSingleMetric() drops a metric from the exposition and frees its name', async () => {
@@ -681,7 +828,9 @@ describe('Registry', () => {
     reg.removeSingleMetric('never_registered');
     expect(await reg.metrics()).toBe('# HELP queue_depth Depth.\n# TYPE queue_depth gauge\nqueue_depth 1\n');
     new Counter({ name: 'jobs_total', help: 'Jobs again.', registers: [reg] });
-    expect(await reg.getSingleMetricAsString('jobs_total')).toBe('# HELP jobs_total Jobs again.\n# TYPE jobs_total counter\njobs_total 0');
+    expect(await reg.getSingleMetricAsString('jobs_total')).toBe(
+      '# HELP jobs_total Jobs again.\n# TYPE jobs_total counter\njobs_total 0',
+    );
   });
 
   it('a metric removed from one registry stays in the others', async () => {
@@ -712,7 +861,9 @@ describe('Registry', () => {
     c.inc(3);
     g.set({ q: 'a' }, 2);
     reg.resetMetrics();
-    expect(await reg.metrics()).toBe('# HELP jobs_total Jobs.\n# TYPE jobs_total counter\njobs_total 0\n\n# HELP queue_depth Depth.\n# TYPE queue_depth gauge\n');
+    expect(await reg.metrics()).toBe(
+      '# HELP jobs_total Jobs.\n# TYPE jobs_total counter\njobs_total 0\n\n# HELP queue_depth Depth.\n# TYPE queue_depth gauge\n',
+    );
   });
 
   it('setDefaultLabels() adds labels to every series; a series label of the same name wins', async () => {
@@ -756,7 +907,9 @@ describe('Registry', () => {
     const b = new Registry();
     new Counter({ name: 'jobs_total', help: 'Jobs.', registers: [a] });
     new Counter({ name: 'jobs_total', help: 'Jobs.', registers: [b] });
-    expect(() => Registry.merge([a, b])).toThrow(new DuplicateMetricError('A metric with the name jobs_total has already been registered.'));
+    expect(() => Registry.merge([a, b])).toThrow(
+      new DuplicateMetricError('A metric with the name jobs_total has already been registered.'),
+    );
   });
 
   it('Registry.merge() of registries with different content types throws InvalidMetricError', () => {
@@ -776,7 +929,9 @@ describe('Registry', () => {
     expect((err as Error).message).toBe('A metric with the name jobs_total has already been registered.');
     const preg = new prom.Registry();
     new prom.Counter({ name: 'jobs_total', help: 'Jobs.', registers: [preg] });
-    expect(() => new prom.Gauge({ name: 'jobs_total', help: 'Jobs.', registers: [preg] })).toThrow((err as Error).message);
+    expect(() => new prom.Gauge({ name: 'jobs_total', help: 'Jobs.', registers: [preg] })).toThrow(
+      (err as Error).message,
+    );
   });
 
   it('metrics of the same name may live in different registries', async () => {
@@ -784,8 +939,8 @@ describe('Registry', () => {
     const b = new Registry();
     new Counter({ name: 'jobs_total', help: 'Jobs.', registers: [a] }).inc(1);
     new Counter({ name: 'jobs_total', help: 'Jobs.', registers: [b] }).inc(2);
-    expect(valueOf(await a.metrics(), 'jobs_total')).toBe('1');
-    expect(valueOf(await b.metrics(), 'jobs_total')).toBe('2');
+    expect(sampleOf(await a.metrics(), 'jobs_total')).toBe('1');
+    expect(sampleOf(await b.metrics(), 'jobs_total')).toBe('2');
   });
 
   it('exposes the content type constants of prom-client', () => {
@@ -807,11 +962,21 @@ describe('helpers', () => {
   });
 
   it('linearBuckets() and exponentialBuckets() reject counts, widths and factors that give no usable buckets', () => {
-    expect(() => linearBuckets(0, 1, 0)).toThrow(new InvalidMetricError('linearBuckets: count must be a positive integer, got 0'));
-    expect(() => linearBuckets(0, 0, 3)).toThrow(new InvalidMetricError('linearBuckets: width must be positive, got 0'));
-    expect(() => exponentialBuckets(0, 2, 3)).toThrow(new InvalidMetricError('exponentialBuckets: start must be positive, got 0'));
-    expect(() => exponentialBuckets(1, 1, 3)).toThrow(new InvalidMetricError('exponentialBuckets: factor must be greater than 1, got 1'));
-    expect(() => exponentialBuckets(1, 2, 1.5)).toThrow(new InvalidMetricError('exponentialBuckets: count must be a positive integer, got 1.5'));
+    expect(() => linearBuckets(0, 1, 0)).toThrow(
+      new InvalidMetricError('linearBuckets: count must be a positive integer, got 0'),
+    );
+    expect(() => linearBuckets(0, 0, 3)).toThrow(
+      new InvalidMetricError('linearBuckets: width must be positive, got 0'),
+    );
+    expect(() => exponentialBuckets(0, 2, 3)).toThrow(
+      new InvalidMetricError('exponentialBuckets: start must be positive, got 0'),
+    );
+    expect(() => exponentialBuckets(1, 1, 3)).toThrow(
+      new InvalidMetricError('exponentialBuckets: factor must be greater than 1, got 1'),
+    );
+    expect(() => exponentialBuckets(1, 2, 1.5)).toThrow(
+      new InvalidMetricError('exponentialBuckets: count must be a positive integer, got 1.5'),
+    );
   });
 
   it("validateMetricName() agrees with prom-client's", () => {

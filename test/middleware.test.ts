@@ -3,7 +3,15 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { describe, expect, it } from 'vitest';
-import { Counter, InvalidMetricError, InvalidOptionsError, OPENMETRICS_CONTENT_TYPE, Registry, metricsMiddleware, runWithTrace } from '../index';
+import {
+  Counter,
+  InvalidMetricError,
+  InvalidOptionsError,
+  OPENMETRICS_CONTENT_TYPE,
+  Registry,
+  metricsMiddleware,
+  runWithTrace,
+} from '../index';
 
 // metricsMiddleware: http_requests_total and http_request_duration_seconds by method, route
 // template and status, read back from each test's own registry. Handlers run in-process through
@@ -30,7 +38,9 @@ describe('metricsMiddleware', () => {
     const app = appWith(reg);
     expect((await app.request('/users/1')).status).toBe(200);
     expect(await (await app.request('/users/2')).json()).toEqual({ id: '2' });
-    expect(await samples(reg, 'http_requests_total')).toEqual(['http_requests_total{method="GET",route="/users/:id",status="200"} 2']);
+    expect(await samples(reg, 'http_requests_total')).toEqual([
+      'http_requests_total{method="GET",route="/users/:id",status="200"} 2',
+    ]);
     expect(await samples(reg, 'http_request_duration_seconds_count')).toEqual([
       'http_request_duration_seconds_count{method="GET",route="/users/:id",status="200"} 2',
     ]);
@@ -78,7 +88,9 @@ describe('metricsMiddleware', () => {
     expect(res.status).toBe(500);
     expect(await res.text()).toBe('failed');
     expect(seen.map((e) => e.message)).toEqual(['boom']);
-    expect(await samples(reg, 'http_requests_total')).toEqual(['http_requests_total{method="GET",route="/boom",status="500"} 1']);
+    expect(await samples(reg, 'http_requests_total')).toEqual([
+      'http_requests_total{method="GET",route="/boom",status="500"} 1',
+    ]);
     expect(await samples(reg, 'http_request_duration_seconds_count')).toEqual([
       'http_request_duration_seconds_count{method="GET",route="/boom",status="500"} 1',
     ]);
@@ -91,7 +103,9 @@ describe('metricsMiddleware', () => {
       throw new HTTPException(403, { message: 'no' });
     });
     expect((await app.request('/secret')).status).toBe(403);
-    expect(await samples(reg, 'http_requests_total')).toEqual(['http_requests_total{method="GET",route="/secret",status="403"} 1']);
+    expect(await samples(reg, 'http_requests_total')).toEqual([
+      'http_requests_total{method="GET",route="/secret",status="403"} 1',
+    ]);
   });
 
   it('counts a non-Error throw, which escapes Hono, with status 500 and re-throws it', async () => {
@@ -101,7 +115,9 @@ describe('metricsMiddleware', () => {
       throw 'raw failure';
     });
     await expect(app.request('/raw')).rejects.toBe('raw failure');
-    expect(await samples(reg, 'http_requests_total')).toEqual(['http_requests_total{method="GET",route="/raw",status="500"} 1']);
+    expect(await samples(reg, 'http_requests_total')).toEqual([
+      'http_requests_total{method="GET",route="/raw",status="500"} 1',
+    ]);
   });
 
   it('labels routes of mounted sub-apps with their full template', async () => {
@@ -112,7 +128,9 @@ describe('metricsMiddleware', () => {
     app.route('/api', api);
     await app.request('/api/items/1');
     await app.request('/api/items/2');
-    expect(await samples(reg, 'http_requests_total')).toEqual(['http_requests_total{method="GET",route="/api/items/:id",status="200"} 2']);
+    expect(await samples(reg, 'http_requests_total')).toEqual([
+      'http_requests_total{method="GET",route="/api/items/:id",status="200"} 2',
+    ]);
   });
 
   it('labels HEAD requests HEAD and unknown methods _OTHER', async () => {
@@ -130,7 +148,9 @@ describe('metricsMiddleware', () => {
     const reg = new Registry();
     const app = appWith(reg, { prefix: 'shop_', requestsTotalName: 'requests_total', labels: { app: 'api', zone: 1 } });
     await app.request('/users/1');
-    expect(await samples(reg, 'shop_requests_total')).toEqual(['shop_requests_total{method="GET",route="/users/:id",status="200",app="api",zone="1"} 1']);
+    expect(await samples(reg, 'shop_requests_total')).toEqual([
+      'shop_requests_total{method="GET",route="/users/:id",status="200",app="api",zone="1"} 1',
+    ]);
     expect(await samples(reg, 'shop_http_request_duration_seconds_count')).toEqual([
       'shop_http_request_duration_seconds_count{method="GET",route="/users/:id",status="200",app="api",zone="1"} 1',
     ]);
@@ -142,7 +162,9 @@ describe('metricsMiddleware', () => {
     const b = appWith(reg);
     await a.request('/users/1');
     await b.request('/users/2');
-    expect(await samples(reg, 'http_requests_total')).toEqual(['http_requests_total{method="GET",route="/users/:id",status="200"} 2']);
+    expect(await samples(reg, 'http_requests_total')).toEqual([
+      'http_requests_total{method="GET",route="/users/:id",status="200"} 2',
+    ]);
     expect(() => metricsMiddleware({ registry: reg, buckets: [1, 2] })).toThrow(
       'metricsMiddleware: histogram "http_request_duration_seconds" is already registered with buckets [5, 60], not [1, 2]',
     );
@@ -157,11 +179,19 @@ describe('metricsMiddleware', () => {
   it('refuses bad options with the offending value named', () => {
     const reg = new Registry();
     expect(() => metricsMiddleware({ registry: reg, bucket: [1] } as never)).toThrow(InvalidOptionsError);
-    expect(() => metricsMiddleware({ registry: reg, bucket: [1] } as never)).toThrow('metricsMiddleware: unknown option "bucket"');
-    expect(() => metricsMiddleware({ registry: reg, labels: { route: 'x' } })).toThrow('label name "route" is invalid or reserved');
-    expect(() => metricsMiddleware({ registry: reg, labels: { ok: {} as never } })).toThrow('value of "ok" must be a string or a number, got {}');
+    expect(() => metricsMiddleware({ registry: reg, bucket: [1] } as never)).toThrow(
+      'metricsMiddleware: unknown option "bucket"',
+    );
+    expect(() => metricsMiddleware({ registry: reg, labels: { route: 'x' } })).toThrow(
+      'label name "route" is invalid or reserved',
+    );
+    expect(() => metricsMiddleware({ registry: reg, labels: { ok: {} as never } })).toThrow(
+      'value of "ok" must be a string or a number, got {}',
+    );
     expect(() => metricsMiddleware({ registry: reg, prefix: 'bad-' })).toThrow(InvalidMetricError);
-    expect(() => metricsMiddleware({ registry: reg, exemplars: true })).toThrow('exemplars are supported only on OpenMetrics registries');
+    expect(() => metricsMiddleware({ registry: reg, exemplars: true })).toThrow(
+      'exemplars are supported only on OpenMetrics registries',
+    );
   });
 
   describe('exemplars', () => {
@@ -204,7 +234,8 @@ describe('metricsMiddleware', () => {
         server.once('error', reject);
       });
       const { port } = server.address() as AddressInfo;
-      for (const path of ['/users/10', '/users/11', '/missing', '/boom']) await (await fetch(`http://127.0.0.1:${port}${path}`)).text();
+      for (const path of ['/users/10', '/users/11', '/missing', '/boom'])
+        await (await fetch(`http://127.0.0.1:${port}${path}`)).text();
       expect(await samples(reg, 'http_requests_total')).toEqual([
         'http_requests_total{method="GET",route="/users/:id",status="200"} 2',
         'http_requests_total{method="GET",route="(unmatched)",status="404"} 1',

@@ -16,10 +16,20 @@ describe('Prometheus scraping promsd', () => {
   it('scrapes the in-thread and the threaded server', async () => {
     const registry = new Registry();
     registry.setDefaultLabels({ service: 'e2e' });
-    const requests = new Counter({ name: 'e2e_requests_total', help: 'Requests.', labelNames: ['path'], registers: [registry] });
+    const requests = new Counter({
+      name: 'e2e_requests_total',
+      help: 'Requests.',
+      labelNames: ['path'],
+      registers: [registry],
+    });
     requests.inc({ path: '/a' }, 5);
     requests.inc({ path: '/b' }, 2);
-    const latency = new Histogram({ name: 'e2e_latency_seconds', help: 'Latency.', buckets: [0.1, 1], registers: [registry] });
+    const latency = new Histogram({
+      name: 'e2e_latency_seconds',
+      help: 'Latency.',
+      buckets: [0.1, 1],
+      registers: [registry],
+    });
     latency.observe(0.05);
     latency.observe(0.5);
     const threadedCounter = new Counter({ name: 'e2e_threaded_total', help: 'Threaded.' });
@@ -36,14 +46,22 @@ describe('Prometheus scraping promsd', () => {
     expect(up.map((s) => s.metric.job).sort()).toEqual(['direct', 'threaded']);
     const a = await prometheus.waitFor('e2e_requests_total{path="/a"}', (r) => r.length === 1);
     expect(a[0]?.value[1]).toBe('5');
-    expect(a[0]?.metric).toEqual({ __name__: 'e2e_requests_total', path: '/a', service: 'e2e', instance: `127.0.0.1:${direct.socket.port}`, job: 'direct' });
+    expect(a[0]?.metric).toEqual({
+      __name__: 'e2e_requests_total',
+      path: '/a',
+      service: 'e2e',
+      instance: `127.0.0.1:${direct.socket.port}`,
+      job: 'direct',
+    });
     expect((await prometheus.query('sum(e2e_requests_total)'))[0]?.value[1]).toBe('7');
     expect((await prometheus.query('e2e_latency_seconds_bucket{le="1"}'))[0]?.value[1]).toBe('2');
     expect((await prometheus.query('e2e_latency_seconds_bucket{le="0.1"}'))[0]?.value[1]).toBe('1');
     const t = await prometheus.waitFor('e2e_threaded_total', (r) => r.length === 1);
     expect(t[0]?.value[1]).toBe('11');
     // Prometheus negotiated OpenMetrics: the counter family carries no _total in its metadata.
-    const meta = (await (await fetch(`${prometheus.url}/api/v1/metadata?metric=e2e_requests`)).json()) as { data: Record<string, unknown[]> };
+    const meta = (await (await fetch(`${prometheus.url}/api/v1/metadata?metric=e2e_requests`)).json()) as {
+      data: Record<string, unknown[]>;
+    };
     expect(Object.keys(meta.data)).toEqual(['e2e_requests']);
   });
 });

@@ -1,6 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { Counter, Gauge, Histogram, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, Registry, Summary, type RegistryContentType } from '../index';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  Registry,
+  Summary,
+  type RegistryContentType,
+} from '../index';
 
 // Prometheus' own linter, `promtool check metrics` (Debian package `prometheus`), reads an
 // exposition on stdin and exits 0 with no output when it parses and follows the naming rules.
@@ -28,7 +37,9 @@ function wellNamed(contentType: RegistryContentType, types: ReadonlySet<string>,
   if (types.has('counter')) {
     const c = new Counter({
       name: 'http_requests_total',
-      help: withHelpQuotes ? 'HTTP requests "served", by method and code.' : 'HTTP requests served, by method and code.',
+      help: withHelpQuotes
+        ? 'HTTP requests "served", by method and code.'
+        : 'HTTP requests served, by method and code.',
       labelNames: ['method', 'code'],
       registers: [reg],
     });
@@ -37,7 +48,12 @@ function wellNamed(contentType: RegistryContentType, types: ReadonlySet<string>,
     new Counter({ name: 'jobs_processed_total', help: 'Jobs processed.', registers: [reg] }).inc(7);
   }
   if (types.has('gauge')) {
-    const g = new Gauge({ name: 'queue_length_items', help: 'Items waiting.\nPer queue.', labelNames: ['queue'], registers: [reg] });
+    const g = new Gauge({
+      name: 'queue_length_items',
+      help: 'Items waiting.\nPer queue.',
+      labelNames: ['queue'],
+      registers: [reg],
+    });
     g.set({ queue: 'C:\\jobs "urgent"\nnext' }, 3);
     g.set({ queue: 'idle' }, NaN);
     g.set({ queue: 'unbounded' }, Infinity);
@@ -54,7 +70,12 @@ function wellNamed(contentType: RegistryContentType, types: ReadonlySet<string>,
     h.zero({ method: 'POST', route: '/pay' });
   }
   if (types.has('summary')) {
-    const s = new Summary({ name: 'http_response_size_bytes', help: 'Response sizes.', labelNames: ['route'], registers: [reg] });
+    const s = new Summary({
+      name: 'http_response_size_bytes',
+      help: 'Response sizes.',
+      labelNames: ['route'],
+      registers: [reg],
+    });
     for (let i = 1; i <= 200; i++) s.observe({ route: '/cart' }, i * 10);
     new Summary({ name: 'upload_size_bytes', help: 'Upload sizes (none yet).', registers: [reg] });
   }
@@ -83,7 +104,12 @@ describe('promtool check metrics', () => {
 
   it('accepts a text exposition of 2000 series', async () => {
     const reg = new Registry();
-    const c = new Counter({ name: 'tenant_requests_total', help: 'Requests by tenant.', labelNames: ['tenant', 'code'], registers: [reg] });
+    const c = new Counter({
+      name: 'tenant_requests_total',
+      help: 'Requests by tenant.',
+      labelNames: ['tenant', 'code'],
+      registers: [reg],
+    });
     for (let i = 0; i < 1000; i++) {
       c.inc({ tenant: `t${i}`, code: '200' }, i);
       c.inc({ tenant: `t${i}`, code: '500' });
@@ -92,10 +118,11 @@ describe('promtool check metrics', () => {
   });
 
   it('is a real check: it reports a counter without _total and a camelCase name in a hand-written exposition', () => {
-    const bad = '# HELP requests Requests.\n# TYPE requests counter\nrequests 1\n# HELP queueLength Length.\n# TYPE queueLength gauge\nqueueLength 1\n';
+    const bad =
+      '# HELP requests Requests.\n# TYPE requests counter\nrequests 1\n# HELP queueLength Length.\n# TYPE queueLength gauge\nqueueLength 1\n';
     const r = promtoolCheck(bad);
     expect(r.status).not.toBe(0);
     expect(r.output).toContain('requests counter metrics should have "_total" suffix');
-    expect(r.output).toContain('queueLength metric names should be written in \'snake_case\' not \'camelCase\'');
+    expect(r.output).toContain("queueLength metric names should be written in 'snake_case' not 'camelCase'");
   });
 });

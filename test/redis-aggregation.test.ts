@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Registry, Summary, renderRedis } from '../index';
-import { RedisServer, spawnChild, startRedis, until } from './helpers/redis';
+import { type RedisServer, spawnChild, startRedis, until } from './helpers/redis';
 
 // Four child processes load the Rust Redis backend and update the same metrics; a process that
 // defines nothing (the sidecar's position) renders the aggregate from Redis alone.
@@ -38,7 +38,7 @@ function plan(i: number, prefix: string): Record<string, unknown> {
 }
 
 describe('Redis backend across processes', () => {
-  it('adds four processes\' counters, histograms and summary sketches exactly', async () => {
+  it("adds four processes' counters, histograms and summary sketches exactly", async () => {
     const children = [0, 1, 2, 3].map((i) => spawnChild(plan(i, 'agg')));
     expect(await Promise.all(children.map((c) => c.exited))).toEqual([0, 0, 0, 0]);
 
@@ -59,7 +59,12 @@ describe('Redis backend across processes', () => {
     // The merged sketch equals one sketch of all 1000 values (quantiles of the aggregate, not
     // an average of per-process quantiles).
     const local = new Registry();
-    const s = new Summary({ name: 'agg_size_bytes', help: 'Sizes.', percentiles: [0.5, 0.9, 0.99], registers: [local] });
+    const s = new Summary({
+      name: 'agg_size_bytes',
+      help: 'Sizes.',
+      percentiles: [0.5, 0.9, 0.99],
+      registers: [local],
+    });
     for (let v = 1; v <= 1000; v++) s.observe(v);
     const want = (await local.metrics()).split('\n').filter((l) => l.startsWith('agg_size_bytes'));
     const got = text.split('\n').filter((l) => l.startsWith('agg_size_bytes'));
@@ -69,13 +74,25 @@ describe('Redis backend across processes', () => {
   });
 
   it('keeps prefixes apart and renders OpenMetrics with default labels', async () => {
-    const a = spawnChild({ url: redis.url, prefix: 'svc-a', metrics: [METRICS[0]], steps: [{ metric: 0, method: 'inc', labels: { route: '/x' }, times: 3 }] });
-    const b = spawnChild({ url: redis.url, prefix: 'svc-b', metrics: [METRICS[0]], steps: [{ metric: 0, method: 'inc', labels: { route: '/x' }, times: 7 }] });
+    const a = spawnChild({
+      url: redis.url,
+      prefix: 'svc-a',
+      metrics: [METRICS[0]],
+      steps: [{ metric: 0, method: 'inc', labels: { route: '/x' }, times: 3 }],
+    });
+    const b = spawnChild({
+      url: redis.url,
+      prefix: 'svc-b',
+      metrics: [METRICS[0]],
+      steps: [{ metric: 0, method: 'inc', labels: { route: '/x' }, times: 7 }],
+    });
     expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0]);
     expect(await renderRedis({ url: redis.url, prefix: 'svc-a' })).toBe(
       '# HELP agg_requests_total Requests.\n# TYPE agg_requests_total counter\nagg_requests_total{route="/x"} 3\n',
     );
-    expect(await renderRedis({ url: redis.url, prefix: 'svc-b', openMetrics: true, defaultLabels: { env: 'prod' } })).toBe(
+    expect(
+      await renderRedis({ url: redis.url, prefix: 'svc-b', openMetrics: true, defaultLabels: { env: 'prod' } }),
+    ).toBe(
       '# HELP agg_requests Requests.\n# TYPE agg_requests counter\nagg_requests_total{route="/x",env="prod"} 7\n# EOF\n',
     );
   });

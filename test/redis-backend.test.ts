@@ -1,6 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { BackendConfigError, BackendLoadedError, Counter, Gauge, RedisBackend, getBackend, loadBackend, register, renderRedis } from '../index';
+import {
+  BackendConfigError,
+  BackendLoadedError,
+  Counter,
+  Gauge,
+  RedisBackend,
+  getBackend,
+  loadBackend,
+  register,
+  renderRedis,
+} from '../index';
 import { RedisServer, freePort, spawnChild, startRedis, until } from './helpers/redis';
 
 // The backend inside this (test) process: the global registry renders the Redis aggregate,
@@ -55,7 +65,9 @@ describe('RedisBackend in this process', () => {
     const child = spawnChild({
       url: redis.url,
       prefix: 'sidecar',
-      metrics: [{ type: 'histogram', config: { name: 'side_seconds', help: 'Side.', labelNames: ['op'], buckets: [1] } }],
+      metrics: [
+        { type: 'histogram', config: { name: 'side_seconds', help: 'Side.', labelNames: ['op'], buckets: [1] } },
+      ],
       steps: [{ metric: 0, method: 'observe', labels: { op: 'r"w' }, value: 0.5 }],
     });
     expect(await child.exited).toBe(0);
@@ -110,7 +122,9 @@ describe('RedisBackend in this process', () => {
     const errors = lines.filter((l) => l.startsWith('error'));
     expect(errors.length).toBeGreaterThanOrEqual(1);
     expect(errors.length).toBeLessThanOrEqual(2);
-    expect(lines.some((l) => /^warn suppressed \d+ similar errors in the last 1s: promsd: cannot connect/.test(l))).toBe(true);
+    expect(
+      lines.some((l) => /^warn suppressed \d+ similar errors in the last 1s: promsd: cannot connect/.test(l)),
+    ).toBe(true);
     expect(lines.length).toBeLessThanOrEqual(6);
     c.inc(4); // nothing is dropped while Redis is down
     await down.start();
@@ -125,13 +139,25 @@ describe('RedisBackend in this process', () => {
   });
 
   it('refuses bad options with messages naming them', () => {
-    expect(() => new RedisBackend({ url: 'http://x' })).toThrow(new BackendConfigError('RedisBackend: url "http://x" is not a redis://, rediss:// or redis+unix:// URL'));
-    expect(() => new RedisBackend({ prefix: 'a{b}' })).toThrow('RedisBackend: prefix "a{b}" must match [A-Za-z0-9_.:-]{1,64}');
-    expect(() => new RedisBackend({ flushIntervalMs: 0 })).toThrow('RedisBackend: flushIntervalMs must be an integer from 10 to 2147483647 (ms), got 0');
-    expect(() => new RedisBackend({ flushIntervalMs: 2000, processTtlMs: 1000 })).toThrow(/processTtlMs \(1000\) must be longer than flushIntervalMs \(2000\)/);
+    expect(() => new RedisBackend({ url: 'http://x' })).toThrow(
+      new BackendConfigError('RedisBackend: url "http://x" is not a redis://, rediss:// or redis+unix:// URL'),
+    );
+    expect(() => new RedisBackend({ prefix: 'a{b}' })).toThrow(
+      'RedisBackend: prefix "a{b}" must match [A-Za-z0-9_.:-]{1,64}',
+    );
+    expect(() => new RedisBackend({ flushIntervalMs: 0 })).toThrow(
+      'RedisBackend: flushIntervalMs must be an integer from 10 to 2147483647 (ms), got 0',
+    );
+    expect(() => new RedisBackend({ flushIntervalMs: 2000, processTtlMs: 1000 })).toThrow(
+      /processTtlMs \(1000\) must be longer than flushIntervalMs \(2000\)/,
+    );
     expect(() => new RedisBackend({ url: ['redis://a:1', 'redis://b:1'] })).toThrow(/several urls need cluster: true/);
-    expect(() => new RedisBackend({ logger: { info() {} } as never })).toThrow(/logger must have debug, info, warn and error methods \(missing debug\)/);
-    expect(() => new RedisBackend({ processLabel: '' })).toThrow('RedisBackend: processLabel must be a non-empty string, got ""');
+    expect(() => new RedisBackend({ logger: { info() {} } as never })).toThrow(
+      /logger must have debug, info, warn and error methods \(missing debug\)/,
+    );
+    expect(() => new RedisBackend({ processLabel: '' })).toThrow(
+      'RedisBackend: processLabel must be a non-empty string, got ""',
+    );
   });
 
   it('allows one backend per process and closes idempotently', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { renderRedis } from '../index';
-import { RedisCluster, spawnChild, startRedisCluster } from './helpers/redis';
+import { type RedisCluster, spawnChild, startRedisCluster } from './helpers/redis';
 
 // Redis Cluster: a prefix's keys share one hash slot ({prefix}), so the scripts run on the node
 // that owns it; several prefixes spread over the nodes.

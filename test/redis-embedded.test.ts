@@ -35,7 +35,7 @@ describe('embedded multi-process mode', () => {
     expect(r.status).toBe(0);
   });
 
-  it('counts child processes, drops a SIGKILLed child\'s gauge after its TTL, and removes the socket on close', async () => {
+  it("counts child processes, drops a SIGKILLed child's gauge after its TTL, and removes the socket on close", async () => {
     const backend = new EmbeddedBackend({ role: 'primary', flushIntervalMs: 50, processTtlMs: 400, logger: quiet });
     loadBackend(backend);
     expect(process.env[AGGREGATOR_SOCKET_ENV]).toBe(backend.socketPath);

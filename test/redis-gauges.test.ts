@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { renderRedis } from '../index';
-import { RedisServer, spawnChild, startRedis, until, type Child } from './helpers/redis';
+import { type RedisServer, spawnChild, startRedis, until, type Child } from './helpers/redis';
 
 // Gauges combine per aggregator over live processes only; a killed process's gauges drop out
 // once its heartbeat expires, while its counter contributions stay.
@@ -56,7 +56,7 @@ describe('gauge aggregation across processes', () => {
       const c = spawnChild(plan(i, v));
       await c.waitFor('ready');
       const text = async () => values(await renderRedis({ url: redis.url, prefix: 'gauges' }));
-      await until(`process ${i} visible`, async () => (await text())['g_perProcess{process="p' + i + '"}'] === v);
+      await until(`process ${i} visible`, async () => (await text())[`g_perProcess{process="p${i}"}`] === v);
       children.push(c);
     }
     const all = values(await renderRedis({ url: redis.url, prefix: 'gauges' }));
@@ -77,7 +77,10 @@ describe('gauge aggregation across processes', () => {
     children[1].proc.kill('SIGKILL');
     await children[1].exited;
     // Until the TTL runs out the dead process still counts; then its gauges are gone.
-    await until('p1 expired', async () => !('g_perProcess{process="p1"}' in values(await renderRedis({ url: redis.url, prefix: 'gauges' }))));
+    await until(
+      'p1 expired',
+      async () => !('g_perProcess{process="p1"}' in values(await renderRedis({ url: redis.url, prefix: 'gauges' }))),
+    );
     expect(values(await renderRedis({ url: redis.url, prefix: 'gauges' }))).toEqual({
       g_sum: 8,
       g_max: 5,

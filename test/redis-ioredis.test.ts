@@ -7,7 +7,18 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { BackendConfigError, Counter, Gauge, IoredisBackend, Registry, Summary, getBackend, loadBackend, register, renderRedis } from '../index';
+import {
+  BackendConfigError,
+  Counter,
+  Gauge,
+  IoredisBackend,
+  Registry,
+  Summary,
+  getBackend,
+  loadBackend,
+  register,
+  renderRedis,
+} from '../index';
 import { aggregate, encode, parseRead } from '../backend/aggregate';
 import { Keys, Writer, applyArgs, formatValue, luaScripts } from '../backend/protocol';
 import { REDIS_SERVER, RedisServer, freePort, redisCommand, startRedis, until } from './helpers/redis';
@@ -45,7 +56,9 @@ interface Child {
 }
 
 function child(plan: Record<string, unknown>): Child {
-  const proc = spawn(process.execPath, [CHILD, JSON.stringify(plan)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = spawn(process.execPath, [CHILD, JSON.stringify(plan)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const inbox: Record<string, unknown>[] = [];
   const waiters: { type: string; resolve: (m: Record<string, unknown>) => void }[] = [];
   proc.on('message', (m: Record<string, unknown>) => {
@@ -80,10 +93,25 @@ function line(text: string, prefix: string): string | undefined {
 }
 
 const METRICS = [
-  { type: 'counter', config: { name: 'tw_requests_total', help: 'Requests "served".\\', labelNames: ['route', 'code'] } },
-  { type: 'histogram', config: { name: 'tw_latency_seconds', help: 'Latency.', labelNames: ['route'], buckets: [0.1, 1, 10] } },
+  {
+    type: 'counter',
+    config: { name: 'tw_requests_total', help: 'Requests "served".\\', labelNames: ['route', 'code'] },
+  },
+  {
+    type: 'histogram',
+    config: { name: 'tw_latency_seconds', help: 'Latency.', labelNames: ['route'], buckets: [0.1, 1, 10] },
+  },
   { type: 'summary', config: { name: 'tw_size_bytes', help: 'Sizes.', percentiles: [0.5, 0.9, 0.99] } },
-  { type: 'summary', config: { name: 'tw_window_seconds', help: 'Windowed.', percentiles: [0.25, 0.5], maxAgeSeconds: 60, ageBuckets: 2 } },
+  {
+    type: 'summary',
+    config: {
+      name: 'tw_window_seconds',
+      help: 'Windowed.',
+      percentiles: [0.25, 0.5],
+      maxAgeSeconds: 60,
+      ageBuckets: 2,
+    },
+  },
   { type: 'gauge', config: { name: 'tw_inflight', help: 'Sum.' } },
   { type: 'gauge', config: { name: 'tw_peak', help: 'Max.', aggregator: 'max' } },
   { type: 'gauge', config: { name: 'tw_per', help: 'Per process.', labelNames: ['pool'], aggregator: 'perProcess' } },
@@ -163,11 +191,25 @@ describe('IoredisBackend with RedisBackend on one Redis', () => {
     expect(fromTwin).toContain('tw_per{pool="db",process="native"} 1.5\ntw_per{pool="db",process="twin"} 2\n');
     // The merged sketches equal one sketch of all the values.
     const local = new Registry();
-    const all = new Summary({ name: 'tw_size_bytes', help: 'Sizes.', percentiles: [0.5, 0.9, 0.99], registers: [local] });
+    const all = new Summary({
+      name: 'tw_size_bytes',
+      help: 'Sizes.',
+      percentiles: [0.5, 0.9, 0.99],
+      registers: [local],
+    });
     for (let v = 1; v <= 1000; v++) all.observe(v);
-    const win = new Summary({ name: 'tw_window_seconds', help: 'Windowed.', percentiles: [0.25, 0.5], maxAgeSeconds: 60, ageBuckets: 2, registers: [local] });
+    const win = new Summary({
+      name: 'tw_window_seconds',
+      help: 'Windowed.',
+      percentiles: [0.25, 0.5],
+      maxAgeSeconds: 60,
+      ageBuckets: 2,
+      registers: [local],
+    });
     for (let v = 1; v <= 20; v++) win.observe(v);
-    const want = (await local.metrics()).split('\n').filter((l) => l.startsWith('tw_size') || l.startsWith('tw_window'));
+    const want = (await local.metrics())
+      .split('\n')
+      .filter((l) => l.startsWith('tw_size') || l.startsWith('tw_window'));
     expect(fromTwin.split('\n').filter((l) => l.startsWith('tw_size') || l.startsWith('tw_window'))).toEqual(want);
     expect(want).toContain('tw_size_bytes_count 1000');
     expect(want).toContain('tw_window_seconds_sum 210');
@@ -187,7 +229,8 @@ describe('IoredisBackend with RedisBackend on one Redis', () => {
   it('loses and doubles nothing when redis-server is killed and restarted mid-increments', async () => {
     const counter = { type: 'counter', config: { name: 'tw_ops_total', help: 'Ops.', labelNames: ['kind'] } };
     const sustain = { metric: 0, labels: { kind: 'w' }, total: 7 * 400, perTick: 7, everyMs: 4 };
-    const total = async (): Promise<number> => Number(/tw_ops_total\{kind="w"\} (\S+)/.exec(await renderRedis({ url: redis.url, prefix: 'restart' }))?.[1] ?? 0);
+    const total = async (): Promise<number> =>
+      Number(/tw_ops_total\{kind="w"\} (\S+)/.exec(await renderRedis({ url: redis.url, prefix: 'restart' }))?.[1] ?? 0);
     const kids = ['native', 'ioredis', 'native', 'ioredis'].map((backend) =>
       child({ backend, url: redis.url, prefix: 'restart', metrics: [counter], sustain, flushIntervalMs: 50 }),
     );
@@ -202,18 +245,36 @@ describe('IoredisBackend with RedisBackend on one Redis', () => {
     expect(await total()).toBe(4 * 2800);
   });
 
-  it('counts a SIGKILLed twin\'s gauges only until its heartbeat expires, and its counters forever', async () => {
+  it("counts a SIGKILLed twin's gauges only until its heartbeat expires, and its counters forever", async () => {
     const metrics = [
       { type: 'gauge', config: { name: 'tw_live', help: 'Live.' } },
       { type: 'counter', config: { name: 'tw_done_total', help: 'Done.' } },
     ];
     const native = child({
-      backend: 'native', url: redis.url, prefix: 'live', metrics, then: 'stay', flushIntervalMs: 100, processTtlMs: 600,
-      steps: [{ metric: 0, method: 'set', value: 2 }, { metric: 1, method: 'inc', value: 1 }],
+      backend: 'native',
+      url: redis.url,
+      prefix: 'live',
+      metrics,
+      then: 'stay',
+      flushIntervalMs: 100,
+      processTtlMs: 600,
+      steps: [
+        { metric: 0, method: 'set', value: 2 },
+        { metric: 1, method: 'inc', value: 1 },
+      ],
     });
     const twin = child({
-      backend: 'ioredis', url: redis.url, prefix: 'live', metrics, then: 'stay', flushIntervalMs: 100, processTtlMs: 600,
-      steps: [{ metric: 0, method: 'set', value: 5 }, { metric: 1, method: 'inc', value: 3 }],
+      backend: 'ioredis',
+      url: redis.url,
+      prefix: 'live',
+      metrics,
+      then: 'stay',
+      flushIntervalMs: 100,
+      processTtlMs: 600,
+      steps: [
+        { metric: 0, method: 'set', value: 5 },
+        { metric: 1, method: 'inc', value: 3 },
+      ],
     });
     await Promise.all([native.next('ready'), twin.next('ready')]);
     const text = (): Promise<string> => renderRedis({ url: redis.url, prefix: 'live' });
@@ -233,7 +294,12 @@ describe('IoredisBackend with RedisBackend on one Redis', () => {
 
   it('exits on its own when a process ends without close(), after sending its last values', async () => {
     const kid = child({
-      backend: 'ioredis', url: redis.url, prefix: 'atexit', flushIntervalMs: 60_000, processTtlMs: 120_000, then: 'end',
+      backend: 'ioredis',
+      url: redis.url,
+      prefix: 'atexit',
+      flushIntervalMs: 60_000,
+      processTtlMs: 120_000,
+      then: 'end',
       metrics: [{ type: 'counter', config: { name: 'tw_exit_total', help: 'E.' } }],
       steps: [{ metric: 0, method: 'inc', times: 9 }],
       sustain: { metric: 0, total: 5, perTick: 1, everyMs: 1 },
@@ -247,7 +313,11 @@ describe('IoredisBackend with RedisBackend on one Redis', () => {
 
   it('closes cleanly: gauges removed at once, connection released, the process exits', async () => {
     const kid = child({
-      backend: 'ioredis', url: redis.url, prefix: 'close', flushIntervalMs: 60_000, processTtlMs: 120_000,
+      backend: 'ioredis',
+      url: redis.url,
+      prefix: 'close',
+      flushIntervalMs: 60_000,
+      processTtlMs: 120_000,
       metrics: [{ type: 'gauge', config: { name: 'tw_g', help: 'G.' } }],
       steps: [{ metric: 0, method: 'set', value: 1 }],
     });
@@ -268,25 +338,72 @@ describe('IoredisBackend on Redis Cluster', () => {
       if (p < 55_000 && !ports.includes(p)) ports.push(p); // the cluster bus uses port + 10000
     }
     const nodes = ports.map((port) =>
-      spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }),
+      spawn(
+        REDIS_SERVER,
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+        ],
+        { stdio: 'ignore' },
+      ),
     );
     try {
       for (const port of ports) {
-        await until(`node ${port}`, () => redisCommand(port, 'PING').then((r) => r.startsWith('+PONG'), () => false));
+        await until(`node ${port}`, () =>
+          redisCommand(port, 'PING').then(
+            (r) => r.startsWith('+PONG'),
+            () => false,
+          ),
+        );
       }
-      await promisify(execFile)('/usr/bin/redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
+      await promisify(execFile)('/usr/bin/redis-cli', [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ]);
       const urls = ports.map((p) => `redis://127.0.0.1:${p}`);
       const probe = new Redis(ports[0], '127.0.0.1');
       await until('cluster ok', async () => String(await probe.call('CLUSTER', 'INFO')).includes('cluster_state:ok'));
       probe.disconnect();
-      const metrics = [{ type: 'counter', config: { name: 'cl_jobs_total', help: 'Jobs.', labelNames: ['q'] } }, { type: 'gauge', config: { name: 'cl_busy', help: 'Busy.' } }];
+      const metrics = [
+        { type: 'counter', config: { name: 'cl_jobs_total', help: 'Jobs.', labelNames: ['q'] } },
+        { type: 'gauge', config: { name: 'cl_busy', help: 'Busy.' } },
+      ];
       const kids = (['native', 'ioredis'] as const).map((backend, i) =>
-        child({ backend, url: urls.slice(i, i + 2), cluster: true, prefix: 'clu', metrics, then: 'stay', steps: [{ metric: 0, method: 'inc', labels: { q: 'a' }, times: 10 * (i + 1) }, { metric: 1, method: 'set', value: i + 1 }] }),
+        child({
+          backend,
+          url: urls.slice(i, i + 2),
+          cluster: true,
+          prefix: 'clu',
+          metrics,
+          then: 'stay',
+          steps: [
+            { metric: 0, method: 'inc', labels: { q: 'a' }, times: 10 * (i + 1) },
+            { metric: 1, method: 'set', value: i + 1 },
+          ],
+        }),
       );
       await Promise.all(kids.map((k) => k.next('ready')));
       const [a, b] = await Promise.all(kids.map((k) => k.render()));
       expect(b).toBe(a);
-      expect(a).toBe('# HELP cl_busy Busy.\n# TYPE cl_busy gauge\ncl_busy 3\n\n# HELP cl_jobs_total Jobs.\n# TYPE cl_jobs_total counter\ncl_jobs_total{q="a"} 30\n');
+      expect(a).toBe(
+        '# HELP cl_busy Busy.\n# TYPE cl_busy gauge\ncl_busy 3\n\n# HELP cl_jobs_total Jobs.\n# TYPE cl_jobs_total counter\ncl_jobs_total{q="a"} 30\n',
+      );
       for (const k of kids) k.proc.send('exit');
       expect(await Promise.all(kids.map((k) => k.exited))).toEqual([0, 0]);
     } finally {
@@ -304,11 +421,24 @@ describe('IoredisBackend in this process', () => {
     const id = 'ab'.repeat(16);
     const k = ['epoch', 'c', 'meta', 'procs', `a:${id}`, `g:${id}`].map((s) => keys.key(s));
     const meta = '{"aggregator":"sum","help":"R.","labelNames":["x"],"type":"counter","v":1}';
-    const snap = (v: number) => ({ metas: ['rt_total', meta], series: ['rt_total', 'a\\"b'], counts: [v], shape: [1, 0], parts: [''], values: [v] });
+    const snap = (v: number) => ({
+      metas: ['rt_total', meta],
+      series: ['rt_total', 'a\\"b'],
+      counts: [v],
+      shape: [1, 0],
+      parts: [''],
+      values: [v],
+    });
     const w = new Writer();
     const send = async (): Promise<[string, string]> => {
       const b = w.batch();
-      const args = applyArgs(b, b.chunks[0], { id, candidate: 'cd'.repeat(16), liveMs: 5000, retainMs: 60_000, info: '{}' });
+      const args = applyArgs(b, b.chunks[0], {
+        id,
+        candidate: 'cd'.repeat(16),
+        liveMs: 5000,
+        retainMs: 60_000,
+        info: '{}',
+      });
       const r = (await client.evalsha(apply.sha, 6, ...k, ...args)) as string[];
       return [r[0], r[1]];
     };
@@ -337,8 +467,26 @@ describe('IoredisBackend in this process', () => {
       c_total: { v: 1, type: 'counter', help: 'C \\ "q"\nnext', labelNames: ['a', 'b'], aggregator: 'sum' },
       empty_total: { v: 1, type: 'counter', help: 'Nothing.', labelNames: [], aggregator: 'sum' },
       h: { v: 1, type: 'histogram', help: 'H.', labelNames: [], aggregator: 'sum', buckets: [1e-7, 0.005, 1, 1e21] },
-      s: { v: 1, type: 'summary', help: 'S.', labelNames: [], aggregator: 'sum', quantiles: [0, 0.5, 0.999, 1], maxAgeSeconds: null, ageBuckets: 1 },
-      sw: { v: 1, type: 'summary', help: 'SW.', labelNames: [], aggregator: 'sum', quantiles: [0.1, 0.9], maxAgeSeconds: 10, ageBuckets: 2 },
+      s: {
+        v: 1,
+        type: 'summary',
+        help: 'S.',
+        labelNames: [],
+        aggregator: 'sum',
+        quantiles: [0, 0.5, 0.999, 1],
+        maxAgeSeconds: null,
+        ageBuckets: 1,
+      },
+      sw: {
+        v: 1,
+        type: 'summary',
+        help: 'SW.',
+        labelNames: [],
+        aggregator: 'sum',
+        quantiles: [0.1, 0.9],
+        maxAgeSeconds: 10,
+        ageBuckets: 2,
+      },
       bad: { v: 2, type: 'counter', help: 'B.', labelNames: [], aggregator: 'sum' },
       junk: 'not json',
       g_per: { v: 1, type: 'gauge', help: 'P.', labelNames: ['k'], aggregator: 'perProcess' },
@@ -354,14 +502,58 @@ describe('IoredisBackend in this process', () => {
       'c_total||x\n\u{1f600}': '3',
       'c_total||onlyone': '9',
       'c_total||x\nbad': 'abc',
-      'h|b0|': '1', 'h|b2|': '3', 'h|b4|': '2', 'h|b9|': '5', 'h|sum|': '1e-9',
-      's|count|': '10', 's|sum|': '-3.5', 's|p5|': '3', 's|n-2|': '2', 's|z|': '4', 's|p+7|': '1', 's|q1|': '1',
-      'nometa||': '5', 'bad||': '1',
+      'h|b0|': '1',
+      'h|b2|': '3',
+      'h|b4|': '2',
+      'h|b9|': '5',
+      'h|sum|': '1e-9',
+      's|count|': '10',
+      's|sum|': '-3.5',
+      's|p5|': '3',
+      's|n-2|': '2',
+      's|z|': '4',
+      's|p+7|': '1',
+      's|q1|': '1',
+      'nometa||': '5',
+      'bad||': '1',
     };
     const gauges: Record<string, string>[] = [
-      { '@': '{"label":"h:1","started":5}', 'g_sum||': '1 100', 'g_min||': 'NaN 100', 'g_max||': '-Inf 100', 'g_average||': '2 100', 'g_last||': '10 200', 'g_first||': '11 100', 'g_omit||': '3 100', 'g_per||k1': '1e-7 100', 'sw|p10|': '2', 'sw|z|': '1', 'g_nonsense||': '4 1' },
-      { '@': '{"label":"h:1","started":5}', 'g_sum||': '2.5 100', 'g_min||': '4 100', 'g_max||': '1e300 100', 'g_average||': '3 100', 'g_last||': '20 200', 'g_first||': '12 100', 'g_omit||': '4 100', 'g_per||k1': '2 100', 'g_per||k\\"2': '5 1', 'sw|p10|': '3', 'sw|n3|': '1' },
-      { '@': 'nope', 'g_last||': '30 150', 'g_first||': '13 100', 'g_per||k1': '-0 100', 'g_sum||': 'garbage', 'g_min||': '-5' },
+      {
+        '@': '{"label":"h:1","started":5}',
+        'g_sum||': '1 100',
+        'g_min||': 'NaN 100',
+        'g_max||': '-Inf 100',
+        'g_average||': '2 100',
+        'g_last||': '10 200',
+        'g_first||': '11 100',
+        'g_omit||': '3 100',
+        'g_per||k1': '1e-7 100',
+        'sw|p10|': '2',
+        'sw|z|': '1',
+        'g_nonsense||': '4 1',
+      },
+      {
+        '@': '{"label":"h:1","started":5}',
+        'g_sum||': '2.5 100',
+        'g_min||': '4 100',
+        'g_max||': '1e300 100',
+        'g_average||': '3 100',
+        'g_last||': '20 200',
+        'g_first||': '12 100',
+        'g_omit||': '4 100',
+        'g_per||k1': '2 100',
+        'g_per||k\\"2': '5 1',
+        'sw|p10|': '3',
+        'sw|n3|': '1',
+      },
+      {
+        '@': 'nope',
+        'g_last||': '30 150',
+        'g_first||': '13 100',
+        'g_per||k1': '-0 100',
+        'g_sum||': 'garbage',
+        'g_min||': '-5',
+      },
       { '@': '{"label":"dead","started":1}', 'g_sum||': '100 1' },
     ];
     const m = client.multi();
@@ -378,7 +570,12 @@ describe('IoredisBackend in this process', () => {
     const defaults = ['env', 'p"ro\\d', 'le', 'x', 'k', 'dflt', 'quantile', 'q'];
     const rust = await renderRedis({ url: redis.url, prefix: 'parity' });
     expect(encode(families, false, [])).toBe(rust);
-    const rustOm = await renderRedis({ url: redis.url, prefix: 'parity', openMetrics: true, defaultLabels: { env: 'p"ro\\d', le: 'x', k: 'dflt', quantile: 'q' } });
+    const rustOm = await renderRedis({
+      url: redis.url,
+      prefix: 'parity',
+      openMetrics: true,
+      defaultLabels: { env: 'p"ro\\d', le: 'x', k: 'dflt', quantile: 'q' },
+    });
     expect(encode(families, true, defaults)).toBe(rustOm);
     // Spot checks that the comparison covers what it should.
     expect(rust).toContain('c_total{a="x",b="\u{e000}"} 2\nc_total{a="x",b="\u{1f600}"} 3\n');
@@ -396,7 +593,15 @@ describe('IoredisBackend in this process', () => {
   it('recovers from a wiped Redis (epoch) and from expired bookkeeping (lost) with exact totals', async () => {
     const logs: string[] = [];
     const log = (m: string) => logs.push(m);
-    const backend = loadBackend(new IoredisBackend({ url: redis.url, prefix: 'recover', flushIntervalMs: 60_000, processTtlMs: 120_000, logger: { debug: log, info: log, warn: log, error: log } }));
+    const backend = loadBackend(
+      new IoredisBackend({
+        url: redis.url,
+        prefix: 'recover',
+        flushIntervalMs: 60_000,
+        processTtlMs: 120_000,
+        logger: { debug: log, info: log, warn: log, error: log },
+      }),
+    );
     const c = new Counter({ name: 'tw_rec_total', help: 'R.', labelNames: ['k'] });
     const g = new Gauge({ name: 'tw_rec_g', help: 'G.' });
     c.inc({ k: 'a' }, 5);
@@ -443,12 +648,16 @@ describe('IoredisBackend in this process', () => {
     expect(errors.length).toBeGreaterThanOrEqual(1);
     expect(errors.length).toBeLessThanOrEqual(2);
     expect(errors[0]).toMatch(new RegExp(`^error promsd: cannot connect to Redis at ${down.url}: .*ECONNREFUSED`));
-    expect(lines.some((l) => /^warn suppressed \d+ similar errors in the last 1s: promsd: cannot connect/.test(l))).toBe(true);
+    expect(
+      lines.some((l) => /^warn suppressed \d+ similar errors in the last 1s: promsd: cannot connect/.test(l)),
+    ).toBe(true);
     expect(lines.length).toBeLessThanOrEqual(5);
     c.inc(4); // nothing is dropped while Redis is down
     await down.start();
     try {
-      await until('reconnected', () => lines.includes(`warn promsd: connected to Redis at ${down.url} (prefix "storm")`));
+      await until('reconnected', () =>
+        lines.includes(`warn promsd: connected to Redis at ${down.url} (prefix "storm")`),
+      );
       await backend.flush();
       expect(await renderRedis({ url: down.url, prefix: 'storm' })).toContain('tw_storm_total 7\n');
     } finally {
@@ -469,29 +678,62 @@ describe('IoredisBackend in this process', () => {
   });
 
   it('refuses bad options with messages naming them', async () => {
-    expect(() => new IoredisBackend({ url: 'http://x' })).toThrow(new BackendConfigError('IoredisBackend: url "http://x" is not a redis://, rediss:// or redis+unix:// URL'));
-    expect(() => new IoredisBackend({ prefix: 'a{b}' })).toThrow('IoredisBackend: prefix "a{b}" must match [A-Za-z0-9_.:-]{1,64}');
-    expect(() => new IoredisBackend({ flushIntervalMs: 0 })).toThrow('IoredisBackend: flushIntervalMs must be an integer from 10 to 2147483647 (ms), got 0');
-    expect(() => new IoredisBackend({ flushIntervalMs: 2000, processTtlMs: 1000 })).toThrow(/processTtlMs \(1000\) must be longer than flushIntervalMs \(2000\)/);
-    expect(() => new IoredisBackend({ url: ['redis://a:1', 'redis://b:1'] })).toThrow(/several urls need cluster: true/);
-    expect(() => new IoredisBackend({ logger: { info() {} } as never })).toThrow('IoredisBackend: logger must have debug, info, warn and error methods (missing debug)');
-    expect(() => new IoredisBackend({ processLabel: '' })).toThrow('IoredisBackend: processLabel must be a non-empty string, got ""');
-    expect(() => new IoredisBackend({ redis: {} as never })).toThrow('IoredisBackend: redis must be an ioredis Redis or Cluster instance, got {}');
-    expect(() => new IoredisBackend({ redis: client, url: redis.url })).toThrow('IoredisBackend: pass either redis (an ioredis client) or url/cluster, not both');
-    expect(() => new IoredisBackend({ tlsCa: 'abc' })).toThrow('IoredisBackend: tlsCa must be PEM text (-----BEGIN CERTIFICATE-----…), got "abc"');
+    expect(() => new IoredisBackend({ url: 'http://x' })).toThrow(
+      new BackendConfigError('IoredisBackend: url "http://x" is not a redis://, rediss:// or redis+unix:// URL'),
+    );
+    expect(() => new IoredisBackend({ prefix: 'a{b}' })).toThrow(
+      'IoredisBackend: prefix "a{b}" must match [A-Za-z0-9_.:-]{1,64}',
+    );
+    expect(() => new IoredisBackend({ flushIntervalMs: 0 })).toThrow(
+      'IoredisBackend: flushIntervalMs must be an integer from 10 to 2147483647 (ms), got 0',
+    );
+    expect(() => new IoredisBackend({ flushIntervalMs: 2000, processTtlMs: 1000 })).toThrow(
+      /processTtlMs \(1000\) must be longer than flushIntervalMs \(2000\)/,
+    );
+    expect(() => new IoredisBackend({ url: ['redis://a:1', 'redis://b:1'] })).toThrow(
+      /several urls need cluster: true/,
+    );
+    expect(() => new IoredisBackend({ logger: { info() {} } as never })).toThrow(
+      'IoredisBackend: logger must have debug, info, warn and error methods (missing debug)',
+    );
+    expect(() => new IoredisBackend({ processLabel: '' })).toThrow(
+      'IoredisBackend: processLabel must be a non-empty string, got ""',
+    );
+    expect(() => new IoredisBackend({ redis: {} as never })).toThrow(
+      'IoredisBackend: redis must be an ioredis Redis or Cluster instance, got {}',
+    );
+    expect(() => new IoredisBackend({ redis: client, url: redis.url })).toThrow(
+      'IoredisBackend: pass either redis (an ioredis client) or url/cluster, not both',
+    );
+    expect(() => new IoredisBackend({ tlsCa: 'abc' })).toThrow(
+      'IoredisBackend: tlsCa must be PEM text (-----BEGIN CERTIFICATE-----…), got "abc"',
+    );
     expect(() => new IoredisBackend(null as never)).toThrow('IoredisBackend: options must be an object, got null');
     const b = loadBackend(new IoredisBackend({ url: redis.url, prefix: 'opts', logger: quiet }));
-    await expect(b.close({ timeoutMs: -1 })).rejects.toThrow('IoredisBackend: close timeoutMs must be an integer from 1 to 2147483647 (ms), got -1');
+    await expect(b.close({ timeoutMs: -1 })).rejects.toThrow(
+      'IoredisBackend: close timeoutMs must be an integer from 1 to 2147483647 (ms), got -1',
+    );
     await b.close();
     await b.close();
     expect(getBackend()).toBeUndefined();
-    await expect(b.flush()).rejects.toThrow('IoredisBackend: flush() needs a loaded, open backend (loadBackend(backend))');
+    await expect(b.flush()).rejects.toThrow(
+      'IoredisBackend: flush() needs a loaded, open backend (loadBackend(backend))',
+    );
     expect(() => loadBackend(b)).toThrow('IoredisBackend: a closed backend cannot be loaded again; create a new one');
   });
 
   it('writes values as the Rust core does', () => {
     expect([0.1, 3, -2.5, 1e21, 1.5e-7, 1e300, -0, NaN, Infinity, -Infinity].map(formatValue)).toEqual([
-      '0.1', '3', '-2.5', '1000000000000000000000', '0.00000015', `1${'0'.repeat(300)}`, '-0', 'NaN', '+Inf', '-Inf',
+      '0.1',
+      '3',
+      '-2.5',
+      '1000000000000000000000',
+      '0.00000015',
+      `1${'0'.repeat(300)}`,
+      '-0',
+      'NaN',
+      '+Inf',
+      '-Inf',
     ]);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { renderRedis } from '../index';
-import { RedisServer, redisCommand, spawnChild, startRedis, until } from './helpers/redis';
+import { type RedisServer, redisCommand, spawnChild, startRedis, until } from './helpers/redis';
 
 // Exactly-once under faults: totals equal the sum of all increments, whatever happened to Redis.
 

@@ -1,14 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { combineServiceDiscovery } from '../sd/combine';
-import { InvalidSdOptionError } from '../sd/errors';
+import { InvalidSdOptionError } from '../errors';
 import type { MetricsServerInfo, ServiceDiscovery } from '../sd/types';
 
 // combineServiceDiscovery: all or nothing on register, everything attempted on deregister.
 
-const server: MetricsServerInfo = { socket: { addr: '127.0.0.1', port: 9464 }, url: 'http://127.0.0.1:9464/metrics', path: '/metrics', https: false, healthPath: '/healthz' };
+const server: MetricsServerInfo = {
+  socket: { addr: '127.0.0.1', port: 9464 },
+  url: 'http://127.0.0.1:9464/metrics',
+  path: '/metrics',
+  https: false,
+  healthPath: '/healthz',
+};
 
 /** A plugin that records what happens to it in `log`. */
-function plugin(name: string, log: string[], behaviour: { registerFails?: boolean; deregisterFails?: boolean; nothingToUndo?: boolean; registered?: boolean } = {}): ServiceDiscovery {
+function plugin(
+  name: string,
+  log: string[],
+  behaviour: { registerFails?: boolean; deregisterFails?: boolean; nothingToUndo?: boolean; registered?: boolean } = {},
+): ServiceDiscovery {
   return {
     isRegistered: behaviour.registered,
     async register(s) {
@@ -26,7 +36,11 @@ function plugin(name: string, log: string[], behaviour: { registerFails?: boolea
 describe('combineServiceDiscovery', () => {
   it('registers every plugin and deregisters every one', async () => {
     const log: string[] = [];
-    const combined = combineServiceDiscovery([plugin('a', log), plugin('b', log), plugin('c', log, { nothingToUndo: true })]);
+    const combined = combineServiceDiscovery([
+      plugin('a', log),
+      plugin('b', log),
+      plugin('c', log, { nothingToUndo: true }),
+    ]);
     const deregister = await combined.register(server);
     expect(log).toEqual(['register a 9464', 'register b 9464', 'register c 9464']);
     await deregister?.();
@@ -37,14 +51,22 @@ describe('combineServiceDiscovery', () => {
 
   it('when one plugin fails to register, the others are deregistered and its error is rethrown', async () => {
     const log: string[] = [];
-    const combined = combineServiceDiscovery([plugin('a', log), plugin('b', log, { registerFails: true }), plugin('c', log)]);
+    const combined = combineServiceDiscovery([
+      plugin('a', log),
+      plugin('b', log, { registerFails: true }),
+      plugin('c', log),
+    ]);
     await expect(combined.register(server)).rejects.toThrow('b refused');
     expect(log.filter((l) => l.startsWith('deregister')).sort()).toEqual(['deregister a', 'deregister c']);
   });
 
   it('when several fail to register, an AggregateError carries every error', async () => {
     const log: string[] = [];
-    const combined = combineServiceDiscovery([plugin('a', log, { registerFails: true }), plugin('b', log, { registerFails: true }), plugin('c', log)]);
+    const combined = combineServiceDiscovery([
+      plugin('a', log, { registerFails: true }),
+      plugin('b', log, { registerFails: true }),
+      plugin('c', log),
+    ]);
     const err = (await combined.register(server).catch((e: unknown) => e)) as AggregateError;
     expect(err).toBeInstanceOf(AggregateError);
     expect(err.message).toBe('2 of 3 service-discovery plugins failed to register');
@@ -54,12 +76,22 @@ describe('combineServiceDiscovery', () => {
 
   it('the combined deregister runs all deregisters even if some throw, then reports an AggregateError', async () => {
     const log: string[] = [];
-    const combined = combineServiceDiscovery([plugin('a', log, { deregisterFails: true }), plugin('b', log), plugin('c', log, { deregisterFails: true })]);
+    const combined = combineServiceDiscovery([
+      plugin('a', log, { deregisterFails: true }),
+      plugin('b', log),
+      plugin('c', log, { deregisterFails: true }),
+    ]);
     const deregister = await combined.register(server);
     const err = (await deregister?.().catch((e: unknown) => e)) as AggregateError;
-    expect(log.filter((l) => l.startsWith('deregister')).sort()).toEqual(['deregister a', 'deregister b', 'deregister c']);
+    expect(log.filter((l) => l.startsWith('deregister')).sort()).toEqual([
+      'deregister a',
+      'deregister b',
+      'deregister c',
+    ]);
     expect(err).toBeInstanceOf(AggregateError);
-    expect(err.message).toBe('2 of 3 service-discovery deregistrations failed: a deregister failed; c deregister failed');
+    expect(err.message).toBe(
+      '2 of 3 service-discovery deregistrations failed: a deregister failed; c deregister failed',
+    );
   });
 
   it('resolves to null when no plugin has anything to undo, and to null for an empty list', async () => {
@@ -69,12 +101,19 @@ describe('combineServiceDiscovery', () => {
 
   it('isRegistered is true only when every plugin that reports it is registered', () => {
     expect(combineServiceDiscovery([plugin('a', [], { registered: true }), plugin('b', [])]).isRegistered).toBe(true);
-    expect(combineServiceDiscovery([plugin('a', [], { registered: true }), plugin('b', [], { registered: false })]).isRegistered).toBe(false);
+    expect(
+      combineServiceDiscovery([plugin('a', [], { registered: true }), plugin('b', [], { registered: false })])
+        .isRegistered,
+    ).toBe(false);
   });
 
   it('refuses what is not a list of plugins, naming the bad entry', () => {
     expect(() => combineServiceDiscovery({} as never)).toThrow(InvalidSdOptionError);
-    expect(() => combineServiceDiscovery({} as never)).toThrow('combineServiceDiscovery: plugins must be an array of service-discovery plugins, got {}');
-    expect(() => combineServiceDiscovery([plugin('a', []), { regster() {} } as never])).toThrow('combineServiceDiscovery: plugins[1] must have a register(server) method, got {}');
+    expect(() => combineServiceDiscovery({} as never)).toThrow(
+      'combineServiceDiscovery: plugins must be an array of service-discovery plugins, got {}',
+    );
+    expect(() => combineServiceDiscovery([plugin('a', []), { regster() {} } as never])).toThrow(
+      'combineServiceDiscovery: plugins[1] must have a register(server) method, got {}',
+    );
   });
 });

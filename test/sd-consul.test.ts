@@ -6,7 +6,7 @@ import { buildSync } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConsulAgent, type ConsulAgentOptions } from '../sd/consul';
 import { resolveConnection } from '../sd/consul-config';
-import { InvalidSdOptionError } from '../sd/errors';
+import { InvalidSdOptionError } from '../errors';
 import type { Deregister } from '../sd/types';
 import { ConsulDouble } from './consul-double';
 import { freePort, recordingLogger, sleep, startTarget, waitFor, type Target } from './fixtures/sd-helpers';
@@ -27,7 +27,13 @@ async function target(addr?: string): Promise<Target> {
 
 /** A ConsulAgent pointed at the double, with fast timers; `env: {}` keeps the host's CONSUL_* out. */
 function consulAgent(options: ConsulAgentOptions = {}): ConsulAgent {
-  return new ConsulAgent({ agentAddress: agent.url, env: {}, logger: recordingLogger(), retry: { initialDelay: '50ms', maxDelay: '200ms' }, ...options });
+  return new ConsulAgent({
+    agentAddress: agent.url,
+    env: {},
+    logger: recordingLogger(),
+    retry: { initialDelay: '50ms', maxDelay: '200ms' },
+    ...options,
+  });
 }
 
 async function register(sd: ConsulAgent, t: Target): Promise<Deregister> {
@@ -73,7 +79,12 @@ describe('ConsulAgent registration', () => {
         DeregisterCriticalServiceAfter: '1m',
       },
     });
-    expect(agent.services.get(id)).toMatchObject({ ID: id, Service: 'app-metrics', Address: '127.0.0.1', Port: t.port });
+    expect(agent.services.get(id)).toMatchObject({
+      ID: id,
+      Service: 'app-metrics',
+      Address: '127.0.0.1',
+      Port: t.port,
+    });
   });
 
   it('the agent runs the HTTP check against the server and marks it passing', async () => {
@@ -106,7 +117,12 @@ describe('ConsulAgent registration', () => {
       ID: 'checkout-1',
       Tags: ['metrics', 'eu'],
       Meta: { team: 'payments', metrics_path: '/custom', metrics_scheme: 'http' },
-      Check: { HTTP: `http://127.0.0.1:${t.port}/`, Interval: '2s', Timeout: '1s', DeregisterCriticalServiceAfter: '90s' },
+      Check: {
+        HTTP: `http://127.0.0.1:${t.port}/`,
+        Interval: '2s',
+        Timeout: '1s',
+        DeregisterCriticalServiceAfter: '90s',
+      },
     });
   });
 
@@ -142,7 +158,7 @@ describe('ConsulAgent registration', () => {
     expect(catalog).toEqual({ consul: [], 'app-metrics': ['metrics'] });
   });
 
-  it('replaces a wildcard bind address with the host\'s first non-internal IPv4', async () => {
+  it("replaces a wildcard bind address with the host's first non-internal IPv4", async () => {
     const external = Object.values(networkInterfaces())
       .flat()
       .find((a) => a && !a.internal && a.family === 'IPv4')?.address;
@@ -158,7 +174,9 @@ describe('ConsulAgent registration', () => {
     const t = await target();
     const sd = consulAgent();
     await register(sd, t);
-    await expect(sd.register(t.info)).rejects.toThrow('ConsulAgent: register() was already called; use one ConsulAgent per metrics server');
+    await expect(sd.register(t.info)).rejects.toThrow(
+      'ConsulAgent: register() was already called; use one ConsulAgent per metrics server',
+    );
   });
 
   it('rejects a server info that is not one', async () => {
@@ -169,7 +187,7 @@ describe('ConsulAgent registration', () => {
 });
 
 describe('ConsulAgent when Consul refuses', () => {
-  it('reports an explicit 0.0.0.0 address once with Consul\'s 400 message and does not retry in a loop', async () => {
+  it("reports an explicit 0.0.0.0 address once with Consul's 400 message and does not retry in a loop", async () => {
     const t = await target();
     const logger = recordingLogger();
     const sd = consulAgent({ address: '0.0.0.0', logger, retry: { initialDelay: '10ms', maxDelay: '1m' } });
@@ -206,7 +224,9 @@ describe('ConsulAgent when Consul refuses', () => {
     const logger = recordingLogger();
     const sd = consulAgent({ logger, retry: { initialDelay: '10ms', maxDelay: '300ms' } });
     await register(sd, t);
-    expect(logger.at('error')[0]).toContain("(HTTP 403): Permission denied: anonymous token lacks permission 'service:write' on \"app-metrics\"");
+    expect(logger.at('error')[0]).toContain(
+      '(HTTP 403): Permission denied: anonymous token lacks permission \'service:write\' on "app-metrics"',
+    );
     await sleep(700);
     const attempts = agent.count('PUT', '/v1/agent/service/register');
     expect(attempts).toBeGreaterThanOrEqual(2);
@@ -225,7 +245,11 @@ describe('ConsulAgent robustness', () => {
     const port = await freePort();
     const t = await target();
     const logger = recordingLogger();
-    const sd = consulAgent({ agentAddress: `127.0.0.1:${port}`, logger, retry: { initialDelay: '50ms', maxDelay: '200ms' } });
+    const sd = consulAgent({
+      agentAddress: `127.0.0.1:${port}`,
+      logger,
+      retry: { initialDelay: '50ms', maxDelay: '200ms' },
+    });
     const started = Date.now();
     const deregister = await register(sd, t);
     expect(Date.now() - started).toBeLessThan(2000);
@@ -265,7 +289,11 @@ describe('ConsulAgent robustness', () => {
     const sd = consulAgent({ check: { type: 'ttl', ttl: '600ms' } });
     await register(sd, t);
     const body = agent.requests.find((r) => r.path === '/v1/agent/service/register')?.body as { Check: unknown };
-    expect(body.Check).toEqual({ Name: `Heartbeat of ${sd.serviceId}`, TTL: '600ms', DeregisterCriticalServiceAfter: '1m' });
+    expect(body.Check).toEqual({
+      Name: `Heartbeat of ${sd.serviceId}`,
+      TTL: '600ms',
+      DeregisterCriticalServiceAfter: '1m',
+    });
     expect(agent.checkStatus(`service:${sd.serviceId}`)).toBe('passing');
     await sleep(1300);
     expect(agent.checkStatus(`service:${sd.serviceId}`)).toBe('passing');
@@ -285,7 +313,11 @@ describe('ConsulAgent robustness', () => {
 
   it('without heartbeats the TTL check goes critical, and Consul reaps it after deregisterCriticalServiceAfter', async () => {
     const t = await target();
-    const sd = consulAgent({ check: { type: 'ttl', ttl: '200ms' }, deregisterCriticalServiceAfter: '500ms', deregister: false });
+    const sd = consulAgent({
+      check: { type: 'ttl', ttl: '200ms' },
+      deregisterCriticalServiceAfter: '500ms',
+      deregister: false,
+    });
     const stop = await register(sd, t);
     await stop(); // a process that died without deregistering: heartbeats stop, the service stays
     expect(agent.services.has(sd.serviceId as string)).toBe(true);
@@ -296,7 +328,11 @@ describe('ConsulAgent robustness', () => {
   it('an unhealthy HTTP endpoint goes critical and is reaped after deregisterCriticalServiceAfter', async () => {
     const t = await target();
     t.healthy = false;
-    const sd = consulAgent({ check: { type: 'http', interval: '100ms' }, deregisterCriticalServiceAfter: '1s', deregister: false });
+    const sd = consulAgent({
+      check: { type: 'http', interval: '100ms' },
+      deregisterCriticalServiceAfter: '1s',
+      deregister: false,
+    });
     const stop = await register(sd, t);
     await stop();
     await waitFor('critical', () => agent.checkStatus(`service:${sd.serviceId}`) === 'critical');
@@ -313,7 +349,9 @@ describe('ConsulAgent robustness', () => {
     const started = Date.now();
     await expect(deregister()).resolves.toBeUndefined();
     expect(Date.now() - started).toBeLessThan(2500);
-    expect(logger.at('warn').at(-1)).toMatch(/cannot reach the Consul agent .* to deregister .*Consul will drop it after 1m critical/);
+    expect(logger.at('warn').at(-1)).toMatch(
+      /cannot reach the Consul agent .* to deregister .*Consul will drop it after 1m critical/,
+    );
     expect(sd.isRegistered).toBe(false);
   });
 
@@ -328,7 +366,7 @@ describe('ConsulAgent robustness', () => {
     expect(agent.requests.length).toBe(seen);
   });
 
-  it('a deregistration refused by ACL rejects with ConsulApiError carrying Consul\'s message', async () => {
+  it("a deregistration refused by ACL rejects with ConsulApiError carrying Consul's message", async () => {
     await agent.stop();
     agent = await ConsulDouble.start({ acl: { write: ['s3cret'] } });
     const t = await target();
@@ -338,7 +376,11 @@ describe('ConsulAgent robustness', () => {
     // The token is revoked while the service runs.
     await agent.stop();
     agent = await ConsulDouble.start({ port: agent.port, acl: { write: ['other'], read: ['s3cret'] } });
-    await fetch(`${agent.url}/v1/agent/service/register`, { method: 'PUT', headers: { 'x-consul-token': 'other' }, body: JSON.stringify({ Name: 'app-metrics', ID: sd.serviceId, Port: t.port }) });
+    await fetch(`${agent.url}/v1/agent/service/register`, {
+      method: 'PUT',
+      headers: { 'x-consul-token': 'other' },
+      body: JSON.stringify({ Name: 'app-metrics', ID: sd.serviceId, Port: t.port }),
+    });
     await expect(deregister()).rejects.toMatchObject({
       name: 'ConsulApiError',
       statusCode: 403,
@@ -347,13 +389,16 @@ describe('ConsulAgent robustness', () => {
   });
 });
 
-describe('ConsulAgent and Consul\'s environment variables', () => {
+describe("ConsulAgent and Consul's environment variables", () => {
   it('CONSUL_HTTP_ADDR (host:port or URL) and CONSUL_HTTP_TOKEN are used when options are absent', async () => {
     await agent.stop();
     agent = await ConsulDouble.start({ acl: { write: ['env-token'] } });
     for (const addr of [`127.0.0.1:${agent.port}`, agent.url]) {
       const t = await target();
-      const sd = new ConsulAgent({ env: { CONSUL_HTTP_ADDR: addr, CONSUL_HTTP_TOKEN: 'env-token' }, logger: recordingLogger() });
+      const sd = new ConsulAgent({
+        env: { CONSUL_HTTP_ADDR: addr, CONSUL_HTTP_TOKEN: 'env-token' },
+        logger: recordingLogger(),
+      });
       expect(sd.agentAddress).toBe(agent.url);
       await register(sd, t);
       expect(sd.isRegistered).toBe(true);
@@ -367,35 +412,62 @@ describe('ConsulAgent and Consul\'s environment variables', () => {
     const file = join(tmp, 'token');
     writeFileSync(file, 'file-token\n');
     const t = await target();
-    const sd = new ConsulAgent({ env: { CONSUL_HTTP_ADDR: agent.url, CONSUL_HTTP_TOKEN: 'env-token', CONSUL_HTTP_TOKEN_FILE: file }, logger: recordingLogger() });
+    const sd = new ConsulAgent({
+      env: { CONSUL_HTTP_ADDR: agent.url, CONSUL_HTTP_TOKEN: 'env-token', CONSUL_HTTP_TOKEN_FILE: file },
+      logger: recordingLogger(),
+    });
     await register(sd, t);
     expect(sd.isRegistered).toBe(true);
     expect(agent.requests[0].token).toBe('file-token');
     const t2 = await target();
-    const sd2 = new ConsulAgent({ token: 'option-token', env: { CONSUL_HTTP_ADDR: agent.url, CONSUL_HTTP_TOKEN_FILE: file }, logger: recordingLogger() });
+    const sd2 = new ConsulAgent({
+      token: 'option-token',
+      env: { CONSUL_HTTP_ADDR: agent.url, CONSUL_HTTP_TOKEN_FILE: file },
+      logger: recordingLogger(),
+    });
     await register(sd2, t2);
     expect(agent.requests.at(-1)?.token).toBe('option-token');
   });
 
   it('the agentAddress option wins over CONSUL_HTTP_ADDR; the default is http://127.0.0.1:8500', () => {
-    expect(new ConsulAgent({ agentAddress: 'consul.internal:8501', env: { CONSUL_HTTP_ADDR: 'elsewhere:1' } }).agentAddress).toBe('http://consul.internal:8501');
+    expect(
+      new ConsulAgent({ agentAddress: 'consul.internal:8501', env: { CONSUL_HTTP_ADDR: 'elsewhere:1' } }).agentAddress,
+    ).toBe('http://consul.internal:8501');
     expect(new ConsulAgent({ env: {} }).agentAddress).toBe('http://127.0.0.1:8500');
     expect(new ConsulAgent({ env: { CONSUL_HTTP_ADDR: 'consul' } }).agentAddress).toBe('http://consul:8500');
   });
 
   it('CONSUL_HTTP_SSL, CONSUL_HTTP_SSL_VERIFY, CONSUL_CACERT, CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY configure TLS', () => {
-    for (const [name, text] of [['ca.pem', 'CA'], ['cert.pem', 'CERT'], ['key.pem', 'KEY']]) writeFileSync(join(tmp, name), text);
-    const c = resolveConnection({}, {
-      CONSUL_HTTP_ADDR: 'consul:8501',
-      CONSUL_HTTP_SSL: 'true',
-      CONSUL_HTTP_SSL_VERIFY: 'false',
-      CONSUL_CACERT: join(tmp, 'ca.pem'),
-      CONSUL_CLIENT_CERT: join(tmp, 'cert.pem'),
-      CONSUL_CLIENT_KEY: join(tmp, 'key.pem'),
+    for (const [name, text] of [
+      ['ca.pem', 'CA'],
+      ['cert.pem', 'CERT'],
+      ['key.pem', 'KEY'],
+    ])
+      writeFileSync(join(tmp, name), text);
+    const c = resolveConnection(
+      {},
+      {
+        CONSUL_HTTP_ADDR: 'consul:8501',
+        CONSUL_HTTP_SSL: 'true',
+        CONSUL_HTTP_SSL_VERIFY: 'false',
+        CONSUL_CACERT: join(tmp, 'ca.pem'),
+        CONSUL_CLIENT_CERT: join(tmp, 'cert.pem'),
+        CONSUL_CLIENT_KEY: join(tmp, 'key.pem'),
+      },
+    );
+    expect(c).toEqual({
+      baseUrl: 'https://consul:8501/v1',
+      display: 'https://consul:8501',
+      token: undefined,
+      tls: { ca: 'CA', cert: 'CERT', key: 'KEY', rejectUnauthorized: false },
     });
-    expect(c).toEqual({ baseUrl: 'https://consul:8501/v1', display: 'https://consul:8501', token: undefined, tls: { ca: 'CA', cert: 'CERT', key: 'KEY', rejectUnauthorized: false } });
     // An explicit scheme wins over CONSUL_HTTP_SSL; options win over the environment.
-    expect(resolveConnection({ agentAddress: 'http://consul:8500', tls: { rejectUnauthorized: true } }, { CONSUL_HTTP_SSL: '1', CONSUL_HTTP_SSL_VERIFY: '0' })).toMatchObject({
+    expect(
+      resolveConnection(
+        { agentAddress: 'http://consul:8500', tls: { rejectUnauthorized: true } },
+        { CONSUL_HTTP_SSL: '1', CONSUL_HTTP_SSL_VERIFY: '0' },
+      ),
+    ).toMatchObject({
       display: 'http://consul:8500',
       tls: { rejectUnauthorized: true },
     });
@@ -409,37 +481,125 @@ describe('ConsulAgent option validation', () => {
     ['empty name', { name: '' }, 'ConsulAgent: name must be a non-empty string, got ""'],
     ['name with a slash', { name: 'a/b' }, 'ConsulAgent: name must not contain "/", got "a/b"'],
     ['serviceId not a string', { serviceId: 42 }, 'ConsulAgent: serviceId must be a non-empty string, got 42'],
-    ['tags not an array', { tags: 'metrics' }, 'ConsulAgent: tags must be an array of non-empty strings, got "metrics"'],
+    [
+      'tags not an array',
+      { tags: 'metrics' },
+      'ConsulAgent: tags must be an array of non-empty strings, got "metrics"',
+    ],
     ['tags with a number', { tags: ['a', 1] }, 'ConsulAgent: tags must be an array of non-empty strings, got ["a",1]'],
-    ['meta key with a dot', { meta: { 'a.b': 'x' } }, 'ConsulAgent: meta: key "a.b" must be 1-128 letters, digits, "_" or "-"'],
+    [
+      'meta key with a dot',
+      { meta: { 'a.b': 'x' } },
+      'ConsulAgent: meta: key "a.b" must be 1-128 letters, digits, "_" or "-"',
+    ],
     ['meta key consul-*', { meta: { 'consul-x': 'x' } }, 'ConsulAgent: meta: key "consul-x" is reserved'],
     ['meta value not a string', { meta: { team: 1 } }, 'ConsulAgent: meta: value of "team" must be a string, got 1'],
-    ['meta value too long', { meta: { team: 'x'.repeat(513) } }, 'ConsulAgent: meta: value of "team" is 513 characters; Consul allows 512'],
+    [
+      'meta value too long',
+      { meta: { team: 'x'.repeat(513) } },
+      'ConsulAgent: meta: value of "team" is 513 characters; Consul allows 512',
+    ],
     ['empty token', { token: '' }, 'ConsulAgent: token must be a non-empty string, got ""'],
     ['address not a string', { address: 127 }, 'ConsulAgent: address must be a non-empty string, got 127'],
-    ['unknown check type', { check: 'tcp' }, `ConsulAgent: check must be 'http', 'ttl', { type: 'http', path, interval, timeout } or { type: 'ttl', ttl }, got "tcp"`],
-    ['check interval not a duration', { check: { type: 'http', interval: 'ten seconds' } }, `ConsulAgent: check.interval must be a duration such as '10s', '1m' or '500ms' (or a number of milliseconds), got "ten seconds"`],
-    ['check path without slash', { check: { type: 'http', path: 'healthz' } }, 'ConsulAgent: check.path must start with "/", got "healthz"'],
-    ['check ttl zero', { check: { type: 'ttl', ttl: '0s' } }, 'ConsulAgent: check.ttl must be a positive duration, got "0s"'],
-    ['check option of the other type', { check: { type: 'ttl', interval: '1s' } }, 'ConsulAgent: check: unknown option "interval" (known: type, ttl)'],
-    ['deregisterCriticalServiceAfter not a duration', { deregisterCriticalServiceAfter: 'forever' }, `ConsulAgent: deregisterCriticalServiceAfter must be a duration such as '10s'`],
-    ['negative requestTimeout', { requestTimeout: -1 }, 'ConsulAgent: requestTimeout must be a positive duration, got -1'],
+    [
+      'unknown check type',
+      { check: 'tcp' },
+      `ConsulAgent: check must be 'http', 'ttl', { type: 'http', path, interval, timeout } or { type: 'ttl', ttl }, got "tcp"`,
+    ],
+    [
+      'check interval not a duration',
+      { check: { type: 'http', interval: 'ten seconds' } },
+      `ConsulAgent: check.interval must be a duration such as '10s', '1m' or '500ms' (or a number of milliseconds), got "ten seconds"`,
+    ],
+    [
+      'check path without slash',
+      { check: { type: 'http', path: 'healthz' } },
+      'ConsulAgent: check.path must start with "/", got "healthz"',
+    ],
+    [
+      'check ttl zero',
+      { check: { type: 'ttl', ttl: '0s' } },
+      'ConsulAgent: check.ttl must be a positive duration, got "0s"',
+    ],
+    [
+      'check option of the other type',
+      { check: { type: 'ttl', interval: '1s' } },
+      'ConsulAgent: check: unknown option "interval" (known: type, ttl)',
+    ],
+    [
+      'deregisterCriticalServiceAfter not a duration',
+      { deregisterCriticalServiceAfter: 'forever' },
+      `ConsulAgent: deregisterCriticalServiceAfter must be a duration such as '10s'`,
+    ],
+    [
+      'negative requestTimeout',
+      { requestTimeout: -1 },
+      'ConsulAgent: requestTimeout must be a positive duration, got -1',
+    ],
     ['deregister not a boolean', { deregister: 'yes' }, 'ConsulAgent: deregister must be true or false, got "yes"'],
     ['handleSignals not a boolean', { handleSignals: 1 }, 'ConsulAgent: handleSignals must be true or false, got 1'],
-    ['agentAddress with an unsupported scheme', { agentAddress: 'ftp://consul:21' }, 'ConsulAgent: agentAddress must be host:port or an http(s):// URL without a path, got "ftp://consul:21"'],
-    ['agentAddress with a path', { agentAddress: 'http://consul:8500/v1' }, 'ConsulAgent: agentAddress must be host:port or an http(s):// URL without a path, got "http://consul:8500/v1"'],
-    ['agentAddress on a unix socket', { agentAddress: 'unix:///run/consul.sock' }, 'ConsulAgent: agentAddress: unix sockets are not supported, got "unix:///run/consul.sock"'],
-    ['retry.maxDelay below initialDelay', { retry: { initialDelay: '2s', maxDelay: '1s' } }, `ConsulAgent: retry.maxDelay ("1s") must not be shorter than retry.initialDelay ("2s")`],
-    ['unknown retry option', { retry: { attempts: 3 } }, 'ConsulAgent: retry: unknown option "attempts" (known: initialDelay, maxDelay)'],
-    ['logger without methods', { logger: { log() {} } }, 'ConsulAgent: logger must have debug, info, warn and error methods (pino, console...), got {}'],
+    [
+      'agentAddress with an unsupported scheme',
+      { agentAddress: 'ftp://consul:21' },
+      'ConsulAgent: agentAddress must be host:port or an http(s):// URL without a path, got "ftp://consul:21"',
+    ],
+    [
+      'agentAddress with a path',
+      { agentAddress: 'http://consul:8500/v1' },
+      'ConsulAgent: agentAddress must be host:port or an http(s):// URL without a path, got "http://consul:8500/v1"',
+    ],
+    [
+      'agentAddress on a unix socket',
+      { agentAddress: 'unix:///run/consul.sock' },
+      'ConsulAgent: agentAddress: unix sockets are not supported, got "unix:///run/consul.sock"',
+    ],
+    [
+      'retry.maxDelay below initialDelay',
+      { retry: { initialDelay: '2s', maxDelay: '1s' } },
+      `ConsulAgent: retry.maxDelay ("1s") must not be shorter than retry.initialDelay ("2s")`,
+    ],
+    [
+      'unknown retry option',
+      { retry: { attempts: 3 } },
+      'ConsulAgent: retry: unknown option "attempts" (known: initialDelay, maxDelay)',
+    ],
+    [
+      'logger without methods',
+      { logger: { log() {} } },
+      'ConsulAgent: logger must have debug, info, warn and error methods (pino, console...), got {}',
+    ],
     ['tls.ca not PEM', { tls: { ca: 5 } }, 'ConsulAgent: tls.ca must be a PEM string or Buffer, got 5'],
-    ['unknown tls option', { tls: { verify: false } }, 'ConsulAgent: tls: unknown option "verify" (known: ca, cert, key, rejectUnauthorized)'],
+    [
+      'unknown tls option',
+      { tls: { verify: false } },
+      'ConsulAgent: tls: unknown option "verify" (known: ca, cert, key, rejectUnauthorized)',
+    ],
     ['env not an object', { env: 'prod' }, 'ConsulAgent: env must be an object of environment variables, got "prod"'],
-    ['bad CONSUL_HTTP_ADDR', { env: { CONSUL_HTTP_ADDR: 'http://consul:8500/ui' } }, 'environment variable CONSUL_HTTP_ADDR must be host:port or an http(s):// URL without a path, got "http://consul:8500/ui"'],
-    ['bad CONSUL_HTTP_SSL', { env: { CONSUL_HTTP_SSL: 'maybe' } }, 'ConsulAgent: environment variable CONSUL_HTTP_SSL must be true or false, got "maybe"'],
-    ['bad CONSUL_HTTP_SSL_VERIFY', { env: { CONSUL_HTTP_SSL_VERIFY: 'no' } }, 'ConsulAgent: environment variable CONSUL_HTTP_SSL_VERIFY must be true or false, got "no"'],
-    ['unreadable CONSUL_HTTP_TOKEN_FILE', { env: { CONSUL_HTTP_TOKEN_FILE: '/nonexistent/token' } }, /^ConsulAgent: cannot read CONSUL_HTTP_TOKEN_FILE="\/nonexistent\/token": ENOENT/],
-    ['unreadable CONSUL_CACERT', { env: { CONSUL_CACERT: '/nonexistent/ca.pem' } }, /^ConsulAgent: cannot read CONSUL_CACERT="\/nonexistent\/ca.pem": ENOENT/],
+    [
+      'bad CONSUL_HTTP_ADDR',
+      { env: { CONSUL_HTTP_ADDR: 'http://consul:8500/ui' } },
+      'environment variable CONSUL_HTTP_ADDR must be host:port or an http(s):// URL without a path, got "http://consul:8500/ui"',
+    ],
+    [
+      'bad CONSUL_HTTP_SSL',
+      { env: { CONSUL_HTTP_SSL: 'maybe' } },
+      'ConsulAgent: environment variable CONSUL_HTTP_SSL must be true or false, got "maybe"',
+    ],
+    [
+      'bad CONSUL_HTTP_SSL_VERIFY',
+      { env: { CONSUL_HTTP_SSL_VERIFY: 'no' } },
+      'ConsulAgent: environment variable CONSUL_HTTP_SSL_VERIFY must be true or false, got "no"',
+    ],
+    [
+      'unreadable CONSUL_HTTP_TOKEN_FILE',
+      { env: { CONSUL_HTTP_TOKEN_FILE: '/nonexistent/token' } },
+      /^ConsulAgent: cannot read CONSUL_HTTP_TOKEN_FILE="\/nonexistent\/token": ENOENT/,
+    ],
+    [
+      'unreadable CONSUL_CACERT',
+      { env: { CONSUL_CACERT: '/nonexistent/ca.pem' } },
+      /^ConsulAgent: cannot read CONSUL_CACERT="\/nonexistent\/ca.pem": ENOENT/,
+    ],
   ];
   it.each(bad)('%s is refused with a clear error', (_what, options, message) => {
     let error: unknown;
@@ -455,7 +615,9 @@ describe('ConsulAgent option validation', () => {
 
   it('accepts Go duration strings as Consul writes them, and milliseconds', () => {
     for (const d of ['1s', '1m30s', '1.5h', '500ms', '250000us', 1500]) {
-      expect(() => new ConsulAgent({ env: {}, deregisterCriticalServiceAfter: d, check: { type: 'ttl', ttl: d } })).not.toThrow();
+      expect(
+        () => new ConsulAgent({ env: {}, deregisterCriticalServiceAfter: d, check: { type: 'ttl', ttl: d } }),
+      ).not.toThrow();
     }
   });
 });
@@ -463,12 +625,24 @@ describe('ConsulAgent option validation', () => {
 describe('ConsulAgent handleSignals', () => {
   it('deregisters on SIGTERM, then lets the signal end the process', async () => {
     const out = join(tmp, 'signal-child.js');
-    buildSync({ entryPoints: [join(__dirname, 'fixtures', 'sd-signal-child.ts')], bundle: true, platform: 'node', target: 'node20', outfile: out, logLevel: 'error' });
-    const child = spawn(process.execPath, [out], { env: { ...process.env, CONSUL_HTTP_ADDR: agent.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+    buildSync({
+      entryPoints: [join(__dirname, 'fixtures', 'sd-signal-child.ts')],
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      outfile: out,
+      logLevel: 'error',
+    });
+    const child = spawn(process.execPath, [out], {
+      env: { ...process.env, CONSUL_HTTP_ADDR: agent.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     await waitFor('child registered', () => output.includes('registered'), 8000);
     expect(agent.services.size).toBe(1);
     child.kill('SIGTERM');
@@ -492,11 +666,21 @@ describe('ConsulAgent handleSignals', () => {
     expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before);
   });
 
-  it('an agent that never answers does not keep the process alive (timers are unref\'d)', async () => {
+  it("an agent that never answers does not keep the process alive (timers are unref'd)", async () => {
     const port = await freePort();
     const out = join(tmp, 'exit-child.js');
-    buildSync({ entryPoints: [join(__dirname, 'fixtures', 'sd-exit-child.ts')], bundle: true, platform: 'node', target: 'node20', outfile: out, logLevel: 'error' });
-    const child = spawn(process.execPath, [out], { env: { ...process.env, CONSUL_HTTP_ADDR: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+    buildSync({
+      entryPoints: [join(__dirname, 'fixtures', 'sd-exit-child.ts')],
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      outfile: out,
+      logLevel: 'error',
+    });
+    const child = spawn(process.execPath, [out], {
+      env: { ...process.env, CONSUL_HTTP_ADDR: `127.0.0.1:${port}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));

@@ -1,9 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { InvalidSdOptionError } from '../sd/errors';
+import { InvalidSdOptionError } from '../errors';
 import { FileSD, type FileSDOptions } from '../sd/file';
 import type { MetricsServerInfo } from '../sd/types';
 import { startTarget, type Target } from './fixtures/sd-helpers';
@@ -25,7 +34,14 @@ async function target(addr?: string): Promise<Target> {
 }
 
 function info(port: number, extra: Partial<MetricsServerInfo> = {}): MetricsServerInfo {
-  return { socket: { addr: '127.0.0.1', port }, url: `http://127.0.0.1:${port}/metrics`, path: '/metrics', https: false, healthPath: '/healthz', ...extra };
+  return {
+    socket: { addr: '127.0.0.1', port },
+    url: `http://127.0.0.1:${port}/metrics`,
+    path: '/metrics',
+    https: false,
+    healthPath: '/healthz',
+    ...extra,
+  };
 }
 
 afterEach(async () => {
@@ -58,17 +74,24 @@ describe('FileSD', () => {
     const sd = new FileSD({ dir, serviceId: 'checkout-7', labels: { job: 'checkout', env: 'prod' } });
     await sd.register(info(9464, { https: true, path: '/internal/metrics' }));
     expect(JSON.parse(readFileSync(join(dir, 'checkout-7.json'), 'utf8'))).toEqual([
-      { targets: ['127.0.0.1:9464'], labels: { __metrics_path__: '/internal/metrics', __scheme__: 'https', job: 'checkout', env: 'prod' } },
+      {
+        targets: ['127.0.0.1:9464'],
+        labels: { __metrics_path__: '/internal/metrics', __scheme__: 'https', job: 'checkout', env: 'prod' },
+      },
     ]);
   });
 
-  it('writes the host\'s first non-internal IPv4 for a wildcard bind, brackets for IPv6, and the address option as given', async () => {
-    const external = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4')?.address ?? '127.0.0.1';
+  it("writes the host's first non-internal IPv4 for a wildcard bind, brackets for IPv6, and the address option as given", async () => {
+    const external =
+      Object.values(networkInterfaces())
+        .flat()
+        .find((a) => a && !a.internal && a.family === 'IPv4')?.address ?? '127.0.0.1';
     const dir = freshDir();
     await new FileSD({ dir, serviceId: 'a' }).register(info(1001, { socket: { addr: '0.0.0.0', port: 1001 } }));
     await new FileSD({ dir, serviceId: 'b' }).register(info(1002, { socket: { addr: '::1', port: 1002 } }));
     await new FileSD({ dir, serviceId: 'c', address: 'metrics.internal' }).register(info(1003));
-    const read = (id: string) => (JSON.parse(readFileSync(join(dir, `${id}.json`), 'utf8')) as { targets: string[] }[])[0].targets;
+    const read = (id: string) =>
+      (JSON.parse(readFileSync(join(dir, `${id}.json`), 'utf8')) as { targets: string[] }[])[0].targets;
     expect(read('a')).toEqual([`${external}:1001`]);
     expect(read('b')).toEqual(['[::1]:1002']);
     expect(read('c')).toEqual(['metrics.internal:1003']);
@@ -104,7 +127,9 @@ describe('FileSD', () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
     })();
-    const deregisters = await Promise.all(Array.from({ length: 40 }, (_, i) => new FileSD({ dir }).register(info(3000 + i))));
+    const deregisters = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => new FileSD({ dir }).register(info(3000 + i))),
+    );
     reading = false;
     await reader;
     expect(reads).toBeGreaterThan(0);
@@ -121,9 +146,13 @@ describe('FileSD', () => {
     await new FileSD({ dir, serviceId: 'one', labels: { job: 'checkout', team: 'payments' } }).register(info(4001));
     await new FileSD({ dir, serviceId: 'two' }).register(info(4002, { https: true }));
     const config = join(root, `prometheus-${n}.yml`);
-    writeFileSync(config, `scrape_configs:\n  - job_name: promsd\n    file_sd_configs:\n      - files: ['${dir}/*.json']\n`);
+    writeFileSync(
+      config,
+      `scrape_configs:\n  - job_name: promsd\n    file_sd_configs:\n      - files: ['${dir}/*.json']\n`,
+    );
     const r = spawnSync('promtool', ['check', 'config', config], { encoding: 'utf8', timeout: 20_000 });
-    if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') throw new Error('promtool is not on PATH; install it with: apt-get install -y prometheus');
+    if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+      throw new Error('promtool is not on PATH; install it with: apt-get install -y prometheus');
     expect(`${r.stdout}${r.stderr}`).toContain('SUCCESS');
     expect(r.status).toBe(0);
   });
@@ -137,19 +166,45 @@ describe('FileSD', () => {
   it('refuses a second register() on the same instance', async () => {
     const sd = new FileSD({ dir: freshDir() });
     await sd.register(info(5002));
-    await expect(sd.register(info(5003))).rejects.toThrow('FileSD: register() was already called; use one FileSD per metrics server');
+    await expect(sd.register(info(5003))).rejects.toThrow(
+      'FileSD: register() was already called; use one FileSD per metrics server',
+    );
   });
 
   const bad: [string, unknown, string][] = [
     ['no options', undefined, 'FileSD: dir is required'],
     ['no dir', { labels: {} }, 'FileSD: dir is required (the directory Prometheus file_sd_configs watches)'],
     ['dir not a string', { dir: 42 }, 'FileSD: dir must be a non-empty string, got 42'],
-    ['unknown option', { dir: '/tmp/x', label: {} }, 'FileSD: unknown option "label" (known: dir, labels, serviceId, address)'],
-    ['labels not an object', { dir: '/tmp/x', labels: ['job'] }, 'FileSD: labels must be an object of string values, got ["job"]'],
-    ['invalid label name', { dir: '/tmp/x', labels: { 'bad-label': 'x' } }, 'FileSD: labels: key "bad-label" is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)'],
-    ['label name starting with a digit', { dir: '/tmp/x', labels: { '1job': 'x' } }, 'FileSD: labels: key "1job" is not a valid Prometheus label name'],
-    ['label value not a string', { dir: '/tmp/x', labels: { job: 3 } }, 'FileSD: labels: value of "job" must be a string, got 3'],
-    ['serviceId escaping the directory', { dir: '/tmp/x', serviceId: '../evil' }, 'FileSD: serviceId must be 1-200 letters, digits, ".", "_" or "-" not starting with "." or "-" (it names a file), got "../evil"'],
+    [
+      'unknown option',
+      { dir: '/tmp/x', label: {} },
+      'FileSD: unknown option "label" (known: dir, labels, serviceId, address)',
+    ],
+    [
+      'labels not an object',
+      { dir: '/tmp/x', labels: ['job'] },
+      'FileSD: labels must be an object of string values, got ["job"]',
+    ],
+    [
+      'invalid label name',
+      { dir: '/tmp/x', labels: { 'bad-label': 'x' } },
+      'FileSD: labels: key "bad-label" is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)',
+    ],
+    [
+      'label name starting with a digit',
+      { dir: '/tmp/x', labels: { '1job': 'x' } },
+      'FileSD: labels: key "1job" is not a valid Prometheus label name',
+    ],
+    [
+      'label value not a string',
+      { dir: '/tmp/x', labels: { job: 3 } },
+      'FileSD: labels: value of "job" must be a string, got 3',
+    ],
+    [
+      'serviceId escaping the directory',
+      { dir: '/tmp/x', serviceId: '../evil' },
+      'FileSD: serviceId must be 1-200 letters, digits, ".", "_" or "-" not starting with "." or "-" (it names a file), got "../evil"',
+    ],
     ['hidden serviceId', { dir: '/tmp/x', serviceId: '.hidden' }, 'FileSD: serviceId must be 1-200 letters'],
     ['empty address', { dir: '/tmp/x', address: '' }, 'FileSD: address must be a non-empty string, got ""'],
   ];
@@ -159,6 +214,8 @@ describe('FileSD', () => {
   });
 
   it('rejects a server info that is not one', async () => {
-    await expect(new FileSD({ dir: freshDir() }).register({} as MetricsServerInfo)).rejects.toThrow('FileSD.register(server): server must be a MetricsServerInfo');
+    await expect(new FileSD({ dir: freshDir() }).register({} as MetricsServerInfo)).rejects.toThrow(
+      'FileSD.register(server): server must be a MetricsServerInfo',
+    );
   });
 });

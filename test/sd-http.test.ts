@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidSdOptionError } from '../sd/errors';
+import { InvalidSdOptionError } from '../errors';
 import { RedisHttpSD, httpSdHandler, httpSdNodeHandler, type RedisHttpSDOptions } from '../sd/http';
 import type { HttpSdSource, MetricsServerInfo } from '../sd/types';
 import { freePort, recordingLogger, sleep, startRedis, waitFor, type RedisProcess } from './fixtures/sd-helpers';
@@ -21,7 +21,14 @@ function prefix(): string {
 }
 
 function info(port: number, extra: Partial<MetricsServerInfo> = {}): MetricsServerInfo {
-  return { socket: { addr: '127.0.0.1', port }, url: `http://127.0.0.1:${port}/metrics`, path: '/metrics', https: false, healthPath: '/healthz', ...extra };
+  return {
+    socket: { addr: '127.0.0.1', port },
+    url: `http://127.0.0.1:${port}/metrics`,
+    path: '/metrics',
+    https: false,
+    healthPath: '/healthz',
+    ...extra,
+  };
 }
 
 beforeAll(async () => {
@@ -67,7 +74,10 @@ describe('RedisHttpSD', () => {
     const score = Number(await client.zscore(`{${p}}:sd`, 'x'));
     expect(score - now).toBeGreaterThan(9000);
     expect(score - now).toBeLessThanOrEqual(10_000);
-    expect(JSON.parse((await client.hget(`{${p}}:sd:targets`, 'x')) as string)).toEqual({ targets: ['127.0.0.1:9201'], labels: { __metrics_path__: '/metrics', __scheme__: 'http' } });
+    expect(JSON.parse((await client.hget(`{${p}}:sd:targets`, 'x')) as string)).toEqual({
+      targets: ['127.0.0.1:9201'],
+      labels: { __metrics_path__: '/metrics', __scheme__: 'http' },
+    });
     const pttl = await client.pttl(`{${p}}:sd`);
     expect(pttl).toBeGreaterThan(9000);
     expect(pttl).toBeLessThanOrEqual(11_000);
@@ -113,7 +123,13 @@ describe('RedisHttpSD', () => {
   it('starts with Redis down, says so once, and announces when Redis comes up', async () => {
     const port = await freePort();
     const logger = recordingLogger();
-    const sd = new RedisHttpSD({ url: `redis://127.0.0.1:${port}`, prefix: prefix(), serviceId: 'late', ttlSeconds: 0.6, logger });
+    const sd = new RedisHttpSD({
+      url: `redis://127.0.0.1:${port}`,
+      prefix: prefix(),
+      serviceId: 'late',
+      ttlSeconds: 0.6,
+      logger,
+    });
     const stop = await sd.register(info(9601));
     expect(sd.isRegistered).toBe(false);
     expect(logger.at('warn')).toHaveLength(1);
@@ -152,22 +168,64 @@ describe('RedisHttpSD', () => {
   it('refuses a second register() on the same instance', async () => {
     const sd = new RedisHttpSD({ redis: client, prefix: prefix() });
     const stop = await sd.register(info(9901));
-    await expect(sd.register(info(9902))).rejects.toThrow('RedisHttpSD: register() was already called; use one RedisHttpSD per metrics server');
+    await expect(sd.register(info(9902))).rejects.toThrow(
+      'RedisHttpSD: register() was already called; use one RedisHttpSD per metrics server',
+    );
     await stop();
   });
 
   const bad: [string, unknown, string][] = [
-    ['neither url nor redis', {}, 'RedisHttpSD: give exactly one of url (a redis:// URL) or redis (an ioredis instance)'],
+    [
+      'neither url nor redis',
+      {},
+      'RedisHttpSD: give exactly one of url (a redis:// URL) or redis (an ioredis instance)',
+    ],
     ['both url and redis', { url: 'redis://x', redis: { eval() {} } }, 'RedisHttpSD: give exactly one of url'],
-    ['url of another scheme', { url: 'http://redis:6379' }, 'RedisHttpSD: url must be a redis:// or rediss:// URL, got "http://redis:6379"'],
-    ['redis not a client', { redis: 'redis://x' }, 'RedisHttpSD: redis must be an ioredis Redis or Cluster instance, got "redis://x"'],
-    ['prefix with braces', { url: 'redis://x', prefix: '{app}' }, 'RedisHttpSD: prefix must not contain "{", "}" or spaces (it becomes the Redis Cluster hash tag), got "{app}"'],
-    ['ttlSeconds zero', { url: 'redis://x', ttlSeconds: 0 }, 'RedisHttpSD: ttlSeconds must be a positive number of seconds, got 0'],
-    ['ttlSeconds as a string', { url: 'redis://x', ttlSeconds: '30' }, 'RedisHttpSD: ttlSeconds must be a positive number of seconds, got "30"'],
-    ['invalid label name', { url: 'redis://x', labels: { 'a b': 'x' } }, 'RedisHttpSD: labels: key "a b" is not a valid Prometheus label name'],
-    ['serviceId with spaces', { url: 'redis://x', serviceId: 'a b' }, 'RedisHttpSD: serviceId must be 1-200 characters without spaces, got "a b"'],
-    ['unknown option', { url: 'redis://x', ttl: 30 }, 'RedisHttpSD: unknown option "ttl" (known: url, redis, prefix, ttlSeconds, labels, serviceId, address, logger)'],
-    ['logger without methods', { url: 'redis://x', logger: console.log }, 'RedisHttpSD: logger must have debug, info, warn and error methods'],
+    [
+      'url of another scheme',
+      { url: 'http://redis:6379' },
+      'RedisHttpSD: url must be a redis:// or rediss:// URL, got "http://redis:6379"',
+    ],
+    [
+      'redis not a client',
+      { redis: 'redis://x' },
+      'RedisHttpSD: redis must be an ioredis Redis or Cluster instance, got "redis://x"',
+    ],
+    [
+      'prefix with braces',
+      { url: 'redis://x', prefix: '{app}' },
+      'RedisHttpSD: prefix must not contain "{", "}" or spaces (it becomes the Redis Cluster hash tag), got "{app}"',
+    ],
+    [
+      'ttlSeconds zero',
+      { url: 'redis://x', ttlSeconds: 0 },
+      'RedisHttpSD: ttlSeconds must be a positive number of seconds, got 0',
+    ],
+    [
+      'ttlSeconds as a string',
+      { url: 'redis://x', ttlSeconds: '30' },
+      'RedisHttpSD: ttlSeconds must be a positive number of seconds, got "30"',
+    ],
+    [
+      'invalid label name',
+      { url: 'redis://x', labels: { 'a b': 'x' } },
+      'RedisHttpSD: labels: key "a b" is not a valid Prometheus label name',
+    ],
+    [
+      'serviceId with spaces',
+      { url: 'redis://x', serviceId: 'a b' },
+      'RedisHttpSD: serviceId must be 1-200 characters without spaces, got "a b"',
+    ],
+    [
+      'unknown option',
+      { url: 'redis://x', ttl: 30 },
+      'RedisHttpSD: unknown option "ttl" (known: url, redis, prefix, ttlSeconds, labels, serviceId, address, logger)',
+    ],
+    [
+      'logger without methods',
+      { url: 'redis://x', logger: console.log },
+      'RedisHttpSD: logger must have debug, info, warn and error methods',
+    ],
   ];
   it.each(bad)('%s is refused with a clear error', (_what, options, message) => {
     expect(() => new RedisHttpSD(options as RedisHttpSDOptions)).toThrow(InvalidSdOptionError);
@@ -216,7 +274,9 @@ describe('httpSdHandler', () => {
       const res = await fetch(url);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('application/json');
-      expect(await res.json()).toEqual([{ targets: ['127.0.0.1:9464'], labels: { __metrics_path__: '/metrics', __scheme__: 'http' } }]);
+      expect(await res.json()).toEqual([
+        { targets: ['127.0.0.1:9464'], labels: { __metrics_path__: '/metrics', __scheme__: 'http' } },
+      ]);
       const head = await fetch(url, { method: 'HEAD' });
       expect(head.status).toBe(200);
       expect(await head.text()).toBe('');
@@ -231,7 +291,11 @@ describe('httpSdHandler', () => {
   });
 
   it('refuses a source without list()', () => {
-    expect(() => httpSdHandler({} as HttpSdSource)).toThrow('httpSdHandler(source): source must have a list() method returning target groups, got {}');
-    expect(() => httpSdNodeHandler(undefined as never)).toThrow('httpSdNodeHandler(source): source must have a list() method');
+    expect(() => httpSdHandler({} as HttpSdSource)).toThrow(
+      'httpSdHandler(source): source must have a list() method returning target groups, got {}',
+    );
+    expect(() => httpSdNodeHandler(undefined as never)).toThrow(
+      'httpSdNodeHandler(source): source must have a list() method',
+    );
   });
 });

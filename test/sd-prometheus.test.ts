@@ -36,7 +36,9 @@ async function activeTargets(job: string): Promise<PromTarget[]> {
 
 async function upValues(): Promise<Record<string, string>> {
   const res = await fetch(`${promUrl}/api/v1/query?query=up`);
-  const body = (await res.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  const body = (await res.json()) as {
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
   return Object.fromEntries(body.data.result.map((r) => [`${r.metric.job} ${r.metric.instance}`, r.value[1]]));
 }
 
@@ -68,16 +70,27 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  prometheus = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(root, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+  prometheus = spawn(
+    'prometheus',
+    [`--config.file=${config}`, `--storage.tsdb.path=${join(root, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+    { stdio: 'ignore' },
+  );
   prometheus.once('error', (err) => {
     throw new Error(`cannot run prometheus (apt-get install -y prometheus): ${err.message}`);
   });
-  await waitFor('Prometheus ready', async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok, 15_000, 100);
+  await waitFor(
+    'Prometheus ready',
+    async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok,
+    15_000,
+    100,
+  );
 }, 30_000);
 
 afterAll(async () => {
   prometheus?.kill('SIGTERM');
-  await new Promise<void>((resolve) => (prometheus?.exitCode !== null ? resolve() : prometheus.once('exit', () => resolve())));
+  await new Promise<void>((resolve) =>
+    prometheus?.exitCode !== null ? resolve() : prometheus.once('exit', () => resolve()),
+  );
   await new Promise<void>((resolve) => sdServer?.close(() => resolve()));
   await Promise.all(targets.map((t) => t.close()));
   await redis?.stop();
@@ -105,7 +118,12 @@ describe('Prometheus discovers promsd servers', () => {
 
     await deregisters[0]();
     await deregisters[2]();
-    await waitFor('the closed ones dropped', async () => (await activeTargets('file')).length === 1 && (await activeTargets('http')).length === 1, 6000, 200);
+    await waitFor(
+      'the closed ones dropped',
+      async () => (await activeTargets('file')).length === 1 && (await activeTargets('http')).length === 1,
+      6000,
+      200,
+    );
     expect((await activeTargets('file'))[0].labels.instance).toBe(`127.0.0.1:${f2.port}`);
     expect((await activeTargets('http'))[0].labels.instance).toBe(`127.0.0.1:${h2.port}`);
     await deregisters[1]();

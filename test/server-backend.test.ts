@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, loadBackend, RedisBackend, register, startHttpServer, startHttpServerInThread } from '../index';
 import { get } from './helpers/http';
-import { RedisServer, spawnChild, startRedis } from './helpers/redis';
+import { type RedisServer, spawnChild, startRedis } from './helpers/redis';
 
 // The servers expose the cross-process aggregate when a backend is loaded: the in-thread one
 // through the backend, the threaded one by rendering through the core from its worker thread.
@@ -25,7 +25,9 @@ describe('metrics servers on the Redis backend', () => {
       steps: [{ metric: 0, method: 'inc', labels: { status: 'paid' }, value: 5 }],
     });
     expect(await child.exited).toBe(0);
-    const backend = loadBackend(new RedisBackend({ url: redis.url, prefix: 'served', flushIntervalMs: 100, logger: quiet }));
+    const backend = loadBackend(
+      new RedisBackend({ url: redis.url, prefix: 'served', flushIntervalMs: 100, logger: quiet }),
+    );
     try {
       const orders = new Counter({ name: 'served_orders_total', help: 'Orders.', labelNames: ['status'] });
       orders.inc({ status: 'paid' }, 2);
@@ -39,7 +41,9 @@ describe('metrics servers on the Redis backend', () => {
           expect(text).toContain('# TYPE served_orders_total counter\n');
           expect(text).toContain('served_orders_total{status="paid",service="shop"} 7\n');
           expect(text).toContain('served_orders_total{status="s59",service="shop"} 1\n');
-          const om = await get(server.url, { headers: { accept: 'application/openmetrics-text', 'accept-encoding': 'gzip' } });
+          const om = await get(server.url, {
+            headers: { accept: 'application/openmetrics-text', 'accept-encoding': 'gzip' },
+          });
           expect(om.headers['content-encoding']).toBe('gzip');
           const unzipped = gunzipSync(om.body).toString();
           expect(unzipped).toContain('# TYPE served_orders counter\n');

@@ -31,11 +31,21 @@ describe('metrics servers with service discovery', () => {
   });
 
   it('startHttpServer registers in Consul with a passing /healthz check; close() deregisters', async () => {
-    const consul = new ConsulAgent({ agentAddress: agent.url, name: 'shop-metrics', check: { type: 'http', interval: '1s' }, logger: quiet, env: {} });
+    const consul = new ConsulAgent({
+      agentAddress: agent.url,
+      name: 'shop-metrics',
+      check: { type: 'http', interval: '1s' },
+      logger: quiet,
+      env: {},
+    });
     const server = await startHttpServer({ addr: '127.0.0.1', serviceDiscovery: consul });
     const id = consul.serviceId as string;
     expect(id).toMatch(new RegExp(`^shop-metrics-.+-${server.socket.port}$`));
-    expect(agent.services.get(id)).toMatchObject({ Service: 'shop-metrics', Address: '127.0.0.1', Port: server.socket.port });
+    expect(agent.services.get(id)).toMatchObject({
+      Service: 'shop-metrics',
+      Address: '127.0.0.1',
+      Port: server.socket.port,
+    });
     await waitFor('check passing', () => agent.checkStatus(`service:${id}`) === 'passing');
     expect(server.isRegistered).toBe(true);
     await server.close();
@@ -44,9 +54,18 @@ describe('metrics servers with service discovery', () => {
   });
 
   it('the threaded server registers with Consul and FileSD at once, and close() removes both', async () => {
-    const consul = new ConsulAgent({ agentAddress: agent.url, check: { type: 'http', interval: '1s' }, logger: quiet, env: {} });
+    const consul = new ConsulAgent({
+      agentAddress: agent.url,
+      check: { type: 'http', interval: '1s' },
+      logger: quiet,
+      env: {},
+    });
     const file = new FileSD({ dir, labels: { team: 'shop' } });
-    const server = await startHttpServerInThread({ addr: '127.0.0.1', path: '/prom', serviceDiscovery: [consul, file] });
+    const server = await startHttpServerInThread({
+      addr: '127.0.0.1',
+      path: '/prom',
+      serviceDiscovery: [consul, file],
+    });
     const id = consul.serviceId as string;
     await waitFor('check passing', () => agent.checkStatus(`service:${id}`) === 'passing');
     const files = readdirSync(dir);
@@ -68,7 +87,12 @@ describe('metrics servers with service discovery', () => {
     const down = new ConsulDouble();
     await down.start();
     await down.stop();
-    const consul = new ConsulAgent({ agentAddress: down.url, logger: quiet, env: {}, retry: { initialDelay: '50ms', maxDelay: '200ms' } });
+    const consul = new ConsulAgent({
+      agentAddress: down.url,
+      logger: quiet,
+      env: {},
+      retry: { initialDelay: '50ms', maxDelay: '200ms' },
+    });
     const server = await startHttpServer({ addr: '127.0.0.1', serviceDiscovery: consul });
     expect(server.isRegistered).toBe(false);
     await down.start();

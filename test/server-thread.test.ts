@@ -11,7 +11,9 @@ afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((s) => s.close()));
 });
 
-async function threaded(options: Parameters<typeof startHttpServerInThread>[0] = {}): Promise<ThreadedMetricsHTTPServer> {
+async function threaded(
+  options: Parameters<typeof startHttpServerInThread>[0] = {},
+): Promise<ThreadedMetricsHTTPServer> {
   const s = await startHttpServerInThread({ addr: '127.0.0.1', ...options });
   open.push(s);
   return s;
@@ -27,7 +29,11 @@ function spin(ms: number, each?: () => void): void {
  * Scrapes `url` from another thread while this one is blocked for `busyMs`. Returns the body, how
  * long the scrape took, and when (ms into the block) it was answered, or -1 if only after it.
  */
-async function scrapeWhileBusy(url: string, busyMs: number, before?: () => void): Promise<{ body: string; latencyMs: number; answeredAt: number }> {
+async function scrapeWhileBusy(
+  url: string,
+  busyMs: number,
+  before?: () => void,
+): Promise<{ body: string; latencyMs: number; answeredAt: number }> {
   const sab = new SharedArrayBuffer(16);
   const flags = new Int32Array(sab, 0, 2);
   const latency = new Float64Array(sab, 8, 1);
@@ -76,9 +82,13 @@ describe('startHttpServerInThread', () => {
     new Counter({ name: 'orders_total', help: 'Orders.', registers: [registry] }).inc(5);
     const s = await threaded({ registry, path: '/prom' });
     expect(s.url).toBe(`http://127.0.0.1:${s.socket.port}/prom`);
-    expect((await get(s.url)).body.toString()).toBe('# HELP orders_total Orders.\n# TYPE orders_total counter\norders_total{app="shop"} 5\n');
+    expect((await get(s.url)).body.toString()).toBe(
+      '# HELP orders_total Orders.\n# TYPE orders_total counter\norders_total{app="shop"} 5\n',
+    );
     const om = await get(s.url, { headers: { accept: 'application/openmetrics-text' } });
-    expect(om.body.toString()).toBe('# HELP orders Orders.\n# TYPE orders counter\norders_total{app="shop"} 5\n# EOF\n');
+    expect(om.body.toString()).toBe(
+      '# HELP orders Orders.\n# TYPE orders counter\norders_total{app="shop"} 5\n# EOF\n',
+    );
     expect((await get(`http://127.0.0.1:${s.socket.port}/healthz`)).status).toBe(200);
   });
 
@@ -125,10 +135,14 @@ describe('startHttpServerInThread', () => {
   });
 
   it('rejects invalid TLS material and options before or while the worker starts', async () => {
-    const err = await startHttpServerInThread({ addr: '127.0.0.1', tls: { key: 'x', cert: 'y' } }).catch((e: unknown) => e);
+    const err = await startHttpServerInThread({ addr: '127.0.0.1', tls: { key: 'x', cert: 'y' } }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ServerStartError);
     const bad = await startHttpServerInThread({ collectTimeoutMs: -1 }).catch((e: unknown) => e);
-    expect((bad as Error).message).toBe('metrics server option "collectTimeoutMs": -1 is invalid (expected a number ≥ 0)');
+    expect((bad as Error).message).toBe(
+      'metrics server option "collectTimeoutMs": -1 is invalid (expected a number ≥ 0)',
+    );
     const sd = await startHttpServerInThread({ httpSd: { list: async () => [] } } as never).catch((e: unknown) => e);
     expect((sd as Error).message).toContain('metrics server option "httpSd"');
   });
@@ -155,7 +169,10 @@ describe('startHttpServerInThread', () => {
   });
 
   it('lets the process exit on its own after close()', () => {
-    const r = spawnSync(process.execPath, [join(__dirname, 'fixtures', 'thread-exit.js')], { timeout: 15_000, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(__dirname, 'fixtures', 'thread-exit.js')], {
+      timeout: 15_000,
+      encoding: 'utf8',
+    });
     expect(r.error).toBeUndefined();
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout).body).toBe('# HELP exit_total Exit.\n# TYPE exit_total counter\nexit_total 3\n');

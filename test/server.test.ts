@@ -92,7 +92,9 @@ describe('startHttpServer', () => {
     const refusedGzip = await get(s.url, { headers: { 'accept-encoding': 'gzip;q=0, identity' } });
     expect(refusedGzip.headers['content-encoding']).toBeUndefined();
     const off = await start({ registry, compression: false });
-    expect((await get(off.url, { headers: { 'accept-encoding': 'gzip' } })).headers['content-encoding']).toBeUndefined();
+    expect(
+      (await get(off.url, { headers: { 'accept-encoding': 'gzip' } })).headers['content-encoding'],
+    ).toBeUndefined();
   });
 
   it('does not gzip tiny bodies (gzip would make them bigger)', async () => {
@@ -237,7 +239,11 @@ describe('service discovery and close()', () => {
       },
     });
     const failing: ServiceDiscovery = { register: async () => Promise.reject(new Error('ACL denied')) };
-    const err = await startHttpServer({ addr: '127.0.0.1', port: 0, serviceDiscovery: [ok('a'), ok('b'), failing] }).catch((e: unknown) => e);
+    const err = await startHttpServer({
+      addr: '127.0.0.1',
+      port: 0,
+      serviceDiscovery: [ok('a'), ok('b'), failing],
+    }).catch((e: unknown) => e);
     expect((err as Error).message).toBe('ACL denied');
     expect([...log].sort()).toEqual(['+a', '+b', '-a', '-b']);
     const none: ServiceDiscovery = { register: async () => null };
@@ -248,10 +254,18 @@ describe('service discovery and close()', () => {
   });
 
   it('refuses a serviceDiscovery that is not a plugin', async () => {
-    const one = await startHttpServer({ addr: '127.0.0.1', serviceDiscovery: {} as ServiceDiscovery }).catch((e: unknown) => e);
-    expect((one as Error).message).toBe('metrics server option "serviceDiscovery": expected a plugin with register(server), or an array of them');
-    const many = await startHttpServer({ addr: '127.0.0.1', serviceDiscovery: [{} as ServiceDiscovery] }).catch((e: unknown) => e);
-    expect((many as Error).message).toBe('combineServiceDiscovery: plugins[0] must have a register(server) method, got {}');
+    const one = await startHttpServer({ addr: '127.0.0.1', serviceDiscovery: {} as ServiceDiscovery }).catch(
+      (e: unknown) => e,
+    );
+    expect((one as Error).message).toBe(
+      'metrics server option "serviceDiscovery": expected a plugin with register(server), or an array of them',
+    );
+    const many = await startHttpServer({ addr: '127.0.0.1', serviceDiscovery: [{} as ServiceDiscovery] }).catch(
+      (e: unknown) => e,
+    );
+    expect((many as Error).message).toBe(
+      'combineServiceDiscovery: plugins[0] must have a register(server) method, got {}',
+    );
   });
 
   it('reports the plugins own isRegistered', async () => {
@@ -277,11 +291,29 @@ describe('TLS', () => {
   let cert: Buffer;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'promsd-tls-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     key = readFileSync(join(dir, 'key.pem'));
     cert = readFileSync(join(dir, 'cert.pem'));
   });
@@ -298,11 +330,15 @@ describe('TLS', () => {
   });
 
   it('rejects unreadable or invalid TLS material', async () => {
-    const missing = await startHttpServer({ addr: '127.0.0.1', tls: { keyFile: join(dir, 'nope.pem'), cert } }).catch((e: unknown) => e);
+    const missing = await startHttpServer({ addr: '127.0.0.1', tls: { keyFile: join(dir, 'nope.pem'), cert } }).catch(
+      (e: unknown) => e,
+    );
     expect(missing).toBeInstanceOf(ServerStartError);
     expect((missing as ServerStartError).code).toBe('ENOENT');
     expect((missing as Error).message).toContain('cannot read tls.keyFile');
-    const garbage = await startHttpServer({ addr: '127.0.0.1', tls: { key: 'not a key', cert } }).catch((e: unknown) => e);
+    const garbage = await startHttpServer({ addr: '127.0.0.1', tls: { key: 'not a key', cert } }).catch(
+      (e: unknown) => e,
+    );
     expect(garbage).toBeInstanceOf(ServerStartError);
     expect((garbage as Error).message).toContain('cannot start HTTPS');
   });

@@ -218,7 +218,11 @@ function checkCumulative(f: Family): void {
 }
 
 /** The value of one sample, found by name and exact label set; undefined when absent. */
-function valueOf(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
+function sampleOf(
+  families: Map<string, Family>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   for (const f of families.values()) {
     for (const s of f.samples) {
       if (s.name !== name) continue;
@@ -285,8 +289,8 @@ describe('worker_threads share the global registry', () => {
     const families = parseExposition(text);
     expect(text.match(new RegExp(`^# TYPE ${name} `, 'gm')), 'one family for three threads').toHaveLength(1);
     expect(families.get(name)?.samples).toHaveLength(2);
-    expect(valueOf(families, name, { route: '/a' })).toBe(5 + 50_000 + 50_000);
-    expect(valueOf(families, name, { route: '/b' })).toBe(1_234 + 2 * 4_321 + 3);
+    expect(sampleOf(families, name, { route: '/a' })).toBe(5 + 50_000 + 50_000);
+    expect(sampleOf(families, name, { route: '/b' })).toBe(1_234 + 2 * 4_321 + 3);
     // Both were still alive (parked) during the scrape: the core read their live shards.
     expect([w1.gone, w2.gone]).toEqual([false, false]);
   });
@@ -321,12 +325,12 @@ describe('worker_threads share the global registry', () => {
       ['read', read],
       ['write', [...write2]],
     ] as const) {
-      const got = les.map((le) => valueOf(families, `${name}_bucket`, { op, le }));
+      const got = les.map((le) => sampleOf(families, `${name}_bucket`, { op, le }));
       expect(got, `${op} buckets`).toEqual(cumulativeBuckets(values, buckets));
-      expect(valueOf(families, `${name}_count`, { op }), `${op} count`).toBe(values.length);
-      expect(valueOf(families, `${name}_sum`, { op }), `${op} sum`).toBe(values.reduce((a, b) => a + b, 0));
+      expect(sampleOf(families, `${name}_count`, { op }), `${op} count`).toBe(values.length);
+      expect(sampleOf(families, `${name}_sum`, { op }), `${op} sum`).toBe(values.reduce((a, b) => a + b, 0));
     }
-    expect(valueOf(families, `${name}_count`, { op: 'read' })).toBe(80_004);
+    expect(sampleOf(families, `${name}_count`, { op: 'read' })).toBe(80_004);
   });
 
   it('merges summary sketches: exact count and sum, median within 1% of the combined median', async () => {
@@ -347,14 +351,14 @@ describe('worker_threads share the global registry', () => {
 
     const families = await scrape();
     const all = [...mainValues, ...low, ...high].sort((a, b) => a - b);
-    expect(valueOf(families, `${name}_count`)).toBe(40_005);
-    expect(valueOf(families, `${name}_sum`)).toBe(all.reduce((a, b) => a + b, 0));
+    expect(sampleOf(families, `${name}_count`)).toBe(40_005);
+    expect(sampleOf(families, `${name}_sum`)).toBe(all.reduce((a, b) => a + b, 0));
     const median = all[(all.length - 1) / 2];
     expect(median).toBe(20_000);
-    const gotMedian = valueOf(families, name, { quantile: '0.5' }) as number;
+    const gotMedian = sampleOf(families, name, { quantile: '0.5' }) as number;
     expect(Math.abs(gotMedian - median) / median, `median ${gotMedian}`).toBeLessThanOrEqual(0.01);
     const p90 = all[Math.ceil(0.9 * (all.length - 1))];
-    const gotP90 = valueOf(families, name, { quantile: '0.9' }) as number;
+    const gotP90 = sampleOf(families, name, { quantile: '0.9' }) as number;
     expect(Math.abs(gotP90 - p90) / p90, `p90 ${gotP90} vs ${p90}`).toBeLessThanOrEqual(0.01);
   });
 
@@ -370,7 +374,10 @@ describe('worker_threads share the global registry', () => {
       gauge('min'),
       gauge('average', ['pool']),
       gauge('first'),
-      { type: 'gauge' as const, config: { name: `${p}first_workers`, help: 'First, workers only.', aggregator: 'first' } },
+      {
+        type: 'gauge' as const,
+        config: { name: `${p}first_workers`, help: 'First, workers only.', aggregator: 'first' },
+      },
       gauge('omit'),
       { type: 'counter' as const, config: { name: `${p}events_total`, help: 'Events.' } },
     ];
@@ -412,39 +419,39 @@ describe('worker_threads share the global registry', () => {
     });
 
     let f = await scrape();
-    expect(valueOf(f, `${p}sum`)).toBe(7 + 50 + 30);
-    expect(valueOf(f, `${p}max`)).toBe(50);
-    expect(valueOf(f, `${p}min`)).toBe(7);
-    expect(valueOf(f, `${p}average`, { pool: 'x' })).toBe((7 + 50 + 30) / 3);
-    expect(valueOf(f, `${p}average`, { pool: 'y' }), 'average over the threads that have the series').toBe(8);
-    expect(valueOf(f, `${p}first`)).toBe(7);
-    expect(valueOf(f, `${p}first_workers`)).toBe(50);
-    expect(valueOf(f, `${p}omit`), 'omit: more than one thread has it').toBeUndefined();
-    expect(valueOf(f, `${p}events_total`)).toBe(111);
+    expect(sampleOf(f, `${p}sum`)).toBe(7 + 50 + 30);
+    expect(sampleOf(f, `${p}max`)).toBe(50);
+    expect(sampleOf(f, `${p}min`)).toBe(7);
+    expect(sampleOf(f, `${p}average`, { pool: 'x' })).toBe((7 + 50 + 30) / 3);
+    expect(sampleOf(f, `${p}average`, { pool: 'y' }), 'average over the threads that have the series').toBe(8);
+    expect(sampleOf(f, `${p}first`)).toBe(7);
+    expect(sampleOf(f, `${p}first_workers`)).toBe(50);
+    expect(sampleOf(f, `${p}omit`), 'omit: more than one thread has it').toBeUndefined();
+    expect(sampleOf(f, `${p}events_total`)).toBe(111);
 
     // w1 returns on its own.
     w1.release();
     expect(await w1.exited).toBe(0);
     f = await scrape();
-    expect(valueOf(f, `${p}sum`)).toBe(7 + 30);
-    expect(valueOf(f, `${p}max`)).toBe(30);
-    expect(valueOf(f, `${p}min`)).toBe(7);
-    expect(valueOf(f, `${p}average`, { pool: 'x' })).toBe((7 + 30) / 2);
-    expect(valueOf(f, `${p}average`, { pool: 'y' }), 'only w1 had pool="y"').toBeUndefined();
-    expect(valueOf(f, `${p}first`)).toBe(7);
-    expect(valueOf(f, `${p}first_workers`)).toBe(30);
-    expect(valueOf(f, `${p}omit`), 'omit: one thread left').toBe(30);
-    expect(valueOf(f, `${p}events_total`), 'an exited worker still counts').toBe(111);
+    expect(sampleOf(f, `${p}sum`)).toBe(7 + 30);
+    expect(sampleOf(f, `${p}max`)).toBe(30);
+    expect(sampleOf(f, `${p}min`)).toBe(7);
+    expect(sampleOf(f, `${p}average`, { pool: 'x' })).toBe((7 + 30) / 2);
+    expect(sampleOf(f, `${p}average`, { pool: 'y' }), 'only w1 had pool="y"').toBeUndefined();
+    expect(sampleOf(f, `${p}first`)).toBe(7);
+    expect(sampleOf(f, `${p}first_workers`)).toBe(30);
+    expect(sampleOf(f, `${p}omit`), 'omit: one thread left').toBe(30);
+    expect(sampleOf(f, `${p}events_total`), 'an exited worker still counts').toBe(111);
 
     // w2 is terminated while parked in Atomics.wait.
     await w2.worker.terminate();
     f = await scrape();
-    for (const agg of ['sum', 'max', 'min', 'first']) expect(valueOf(f, `${p}${agg}`), agg).toBe(7);
-    expect(valueOf(f, `${p}average`, { pool: 'x' })).toBe(7);
+    for (const agg of ['sum', 'max', 'min', 'first']) expect(sampleOf(f, `${p}${agg}`), agg).toBe(7);
+    expect(sampleOf(f, `${p}average`, { pool: 'x' })).toBe(7);
     expect(f.get(`${p}average`)?.samples).toHaveLength(1);
     expect(f.get(`${p}first_workers`)?.samples).toEqual([]);
-    expect(valueOf(f, `${p}omit`)).toBeUndefined();
-    expect(valueOf(f, `${p}events_total`), 'a terminated worker still counts').toBe(111);
+    expect(sampleOf(f, `${p}omit`)).toBeUndefined();
+    expect(sampleOf(f, `${p}events_total`), 'a terminated worker still counts').toBe(111);
     expect((await register.getSingleMetric(`${p}events_total`)?.get())?.values[0]?.value).toBe(111);
   });
 
@@ -476,7 +483,10 @@ describe('worker_threads share the global registry', () => {
         return batches * BATCH;
       };
       while (lowerBound() < 50 * BATCH) {
-        expect(workers.some((w) => w.gone), 'a hammer worker died').toBe(false);
+        expect(
+          workers.some((w) => w.gone),
+          'a hammer worker died',
+        ).toBe(false);
         await new Promise((r) => setTimeout(r, 5));
       }
 
@@ -488,7 +498,7 @@ describe('worker_threads share the global registry', () => {
       while (Date.now() < until || scrapes < 20) {
         const before = lowerBound();
         const text = await register.metrics();
-        const value = valueOf(parseExposition(text), name, { op: 'hit' }) as number;
+        const value = sampleOf(parseExposition(text), name, { op: 'hit' }) as number;
         expect(Number.isInteger(value), `scrape ${scrapes}: ${value}`).toBe(true);
         expect(value, `scrape ${scrapes} sees what was published before it`).toBeGreaterThanOrEqual(before);
         expect(value, `scrape ${scrapes} is monotonic`).toBeGreaterThanOrEqual(previous);
@@ -505,7 +515,7 @@ describe('worker_threads share the global registry', () => {
       await Promise.all(workers.map((w) => w.exited));
       const final = await scrape();
       const expected = totals.reduce((a, t) => a + t.increments, 0);
-      expect(valueOf(final, name, { op: 'hit' }), 'exact once the workers are gone').toBe(expected);
+      expect(sampleOf(final, name, { op: 'hit' }), 'exact once the workers are gone').toBe(expected);
       expect(expected).toBeGreaterThanOrEqual(previous);
       const series = final.get(`${prefix}_series_total`)?.samples ?? [];
       expect(series.reduce((a, s) => a + s.value, 0)).toBe(totals.reduce((a, t) => a + t.seriesIncrements, 0));
@@ -544,7 +554,9 @@ describe('worker_threads share the global registry', () => {
       String(a.labels.queue).localeCompare(String(b.labels.queue));
     const got = await counter.get();
     expect(got).toMatchObject({ name: counterConfig.name, type: 'counter', aggregator: 'sum' });
-    expect(got.values.map(({ labels, value }) => ({ labels, value })).sort(byQueue)).toEqual(expectedCounter.sort(byQueue));
+    expect(got.values.map(({ labels, value }) => ({ labels, value })).sort(byQueue)).toEqual(
+      expectedCounter.sort(byQueue),
+    );
 
     const expectedHistogram = [
       { metricName: `${histogramConfig.name}_bucket`, labels: { le: 1 }, value: 1 },
@@ -554,7 +566,9 @@ describe('worker_threads share the global registry', () => {
       { metricName: `${histogramConfig.name}_count`, labels: {}, value: 5 },
     ];
     const hist = await histogram.get();
-    expect(hist.values.map(({ metricName, labels, value }) => ({ metricName, labels, value }))).toEqual(expectedHistogram);
+    expect(hist.values.map(({ metricName, labels, value }) => ({ metricName, labels, value }))).toEqual(
+      expectedHistogram,
+    );
 
     const json = await register.getMetricsAsJSON();
     const jobs = json.filter((m) => m.name === counterConfig.name);
@@ -562,6 +576,8 @@ describe('worker_threads share the global registry', () => {
     expect(jobs[0].values.map(({ labels, value }) => ({ labels, value })).sort(byQueue)).toEqual(expectedCounter);
     const waits = json.filter((m) => m.name === histogramConfig.name);
     expect(waits).toHaveLength(1);
-    expect(waits[0].values.map(({ metricName, labels, value }) => ({ metricName, labels, value }))).toEqual(expectedHistogram);
+    expect(waits[0].values.map(({ metricName, labels, value }) => ({ metricName, labels, value }))).toEqual(
+      expectedHistogram,
+    );
   });
 });

@@ -18,15 +18,36 @@ import {
 // value, and leaves the exposition exactly as it was: no half-registered metric, no series
 // created by an update that was refused, no partial update.
 
-type ErrorClass = typeof InvalidMetricError | typeof InvalidLabelsError | typeof InvalidValueError | typeof DuplicateMetricError;
+type ErrorClass =
+  | typeof InvalidMetricError
+  | typeof InvalidLabelsError
+  | typeof InvalidValueError
+  | typeof DuplicateMetricError;
 
 /** A registry with one metric of each type, each with one series holding known values. */
 function fixture() {
   const reg = new Registry();
-  const counter = new Counter({ name: 'http_requests_total', help: 'Requests.', labelNames: ['method', 'status'], registers: [reg] });
+  const counter = new Counter({
+    name: 'http_requests_total',
+    help: 'Requests.',
+    labelNames: ['method', 'status'],
+    registers: [reg],
+  });
   const gauge = new Gauge({ name: 'queue_depth', help: 'Depth.', labelNames: ['queue'], registers: [reg] });
-  const histogram = new Histogram({ name: 'rpc_duration_seconds', help: 'RPCs.', labelNames: ['method'], buckets: [1], registers: [reg] });
-  const summary = new Summary({ name: 'payload_bytes', help: 'Payloads.', labelNames: ['route'], percentiles: [0.5], registers: [reg] });
+  const histogram = new Histogram({
+    name: 'rpc_duration_seconds',
+    help: 'RPCs.',
+    labelNames: ['method'],
+    buckets: [1],
+    registers: [reg],
+  });
+  const summary = new Summary({
+    name: 'payload_bytes',
+    help: 'Payloads.',
+    labelNames: ['route'],
+    percentiles: [0.5],
+    registers: [reg],
+  });
   counter.inc({ method: 'GET', status: '200' });
   gauge.set({ queue: 'a' }, 5);
   histogram.observe({ method: 'get' }, 0.5);
@@ -57,7 +78,11 @@ async function expectRefused(reg: Registry, act: () => unknown, cls: ErrorClass,
 
 describe('invalid metric definitions throw InvalidMetricError and register nothing', () => {
   /** Refused definition, then the same name is still free in the registry. */
-  async function expectDefinitionRefused(define: (reg: Registry) => unknown, message: string, freeName: string): Promise<void> {
+  async function expectDefinitionRefused(
+    define: (reg: Registry) => unknown,
+    message: string,
+    freeName: string,
+  ): Promise<void> {
     const { reg } = fixture();
     await expectRefused(reg, () => define(reg), InvalidMetricError, message);
     new Gauge({ name: freeName, help: 'Now valid.', registers: [reg] });
@@ -135,7 +160,10 @@ describe('invalid metric definitions throw InvalidMetricError and register nothi
 
   it('labelNames that is not an array', async () => {
     await expectDefinitionRefused(
-      (reg) => new Gauge({ name: 'temp', help: 'x', labelNames: 'room', registers: [reg] } as unknown as ConstructorParameters<typeof Gauge>[0]),
+      (reg) =>
+        new Gauge({ name: 'temp', help: 'x', labelNames: 'room', registers: [reg] } as unknown as ConstructorParameters<
+          typeof Gauge
+        >[0]),
       'Gauge "temp": labelNames must be an array of strings, got "room"',
       'temp',
     );
@@ -159,9 +187,13 @@ describe('invalid metric definitions throw InvalidMetricError and register nothi
 
   it('le and quantile stay usable as label names on the other types', () => {
     const reg = new Registry();
-    expect(new Counter({ name: 'a_total', help: 'x', labelNames: ['le', 'quantile'], registers: [reg] }).labelNames).toEqual(['le', 'quantile']);
+    expect(
+      new Counter({ name: 'a_total', help: 'x', labelNames: ['le', 'quantile'], registers: [reg] }).labelNames,
+    ).toEqual(['le', 'quantile']);
     expect(new Summary({ name: 'b', help: 'x', labelNames: ['le'], registers: [reg] }).labelNames).toEqual(['le']);
-    expect(new Histogram({ name: 'c', help: 'x', labelNames: ['quantile'], registers: [reg] }).labelNames).toEqual(['quantile']);
+    expect(new Histogram({ name: 'c', help: 'x', labelNames: ['quantile'], registers: [reg] }).labelNames).toEqual([
+      'quantile',
+    ]);
   });
 
   it('buckets that do not increase', async () => {
@@ -192,7 +224,13 @@ describe('invalid metric definitions throw InvalidMetricError and register nothi
 
   it('buckets that are not finite numbers', async () => {
     await expectDefinitionRefused(
-      (reg) => new Histogram({ name: 'latency_seconds', help: 'x', buckets: [0.1, '1' as unknown as number], registers: [reg] }),
+      (reg) =>
+        new Histogram({
+          name: 'latency_seconds',
+          help: 'x',
+          buckets: [0.1, '1' as unknown as number],
+          registers: [reg],
+        }),
       'Histogram "latency_seconds": bucket "1" at index 1 is not a finite number',
       'latency_seconds',
     );
@@ -248,7 +286,7 @@ describe('invalid metric definitions throw InvalidMetricError and register nothi
     );
   });
 
-  it('an aggregator that is not one of prom-client\'s', async () => {
+  it("an aggregator that is not one of prom-client's", async () => {
     await expectDefinitionRefused(
       (reg) => new Gauge({ name: 'temp', help: 'x', aggregator: 'median' as 'sum', registers: [reg] }),
       'Gauge "temp": aggregator "median" is not one of [omit, sum, first, min, max, average, last, perProcess]',
@@ -278,7 +316,13 @@ describe('a second metric of the same name throws DuplicateMetricError', () => {
     const { reg, counter } = fixture();
     await expectRefused(
       reg,
-      () => new Counter({ name: 'http_requests_total', help: 'Other.', labelNames: ['method', 'status'], registers: [reg] }),
+      () =>
+        new Counter({
+          name: 'http_requests_total',
+          help: 'Other.',
+          labelNames: ['method', 'status'],
+          registers: [reg],
+        }),
       DuplicateMetricError,
       'A metric with the name http_requests_total has already been registered.',
     );
@@ -323,7 +367,12 @@ describe('bad labels on updates throw InvalidLabelsError and create no series', 
   it('a label on a metric declared without labels', async () => {
     const reg = new Registry();
     const c = new Counter({ name: 'jobs_total', help: 'Jobs.', registers: [reg] });
-    await expectRefused(reg, () => c.inc({ queue: 'a' } as never), InvalidLabelsError, 'Counter "jobs_total": label "queue" is not one of []');
+    await expectRefused(
+      reg,
+      () => c.inc({ queue: 'a' } as never),
+      InvalidLabelsError,
+      'Counter "jobs_total": label "queue" is not one of []',
+    );
   });
 
   it('a partial label set, by object and positionally', async () => {
@@ -408,9 +457,24 @@ describe('bad labels on updates throw InvalidLabelsError and create no series', 
 
   it('null in place of the labels object', async () => {
     const { reg, counter, gauge, histogram } = fixture();
-    await expectRefused(reg, () => counter.inc(null as never, 1), InvalidLabelsError, 'Counter "http_requests_total": labels must be an object, got null');
-    await expectRefused(reg, () => gauge.set(null as never, 1), InvalidLabelsError, 'Gauge "queue_depth": labels must be an object, got null');
-    await expectRefused(reg, () => histogram.observe(null as never, 1), InvalidLabelsError, 'Histogram "rpc_duration_seconds": labels must be an object, got null');
+    await expectRefused(
+      reg,
+      () => counter.inc(null as never, 1),
+      InvalidLabelsError,
+      'Counter "http_requests_total": labels must be an object, got null',
+    );
+    await expectRefused(
+      reg,
+      () => gauge.set(null as never, 1),
+      InvalidLabelsError,
+      'Gauge "queue_depth": labels must be an object, got null',
+    );
+    await expectRefused(
+      reg,
+      () => histogram.observe(null as never, 1),
+      InvalidLabelsError,
+      'Histogram "rpc_duration_seconds": labels must be an object, got null',
+    );
   });
 });
 
@@ -458,7 +522,12 @@ describe('bad values on updates throw InvalidValueError and change nothing', () 
   it("counter inc('5')", async () => {
     const { reg, counter } = fixture();
     const unlabelled = new Counter({ name: 'jobs_total', help: 'Jobs.', registers: [reg] });
-    await expectRefused(reg, () => unlabelled.inc('5' as never), InvalidValueError, 'Counter "jobs_total": increment must be a non-negative number, got "5"');
+    await expectRefused(
+      reg,
+      () => unlabelled.inc('5' as never),
+      InvalidValueError,
+      'Counter "jobs_total": increment must be a non-negative number, got "5"',
+    );
     await expectRefused(
       reg,
       () => counter.inc({ method: 'DELETE', status: '204' }, '5' as never),
@@ -475,11 +544,36 @@ describe('bad values on updates throw InvalidValueError and change nothing', () 
 
   it('gauge inc(NaN), dec(NaN) and set() of a non-number', async () => {
     const { reg, gauge } = fixture();
-    await expectRefused(reg, () => gauge.inc({ queue: 'a' }, NaN), InvalidValueError, 'Gauge "queue_depth": inc needs a number (not NaN), got NaN');
-    await expectRefused(reg, () => gauge.dec({ queue: 'new' }, NaN), InvalidValueError, 'Gauge "queue_depth": dec needs a number (not NaN), got NaN');
-    await expectRefused(reg, () => gauge.inc({ queue: 'new' }, '1' as never), InvalidValueError, 'Gauge "queue_depth": inc needs a number (not NaN), got "1"');
-    await expectRefused(reg, () => gauge.set({ queue: 'new' }, '1' as never), InvalidValueError, 'Gauge "queue_depth": set needs a number, got "1"');
-    await expectRefused(reg, () => gauge.labels('a').set(undefined as never), InvalidValueError, 'Gauge "queue_depth": set needs a number, got undefined');
+    await expectRefused(
+      reg,
+      () => gauge.inc({ queue: 'a' }, NaN),
+      InvalidValueError,
+      'Gauge "queue_depth": inc needs a number (not NaN), got NaN',
+    );
+    await expectRefused(
+      reg,
+      () => gauge.dec({ queue: 'new' }, NaN),
+      InvalidValueError,
+      'Gauge "queue_depth": dec needs a number (not NaN), got NaN',
+    );
+    await expectRefused(
+      reg,
+      () => gauge.inc({ queue: 'new' }, '1' as never),
+      InvalidValueError,
+      'Gauge "queue_depth": inc needs a number (not NaN), got "1"',
+    );
+    await expectRefused(
+      reg,
+      () => gauge.set({ queue: 'new' }, '1' as never),
+      InvalidValueError,
+      'Gauge "queue_depth": set needs a number, got "1"',
+    );
+    await expectRefused(
+      reg,
+      () => gauge.labels('a').set(undefined as never),
+      InvalidValueError,
+      'Gauge "queue_depth": set needs a number, got undefined',
+    );
   });
 
   it('histogram observe(NaN) and observe() of a non-number', async () => {
@@ -506,16 +600,38 @@ describe('bad values on updates throw InvalidValueError and change nothing', () 
 
   it('summary observe(NaN)', async () => {
     const { reg, summary } = fixture();
-    await expectRefused(reg, () => summary.observe({ route: '/a' }, NaN), InvalidValueError, 'Summary "payload_bytes": observed value must be a number (not NaN), got NaN');
-    await expectRefused(reg, () => summary.observe({ route: '/b' }, NaN), InvalidValueError, 'Summary "payload_bytes": observed value must be a number (not NaN), got NaN');
+    await expectRefused(
+      reg,
+      () => summary.observe({ route: '/a' }, NaN),
+      InvalidValueError,
+      'Summary "payload_bytes": observed value must be a number (not NaN), got NaN',
+    );
+    await expectRefused(
+      reg,
+      () => summary.observe({ route: '/b' }, NaN),
+      InvalidValueError,
+      'Summary "payload_bytes": observed value must be a number (not NaN), got NaN',
+    );
   });
 });
 
 describe('bad exemplars throw InvalidLabelsError and the update is not applied', () => {
   function omFixture() {
     const reg = new Registry(OPENMETRICS_CONTENT_TYPE);
-    const counter = new Counter({ name: 'traced_total', help: 'Traced.', labelNames: ['route'], enableExemplars: true, registers: [reg] });
-    const histogram = new Histogram({ name: 'traced_seconds', help: 'Traced.', buckets: [1], enableExemplars: true, registers: [reg] });
+    const counter = new Counter({
+      name: 'traced_total',
+      help: 'Traced.',
+      labelNames: ['route'],
+      enableExemplars: true,
+      registers: [reg],
+    });
+    const histogram = new Histogram({
+      name: 'traced_seconds',
+      help: 'Traced.',
+      buckets: [1],
+      enableExemplars: true,
+      registers: [reg],
+    });
     counter.inc({ labels: { route: '/a' }, value: 1, exemplarLabels: { trace_id: 'abc' } });
     return { reg, counter, histogram };
   }
@@ -564,8 +680,18 @@ describe('bad registry settings throw InvalidMetricError and leave the registry 
   it('a default label name that is invalid or starts with __', async () => {
     const { reg } = fixture();
     reg.setDefaultLabels({ service: 'api' });
-    await expectRefused(reg, () => reg.setDefaultLabels({ '__meta': 'x' }), InvalidMetricError, 'setDefaultLabels: label name "__meta" is invalid');
-    await expectRefused(reg, () => reg.setDefaultLabels({ 'host-name': 'x' }), InvalidMetricError, 'setDefaultLabels: label name "host-name" is invalid');
+    await expectRefused(
+      reg,
+      () => reg.setDefaultLabels({ __meta: 'x' }),
+      InvalidMetricError,
+      'setDefaultLabels: label name "__meta" is invalid',
+    );
+    await expectRefused(
+      reg,
+      () => reg.setDefaultLabels({ 'host-name': 'x' }),
+      InvalidMetricError,
+      'setDefaultLabels: label name "host-name" is invalid',
+    );
   });
 
   it('a default label named le or quantile never gives a sample two labels of one name', async () => {

@@ -41,7 +41,12 @@ function busyWait(ms: number): void {
   while (performance.now() < end);
 }
 
-function histogram(reg: Registry, labelNames: string[] = [], enableExemplars = false, buckets = [0.01, 10]): Histogram<string> {
+function histogram(
+  reg: Registry,
+  labelNames: string[] = [],
+  enableExemplars = false,
+  buckets = [0.01, 10],
+): Histogram<string> {
   return new Histogram({ name: 'work_seconds', help: 'Work.', buckets, labelNames, enableExemplars, registers: [reg] });
 }
 
@@ -189,25 +194,35 @@ describe('time', () => {
     const counter = new Counter({ name: 'c_total', help: 'C.', registers: [reg] });
     const labelled = histogram(reg, ['route']);
     expect(() => time(counter as never)).toThrow(InvalidMetricError);
-    expect(() => time(counter as never)).toThrow('time: metric must be a Histogram, Summary or Gauge, got Counter "c_total"');
+    expect(() => time(counter as never)).toThrow(
+      'time: metric must be a Histogram, Summary or Gauge, got Counter "c_total"',
+    );
     expect(() => time({} as never)).toThrow(InvalidMetricError);
     expect(() => time(labelled)).toThrow(InvalidLabelsError);
-    expect(() => time(labelled)).toThrow('time: Histogram "work_seconds" has label names [route]; pass a labels option');
+    expect(() => time(labelled)).toThrow(
+      'time: Histogram "work_seconds" has label names [route]; pass a labels option',
+    );
     expect(() => time(labelled, { labels: { path: '/x' } as never })).toThrow('label "path" is not one of [route]');
     expect(() => time(labelled, { labels: { route: undefined } })).toThrow(InvalidLabelsError);
-    expect(() => time(labelled, { label: {} } as never)).toThrow('time: unknown option "label" (known: labels, exemplars)');
+    expect(() => time(labelled, { label: {} } as never)).toThrow(
+      'time: unknown option "label" (known: labels, exemplars)',
+    );
     expect(() => time(labelled, { labels: { route: '/' }, exemplars: true })).toThrow(
       'time: exemplars need a Histogram created with enableExemplars: true, got Histogram "work_seconds" without it',
     );
     expect(() => time(labelled, { labels: { route: '/' } })(42 as never)).toThrow(InvalidValueError);
-    expect(() => time(labelled, { labels: { route: '/' } })(42 as never)).toThrow('time: expected a function to wrap, got 42');
+    expect(() => time(labelled, { labels: { route: '/' } })(42 as never)).toThrow(
+      'time: expected a function to wrap, got 42',
+    );
   });
 
   it('lets an error from a labels function surface after a successful call', () => {
     const reg = new Registry();
     const h = histogram(reg, ['route']);
     const timed = time(h, { labels: () => 'not an object' as never })(() => 1);
-    expect(() => timed()).toThrow('time: the labels function for Histogram "work_seconds" must return an object, got "not an object"');
+    expect(() => timed()).toThrow(
+      'time: the labels function for Histogram "work_seconds" must return an object, got "not an object"',
+    );
   });
 
   it('passes the call error on, and warns, when recording a failed call fails', async () => {
@@ -292,7 +307,12 @@ describe('countExceptions', () => {
 
   it('labels counted errors, fixed or computed from (args, undefined, error)', async () => {
     const reg = new Registry();
-    const failures = new Counter({ name: 'failures_total', help: 'Failures.', labelNames: ['op', 'code'], registers: [reg] });
+    const failures = new Counter({
+      name: 'failures_total',
+      help: 'Failures.',
+      labelNames: ['op', 'code'],
+      registers: [reg],
+    });
     const fixed = countExceptions(failures, { labels: { op: 'read', code: 'any' } })(() => {
       throw new Error('r');
     });
@@ -398,7 +418,9 @@ describe('trackInprogress', () => {
 
   it('refuses a metric that is not a Gauge', () => {
     const reg = new Registry();
-    expect(() => trackInprogress(histogram(reg) as never)).toThrow('trackInprogress: metric must be a Gauge, got Histogram "work_seconds"');
+    expect(() => trackInprogress(histogram(reg) as never)).toThrow(
+      'trackInprogress: metric must be a Gauge, got Histogram "work_seconds"',
+    );
   });
 });
 
@@ -495,7 +517,9 @@ describe('exemplars from the trace context', () => {
     });
     expect(inner).toEqual(['outer', { traceId: 'inner', spanId: 's1' }]);
     expect(currentTraceId()).toBeUndefined();
-    expect(() => runWithTrace({ traceId: '' }, () => 1)).toThrow('runWithTrace: traceId must be a string of 1 to 64 characters, got ""');
+    expect(() => runWithTrace({ traceId: '' }, () => 1)).toThrow(
+      'runWithTrace: traceId must be a string of 1 to 64 characters, got ""',
+    );
     expect(() => runWithTrace({ traceId: 'a', spanId: 'x'.repeat(33) }, () => 1)).toThrow(InvalidValueError);
   });
 
@@ -506,7 +530,12 @@ describe('exemplars from the trace context', () => {
       active(): Context {
         return this.#als.getStore() ?? ROOT_CONTEXT;
       }
-      with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A) {
+      with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+        ctx: Context,
+        fn: F,
+        thisArg?: ThisParameterType<F>,
+        ...args: A
+      ) {
         return this.#als.run(ctx, () => fn.apply(thisArg, args));
       }
       bind<T>(_ctx: Context, target: T): T {
@@ -526,18 +555,30 @@ describe('exemplars from the trace context', () => {
 
     it('time takes trace_id and span_id from the active span when no runWithTrace is active', async () => {
       const { reg, h } = tracedHistogram();
-      const span = trace.wrapSpanContext({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1 });
+      const span = trace.wrapSpanContext({
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        spanId: '00f067aa0ba902b7',
+        traceFlags: 1,
+      });
       const timed = time(h)(async () => sleep(1));
       await context.with(trace.setSpan(context.active(), span), () => timed());
       expect(await lineOf(reg, 'work_seconds_bucket{le="60"}')).toMatch(
         / # \{trace_id="4bf92f3577b34da6a3ce929d0e0e4736",span_id="00f067aa0ba902b7"\} /,
       );
-      expect(context.with(trace.setSpan(context.active(), span), () => currentTraceId())).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+      expect(context.with(trace.setSpan(context.active(), span), () => currentTraceId())).toBe(
+        '4bf92f3577b34da6a3ce929d0e0e4736',
+      );
     });
 
     it('runWithTrace wins over the active span; an invalid (all-zero) span gives no trace', () => {
-      const span = trace.wrapSpanContext({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1 });
-      const own = context.with(trace.setSpan(context.active(), span), () => runWithTrace({ traceId: 'mine' }, () => currentTraceId()));
+      const span = trace.wrapSpanContext({
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        spanId: '00f067aa0ba902b7',
+        traceFlags: 1,
+      });
+      const own = context.with(trace.setSpan(context.active(), span), () =>
+        runWithTrace({ traceId: 'mine' }, () => currentTraceId()),
+      );
       expect(own).toBe('mine');
       const invalid = trace.wrapSpanContext({ traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 });
       expect(context.with(trace.setSpan(context.active(), invalid), () => currentTrace())).toBeUndefined();

@@ -9,6 +9,10 @@ const c = new Counter({ name: 'bench_requests_total', help: 'h', labelNames: ['m
 for (const b of B) for (const a of A) c.inc({ method: a, path: b });
 
 let text = '';
-const r = await measure('ms', () => timeMs(async () => { text = await register.metrics(); }));
+const r = await measure('ms', () =>
+  timeMs(async () => {
+    text = await register.metrics();
+  }),
+);
 check('sample lines', text.split('\n').filter((l) => l && l[0] !== '#').length, 100_000);
 report(r);

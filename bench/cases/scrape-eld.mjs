@@ -19,12 +19,16 @@ function scrapes() {
   });
 }
 
-const r = await measure('ms max', async () => {
-  const h = monitorEventLoopDelay({ resolution: 1 });
-  h.enable();
-  await scrapes();
-  h.disable();
-  return h.max / 1e6;
-}, { runs: 3 });
+const r = await measure(
+  'ms max',
+  async () => {
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    await scrapes();
+    h.disable();
+    return h.max / 1e6;
+  },
+  { runs: 3 },
+);
 await server.close();
 report(r);

@@ -9,12 +9,17 @@ import { counters, hey, startServer } from '../serve-lib.mjs';
 const lib = loadLib();
 const series = Number(process.argv[3] ?? 1000);
 const encoding = process.argv[4] ?? 'identity';
-if (encoding !== 'identity' && encoding !== 'gzip') throw new Error(`encoding must be identity or gzip, got ${encoding}`);
+if (encoding !== 'identity' && encoding !== 'gzip')
+  throw new Error(`encoding must be identity or gzip, got ${encoding}`);
 counters(lib, series);
 const server = await startServer(process.argv[2], lib);
 const body = await (await fetch(server.url)).text();
 const lines = body.split('\n').filter((l) => l && !l.startsWith('#')).length;
 if (lines !== series) throw new Error(`expected ${series} samples, got ${lines}`);
-const r = await measure('req/s', async () => (await hey(server.url, { seconds: 3, concurrency: 4, gzip: encoding === 'gzip' })).rps, { runs: RUNS > 3 ? 3 : RUNS });
+const r = await measure(
+  'req/s',
+  async () => (await hey(server.url, { seconds: 3, concurrency: 4, gzip: encoding === 'gzip' })).rps,
+  { runs: Math.min(RUNS, 3) },
+);
 await server.close();
 report(r);

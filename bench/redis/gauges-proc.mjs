@@ -6,7 +6,9 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const { Counter, Gauge, RedisBackend, loadBackend } = require('promsd');
 const [url, prefix, series] = process.argv.slice(2);
-const backend = loadBackend(new RedisBackend({ url, prefix, processTtlMs: 60_000, logger: { debug() {}, info() {}, warn() {}, error() {} } }));
+const backend = loadBackend(
+  new RedisBackend({ url, prefix, processTtlMs: 60_000, logger: { debug() {}, info() {}, warn() {}, error() {} } }),
+);
 const g = new Gauge({ name: 'wide_inflight', help: 'In flight.', labelNames: ['k'] });
 const c = new Counter({ name: 'wide_ops_total', help: 'Ops.', labelNames: ['k'] });
 for (let i = 0; i < Number(series); i++) {

@@ -6,7 +6,14 @@ import { measure, nsPerOp } from '../lib.mjs';
 const require = createRequire(import.meta.url);
 const { Counter, Histogram, RedisBackend, loadBackend, getBackend } = require('promsd');
 const [mode, url] = process.argv.slice(2);
-if (mode === 'redis') loadBackend(new RedisBackend({ url, prefix: `bench-hot-${process.pid}`, logger: { debug() {}, info() {}, warn() {}, error() {} } }));
+if (mode === 'redis')
+  loadBackend(
+    new RedisBackend({
+      url,
+      prefix: `bench-hot-${process.pid}`,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    }),
+  );
 
 const N = 5e6;
 const M = ['GET', 'POST', 'PUT', 'DELETE'];

@@ -22,7 +22,9 @@ function hammer(seconds, series) {
 
 if (isMainThread) {
   const [url, prefix, seconds, threads, series] = process.argv.slice(2);
-  const backend = loadBackend(new RedisBackend({ url, prefix, logger: { debug() {}, info() {}, warn() {}, error() {} } }));
+  const backend = loadBackend(
+    new RedisBackend({ url, prefix, logger: { debug() {}, info() {}, warn() {}, error() {} } }),
+  );
   let incs = 0;
   if (Number(threads) === 0) incs = hammer(Number(seconds), Number(series));
   else {

@@ -5,7 +5,9 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const { Counter, RedisBackend, loadBackend, register, renderRedis } = require('promsd');
 const [url, series, runs] = process.argv.slice(2).map((x, i) => (i === 0 ? x : Number(x)));
-const backend = loadBackend(new RedisBackend({ url, prefix: 'bench-scrape', logger: { debug() {}, info() {}, warn() {}, error() {} } }));
+const backend = loadBackend(
+  new RedisBackend({ url, prefix: 'bench-scrape', logger: { debug() {}, info() {}, warn() {}, error() {} } }),
+);
 const c = new Counter({ name: 'scrape_ops_total', help: 'Ops.', labelNames: ['k'] });
 for (let i = 0; i < series; i++) c.inc({ k: String(i) });
 await backend.flush();
@@ -20,7 +22,10 @@ let lines = 0;
 for (let r = 0; r <= runs; r++) {
   const [a, text] = await time(() => register.metrics());
   const [b] = await time(() => renderRedis({ url, prefix: 'bench-scrape' }));
-  if (r > 0) own.push(a), side.push(b);
+  if (r > 0) {
+    own.push(a);
+    side.push(b);
+  }
   lines = text.split('\n').filter((l) => l.startsWith('scrape_ops_total{')).length;
 }
 await backend.close();

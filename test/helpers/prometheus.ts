@@ -37,7 +37,10 @@ export class PrometheusProcess {
   static async start(scrapeConfigs: string): Promise<PrometheusProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'promsd-prometheus-'));
     const port = await freePort();
-    writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n${scrapeConfigs}`);
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n${scrapeConfigs}`,
+    );
     const child = spawn(
       'prometheus',
       [
@@ -51,7 +54,11 @@ export class PrometheusProcess {
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'ENOENT' ? new Error('prometheus is not on PATH; install it with: apt-get install -y prometheus') : err),
+        reject(
+          err.code === 'ENOENT'
+            ? new Error('prometheus is not on PATH; install it with: apt-get install -y prometheus')
+            : err,
+        ),
       );
     });
     return new PrometheusProcess(dir, `http://127.0.0.1:${port}`, child);
@@ -81,7 +88,8 @@ export class PrometheusProcess {
       await new Promise((r) => setTimeout(r, 250));
       last = await this.query(q);
     }
-    if (!done(last)) throw new Error(`Prometheus: ${q} → ${JSON.stringify(last)} after ${timeoutMs} ms; log:\n${this.#log}`);
+    if (!done(last))
+      throw new Error(`Prometheus: ${q} → ${JSON.stringify(last)} after ${timeoutMs} ms; log:\n${this.#log}`);
     return last;
   }
 

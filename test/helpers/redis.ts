@@ -54,9 +54,13 @@ export class RedisServer {
 
   /** Starts (or restarts, empty) the server and waits until it answers PING. */
   async start(): Promise<void> {
-    this.proc = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
+    this.proc = spawn(
+      REDIS_SERVER,
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
@@ -94,20 +98,40 @@ export class RedisCluster {
       this.procs.push(
         spawn(
           REDIS_SERVER,
-          ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-            '--dir', this.dir, '--save', '', '--appendonly', 'no'],
+          [
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            `nodes-${port}.conf`,
+            '--dir',
+            this.dir,
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+          ],
           { stdio: 'ignore' },
         ),
       );
     }
-    for (const port of this.ports) await until(`node ${port}`, async () => (await redisCommand(port, 'PING').catch(() => '')).startsWith('+PONG'));
-    const create = spawn('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
-      stdio: 'ignore',
-    });
+    for (const port of this.ports)
+      await until(`node ${port}`, async () => (await redisCommand(port, 'PING').catch(() => '')).startsWith('+PONG'));
+    const create = spawn(
+      'redis-cli',
+      ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+      {
+        stdio: 'ignore',
+      },
+    );
     const [code] = (await once(create, 'exit')) as [number];
     if (code !== 0) throw new Error(`redis-cli --cluster create exited ${code}`);
     await until('cluster_state:ok', async () => {
-      for (const p of this.ports) if (!(await redisCommand(p, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
+      for (const p of this.ports)
+        if (!(await redisCommand(p, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
       return true;
     });
   }
@@ -151,7 +175,9 @@ export interface Child {
 
 /** Spawns a child with `plan` (see the fixture's header). */
 export function spawnChild(plan: Record<string, unknown>): Child {
-  const proc = spawn(process.execPath, [CHILD, JSON.stringify(plan)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = spawn(process.execPath, [CHILD, JSON.stringify(plan)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const messages: Record<string, unknown>[] = [];
   const waiters: { type: string; resolve: (m: Record<string, unknown>) => void }[] = [];
   proc.on('message', (m: Record<string, unknown>) => {

@@ -1,3 +1,5 @@
+// Every error promsd throws, in one place: a newcomer finds them here, and callers catch by class.
+
 /** Base class of every error promsd throws on bad input. */
 export class PromsdError extends Error {
   override name = 'PromsdError';
@@ -53,5 +55,38 @@ export function show(value: unknown): string {
     return JSON.stringify(value) ?? String(value);
   } catch {
     return Object.prototype.toString.call(value);
+  }
+}
+
+// Backends
+/** A backend option is invalid; the message names the option and the value. */
+export class BackendConfigError extends InvalidOptionsError {
+  override name = 'BackendConfigError';
+}
+
+/** `loadBackend` was called while another backend is loaded. */
+export class BackendLoadedError extends PromsdError {
+  override name = 'BackendLoadedError';
+}
+
+// Service discovery
+/** A service-discovery plugin was given an invalid option (the message names it and its value). */
+export class InvalidSdOptionError extends InvalidOptionsError {
+  override name = 'InvalidSdOptionError';
+}
+
+/** The Consul agent answered an API call with an error status; `consulMessage` is its own text. */
+export class ConsulApiError extends PromsdError {
+  override name = 'ConsulApiError';
+
+  constructor(
+    /** The call that failed, e.g. `PUT /v1/agent/service/register`. */
+    readonly call: string,
+    /** HTTP status returned by the agent. */
+    readonly statusCode: number,
+    /** The agent's error text (Consul answers errors as `text/plain`). */
+    readonly consulMessage: string,
+  ) {
+    super(`${call}: Consul answered ${statusCode}: ${consulMessage}`);
   }
 }
