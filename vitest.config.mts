@@ -5,7 +5,11 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Real processes, sockets and servers: keep files in separate processes.
+    // Real processes, sockets and servers: keep files in separate processes. Most of a file's time
+    // is spent waiting on them (timers, child processes, Redis, Prometheus), so three files at once
+    // on a 2-core machine cut the suite from ~98 s to ~65 s without starving any of them.
     pool: 'forks',
+    maxWorkers: 3,
+    minWorkers: 1,
   },
 });
