@@ -2,12 +2,10 @@
 // read.lua returned, aggregated across processes and encoded as text 0.0.4 or OpenMetrics. A port
 // of native/src/backend/render.rs and native/src/encoder.rs; the output is byte-identical to the
 // Rust core's (test/redis-ioredis.test.ts compares them).
+import { AGGREGATORS, type Aggregator } from '../metrics/metric';
 import { parseValue } from './protocol';
 
 type Kind = 'counter' | 'gauge' | 'histogram' | 'summary';
-type Aggregator = 'sum' | 'first' | 'min' | 'max' | 'average' | 'omit' | 'last' | 'perProcess';
-
-const AGGREGATORS: readonly string[] = ['sum', 'first', 'min', 'max', 'average', 'omit', 'last', 'perProcess'];
 
 /** What the read script returned, as strings. */
 export interface ReadData {
@@ -87,7 +85,9 @@ function parseMeta(name: string, json: string): Def | undefined {
     buckets,
     quantiles,
     aggregator:
-      typeof o.aggregator === 'string' && AGGREGATORS.includes(o.aggregator) ? (o.aggregator as Aggregator) : 'sum',
+      typeof o.aggregator === 'string' && (AGGREGATORS as readonly string[]).includes(o.aggregator)
+        ? (o.aggregator as Aggregator)
+        : 'sum',
   };
 }
 

@@ -14,6 +14,7 @@ import {
 } from './labels';
 import { native, type NativeTypes } from './native';
 import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, type Registry } from './registry';
+import { slotsPerSeries } from './layout';
 import { valuesOf } from './values';
 import { CHUNK_MASK, CHUNK_SHIFT, shard, type Shard } from './shard';
 import { checkLabelNames, validateMetricName } from './validation';
@@ -25,7 +26,17 @@ import { checkLabelNames, validateMetricName } from './validation';
  */
 export type Aggregator = 'omit' | 'sum' | 'first' | 'min' | 'max' | 'average' | 'last' | 'perProcess';
 
-const AGGREGATORS: readonly Aggregator[] = ['omit', 'sum', 'first', 'min', 'max', 'average', 'last', 'perProcess'];
+/** Every aggregator: the one TypeScript list (test/layout.test.ts ties it to the core's). */
+export const AGGREGATORS: readonly Aggregator[] = [
+  'omit',
+  'sum',
+  'first',
+  'min',
+  'max',
+  'average',
+  'last',
+  'perProcess',
+];
 
 /** Metric types. */
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
@@ -167,7 +178,7 @@ export abstract class Metric<T extends string = string> {
       quantiles: shape.quantiles,
       maxAgeSeconds: shape.maxAgeSeconds,
       ageBuckets: shape.ageBuckets,
-      aggregator: aggregator as unknown as NativeTypes.MetricAggregator,
+      aggregator: aggregator as unknown as NativeTypes.Aggregator,
     });
     this.width = seriesWidth(shape);
     // Checked here, before any registry holds the metric, so a refusal registers nothing.
@@ -376,13 +387,5 @@ export abstract class Metric<T extends string = string> {
 }
 
 function seriesWidth(shape: FamilyShape): number {
-  switch (shape.type) {
-    case 'counter':
-    case 'gauge':
-      return 1;
-    case 'histogram':
-      return (shape.buckets?.length ?? 0) + 2;
-    case 'summary':
-      return 2 + 2 * (shape.ageBuckets ?? 5);
-  }
+  return slotsPerSeries(shape.type, shape.buckets?.length ?? 0, shape.ageBuckets ?? 5);
 }

@@ -5,14 +5,10 @@
 //
 // Only this thread writes these slots; the core reads them (relaxed 8-byte loads, which do not
 // tear on x86-64/arm64), so readers never need this thread's event loop.
+import { CHUNK_MASK, CHUNK_SHIFT, CHUNK_SLOTS } from './layout';
 import { native } from './native';
 
-/** log2 of the slots in one chunk (16 Ki slots = 128 KiB). */
-export const CHUNK_SHIFT = 14;
-/** Slots in one chunk. */
-export const CHUNK_SLOTS = 1 << CHUNK_SHIFT;
-/** Mask of the offset part of a slot address. */
-export const CHUNK_MASK = CHUNK_SLOTS - 1;
+export { CHUNK_MASK, CHUNK_SHIFT, CHUNK_SLOTS } from './layout';
 
 class Shard {
   readonly id: number;

@@ -8,10 +8,8 @@ import { InvalidMetricError, InvalidValueError, show } from '../errors';
 import type { LabelValues } from './labels';
 import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
 import { native } from './native';
-import { CHUNK_MASK, CHUNK_SHIFT } from './shard';
+import { CHUNK_MASK, CHUNK_SHIFT, PAGE_BINS } from './layout';
 
-/** Bins per sketch page (native/src/store.rs PAGE_BINS). */
-const PAGE_BINS = 64;
 /** 1 / ln(γ), γ = (1 + 1 %) / (1 − 1 %) (native/src/sketch.rs ALPHA). */
 const INV_LN_GAMMA = 1 / Math.log(1.01 / 0.99);
 /** Sketch indexes are clamped here; ±40000 covers 1e-347 … 1e347. */

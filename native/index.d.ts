@@ -10,6 +10,33 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * How values of one series from several threads are combined (prom-client's aggregators).
+ * The one Rust list of them: the napi boundary takes this enum, the Redis metadata its
+ * `as_str` names; `test/layout.test.ts` ties it to the TypeScript list.
+ */
+export declare const enum Aggregator {
+  /** Add them (default). */
+  Sum = 'sum',
+  /** Take the first thread's value. */
+  First = 'first',
+  /** Smallest. */
+  Min = 'min',
+  /** Largest. */
+  Max = 'max',
+  /** Arithmetic mean. */
+  Average = 'average',
+  /** Emit only when a single thread has the metric. */
+  Omit = 'omit',
+  /**
+   * Across processes: the most recently written value. Within a process (thread writes are
+   * not timestamped): the first thread's value.
+   */
+  Last = 'last',
+  /** Across processes: one series per process, labelled `process`. Within a process: the sum. */
+  PerProcess = 'perProcess',
+}
+
+/**
  * Starts the embedded aggregator of this host on a Unix socket (see
  * [`crate::backend::embedded`]); processes flush to it with a `redis+unix://` URL.
  */
@@ -107,7 +134,7 @@ export interface FamilyOptions {
   /** Summary sub-windows. */
   ageBuckets?: number
   /** Cross-thread aggregator. */
-  aggregator: MetricAggregator
+  aggregator: Aggregator
 }
 
 /** The merged values of one family, for `get()` and `getMetricsAsJSON()`. */
@@ -130,25 +157,22 @@ export interface FamilySnapshot {
   series: Array<SeriesSnapshot>
 }
 
-/** Cross-thread aggregator (prom-client's names). */
-export declare const enum MetricAggregator {
-  /** Add values. */
-  Sum = 'sum',
-  /** First thread's value. */
-  First = 'first',
-  /** Smallest value. */
-  Min = 'min',
-  /** Largest value. */
-  Max = 'max',
-  /** Mean value. */
-  Average = 'average',
-  /** Only when one thread has it. */
-  Omit = 'omit',
-  /** Across processes: the most recent write (within a process: the first thread's value). */
-  Last = 'last',
-  /** Across processes: one series per process (label `process`); within a process: sum. */
-  PerProcess = 'perProcess',
+/** The core's layout facts (see [`LayoutFacts`]). */
+export declare function layoutFacts(): LayoutFacts
+
+/**
+ * The shared-memory layout as the core sees it, for the test that keeps `metrics/layout.ts`
+ * and `native/src/layout.rs` equal.
+ */
+export interface LayoutFacts {
+  /** Bins per summary sketch page. */
+  pageBins: number
+  /** Every aggregator name, in the core's order. */
+  aggregators: Array<string>
 }
+
+/** Slots one series of a family of this shape occupies (see `native/src/layout.rs`). */
+export declare function layoutSlotsPerSeries(kind: MetricType, buckets: number, ageBuckets: number): number
 
 /** Metric type. */
 export declare const enum MetricType {

@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Aggregator = nativeBinding.Aggregator
 module.exports.aggregatorStart = nativeBinding.aggregatorStart
 module.exports.aggregatorStop = nativeBinding.aggregatorStop
 module.exports.backendClose = nativeBinding.backendClose
@@ -849,7 +850,8 @@ module.exports.exemplarSet = nativeBinding.exemplarSet
 module.exports.familyAdd = nativeBinding.familyAdd
 module.exports.familyClear = nativeBinding.familyClear
 module.exports.familyDrop = nativeBinding.familyDrop
-module.exports.MetricAggregator = nativeBinding.MetricAggregator
+module.exports.layoutFacts = nativeBinding.layoutFacts
+module.exports.layoutSlotsPerSeries = nativeBinding.layoutSlotsPerSeries
 module.exports.MetricType = nativeBinding.MetricType
 module.exports.pageAdd = nativeBinding.pageAdd
 module.exports.redisRender = nativeBinding.redisRender

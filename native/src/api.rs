@@ -2,8 +2,6 @@
 //! once per shard, chunk, family or series; updates never cross this boundary. Encoding runs
 //! on the libuv pool and resolves a Promise.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -15,11 +13,7 @@ fn err(msg: String) -> Error {
   Error::new(Status::InvalidArg, msg)
 }
 
-fn now_ms() -> f64 {
-  SystemTime::now()
-    .duration_since(UNIX_EPOCH)
-    .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
+use crate::clock::now_ms;
 
 /// Metric type.
 #[napi(string_enum = "lowercase")]
@@ -32,27 +26,6 @@ pub enum MetricType {
   Histogram,
   /// Summary.
   Summary,
-}
-
-/// Cross-thread aggregator (prom-client's names).
-#[napi(string_enum = "camelCase")]
-pub enum MetricAggregator {
-  /// Add values.
-  Sum,
-  /// First thread's value.
-  First,
-  /// Smallest value.
-  Min,
-  /// Largest value.
-  Max,
-  /// Mean value.
-  Average,
-  /// Only when one thread has it.
-  Omit,
-  /// Across processes: the most recent write (within a process: the first thread's value).
-  Last,
-  /// Across processes: one series per process (label `process`); within a process: sum.
-  PerProcess,
 }
 
 /// A metric family's definition, validated by JS before it gets here.
@@ -75,7 +48,7 @@ pub struct FamilyOptions {
   /// Summary sub-windows.
   pub age_buckets: Option<u32>,
   /// Cross-thread aggregator.
-  pub aggregator: MetricAggregator,
+  pub aggregator: Aggregator,
 }
 
 /// Options of one exposition.
@@ -196,16 +169,7 @@ pub fn family_add(shard: u32, options: FamilyOptions) -> Result<u32> {
     quantiles: options.quantiles.unwrap_or_default(),
     max_age_ms: options.max_age_seconds.unwrap_or(600.0) * 1000.0,
     age_buckets: options.age_buckets.unwrap_or(5).max(1),
-    aggregator: match options.aggregator {
-      MetricAggregator::Sum => Aggregator::Sum,
-      MetricAggregator::First => Aggregator::First,
-      MetricAggregator::Min => Aggregator::Min,
-      MetricAggregator::Max => Aggregator::Max,
-      MetricAggregator::Average => Aggregator::Average,
-      MetricAggregator::Omit => Aggregator::Omit,
-      MetricAggregator::Last => Aggregator::Last,
-      MetricAggregator::PerProcess => Aggregator::PerProcess,
-    },
+    aggregator: options.aggregator,
   };
   store::store().add_family(shard, def).map_err(err)
 }
@@ -495,4 +459,38 @@ mod tests {
       values
     );
   }
+}
+
+/// The shared-memory layout as the core sees it, for the test that keeps `metrics/layout.ts`
+/// and `native/src/layout.rs` equal.
+#[napi(object)]
+pub struct LayoutFacts {
+  /// Bins per summary sketch page.
+  pub page_bins: u32,
+  /// Every aggregator name, in the core's order.
+  pub aggregators: Vec<String>,
+}
+
+/// The core's layout facts (see [`LayoutFacts`]).
+#[napi]
+pub fn layout_facts() -> LayoutFacts {
+  LayoutFacts {
+    page_bins: crate::layout::PAGE_BINS as u32,
+    aggregators: Aggregator::ALL
+      .iter()
+      .map(|a| a.as_str().to_string())
+      .collect(),
+  }
+}
+
+/// Slots one series of a family of this shape occupies (see `native/src/layout.rs`).
+#[napi]
+pub fn layout_slots_per_series(kind: MetricType, buckets: u32, age_buckets: u32) -> u32 {
+  let kind = match kind {
+    MetricType::Counter => Kind::Counter,
+    MetricType::Gauge => Kind::Gauge,
+    MetricType::Histogram => Kind::Histogram,
+    MetricType::Summary => Kind::Summary,
+  };
+  crate::layout::slots_per_series(kind, buckets as usize, age_buckets as usize) as u32
 }

@@ -17,7 +17,9 @@
 pub mod api;
 pub mod backend;
 pub mod backend_api;
+pub mod clock;
 pub mod encoder;
+pub mod layout;
 pub mod merge;
 pub mod sketch;
 pub mod store;

@@ -18,8 +18,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-/// Bins per summary sketch page (must match `metrics/store.ts`).
-pub const PAGE_BINS: usize = 64;
+pub use crate::layout::PAGE_BINS;
 
 /// Metric type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +46,9 @@ impl Kind {
 }
 
 /// How values of one series from several threads are combined (prom-client's aggregators).
+/// The one Rust list of them: the napi boundary takes this enum, the Redis metadata its
+/// `as_str` names; `test/layout.test.ts` ties it to the TypeScript list.
+#[napi_derive::napi(string_enum = "camelCase")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Aggregator {
   /// Add them (default).
@@ -69,6 +71,23 @@ pub enum Aggregator {
 }
 
 impl Aggregator {
+  /// Every aggregator, in declaration order.
+  pub const ALL: [Aggregator; 8] = [
+    Aggregator::Sum,
+    Aggregator::First,
+    Aggregator::Min,
+    Aggregator::Max,
+    Aggregator::Average,
+    Aggregator::Omit,
+    Aggregator::Last,
+    Aggregator::PerProcess,
+  ];
+
+  /// The aggregator spelled `s` (prom-client's spelling), if any.
+  pub fn parse(s: &str) -> Option<Aggregator> {
+    Aggregator::ALL.into_iter().find(|a| a.as_str() == s)
+  }
+
   /// prom-client's spelling.
   pub fn as_str(self) -> &'static str {
     match self {
@@ -110,11 +129,7 @@ pub struct FamilyDef {
 impl FamilyDef {
   /// Slots one series of this family occupies in a shard.
   pub fn slots_per_series(&self) -> usize {
-    match self.kind {
-      Kind::Counter | Kind::Gauge => 1,
-      Kind::Histogram => self.buckets.len() + 2,
-      Kind::Summary => 2 + 2 * self.age_buckets as usize,
-    }
+    crate::layout::slots_per_series(self.kind, self.buckets.len(), self.age_buckets as usize)
   }
 
   /// Families from different threads merge only when their shape agrees; `None` when it does,

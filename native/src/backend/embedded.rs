@@ -20,7 +20,6 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::field;
 use super::{APPLY_LUA, READ_LUA};
@@ -100,9 +99,8 @@ pub struct Model {
 }
 
 fn now_ms() -> f64 {
-  SystemTime::now()
-    .duration_since(UNIX_EPOCH)
-    .map_or(0.0, |d| d.as_millis() as f64)
+  // Whole milliseconds, as Redis TIME-derived values are in the Lua scripts this models.
+  crate::clock::now_ms().floor()
 }
 
 /// `promsd:{p}:epoch` → `promsd:{p}:`.

@@ -77,17 +77,7 @@ pub fn bin_key(part: &str) -> Option<i64> {
 
 /// Parses an aggregator name of the metadata.
 pub fn aggregator(s: &str) -> Option<Aggregator> {
-  Some(match s {
-    "sum" => Aggregator::Sum,
-    "first" => Aggregator::First,
-    "min" => Aggregator::Min,
-    "max" => Aggregator::Max,
-    "average" => Aggregator::Average,
-    "omit" => Aggregator::Omit,
-    "last" => Aggregator::Last,
-    "perProcess" => Aggregator::PerProcess,
-    _ => return None,
-  })
+  Aggregator::parse(s)
 }
 
 /// Metadata JSON of a family (§5).

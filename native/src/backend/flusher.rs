@@ -106,11 +106,7 @@ pub fn random_hex() -> String {
   b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn now_ms() -> f64 {
-  SystemTime::now()
-    .duration_since(UNIX_EPOCH)
-    .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
+use crate::clock::now_ms;
 
 struct Flusher {
   cfg: Config,
