@@ -38,5 +38,3 @@ export type OwnerMessage =
   | { type: 'rendered'; id: number; body?: Uint8Array; error?: string }
   | { type: 'close' };
 
-/** Re-exported so the worker does not import the public entry. */
-export type { RegistryContentType };
