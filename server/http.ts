@@ -184,7 +184,7 @@ export function serverInfo(
     path,
     https,
     healthPath: '/healthz',
-    signalsHandled,
+    ...(signalsHandled ? { signalsHandled: true } : {}),
   };
 }
 

@@ -114,7 +114,9 @@ describe('resolveConfig', () => {
         env: { PROMSD_REDIS_URL: 'http://user:hunter2@redis:6379', PROMSD_AUTH_TOKEN: '' },
       }),
     );
+    // An empty token is an error (it would otherwise silently mean "no auth"); it is shown as "".
     expect(lines).toEqual([
+      'server.authToken = "" (from env PROMSD_AUTH_TOKEN): expected a non-empty token',
       'backend.redisUrl = "http://user:***@redis:6379/" (from env PROMSD_REDIS_URL): expected a redis:// or rediss:// URL',
     ]);
     expect(lines.join('\n')).not.toContain('hunter2');
