@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import type { Logger } from '../log';
 import { loadBackend } from '../backend/load';
 import { Counter } from '../metrics/counter';
 import { Gauge } from '../metrics/gauge';
-import { Registry } from '../metrics/registry';
+import { Registry, register } from '../metrics/registry';
 import { metricsRequestListener, SCRAPE_FAILED_BODY } from '../server/app';
 import { startHttpServer } from '../server/http';
 import { startHttpServerInThread } from '../server/thread';
@@ -142,7 +143,7 @@ for (const [name, start] of SERVERS) {
       );
       closers.push(() => backend.close({ timeoutMs: 200 }));
       const hits = new Counter({ name: `edge_fallback_${name}_total`, help: 'Hits.' });
-      closers.push(async () => (await import('../metrics/registry')).register.removeSingleMetric(hits.name));
+      closers.push(async () => register.removeSingleMetric(hits.name));
       hits.inc(3);
       const s = await start({ addr: '127.0.0.1', port: 0, logger });
       closers.push(() => s.close());
@@ -245,7 +246,6 @@ describe('failed scrapes', () => {
     await get(s.url);
     expect(logger.lines.length).toBe(1);
     // metricsRequestListener, in an app's own server, answers the same.
-    const { createServer } = await import('node:http');
     const app = createServer(metricsRequestListener({ registry: reg }));
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
     closers.push(() => new Promise((r) => app.close(r)));
@@ -308,7 +308,7 @@ describe('signals and stdout', () => {
     expect(quiet.out).toBe('');
     // The unreachable Consul agent is a warning: on stderr.
     expect(quiet.err).toMatch(
-      / warn  ConsulAgent: cannot reach the Consul agent at http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/,
+      / warn {2}ConsulAgent: cannot reach the Consul agent at http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/,
     );
     expect(quiet.err).not.toContain('connected to');
     const chatty = await run({ PROMSD_LOG_LEVEL: 'info' });
