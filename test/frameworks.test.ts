@@ -1,5 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { freePort } from './fixtures/sd-helpers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Each framework's adapter in a real app over a real socket, once as an ES module app and once
@@ -106,3 +108,39 @@ for (const framework of FRAMEWORKS) {
     });
   }
 }
+
+describe('the README examples', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Metrics in your app'), readme.indexOf('## Timing functions'));
+  const blocks = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  const names = ['hono', 'express', 'fastify', 'koa', 'node:http'];
+
+  it('are one per framework and node:http, five to seven lines each', () => {
+    expect(blocks.length).toBe(names.length);
+    for (const b of blocks) expect(b.trim().split('\n').length).toBeLessThanOrEqual(7);
+  });
+
+  names.forEach((name, i) => {
+    it(`${name}: runs as written (on a free port) and counts /users/:id`, async () => {
+      const port = await freePort();
+      const file = join(FIXTURES, `readme-${i}.mjs`);
+      writeFileSync(file, (blocks[i] as string).replaceAll('3000', String(port)));
+      const child = spawn(process.execPath, [file], { cwd: ROOT, stdio: 'ignore' });
+      try {
+        const path = name === 'node:http' ? '/metrics' : '/users/7';
+        let answered = 0;
+        for (let t = 0; t < 100 && answered === 0; t++) {
+          answered = await status(port, path).catch(() => 0);
+          if (answered === 0) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(answered).toBe(200);
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        if (name === 'node:http') expect(text).toContain('\njobs_total 1\n');
+        else expect(text).toContain('http_requests_total{method="GET",route="/users/:id",status="200"} 1');
+      } finally {
+        child.kill();
+        rmSync(file, { force: true });
+      }
+    });
+  });
+});
