@@ -34,6 +34,16 @@ export function metricsPlugin(
   options: FastifyMetricsOptions,
   done: (err?: Error) => void,
 ): void {
+  try {
+    setUp(fastify, options);
+  } catch (err) {
+    // A callback plugin reports through done(): a throw here would leave Fastify waiting.
+    return done(err as Error);
+  }
+  done();
+}
+
+function setUp(fastify: FastifyInstance, options: FastifyMetricsOptions): void {
   const { endpoint = '/metrics', compression = true, ...rest } = (options ?? {}) as FastifyMetricsOptions;
   if (endpoint !== false && (typeof endpoint !== 'string' || !/^\/\S*$/.test(endpoint))) {
     throw new InvalidOptionsError(
@@ -73,7 +83,6 @@ export function metricsPlugin(
       return reply.code(r.status).headers(r.headers).send(r.body);
     });
   }
-  done();
 }
 
 // What fastify-plugin sets: the hooks apply to the whole instance, not to a child context.
