@@ -38,7 +38,8 @@ export function metricsPlugin(
     setUp(fastify, options);
   } catch (err) {
     // A callback plugin reports through done(): a throw here would leave Fastify waiting.
-    return done(err as Error);
+    done(err as Error);
+    return;
   }
   done();
 }
