@@ -2,6 +2,8 @@
 // imported: the middleware only uses what every Koa 2/3 context carries, and the route template
 // @koa/router leaves on it.
 import type { Context, Next } from 'koa';
+import type { MetricsHandlerOptions } from '../app';
+import { registrySource, renderMetrics } from '../app';
 import { RequestMetrics } from './common';
 import type { MetricsMiddlewareOptions } from './common';
 
@@ -44,5 +46,20 @@ export function metricsMiddleware(options: MetricsMiddlewareOptions = {}): (ctx:
       throw err;
     }
     finish(ctx.status);
+  };
+}
+
+/**
+ * A Koa handler serving a registry's exposition (OpenMetrics or text 0.0.4 as the scraper asks,
+ * gzip): `router.get('/metrics', metricsHandler())`.
+ */
+export function metricsHandler(options: MetricsHandlerOptions = {}): (ctx: Context) => Promise<void> {
+  const source = registrySource(options.registry);
+  const compression = options.compression ?? true;
+  return async function promsdMetricsHandler(ctx: Context): Promise<void> {
+    const r = await renderMetrics(source, ctx.get('accept'), ctx.get('accept-encoding'), compression);
+    ctx.status = r.status;
+    ctx.set(r.headers);
+    ctx.body = r.body;
   };
 }
