@@ -89,6 +89,28 @@ for (const [name, start] of SERVERS) {
       expect(slow.every((c) => c.got().startsWith('HTTP/1.1 408 Request Timeout'))).toBe(true);
     });
 
+    it('closes a connection whose request body trickles, within a second of requestTimeoutMs at the latest', async () => {
+      const s = await start({ addr: '127.0.0.1', port: 0, headersTimeoutMs: 1000, requestTimeoutMs: 1500 });
+      closers.push(() => s.close());
+      const t0 = Date.now();
+      const answer = await new Promise<string>((resolve) => {
+        const c = connect({ host: '127.0.0.1', port: s.socket.port });
+        let data = '';
+        const timer = setInterval(() => c.write('x'), 200);
+        c.on('data', (d: Buffer) => (data += d.toString('latin1')));
+        c.on('error', () => undefined);
+        c.on('close', () => {
+          clearInterval(timer);
+          resolve(data);
+        });
+        c.write('POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n');
+      });
+      const took = Date.now() - t0;
+      // The server answers without reading the body (405 here); the connection is then cut.
+      expect(answer).toMatch(/^HTTP\/1\.1 405 Method Not Allowed/);
+      expect(took).toBeLessThan(2500);
+    });
+
     it('refuses connections past maxConnections at once, logs it, and serves again once they are gone', async () => {
       const logger = recording();
       const s = await start({ addr: '127.0.0.1', port: 0, maxConnections: 3, logger });
