@@ -90,3 +90,18 @@ export class ConsulApiError extends PromsdError {
     super(`${call}: Consul answered ${statusCode}: ${consulMessage}`);
   }
 }
+
+// Configuration
+/** Every problem of a configuration, one line each (`problems`), reported together. */
+export class ConfigError extends PromsdError {
+  override name = 'ConfigError';
+  /** One line per problem. */
+  readonly problems: readonly string[];
+
+  constructor(problems: string[]) {
+    super(
+      `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`,
+    );
+    this.problems = problems;
+  }
+}

@@ -48,7 +48,7 @@ export type {
 export { currentTrace, currentTraceId, runWithTrace } from './metrics/trace';
 export type { TraceContext } from './metrics/trace';
 export { metricsMiddleware } from './server/middleware';
-export type { MetricsMiddlewareOptions } from './server/middleware';
+export type { MetricsMiddlewareOptions, RequestInfo } from './server/middleware';
 export {
   DuplicateMetricError,
   InvalidLabelsError,
@@ -66,8 +66,18 @@ export type { RedisBackendOptions, RenderRedisOptions } from './backend/redis';
 export { AGGREGATOR_SOCKET_ENV, EmbeddedBackend, createBackend } from './backend/embedded';
 export type { EmbeddedBackendOptions } from './backend/embedded';
 export { IoredisBackend, type IoredisBackendOptions } from './backend/ioredis';
-export type { Backend, Logger, RenderOptions } from './backend/types';
-export { BackendConfigError, BackendLoadedError } from './errors';
+export type { Backend, RenderOptions } from './backend/types';
+export { createLogger, defaultLogger, setLogger } from './log';
+export type { Logger } from './log';
+export { resolveConfig, serverEnv, configTable, CONFIG_FILE, KEYS } from './config/index';
+export type {
+  ConfigSource,
+  PromsdConfig,
+  PromsdConfigInput,
+  ResolveConfigInput,
+  ResolvedConfig,
+} from './config/index';
+export { BackendConfigError, BackendLoadedError, ConfigError } from './errors';
 
 /** The default registry's content type (prom-client compatible). */
 export const contentType = PROMETHEUS_CONTENT_TYPE;

@@ -11,6 +11,8 @@ import { show } from '../errors';
 import { native } from '../metrics/native';
 import { BackendConfigError } from '../errors';
 import { unloadBackend } from './load';
+import { checkLogger } from './options';
+import type { Logger } from '../log';
 import { RedisBackend, type RedisBackendOptions } from './redis';
 import type { Backend, RenderOptions } from './types';
 
@@ -67,6 +69,7 @@ export class EmbeddedBackend implements Backend {
     const { role: _role, socketPath: _socketPath, ...rest } = options;
     this.#inner = new RedisBackend({
       ...rest,
+      logger: asEmbedded(checkLogger(WHAT, rest.logger), path),
       url: `redis+unix://${path}`,
       processTtlMs: rest.processTtlMs,
       timeoutMs: rest.timeoutMs ?? 2000,
@@ -122,6 +125,21 @@ export class EmbeddedBackend implements Backend {
       }
     }
   }
+}
+
+/**
+ * The core speaks the Redis protocol to the aggregator and says "Redis" in its lines; here they
+ * name what it is: `connected to the embedded aggregator at /tmp/promsd-1.sock`.
+ */
+function asEmbedded(logger: Logger, path: string): Logger {
+  const rename = (m: string): string =>
+    m.replace(/\bRedis at \S+/g, `the embedded aggregator at ${path}`).replace(/\bRedis\b/g, 'the embedded aggregator');
+  return {
+    debug: (m) => logger.debug(rename(m)),
+    info: (m) => logger.info(rename(m)),
+    warn: (m) => logger.warn(rename(m)),
+    error: (m) => logger.error(rename(m)),
+  };
 }
 
 /**

@@ -2,10 +2,11 @@ import { hostname } from 'node:os';
 // Checks shared by the backends' options; messages name the option and the value.
 import { show } from '../errors';
 import { BackendConfigError } from '../errors';
-import type { Logger } from './types';
+import { PREFIX } from '../config/rules';
+import { checkLogger as checkAnyLogger } from '../log';
+import type { Logger } from '../log';
 
-/** What a prefix may be: it becomes a Redis Cluster hash tag, so no braces. */
-export const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
+export { PREFIX } from '../config/rules';
 
 /** A prefix usable as a Redis Cluster hash tag. */
 export function checkPrefix(what: string, prefix: unknown): string {
@@ -50,15 +51,9 @@ export function checkUrls(what: string, url: unknown): string[] {
   return urls as string[];
 }
 
-/** A logger with the four methods. */
+/** The `logger` option: the four methods, or the library default (stderr, `PROMSD_LOG_LEVEL`). */
 export function checkLogger(what: string, logger: unknown): Logger {
-  if (logger === undefined) return console;
-  for (const m of ['debug', 'info', 'warn', 'error'] as const) {
-    if (typeof (logger as Record<string, unknown> | null)?.[m] !== 'function') {
-      throw new BackendConfigError(`${what}: logger must have debug, info, warn and error methods (missing ${m})`);
-    }
-  }
-  return logger as Logger;
+  return checkAnyLogger(what, logger, BackendConfigError);
 }
 
 /** A PEM certificate (or bundle) for `tlsCa`. */

@@ -1,13 +1,7 @@
 // The contract every cross-process backend implements (the Rust RedisBackend, the ioredis twin,
 // the embedded one). `loadBackend` starts one per process; the global registry renders through it.
 
-/** A pino-compatible logger; `console` fits. */
-export interface Logger {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
+export type { Logger } from '../log';
 
 /** What `Registry.metrics()` asks a backend for. */
 export interface RenderOptions {

@@ -221,6 +221,7 @@ async function runPrimary({ args, resolved, logger, out }: CommandContext): Prom
   try {
     server = await startHttpServer({
       ...serverOptionsOf(config),
+      logger,
       serviceDiscovery: sd.plugins,
       ...(sd.httpSd ? { httpSd: sd.httpSd } : {}),
     });

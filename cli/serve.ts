@@ -41,6 +41,7 @@ export const serve: Command = {
       const sd = serviceDiscoveryOf(config, logger);
       server = await startHttpServer({
         ...serverOptionsOf(config),
+        logger,
         serviceDiscovery: sd.plugins,
         ...(sd.httpSd ? { httpSd: sd.httpSd } : {}),
       });

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { PromsdError, show } from '../errors';
+import { ConfigError, show } from '../errors';
+
+export { ConfigError } from '../errors';
 import { KEYS } from './schema';
 import type { KeyDef, PromsdConfig, PromsdConfigInput, StringKind } from './schema';
 
@@ -17,28 +19,17 @@ export interface ResolvedConfig {
   file: string | undefined;
 }
 
-/** Every problem of a configuration, one line each (`problems`), reported together. */
-export class ConfigError extends PromsdError {
-  override name = 'ConfigError';
-  /** One line per problem. */
-  readonly problems: readonly string[];
-
-  constructor(problems: string[]) {
-    super(
-      `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`,
-    );
-    this.problems = problems;
-  }
-}
-
 /** Inputs of `resolveConfig`. */
 export interface ResolveConfigInput {
   /** Explicit options (highest precedence). */
   options?: PromsdConfigInput;
   /** Environment (default `process.env`). */
   env?: Record<string, string | undefined>;
-  /** Config file: an explicit path must exist; otherwise `promsd.config.json` in `cwd` is used if present. */
-  configFile?: string;
+  /**
+   * Config file: an explicit path must exist; otherwise `promsd.config.json` in `cwd` is used if
+   * present; `false` reads no file.
+   */
+  configFile?: string | false;
   /** Directory of the default config file (default `process.cwd()`). */
   cwd?: string;
 }
@@ -75,7 +66,7 @@ function where(def: KeyDef, source: ConfigSource, file: string | undefined): str
 }
 
 function shown(def: KeyDef, value: unknown): string {
-  if (!def.secret) return show(value);
+  if (!def.secret || value === '') return show(value);
   return def.key === 'backend.redisUrl' && typeof value === 'string' ? show(maskUrl(value)) : '"***"';
 }
 
@@ -107,6 +98,7 @@ function flatten(input: unknown, label: string, problems: string[]): Map<string,
 }
 
 function readFile(input: ResolveConfigInput, problems: string[]): { path: string | undefined; values: unknown } {
+  if (input.configFile === false) return { path: undefined, values: undefined };
   const explicit = input.configFile;
   const path =
     explicit === undefined
@@ -147,7 +139,8 @@ export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
     [
       'env',
       new Map(
-        KEYS.filter((d) => env[d.env] !== undefined && env[d.env] !== '').map((d) => [
+        // Set but empty is unset, except where that would silently weaken the setup (a token).
+        KEYS.filter((d) => env[d.env] !== undefined && (env[d.env] !== '' || d.emptyIsError === true)).map((d) => [
           d.key,
           fromString(d.kind, env[d.env] as string),
         ]),
@@ -242,7 +235,29 @@ function maskUrl(url: string): string {
 export function configTable(): string {
   const rows = KEYS.map((d) => {
     const def = d.defaultText ?? (d.default === undefined ? 'unset' : `\`${JSON.stringify(d.default)}\``);
-    return `| \`${d.key}\` | \`${d.env}\` | ${d.expected.replaceAll('|', '\\|')} | ${def} | ${d.doc.replaceAll('|', '\\|')} |`;
+    return `| \`${d.key}\` | \`${d.env}\` | ${d.expected.replaceAll('|', '\\|')} | ${def} | ${d.doc.replaceAll('|', '\\|')} | ${d.readBy} |`;
   });
-  return ['| key | environment | accepted values | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+  return [
+    '| key | environment | accepted values | default | meaning | read by |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
+/**
+ * The `server.*` values set in the environment (`PROMSD_PORT`, `PROMSD_ADDR`, `PROMSD_PATH`,
+ * `PROMSD_AUTH_TOKEN`, `PROMSD_TLS_CERT`/`PROMSD_TLS_KEY`, `PROMSD_COMPRESSION`): what
+ * `startHttpServer` and `startHttpServerInThread` use for the options they are not given. Checked
+ * with the schema; throws a `ConfigError` naming each bad variable.
+ */
+export function serverEnv(env: Record<string, string | undefined> = process.env): Partial<PromsdConfig['server']> {
+  const serverKeys = KEYS.filter((d) => d.key.startsWith('server.'));
+  const only = Object.fromEntries(serverKeys.map((d) => [d.env, env[d.env]]));
+  const { config, sources } = resolveConfig({ env: only, configFile: false });
+  const out: Record<string, unknown> = {};
+  for (const d of serverKeys) {
+    const name = d.key.slice('server.'.length);
+    if (sources[d.key] === 'env') out[name] = (config.server as unknown as Record<string, unknown>)[name];
+  }
+  return out as Partial<PromsdConfig['server']>;
 }

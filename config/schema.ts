@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { PREFIX } from '../backend/options';
-import { isMetricsPath } from '../server/options';
+import { isMetricsPath, LOG_LEVELS, PREFIX } from './rules';
+import type { LogLevel } from './rules';
 
 /**
  * Every configuration key promsd reads, in one table: its schema (zod), the environment variable
@@ -31,7 +31,15 @@ export interface KeyDef {
   secret?: boolean;
   /** One line for the README. */
   doc: string;
+  /** The entry points that read it (the README's "read by" column). */
+  readBy: string;
+  /** Set but empty in the environment is an error, not "unset" (a token that would silently mean no auth). */
+  emptyIsError?: boolean;
 }
+
+/** The entry points, as the README names them. */
+const CLI = '`promsd` CLI';
+const SERVERS = `${CLI}, \`startHttpServer\`, \`startHttpServerInThread\``;
 
 const port = z.number().int().min(0).max(65535);
 const nonEmpty = z.string().min(1);
@@ -39,7 +47,7 @@ const prefix = z.string().regex(PREFIX);
 const path = z.string().refine(isMetricsPath);
 const redisUrl = z.string().regex(/^rediss?:\/\/[^\s]+$/);
 const consulAddr = z.string().regex(/^(https?:\/\/)?[^\s/]+(:\d+)?\/?$/);
-const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+const logLevels = LOG_LEVELS;
 const backends = ['memory', 'embedded', 'redis', 'ioredis'] as const;
 const sdKinds = ['consul', 'file', 'http'] as const;
 
@@ -52,7 +60,9 @@ export const KEYS: readonly KeyDef[] = [
     schema: port,
     expected: 'an integer from 0 to 65535',
     default: 9464,
+    defaultText: '`9464`; `startHttpServer*`: `0` (any free port)',
     doc: 'Port of the metrics server (0: any free port).',
+    readBy: SERVERS,
   },
   {
     key: 'server.addr',
@@ -62,6 +72,7 @@ export const KEYS: readonly KeyDef[] = [
     expected: 'a host name or IP address',
     default: '0.0.0.0',
     doc: 'Address the metrics server binds.',
+    readBy: SERVERS,
   },
   {
     key: 'server.path',
@@ -71,6 +82,7 @@ export const KEYS: readonly KeyDef[] = [
     expected: 'an absolute URL path other than /, /healthz and /sd',
     default: '/metrics',
     doc: 'Path of the metrics.',
+    readBy: SERVERS,
   },
   {
     key: 'server.tlsCert',
@@ -79,6 +91,7 @@ export const KEYS: readonly KeyDef[] = [
     schema: nonEmpty,
     expected: 'the path of a PEM certificate chain',
     doc: 'HTTPS certificate file (with `server.tlsKey`).',
+    readBy: SERVERS,
   },
   {
     key: 'server.tlsKey',
@@ -87,6 +100,7 @@ export const KEYS: readonly KeyDef[] = [
     schema: nonEmpty,
     expected: 'the path of a PEM private key',
     doc: 'HTTPS private key file (with `server.tlsCert`).',
+    readBy: SERVERS,
   },
   {
     key: 'server.authToken',
@@ -96,6 +110,8 @@ export const KEYS: readonly KeyDef[] = [
     expected: 'a non-empty token',
     secret: true,
     doc: 'Bearer token scrapers must send.',
+    readBy: SERVERS,
+    emptyIsError: true,
   },
   {
     key: 'server.compression',
@@ -105,6 +121,7 @@ export const KEYS: readonly KeyDef[] = [
     expected: 'true or false',
     default: true,
     doc: 'gzip the exposition when the scraper accepts it.',
+    readBy: SERVERS,
   },
   {
     key: 'backend.kind',
@@ -114,6 +131,7 @@ export const KEYS: readonly KeyDef[] = [
     expected: backends.join(' | '),
     defaultText: '`redis` if `backend.redisUrl` is set, else `embedded`',
     doc: 'Where processes aggregate: `memory` (this process only), `embedded` (processes of one host, no server), `redis` (Rust core), `ioredis` (TypeScript twin).',
+    readBy: CLI,
   },
   {
     key: 'backend.redisUrl',
@@ -123,6 +141,7 @@ export const KEYS: readonly KeyDef[] = [
     expected: 'a redis:// or rediss:// URL',
     secret: true,
     doc: 'Redis URL (user and password in the URL for AUTH).',
+    readBy: CLI,
   },
   {
     key: 'backend.prefix',
@@ -132,6 +151,7 @@ export const KEYS: readonly KeyDef[] = [
     expected: '1 to 64 of A-Z a-z 0-9 _ . : -',
     default: 'promsd',
     doc: 'Namespace of this service in Redis (several services can share one Redis).',
+    readBy: CLI,
   },
   {
     key: 'backend.flushIntervalMs',
@@ -141,6 +161,7 @@ export const KEYS: readonly KeyDef[] = [
     expected: 'an integer from 10 to 600000',
     default: 1000,
     doc: 'How often changed series are sent.',
+    readBy: CLI,
   },
   {
     key: 'sd.kinds',
@@ -151,6 +172,7 @@ export const KEYS: readonly KeyDef[] = [
     default: [],
     defaultText: 'none',
     doc: 'Service discovery to register with.',
+    readBy: CLI,
   },
   {
     key: 'sd.fileDir',
@@ -160,6 +182,7 @@ export const KEYS: readonly KeyDef[] = [
     expected: 'a directory path',
     default: './.promsd/targets',
     doc: 'Directory of `file_sd_configs` targets (FileSD).',
+    readBy: CLI,
   },
   {
     key: 'sd.serviceName',
@@ -169,6 +192,7 @@ export const KEYS: readonly KeyDef[] = [
     expected: 'a name of letters, digits, _ . -',
     default: 'app-metrics',
     doc: 'Service name registered in Consul and HTTP SD.',
+    readBy: CLI,
   },
   {
     key: 'consul.addr',
@@ -178,6 +202,7 @@ export const KEYS: readonly KeyDef[] = [
     expected: 'host:port, optionally with http:// or https://',
     defaultText: '`127.0.0.1:8500`',
     doc: 'Consul agent address.',
+    readBy: `${CLI}, \`ConsulAgent\``,
   },
   {
     key: 'consul.token',
@@ -187,6 +212,7 @@ export const KEYS: readonly KeyDef[] = [
     expected: 'a token',
     secret: true,
     doc: 'Consul ACL token.',
+    readBy: `${CLI}, \`ConsulAgent\``,
   },
   {
     key: 'consul.tokenFile',
@@ -195,6 +221,7 @@ export const KEYS: readonly KeyDef[] = [
     schema: nonEmpty,
     expected: 'a file path',
     doc: 'File holding the Consul ACL token.',
+    readBy: `${CLI}, \`ConsulAgent\``,
   },
   {
     key: 'consul.ssl',
@@ -203,6 +230,7 @@ export const KEYS: readonly KeyDef[] = [
     schema: z.boolean(),
     expected: 'true or false',
     doc: 'Talk HTTPS to the agent.',
+    readBy: `${CLI}, \`ConsulAgent\``,
   },
   {
     key: 'consul.sslVerify',
@@ -211,6 +239,7 @@ export const KEYS: readonly KeyDef[] = [
     schema: z.boolean(),
     expected: 'true or false',
     doc: "Verify the agent's certificate (default true).",
+    readBy: `${CLI}, \`ConsulAgent\``,
   },
   {
     key: 'consul.caCert',
@@ -219,6 +248,7 @@ export const KEYS: readonly KeyDef[] = [
     schema: nonEmpty,
     expected: 'a file path',
     doc: 'CA bundle for the agent.',
+    readBy: `${CLI}, \`ConsulAgent\``,
   },
   {
     key: 'consul.clientCert',
@@ -227,6 +257,7 @@ export const KEYS: readonly KeyDef[] = [
     schema: nonEmpty,
     expected: 'a file path',
     doc: 'Client certificate for the agent.',
+    readBy: `${CLI}, \`ConsulAgent\``,
   },
   {
     key: 'consul.clientKey',
@@ -235,6 +266,7 @@ export const KEYS: readonly KeyDef[] = [
     schema: nonEmpty,
     expected: 'a file path',
     doc: 'Client key for the agent.',
+    readBy: `${CLI}, \`ConsulAgent\``,
   },
   {
     key: 'log.level',
@@ -243,7 +275,9 @@ export const KEYS: readonly KeyDef[] = [
     schema: z.enum(logLevels),
     expected: logLevels.join(' | '),
     default: 'info',
-    doc: 'Least severe level logged.',
+    defaultText: '`"info"` (CLI), `"warn"` (library)',
+    doc: 'Least severe level logged (stderr; nothing goes to stdout).',
+    readBy: `${CLI}, every library logger given none`,
   },
   {
     key: 'log.format',
@@ -253,6 +287,7 @@ export const KEYS: readonly KeyDef[] = [
     expected: 'text | json',
     default: 'text',
     doc: 'Log lines as text or JSON (stderr).',
+    readBy: `${CLI}, every library logger given none`,
   },
 ];
 
@@ -261,7 +296,7 @@ export type BackendKind = (typeof backends)[number];
 /** Service-discovery kinds. */
 export type SdKind = (typeof sdKinds)[number];
 /** Log levels. */
-export type LogLevel = (typeof logLevels)[number];
+export type { LogLevel };
 
 /** The resolved configuration. */
 export interface PromsdConfig {

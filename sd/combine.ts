@@ -27,6 +27,10 @@ export function combineServiceDiscovery(plugins: readonly ServiceDiscovery[]): S
     get isRegistered(): boolean {
       return list.every((p) => p.isRegistered !== false);
     },
+    // The server registering the combination then owns the signals for all of them.
+    get handleSignals(): boolean {
+      return list.some((p) => p.handleSignals === true);
+    },
     async register(server: MetricsServerInfo): Promise<Deregister | null> {
       const results = await Promise.allSettled(list.map((p) => p.register(server)));
       const deregisters = results.flatMap((r) =>

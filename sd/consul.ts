@@ -4,7 +4,7 @@ import { advertisedAddress, checkServerInfo, defaultInstanceId, hostPort } from 
 import { resolveConnection, type ConsulConnection, type ConsulTlsOptions } from './consul-config';
 import { goDuration, humanDuration, parseDuration, type Duration } from './duration';
 import { ConsulApiError, InvalidSdOptionError } from '../errors';
-import { consoleLogger, type SdLogger } from './logger';
+import type { SdLogger } from './logger';
 import { checkKeys, optBoolean, optLogger, optString, optStringArray, optStringRecord } from './options';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from './types';
 
@@ -62,7 +62,11 @@ export interface ConsulAgentOptions {
   syncInterval?: Duration;
   /** Backoff between registration attempts while the agent is unreachable (default `'1s'` doubling up to `'1m'`, with jitter). */
   retry?: { initialDelay?: Duration; maxDelay?: Duration };
-  /** Deregister on SIGTERM/SIGINT, then let the signal end the process (default false). */
+  /**
+   * On SIGTERM/SIGINT, close the server that registered this plugin — every plugin deregistered,
+   * the listener closed — then let the signal end the process (default false). Registered on its
+   * own (`agent.register(info)` outside a server), it deregisters itself.
+   */
   handleSignals?: boolean;
   /** Where background events are reported (default: `console`, debug dropped). */
   logger?: SdLogger;
@@ -193,7 +197,7 @@ function settings(options: unknown): Settings {
     initialDelayMs,
     maxDelayMs,
     handleSignals: optBoolean('ConsulAgent: handleSignals', o.handleSignals, false),
-    logger: optLogger('ConsulAgent: logger', o.logger, consoleLogger),
+    logger: optLogger('ConsulAgent: logger', o.logger),
     connection: resolveConnection(
       { agentAddress, token, tls: o.tls },
       (o.env as NodeJS.ProcessEnv | undefined) ?? process.env,
@@ -262,6 +266,11 @@ export class ConsulAgent implements ServiceDiscovery {
     this.#s = settings(options);
   }
 
+  /** The `handleSignals` option: the server registering this plugin closes itself on SIGTERM/SIGINT. */
+  get handleSignals(): boolean {
+    return this.#s.handleSignals;
+  }
+
   /** True while the agent is known to hold the registration. */
   get isRegistered(): boolean {
     return this.#registered;
@@ -320,7 +329,9 @@ export class ConsulAgent implements ServiceDiscovery {
       ...(token === undefined ? {} : { defaults: { token } }),
       ...tls,
     } as ConstructorParameters<typeof Consul>[0]);
-    if (s.handleSignals) this.#installSignalHandlers();
+    // The server that registered this plugin owns the signals when it says so (it closes all of
+    // its registrations and its listener); on its own, the agent deregisters itself.
+    if (s.handleSignals && server.signalsHandled !== true) this.#installSignalHandlers();
     await this.#enqueue(() => this.#tryRegister());
     return () => this.#close();
   }

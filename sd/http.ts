@@ -5,7 +5,7 @@ import { show } from '../errors';
 import { checkServerInfo, defaultInstanceId } from './address';
 import { InvalidSdOptionError } from '../errors';
 import { targetGroupOf } from './file';
-import { consoleLogger, type SdLogger } from './logger';
+import type { SdLogger } from './logger';
 import { LABEL_NAME, checkKeys, optLogger, optString, optStringRecord } from './options';
 import type { Deregister, HttpSdSource, MetricsServerInfo, ServiceDiscovery, TargetGroup } from './types';
 
@@ -138,7 +138,7 @@ export class RedisHttpSD implements ServiceDiscovery, HttpSdSource {
       }) ?? {};
     this.#serviceId = optString('RedisHttpSD: serviceId', o.serviceId, ID, 'must be 1-200 characters without spaces');
     this.#address = optString('RedisHttpSD: address', o.address);
-    this.#logger = optLogger('RedisHttpSD: logger', o.logger, consoleLogger);
+    this.#logger = optLogger('RedisHttpSD: logger', o.logger);
   }
 
   /** True while the last announcement reached Redis. */

@@ -1,6 +1,7 @@
 import { show } from '../errors';
 import { InvalidSdOptionError } from '../errors';
 import type { SdLogger } from './logger';
+import { checkLogger } from '../log';
 
 // Small validators shared by the plugins: each names the option (`ConsulAgent: tags`) and quotes
 // the value it refused, so a typo in a deployment's config reads as what it is.
@@ -69,22 +70,9 @@ export function optStringRecord(
   return out;
 }
 
-/** A logger with debug/info/warn/error methods, or `fallback` when absent. */
-export function optLogger(what: string, value: unknown, fallback: SdLogger): SdLogger {
-  if (value === undefined) return fallback;
-  const l = value as Record<string, unknown>;
-  if (
-    typeof value !== 'object' ||
-    value === null ||
-    ['debug', 'info', 'warn', 'error'].some((m) => typeof l[m] !== 'function')
-  ) {
-    throw new InvalidSdOptionError(
-      `${what} must have debug, info, warn and error methods (pino, console...), got ${show(value)}`,
-    );
-  }
-  // Bound so that loggers whose methods use `this` (pino, console) keep working.
-  const bind = (m: 'debug' | 'info' | 'warn' | 'error') => (message: string) => (value as SdLogger)[m](message);
-  return { debug: bind('debug'), info: bind('info'), warn: bind('warn'), error: bind('error') };
+/** The `logger` option of a plugin: the four methods, or the library default (stderr, `PROMSD_LOG_LEVEL`). */
+export function optLogger(what: string, value: unknown): SdLogger {
+  return checkLogger(what.replace(/: logger$/, ''), value, InvalidSdOptionError);
 }
 
 /** Prometheus label names: `[a-zA-Z_][a-zA-Z0-9_]*`. */

@@ -26,6 +26,12 @@ export interface MetricsServerInfo {
   readonly https: boolean;
   /** Path of a cheap health endpoint on the same server (`/healthz`). */
   readonly healthPath: string;
+  /**
+   * True when the server closes itself — every plugin deregistered, the listener closed — on
+   * SIGTERM/SIGINT (because a plugin asked with `handleSignals`): plugins then install no handler
+   * of their own.
+   */
+  readonly signalsHandled?: boolean;
 }
 
 /** Undoes one registration. Called at most once, by the server's `close()`. */
@@ -40,6 +46,13 @@ export interface ServiceDiscovery {
   register(server: MetricsServerInfo): Promise<Deregister | null>;
   /** Optional: whether the registration is currently in effect (shown as `isRegistered`). */
   readonly isRegistered?: boolean;
+  /**
+   * Optional: true asks the server that registers the plugin to close itself on SIGTERM/SIGINT
+   * (every plugin deregistered, the listener closed), then let the signal end the process.
+   */
+  readonly handleSignals?: boolean;
+  /** Optional: how errors name the plugin (default: its class name). */
+  readonly name?: string;
 }
 
 /** One group of targets in Prometheus's `file_sd_configs` / `http_sd_configs` format. */

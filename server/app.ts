@@ -6,6 +6,8 @@ import { getGlobalRegistry, isGzip, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT
 import type { Registry, RegistryContentType } from '../metrics/registry';
 import { httpSdHandler } from '../sd/http';
 import type { HttpSdSource } from '../sd/types';
+import { defaultLogger, LogThrottle } from '../log';
+import type { Logger } from '../log';
 import type { AuthOptions } from './options';
 
 /**
@@ -91,7 +93,8 @@ export async function renderMetrics(
   return { status: 200, headers, body };
 }
 
-function registrySource(registry: Registry | undefined): ExpositionSource {
+/** The exposition of `registry` (default: the global one, through its backend when one is loaded). */
+export function registrySource(registry: Registry | undefined): ExpositionSource {
   return async (contentType, gzip) => ({
     body: await (registry ?? getGlobalRegistry()).metricsBuffer({ contentType, gzip }),
   });
@@ -101,21 +104,38 @@ function toResponse(r: MetricsResponse, head: boolean): Response {
   return new Response(head ? null : r.body, { status: r.status, headers: r.headers });
 }
 
-function errorResponse(err: unknown): Response {
+/**
+ * What a scraper sees when a scrape fails: no cause. Causes name hosts, ports and error texts that
+ * are nobody's business on an endpoint often open to the network; they go to the log instead.
+ */
+export const SCRAPE_FAILED_BODY = 'metrics collection failed; the cause is in the server log\n';
+
+// One throttle per logger: a failing scrape every 15 s logs once a minute.
+const throttles = new WeakMap<Logger, LogThrottle>();
+
+/** Logs why a scrape failed (throttled per cause). */
+export function logScrapeFailure(err: unknown, logger: Logger = defaultLogger(), level: keyof Logger = 'error'): void {
   const msg = err instanceof Error ? err.message : String(err);
-  return new Response(`metrics collection failed: ${msg}\n`, {
+  let t = throttles.get(logger);
+  if (t === undefined) throttles.set(logger, (t = new LogThrottle(logger)));
+  t.log(level, msg, `promsd: metrics collection failed: ${msg}`);
+}
+
+function errorResponse(err: unknown, logger?: Logger): Response {
+  logScrapeFailure(err, logger);
+  return new Response(SCRAPE_FAILED_BODY, {
     status: 500,
     headers: { 'content-type': 'text/plain; charset=utf-8' },
   });
 }
 
-function handlerFor(source: ExpositionSource, compression: boolean): Handler {
+function handlerFor(source: ExpositionSource, compression: boolean, logger?: Logger): Handler {
   return async (c: Context) => {
     try {
       const r = await renderMetrics(source, c.req.header('accept'), c.req.header('accept-encoding'), compression);
       return toResponse(r, c.req.method === 'HEAD');
     } catch (err) {
-      return errorResponse(err);
+      return errorResponse(err, logger);
     }
   };
 }
@@ -151,9 +171,10 @@ export function metricsRequestListener(
         res.end(req.method === 'HEAD' ? undefined : r.body);
       },
       (err: unknown) => {
+        logScrapeFailure(err);
         if (res.headersSent) return void res.destroy();
         res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-        res.end(`metrics collection failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        res.end(SCRAPE_FAILED_BODY);
       },
     );
   };
@@ -163,16 +184,22 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
 }
 
-/** Constant-time check of the `Authorization` header against `auth`. */
+/**
+ * Constant-time check of the `Authorization` header against `auth`. The scheme is
+ * case-insensitive (`bearer`, `BASIC`: RFC 9110 §11.1); the credentials are compared exactly.
+ */
 export function authorized(auth: AuthOptions, header: string | undefined): boolean {
   if (header === undefined) return false;
-  const expected =
+  const m = /^\s*([A-Za-z]+)\s+(\S+)\s*$/.exec(header);
+  if (m === null) return false;
+  const [, scheme = '', credentials = ''] = m;
+  const [wantScheme, want] =
     'token' in auth
-      ? `Bearer ${auth.token}`
-      : `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`;
+      ? ['bearer', auth.token]
+      : ['basic', Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')];
   // Hashing first makes the comparison constant-time whatever the lengths.
-  const ok = timingSafeEqual(digest(header.trim()), digest(expected));
-  return ok;
+  const same = timingSafeEqual(digest(credentials), digest(want));
+  return same && scheme.toLowerCase() === wantScheme;
 }
 
 function authMiddleware(auth: AuthOptions): MiddlewareHandler {
@@ -204,6 +231,8 @@ export interface MetricsAppOptions {
   auth?: AuthOptions;
   /** Serves HTTP SD at `/sd`. */
   httpSd?: HttpSdSource;
+  /** Where failed scrapes are logged (default: the library logger). */
+  logger?: Logger;
 }
 
 /**
@@ -223,7 +252,7 @@ export function createMetricsApp(options: MetricsAppOptions): Hono {
     app.use(path, authMiddleware(options.auth));
     if (options.httpSd) app.use('/sd', authMiddleware(options.auth));
   }
-  app.get(path, handlerFor(options.source, options.compression));
+  app.get(path, handlerFor(options.source, options.compression, options.logger));
   const page = Buffer.from(
     '<!doctype html>\n<html><head><title>promsd metrics</title></head><body>' +
       `<h1>promsd metrics</h1><p><a href="${escapeHtml(path)}">${escapeHtml(path)}</a></p></body></html>\n`,
@@ -242,6 +271,6 @@ export function createMetricsApp(options: MetricsAppOptions): Hono {
   app.notFound(
     () => new Response('Not Found\n', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } }),
   );
-  app.onError((err) => errorResponse(err));
+  app.onError((err) => errorResponse(err, options.logger));
   return app;
 }

@@ -5,10 +5,15 @@ import type { AddressInfo } from 'node:net';
 import type { createAdaptorServer as CreateAdaptorServer } from '@hono/node-server';
 import { InvalidOptionsError, ServerStartError } from '../errors';
 import { combineServiceDiscovery } from '../sd/combine';
-import { getGlobalRegistry } from '../metrics/registry';
+import { getBackend } from '../backend/load';
+import { native } from '../metrics/native';
+import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE } from '../metrics/registry';
+import type { Registry, RegistryContentType } from '../metrics/registry';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from '../sd/types';
-import { createMetricsApp } from './app';
+import { createMetricsApp, logScrapeFailure } from './app';
 import type { ExpositionSource } from './app';
+import { checkLogger, defaultLogger, LogThrottle } from '../log';
+import type { Logger } from '../log';
 import { resolveServerOptions, urlOf } from './options';
 import type { MetricsServerOptions, ResolvedServerOptions } from './options';
 
@@ -23,31 +28,83 @@ export interface BoundSocket {
 /** Time a closing server gives in-flight scrapes before it cuts their connections. */
 const CLOSE_GRACE_MS = 2000;
 
+/** How a plugin is named in errors: its `name`, its class, or its place in `serviceDiscovery`. */
+function pluginName(p: ServiceDiscovery, index: number | undefined): string {
+  const where = index === undefined ? 'serviceDiscovery' : `serviceDiscovery[${index}]`;
+  const own = (p as { name?: unknown }).name;
+  const ctor = (p as object).constructor?.name;
+  const name = typeof own === 'string' && own !== '' ? own : ctor && ctor !== 'Object' ? ctor : undefined;
+  return name === undefined ? where : `${name} (${where})`;
+}
+
+/** `p` whose registration failures name it (a raw `TypeError: fetch failed` names nothing). */
+function named(p: ServiceDiscovery, index: number | undefined): ServiceDiscovery {
+  const label = pluginName(p, index);
+  return {
+    get isRegistered() {
+      return p.isRegistered;
+    },
+    async register(info) {
+      try {
+        return await p.register(info);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        const why = err instanceof Error ? `${e.name}: ${e.message}` : String(err);
+        throw new ServerStartError(
+          `metrics server: service discovery plugin ${label} failed to register: ${why}`,
+          e?.code,
+          {
+            cause: err,
+          },
+        );
+      }
+    },
+  };
+}
+
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
 /**
  * Service-discovery bookkeeping shared by the in-thread and the threaded server: registers once
  * the socket is bound, deregisters once on close, tells whether the registration holds. Several
- * plugins are combined with `combineServiceDiscovery` (all or nothing).
+ * plugins are combined with `combineServiceDiscovery` (all or nothing). When a plugin asks for
+ * signal handling (`ConsulAgent({ handleSignals: true })`), the server owns it: SIGTERM/SIGINT
+ * close the whole server — every plugin deregistered, the listener closed — and then end the
+ * process as the signal would have, unless the application handles the signal too.
  */
 export class Registrations {
   readonly #plugin: ServiceDiscovery | undefined;
+  readonly #wantsSignals: boolean;
   #deregister: Deregister | null = null;
   #registered = false;
   #closing: Promise<void> | undefined;
+  #onSignal: ((signal: NodeJS.Signals) => void) | undefined;
 
-  private constructor(plugin: ServiceDiscovery | undefined) {
-    this.#plugin = plugin;
+  private constructor(plugins: ServiceDiscovery[], single: boolean) {
+    this.#wantsSignals = plugins.some((p) => (p as { handleSignals?: unknown }).handleSignals === true);
+    const wrapped = plugins.map((p, i) => named(p, single ? undefined : i));
+    this.#plugin =
+      wrapped.length === 0 ? undefined : wrapped.length === 1 ? wrapped[0] : combineServiceDiscovery(wrapped);
   }
 
   /** Checks the `serviceDiscovery` option. */
   static of(sd: MetricsServerOptions['serviceDiscovery']): Registrations {
-    if (sd === undefined) return new Registrations(undefined);
-    if (Array.isArray(sd)) return new Registrations(sd.length === 0 ? undefined : combineServiceDiscovery(sd));
+    if (sd === undefined) return new Registrations([], true);
+    if (Array.isArray(sd)) {
+      combineServiceDiscovery(sd); // checks every element
+      return new Registrations(sd, false);
+    }
     if (typeof sd !== 'object' || sd === null || typeof (sd as ServiceDiscovery).register !== 'function') {
       throw new InvalidOptionsError(
         `metrics server option "serviceDiscovery": expected a plugin with register(server), or an array of them`,
       );
     }
-    return new Registrations(sd);
+    return new Registrations([sd], true);
+  }
+
+  /** True when a plugin asked for SIGTERM/SIGINT handling: the server then installs it. */
+  get handlesSignals(): boolean {
+    return this.#wantsSignals;
   }
 
   /** True while the registration is in effect (plugins that retry in the background report their own state). */
@@ -55,10 +112,12 @@ export class Registrations {
     return this.#plugin !== undefined && this.#registered && this.#plugin.isRegistered !== false;
   }
 
-  async register(info: MetricsServerInfo): Promise<void> {
+  /** Registers; then, if a plugin asked for it, `close` runs on SIGTERM/SIGINT. */
+  async register(info: MetricsServerInfo, close?: () => Promise<void>): Promise<void> {
     if (this.#plugin === undefined) return;
     this.#deregister = await this.#plugin.register(info);
     this.#registered = true;
+    if (this.#wantsSignals && close !== undefined && this.#closing === undefined) this.#installSignals(close);
   }
 
   async deregister(): Promise<void> {
@@ -74,6 +133,7 @@ export class Registrations {
    */
   close(stop: () => Promise<void>): Promise<void> {
     return (this.#closing ??= (async () => {
+      this.#removeSignals();
       let failure: { err: unknown } | undefined;
       try {
         await this.deregister();
@@ -84,36 +144,96 @@ export class Registrations {
       if (failure) throw failure.err;
     })());
   }
+
+  #installSignals(close: () => Promise<void>): void {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      this.#removeSignals();
+      void close()
+        .catch((err: unknown) =>
+          defaultLogger().error(
+            `promsd: closing the metrics server on ${signal} failed: ${(err as Error)?.message ?? String(err)}`,
+          ),
+        )
+        .finally(() => {
+          // Re-raise only when no one else handles the signal: then the default action ends the
+          // process with the usual status. Otherwise the application's own handler is in charge.
+          if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+        });
+    };
+    this.#onSignal = onSignal;
+    for (const sig of SIGNALS) process.on(sig, onSignal);
+  }
+
+  #removeSignals(): void {
+    if (this.#onSignal === undefined) return;
+    for (const sig of SIGNALS) process.removeListener(sig, this.#onSignal);
+    this.#onSignal = undefined;
+  }
 }
 
 /** Builds the server info handed to service-discovery plugins. */
-export function serverInfo(socket: BoundSocket, https: boolean, path: string): MetricsServerInfo {
-  return { socket, url: urlOf(https, socket.addr, socket.port, path), path, https, healthPath: '/healthz' };
+export function serverInfo(
+  socket: BoundSocket,
+  https: boolean,
+  path: string,
+  signalsHandled = false,
+): MetricsServerInfo {
+  return {
+    socket,
+    url: urlOf(https, socket.addr, socket.port, path),
+    path,
+    https,
+    healthPath: '/healthz',
+    ...(signalsHandled ? { signalsHandled: true } : {}),
+  };
 }
 
 /** Starts a Node server for `app.fetch` and resolves once it listens (or rejects with why not). */
 export async function listen(
   opts: ResolvedServerOptions,
   fetch: (req: Request) => Response | Promise<Response>,
+  logger: Logger = defaultLogger(),
 ): Promise<Server> {
   // Loaded when a server starts: requiring promsd to instrument does not load the adapter.
   const { createAdaptorServer } = require('@hono/node-server') as { createAdaptorServer: typeof CreateAdaptorServer };
+  // Bounded requests: slow or oversized ones get a 408 from Node, never a held socket. Node
+  // checks the timeouts every `connectionsCheckingInterval` (30 s by default, which let slow
+  // clients hold sockets 3x past a 10 s headers timeout): every second here, or every half
+  // timeout for shorter ones.
+  const edge = {
+    headersTimeout: opts.headersTimeoutMs,
+    requestTimeout: opts.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(opts.headersTimeoutMs / 2))),
+  };
   let server: Server;
   try {
+    // `hostname`: what the adapter puts in the request URL when the client sent no Host header
+    // (HTTP/1.0); Node itself requires Host only of HTTP/1.1 requests.
     server = (
       opts.tls
-        ? createAdaptorServer({ fetch, createServer: createHttpsServer, serverOptions: { ...opts.tls } })
-        : createAdaptorServer({ fetch, createServer: createHttpServer })
+        ? createAdaptorServer({
+            fetch,
+            hostname: 'localhost',
+            createServer: createHttpsServer,
+            serverOptions: { ...edge, ...opts.tls },
+          })
+        : createAdaptorServer({ fetch, hostname: 'localhost', createServer: createHttpServer, serverOptions: edge })
     ) as Server;
   } catch (err) {
     // Unparsable TLS material surfaces here.
     const e = err as NodeJS.ErrnoException;
     throw new ServerStartError(`metrics server: cannot start HTTPS: ${e.message}`, e.code, { cause: err });
   }
-  // Bounded requests: slow or oversized ones get a 4xx from Node, never a hung socket.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
   server.maxRequestsPerSocket = 0;
+  server.maxConnections = opts.maxConnections;
+  const refused = new LogThrottle(logger);
+  server.on('drop', () =>
+    refused.log(
+      'warn',
+      'maxConnections',
+      `promsd: metrics server at maxConnections (${opts.maxConnections}): refusing new connections`,
+    ),
+  );
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);
@@ -146,6 +266,40 @@ export function closeServer(server: Server): Promise<void> {
       resolve();
     });
     server.closeIdleConnections();
+  });
+}
+
+/** Header telling a scraper the aggregate was unavailable and the body is this process's own metrics. */
+export const LOCAL_FALLBACK_HEADER = 'x-promsd-fallback';
+
+/**
+ * The registry's exposition; when the aggregate cannot be read (the backend is unreachable), this
+ * process's own metrics instead, marked `X-Promsd-Fallback: local`, and the cause logged
+ * (throttled). Prometheus then keeps this process's series rather than losing every series of the
+ * target to a 500.
+ */
+export function withLocalFallback(registry: Registry, logger: Logger): ExpositionSource {
+  return async (contentType, gzip) => {
+    try {
+      return { body: await registry.metricsBuffer({ contentType, gzip }) };
+    } catch (err) {
+      if (registry.id !== 0 || getBackend() === undefined) throw err;
+      logScrapeFailure(err, logger, 'warn');
+      return {
+        body: await localExposition(registry, contentType, gzip),
+        headers: { [LOCAL_FALLBACK_HEADER]: 'local' },
+      };
+    }
+  };
+}
+
+/** This process's own series of `registry`, without the backend (its collect callbacks already ran). */
+export function localExposition(registry: Registry, contentType: RegistryContentType, gzip: boolean): Promise<Buffer> {
+  return native.encodeBuffer({
+    registry: registry.id,
+    openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
+    defaultLabels: Object.entries(registry.getDefaultLabels()).flat(),
+    gzip,
   });
 }
 
@@ -198,21 +352,23 @@ export class MetricsHTTPServer {
 export async function startHttpServer(options?: MetricsServerOptions): Promise<MetricsHTTPServer> {
   const opts = resolveServerOptions(options);
   const registrations = Registrations.of(options?.serviceDiscovery);
+  const logger = checkLogger('metrics server', options?.logger);
   const registry = options?.registry ?? getGlobalRegistry();
-  const source: ExpositionSource = async (contentType, gzip) => ({
-    body: await registry.metricsBuffer({ contentType, gzip }),
-  });
+  const source = withLocalFallback(registry, logger);
   const app = createMetricsApp({
     source,
     path: opts.path,
     compression: opts.compression,
     auth: opts.auth,
     httpSd: options?.httpSd,
+    logger,
   });
-  const server = await listen(opts, app.fetch);
+  const server = await listen(opts, app.fetch, logger);
   const result = new MetricsHTTPServer(server, opts.tls !== undefined, opts.path, registrations);
   try {
-    await registrations.register(serverInfo(result.socket, result.https, opts.path));
+    await registrations.register(serverInfo(result.socket, result.https, opts.path, registrations.handlesSignals), () =>
+      result.close(),
+    );
   } catch (err) {
     await closeServer(server);
     throw err;

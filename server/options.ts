@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { isMetricsPath, RESERVED_PATHS } from '../config/rules';
 import { InvalidOptionsError, ServerStartError, show } from '../errors';
+import { serverEnv } from '../config/index';
+import type { Logger } from '../log';
 import type { Registry } from '../metrics/registry';
 import type { HttpSdSource, ServiceDiscovery } from '../sd/types';
 
@@ -36,6 +39,21 @@ export interface MetricsServerCoreOptions {
   auth?: AuthOptions;
   /** gzip the exposition when the scraper accepts it; default true. */
   compression?: boolean;
+  /**
+   * Time a client has to send a request's headers (default 10000 ms); then Node answers 408 and
+   * closes. Enforced within about a second (the server checks its connections every second, or
+   * every half timeout for timeouts under 2 s).
+   */
+  headersTimeoutMs?: number;
+  /** Time a client has to send a whole request (default 30000 ms); then 408 and close. */
+  requestTimeoutMs?: number;
+  /**
+   * Connections held at once (default 1000). A connection past it is closed as soon as it is
+   * accepted (the client sees a reset) and a warning is logged, throttled: slow or idle clients
+   * can then hold a bounded number of file descriptors, and scrapes get through once the headers
+   * timeout has cut them.
+   */
+  maxConnections?: number;
 }
 
 /** Options of `startHttpServer`. */
@@ -46,6 +64,8 @@ export interface MetricsServerOptions extends MetricsServerCoreOptions {
   serviceDiscovery?: ServiceDiscovery | ServiceDiscovery[];
   /** Serves Prometheus HTTP SD (`http_sd_configs`) at `/sd` from this source. */
   httpSd?: HttpSdSource;
+  /** Where the server logs failed scrapes and refused connections (default: the library logger, stderr). */
+  logger?: Logger;
 }
 
 /** Validated options, TLS material loaded. */
@@ -56,21 +76,54 @@ export interface ResolvedServerOptions {
   compression: boolean;
   auth: AuthOptions | undefined;
   tls: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer | (string | Buffer)[] } | undefined;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
 }
 
-const CORE_KEYS = new Set(['port', 'addr', 'tls', 'path', 'auth', 'compression']);
-const ALL_KEYS = new Set([...CORE_KEYS, 'registry', 'serviceDiscovery', 'httpSd']);
-const RESERVED_PATHS = new Set(['/', '/healthz', '/sd']);
+const CORE_KEYS = new Set([
+  'port',
+  'addr',
+  'tls',
+  'path',
+  'auth',
+  'compression',
+  'headersTimeoutMs',
+  'requestTimeoutMs',
+  'maxConnections',
+]);
+const ALL_KEYS = new Set([...CORE_KEYS, 'registry', 'serviceDiscovery', 'httpSd', 'logger']);
 
-/** True for a usable metrics path: absolute, URL-safe, no `//`, not one the server answers itself. */
-export function isMetricsPath(path: unknown): path is string {
-  return (
-    typeof path === 'string' &&
-    /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(path) &&
-    !path.includes('//') &&
-    !RESERVED_PATHS.has(path)
-  );
+/** Defaults of the edge options. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_CONNECTIONS = 1000;
+
+function msOption(o: Record<string, unknown>, key: string, fallback: number): number {
+  const v = o[key] ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 2 ** 31 - 1)
+    bad(key, v, 'an integer number of milliseconds ≥ 1');
+  return v;
 }
+
+/**
+ * The options with what the environment sets (PROMSD_PORT, PROMSD_ADDR, PROMSD_PATH,
+ * PROMSD_AUTH_TOKEN, PROMSD_TLS_CERT + PROMSD_TLS_KEY, PROMSD_COMPRESSION) filled in where the
+ * caller gave none: explicit options win, as in `resolveConfig`.
+ */
+function withEnv(o: Record<string, unknown>, env: Record<string, string | undefined>): Record<string, unknown> {
+  const e = serverEnv(env);
+  const out = { ...o };
+  if (out.port === undefined && e.port !== undefined) out.port = e.port;
+  if (out.addr === undefined && e.addr !== undefined) out.addr = e.addr;
+  if (out.path === undefined && e.path !== undefined) out.path = e.path;
+  if (out.compression === undefined && e.compression !== undefined) out.compression = e.compression;
+  if (out.auth === undefined && e.authToken !== undefined) out.auth = { token: e.authToken };
+  if (out.tls === undefined && e.tlsCert !== undefined && e.tlsKey !== undefined)
+    out.tls = { certFile: e.tlsCert, keyFile: e.tlsKey };
+  return out;
+}
+export { isMetricsPath } from '../config/rules';
 
 function bad(key: string, value: unknown, expected: string): never {
   throw new InvalidOptionsError(`metrics server option "${key}": ${show(value)} is invalid (expected ${expected})`);
@@ -84,12 +137,14 @@ function isPem(v: unknown): v is string | Buffer {
 export function resolveServerOptions(
   options: MetricsServerOptions | undefined,
   threaded = false,
+  env: Record<string, string | undefined> = process.env,
 ): ResolvedServerOptions {
-  const o = (options ?? {}) as Record<string, unknown>;
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) bad('options', o, 'an object');
-  for (const k of Object.keys(o)) {
-    if (!ALL_KEYS.has(k)) bad(k, o[k], `one of the known options: ${[...ALL_KEYS].join(', ')}`);
+  const given = (options ?? {}) as Record<string, unknown>;
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) bad('options', given, 'an object');
+  for (const k of Object.keys(given)) {
+    if (!ALL_KEYS.has(k)) bad(k, given[k], `one of the known options: ${[...ALL_KEYS].join(', ')}`);
   }
+  const o = withEnv(given, env);
   if (threaded && o.httpSd !== undefined) {
     bad(
       'httpSd',
@@ -167,7 +222,19 @@ export function resolveServerOptions(
       bad('tls.ca', '[value]', 'PEM CA certificates');
     tls = ca === undefined ? { key, cert } : { key, cert, ca: ca as string | Buffer | (string | Buffer)[] };
   }
-  return { port, addr, path, compression, auth, tls };
+  const headersTimeoutMs = msOption(o, 'headersTimeoutMs', DEFAULT_HEADERS_TIMEOUT_MS);
+  const requestTimeoutMs = msOption(o, 'requestTimeoutMs', Math.max(DEFAULT_REQUEST_TIMEOUT_MS, headersTimeoutMs));
+  if (requestTimeoutMs < headersTimeoutMs) {
+    bad(
+      'requestTimeoutMs',
+      requestTimeoutMs,
+      `at least headersTimeoutMs (${headersTimeoutMs}): a request includes its headers`,
+    );
+  }
+  const maxConnections = o.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  if (typeof maxConnections !== 'number' || !Number.isInteger(maxConnections) || maxConnections < 1)
+    bad('maxConnections', maxConnections, 'an integer ≥ 1');
+  return { port, addr, path, compression, auth, tls, headersTimeoutMs, requestTimeoutMs, maxConnections };
 }
 
 /** `http://host:port/path` with an IPv6 host in brackets. */

@@ -23,7 +23,8 @@ export type WorkerMessage =
   | { type: 'error'; message: string; code?: string }
   | { type: 'collect'; id: number }
   | { type: 'render'; id: number; openMetrics: boolean; gzip: boolean; defaultLabels: Record<string, string> }
-  | { type: 'closed' };
+  | { type: 'closed' }
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string };
 
 /** Owner → worker. */
 export type OwnerMessage =

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { InvalidOptionsError, ServerStartError, show } from '../errors';
 import { getBackend } from '../backend/load';
+import { checkLogger } from '../log';
 import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../metrics/registry';
 import type { BoundSocket } from './http';
 import { Registrations, serverInfo } from './http';
@@ -109,6 +110,7 @@ export async function startHttpServerInThread(
     );
   }
   const opts = resolveServerOptions(rest, true);
+  const logger = checkLogger('metrics server', rest.logger);
   const registrations = Registrations.of(rest.serviceDiscovery);
   const registry = rest.registry ?? getGlobalRegistry();
   const backendPlace = (): BackendPlace => {
@@ -199,6 +201,7 @@ export async function startHttpServerInThread(
   // Running: collect requests, and crash reports (a crashed worker exits; close() still works).
   worker.on('message', (m: WorkerMessage) => {
     if (m.type === 'collect') collect(m.id);
+    else if (m.type === 'log') logger[m.level](m.message);
     else if (m.type === 'render') {
       // A JS backend lives on this thread: render the aggregate for the worker.
       const contentType = m.openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
@@ -214,9 +217,7 @@ export async function startHttpServerInThread(
       );
     }
   });
-  worker.on('error', (err) =>
-    process.emitWarning(`promsd metrics server worker failed: ${err.message}`, 'PromsdWarning'),
-  );
+  worker.on('error', (err) => logger.error(`promsd: the metrics server worker failed: ${err.message}`));
 
   const stop = async (): Promise<void> => {
     if (exited) return;
@@ -227,7 +228,9 @@ export async function startHttpServerInThread(
   };
   const server = new ThreadedMetricsHTTPServer(worker, socket, opts.tls !== undefined, opts.path, registrations, stop);
   try {
-    await registrations.register(serverInfo(server.socket, server.https, opts.path));
+    await registrations.register(serverInfo(server.socket, server.https, opts.path, registrations.handlesSignals), () =>
+      server.close(),
+    );
   } catch (err) {
     await stop();
     throw err;

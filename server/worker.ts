@@ -10,13 +10,22 @@ import { native } from '../metrics/native';
 import { exposition, OPENMETRICS_CONTENT_TYPE, Registry } from '../metrics/registry';
 import type { RegistryContentType } from '../metrics/registry';
 import { createMetricsApp } from './app';
-import { closeServer, listen } from './http';
+import { closeServer, listen, LOCAL_FALLBACK_HEADER } from './http';
+import { logScrapeFailure } from './app';
+import type { Logger } from '../log';
 import type { OwnerMessage, WorkerMessage, WorkerStart } from './thread-protocol';
 
 const port = parentPort;
 if (port === null) throw new Error('promsd: server/worker.js runs only as a worker thread');
 const start = workerData as WorkerStart;
 const post = (m: WorkerMessage): void => port.postMessage(m);
+/** Logs through the owner's logger (a JS logger cannot cross threads). */
+const logger: Logger = {
+  debug: (message) => post({ type: 'log', level: 'debug', message }),
+  info: (message) => post({ type: 'log', level: 'info', message }),
+  warn: (message) => post({ type: 'log', level: 'warn', message }),
+  error: (message) => post({ type: 'log', level: 'error', message }),
+};
 
 let defaultLabels = start.defaultLabels;
 let backend = start.backend;
@@ -72,19 +81,29 @@ async function source(
   gzip: boolean,
 ): Promise<{ body: Buffer; headers: Record<string, string> }> {
   await requestCollect(start.collectTimeoutMs);
+  const headers: Record<string, string> = { 'x-promsd-collected-at': new Date(collectedAt).toISOString() };
+  const local = (): Promise<Buffer> => registry.metricsBuffer({ contentType, collect: false, defaultLabels, gzip });
   let body: Buffer;
-  if (start.registryId === 0 && backend === 'core') {
-    const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
-    body = await exposition(
-      await native.backendRender(openMetrics, Object.entries(defaultLabels).flat(), RENDER_TIMEOUT_MS),
-      gzip,
-    );
-  } else if (start.registryId === 0 && backend === 'owner') {
-    body = await renderByOwner(contentType, gzip);
-  } else {
-    body = await registry.metricsBuffer({ contentType, collect: false, defaultLabels, gzip });
+  try {
+    if (start.registryId === 0 && backend === 'core') {
+      const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
+      body = await exposition(
+        await native.backendRender(openMetrics, Object.entries(defaultLabels).flat(), RENDER_TIMEOUT_MS),
+        gzip,
+      );
+    } else if (start.registryId === 0 && backend === 'owner') {
+      body = await renderByOwner(contentType, gzip);
+    } else {
+      body = await local();
+    }
+  } catch (err) {
+    if (start.registryId !== 0 || backend === 'none') throw err;
+    // The aggregate is unavailable: serve this process's own series (as startHttpServer does).
+    logScrapeFailure(err, logger, 'warn');
+    body = await local();
+    headers[LOCAL_FALLBACK_HEADER] = 'local';
   }
-  return { body, headers: { 'x-promsd-collected-at': new Date(collectedAt).toISOString() } };
+  return { body, headers };
 }
 
 const app = createMetricsApp({
@@ -92,9 +111,10 @@ const app = createMetricsApp({
   path: start.options.path,
   compression: start.options.compression,
   auth: start.options.auth,
+  logger,
 });
 
-listen(start.options, app.fetch).then(
+listen(start.options, app.fetch, logger).then(
   (server) => {
     port.on('message', (m: OwnerMessage) => {
       if (m.type === 'rendered') {

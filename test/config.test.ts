@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, configTable, maskedConfig, resolveConfig } from '../config/index';
+import * as promsd from '../index';
 
 const dirs: string[] = [];
 function dirWith(file?: unknown): string {
@@ -114,7 +115,9 @@ describe('resolveConfig', () => {
         env: { PROMSD_REDIS_URL: 'http://user:hunter2@redis:6379', PROMSD_AUTH_TOKEN: '' },
       }),
     );
+    // An empty token is an error (it would otherwise silently mean "no auth"); it is shown as "".
     expect(lines).toEqual([
+      'server.authToken = "" (from env PROMSD_AUTH_TOKEN): expected a non-empty token',
       'backend.redisUrl = "http://user:***@redis:6379/" (from env PROMSD_REDIS_URL): expected a redis:// or rediss:// URL',
     ]);
     expect(lines.join('\n')).not.toContain('hunter2');
@@ -168,5 +171,24 @@ describe('resolveConfig', () => {
     const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
     const m = /<!-- config-table:start -->\n([\s\S]*?)\n<!-- config-table:end -->/.exec(readme);
     expect(m?.[1]).toBe(configTable());
+  });
+});
+
+describe('the public entry', () => {
+  it('exports resolveConfig, serverEnv and ConfigError so apps reuse the schema, its precedence and its messages', () => {
+    const { config, sources } = promsd.resolveConfig({
+      options: { server: { port: 9100 } },
+      env: { PROMSD_PORT: '9200', PROMSD_ADDR: '127.0.0.1' },
+      configFile: false,
+    });
+    expect([config.server.port, sources['server.port'], config.server.addr, sources['server.addr']]).toEqual([
+      9100,
+      'option',
+      '127.0.0.1',
+      'env',
+    ]);
+    expect(promsd.serverEnv({ PROMSD_PATH: '/m', PROMSD_REDIS_URL: 'not checked here' })).toEqual({ path: '/m' });
+    expect(() => promsd.resolveConfig({ env: { PROMSD_PORT: '-1' }, configFile: false })).toThrow(promsd.ConfigError);
+    expect(typeof promsd.setLogger).toBe('function');
   });
 });

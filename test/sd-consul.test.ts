@@ -566,7 +566,7 @@ describe('ConsulAgent option validation', () => {
     [
       'logger without methods',
       { logger: { log() {} } },
-      'ConsulAgent: logger must have debug, info, warn and error methods (pino, console...), got {}',
+      'ConsulAgent: logger must have debug, info, warn and error methods (missing debug); pino, winston and console fit, got {}',
     ],
     ['tls.ca not PEM', { tls: { ca: 5 } }, 'ConsulAgent: tls.ca must be a PEM string or Buffer, got 5'],
     [

@@ -244,7 +244,11 @@ describe('service discovery and close()', () => {
       port: 0,
       serviceDiscovery: [ok('a'), ok('b'), failing],
     }).catch((e: unknown) => e);
-    expect((err as Error).message).toBe('ACL denied');
+    // The failure names the plugin: its place in the array (an object literal has no class name).
+    expect((err as Error).message).toBe(
+      'metrics server: service discovery plugin serviceDiscovery[2] failed to register: Error: ACL denied',
+    );
+    expect(((err as Error).cause as Error).message).toBe('ACL denied');
     expect([...log].sort()).toEqual(['+a', '+b', '-a', '-b']);
     const none: ServiceDiscovery = { register: async () => null };
     const s = await start({ serviceDiscovery: [ok('c'), none] });
