@@ -1,4 +1,3 @@
-import type { RegistryContentType } from '../metrics/registry';
 import type { ResolvedServerOptions } from './options';
 
 /** What the threaded server's worker is started with. */
