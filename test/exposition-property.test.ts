@@ -1,0 +1,597 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  PromsdError,
+  Registry,
+  Summary,
+} from '../index';
+
+// Adversarial registries, every output checked by independent parsers (Goal 1 of issue 15):
+// fast-check builds registries with hostile names, help texts, label names and values, values
+// and observations, and runs each call. A call that promsd accepts must be represented exactly;
+// one it refuses must throw a PromsdError and change nothing. Then every registry's text 0.0.4
+// goes through `promtool check metrics` (Debian package `prometheus`), its OpenMetrics through
+// the strict parser of Debian's `python3-prometheus-client`, both through that package's text
+// parser, and what they read must equal a model of the accepted calls and getMetricsAsJSON().
+//
+// The cases are drawn up front from a fixed seed (PROMSD_PROPERTY_SEED overrides it) so that
+// the parsers run in one batch; a failure prints the seed, the case and its scenario.
+
+const SEED = Number(process.env.PROMSD_PROPERTY_SEED ?? 20261202);
+const RUNS = Number(process.env.PROMSD_PROPERTY_RUNS ?? 150);
+const PYTHON = '/usr/bin/python3';
+const PARSER = join(__dirname, 'fixtures', 'parse_expositions.py');
+
+type Kind = 'counter' | 'gauge' | 'histogram' | 'summary';
+type OpName = 'inc' | 'dec' | 'set' | 'observe' | 'zero' | 'remove' | 'reset' | 'child';
+
+interface Def {
+  kind: Kind;
+  name: string;
+  help: string;
+  labelNames: string[];
+  buckets?: number[];
+  percentiles?: number[];
+}
+
+interface Op {
+  m: number;
+  op: OpName;
+  /** Label values by the metric's label names; undefined: no labels argument. */
+  labels?: unknown[];
+  /** An extra, unknown label. */
+  extra: boolean;
+  value: unknown;
+}
+
+interface Scenario {
+  om: boolean;
+  defaults: Record<string, unknown>;
+  defs: Def[];
+  ops: Op[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generators
+
+const NASTY = [
+  '',
+  ' ',
+  '\\',
+  '\\\\',
+  '"',
+  '\n',
+  '\r',
+  '\r\n',
+  '\t',
+  '\0',
+  '\x7f',
+  '\\n',
+  '\\"',
+  '}',
+  '{',
+  ',',
+  '=',
+  '# EOF',
+  '# HELP x y',
+  '\u2028',
+  '\u0085',
+  '\uFEFF',
+  '\uFFFD',
+  '\uD800',
+  '\uD801',
+  '\uDC00',
+  '😀',
+  'ünï',
+  'NaN',
+  '+Inf',
+  ' # {a="b"} 1',
+];
+const nasty = fc.constantFrom(...NASTY);
+const text = fc.oneof(
+  nasty,
+  fc.string({ unit: 'binary', maxLength: 6 }),
+  fc.array(nasty, { maxLength: 4 }).map((a) => a.join('')),
+);
+const NAMES = [
+  'x',
+  'x_total',
+  'x_total_total',
+  'x_bucket',
+  'x_count',
+  'x_sum',
+  'x_created',
+  'x_info',
+  'y',
+  'y_total',
+  '_total',
+  ':',
+  '_',
+  'a:b_total',
+  'X',
+  'ünï',
+  '1x',
+  'x-y',
+  '',
+];
+const LABEL_NAMES = ['a', 'b', 'le', 'quantile', '__a', 'process', 'service', '0a', 'a b', ''];
+const labelName = fc.constantFrom(...LABEL_NAMES);
+const SPECIAL = [
+  0,
+  -0,
+  1,
+  -1,
+  0.1,
+  2.5,
+  NaN,
+  Infinity,
+  -Infinity,
+  1e308,
+  -1e308,
+  5e-324,
+  1e21,
+  1e-7,
+  2 ** 53 + 2,
+  1e15,
+];
+const number = fc.oneof(fc.constantFrom(...SPECIAL), fc.double(), fc.integer({ min: -5, max: 5 }));
+const labelValue = fc.oneof(text, number, fc.constantFrom('1', 'a', 'b'), fc.constantFrom(null, true));
+const value = fc.oneof(
+  { weight: 8, arbitrary: number },
+  { weight: 1, arbitrary: fc.constantFrom(undefined, '1', null) },
+);
+
+const def: fc.Arbitrary<Def> = fc.record({
+  kind: fc.constantFrom<Kind>('counter', 'gauge', 'histogram', 'summary'),
+  name: fc.constantFrom(...NAMES),
+  help: fc.oneof(text, fc.constant('Help.')),
+  labelNames: fc.array(labelName, { maxLength: 2 }),
+  buckets: fc.option(
+    fc.oneof(
+      fc
+        .array(fc.oneof(fc.constantFrom(-1, 0, 1e-9, 0.5, 1, 1e21, Infinity), fc.double({ noNaN: true })), {
+          minLength: 1,
+          maxLength: 4,
+        })
+        .map((a) => [...new Set(a)].sort((p, q) => p - q)),
+      fc.constant<number[]>([1, 1]),
+    ),
+    { nil: undefined },
+  ),
+  percentiles: fc.option(fc.oneof(fc.subarray([0, 0.5, 0.9, 1], { minLength: 1 }), fc.constant<number[]>([1.5])), {
+    nil: undefined,
+  }),
+});
+
+const op: fc.Arbitrary<Op> = fc.record({
+  m: fc.nat(5),
+  op: fc.constantFrom<OpName>('inc', 'inc', 'dec', 'set', 'observe', 'observe', 'zero', 'remove', 'reset', 'child'),
+  labels: fc.option(fc.array(labelValue, { maxLength: 2 }), { nil: undefined }),
+  extra: fc.boolean(),
+  value,
+});
+
+const scenario: fc.Arbitrary<Scenario> = fc.record({
+  om: fc.boolean(),
+  defaults: fc.dictionary(labelName, fc.oneof(text, fc.integer()), { maxKeys: 2 }),
+  defs: fc.array(def, { maxLength: 5 }),
+  ops: fc.array(op, { maxLength: 30 }),
+});
+
+// ---------------------------------------------------------------------------------------------
+// The model of accepted calls
+
+interface SeriesModel {
+  labels: string[];
+  /** counter/gauge: [v]; histogram: [bucket counts…, +Inf count, sum]; summary: [count, sum]. */
+  v: number[];
+}
+
+interface MetricModel {
+  def: Def;
+  metric: Counter<string> | Gauge<string> | Histogram<string> | Summary<string>;
+  /** Accepted bounds (after checkBuckets: without a trailing +Inf). */
+  bounds: number[];
+  quantiles: number[];
+  series: Map<string, SeriesModel>;
+}
+
+function width(m: MetricModel): number {
+  return m.def.kind === 'histogram' ? m.bounds.length + 2 : m.def.kind === 'summary' ? 2 : 1;
+}
+
+function seriesOf(m: MetricModel, labels: string[]): SeriesModel {
+  const key = JSON.stringify(labels);
+  let s = m.series.get(key);
+  if (s === undefined) {
+    s = { labels, v: new Array(width(m)).fill(0) };
+    m.series.set(key, s);
+  }
+  return s;
+}
+
+function labelObject(m: MetricModel, o: Op): Record<string, unknown> | undefined {
+  if (o.labels === undefined) return undefined;
+  const obj: Record<string, unknown> = {};
+  m.def.labelNames.forEach((n, i) => {
+    if (i < (o.labels as unknown[]).length) obj[n] = (o.labels as unknown[])[i];
+  });
+  if (o.extra) obj.zz = 'extra';
+  return obj;
+}
+
+/** Runs one op on the metric; on success updates the model (it throws before, if at all). */
+function apply(m: MetricModel, o: Op): void {
+  const labels = labelObject(m, o);
+  const key = (): string[] => m.def.labelNames.map((n) => String((labels as Record<string, unknown>)[n]));
+  const target = (): SeriesModel => seriesOf(m, labels === undefined ? [] : key());
+  const metric = m.metric as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const call = (method: string): void => {
+    if (labels === undefined) metric[method](o.value);
+    else metric[method](labels, o.value);
+  };
+  const v = o.value as number;
+  switch (o.op) {
+    case 'inc':
+    case 'dec':
+      if (m.def.kind !== 'counter' && m.def.kind !== 'gauge') return;
+      if (o.op === 'dec' && m.def.kind !== 'gauge') return;
+      call(o.op);
+      target().v[0] += (o.op === 'dec' ? -1 : 1) * (o.value === undefined ? 1 : v);
+      return;
+    case 'set':
+      if (m.def.kind !== 'gauge') return;
+      call('set');
+      target().v[0] = v;
+      return;
+    case 'observe': {
+      if (m.def.kind !== 'histogram' && m.def.kind !== 'summary') return;
+      call('observe');
+      observeModel(m, target(), v);
+      return;
+    }
+    case 'child': {
+      const child = metric.labels(labels ?? {}) as Record<string, (x: unknown) => void>;
+      if (m.def.kind === 'histogram' || m.def.kind === 'summary') {
+        child.observe(o.value);
+        observeModel(m, target(), v);
+      } else if (m.def.kind === 'counter') {
+        child.inc(o.value);
+        target().v[0] += o.value === undefined ? 1 : v;
+      } else {
+        child.set(o.value);
+        target().v[0] = v;
+      }
+      return;
+    }
+    case 'zero':
+      m.metric.zero(labels as never);
+      target().v.fill(0);
+      return;
+    case 'remove':
+      m.metric.remove((labels ?? {}) as never);
+      m.series.delete(JSON.stringify(labels === undefined ? [] : key()));
+      return;
+    case 'reset':
+      m.metric.reset();
+      m.series.clear();
+      if ((m.def.kind === 'counter' || m.def.kind === 'gauge') && m.def.labelNames.length === 0) seriesOf(m, []);
+      return;
+  }
+}
+
+function observeModel(m: MetricModel, s: SeriesModel, v: number): void {
+  if (m.def.kind === 'summary') {
+    s.v[0] += 1;
+    s.v[1] += v;
+    return;
+  }
+  let i = 0;
+  while (i < m.bounds.length && v > m.bounds[i]) i++;
+  s.v[i] += 1;
+  s.v[m.bounds.length + 1] += v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expected samples
+
+/** name, labels, value (null: not modelled, e.g. a quantile). */
+type Sample = [string, Record<string, string>, number | null];
+
+function openMetricsName(d: Def): string {
+  return d.kind === 'counter' && d.name.endsWith('_total') ? d.name.slice(0, -6) : d.name;
+}
+
+/**
+ * The samples the model expects. `om`: OpenMetrics rules (counter samples `<name>_total`, no
+ * `_sum`/`_count` beside negative buckets); `counterTotal` alone: the text format as the Python
+ * text parser reports it (it renames counter samples as OpenMetrics does).
+ */
+function expected(models: MetricModel[], defaults: Record<string, string>, om: boolean, counterTotal = om): Sample[] {
+  const out: Sample[] = [];
+  for (const m of models) {
+    const d = m.def;
+    const own = d.kind === 'histogram' ? 'le' : d.kind === 'summary' ? 'quantile' : '';
+    for (const s of m.series.values()) {
+      const labels: Record<string, string> = {};
+      d.labelNames.forEach((n, i) => {
+        labels[n] = s.labels[i];
+      });
+      for (const [k, v] of Object.entries(defaults)) if (!(k in labels) && k !== own) labels[k] = v;
+      if (d.kind === 'counter') out.push([counterTotal ? `${openMetricsName(d)}_total` : d.name, labels, s.v[0]]);
+      else if (d.kind === 'gauge') out.push([d.name, labels, s.v[0]]);
+      else if (d.kind === 'histogram') {
+        let cum = 0;
+        m.bounds.forEach((b, i) => {
+          cum += s.v[i];
+          out.push([`${d.name}_bucket`, { ...labels, le: String(b) }, cum]);
+        });
+        cum += s.v[m.bounds.length];
+        out.push([`${d.name}_bucket`, { ...labels, le: 'Infinity' }, cum]);
+        if (!om || !(m.bounds[0] < 0)) {
+          out.push([`${d.name}_sum`, labels, s.v[m.bounds.length + 1]]);
+          out.push([`${d.name}_count`, labels, cum]);
+        }
+      } else {
+        for (const q of m.quantiles) out.push([d.name, { ...labels, quantile: String(q) }, null]);
+        out.push([`${d.name}_sum`, labels, s.v[1]]);
+        out.push([`${d.name}_count`, labels, s.v[0]]);
+      }
+    }
+  }
+  return out;
+}
+
+/** `le` and `quantile` compare as numbers ("1e-09", "1.0e-9" and 1e-9 are one bound). */
+function sampleKey([name, labels]: Sample): string {
+  const norm = Object.entries(labels)
+    .map(([k, v]) => [k, k === 'le' || k === 'quantile' ? String(v === '+Inf' ? Infinity : Number(v)) : v])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${name}\u0000${JSON.stringify(norm)}`;
+}
+
+function sameNumber(a: number, b: number): boolean {
+  return a === b || (Number.isNaN(a) && Number.isNaN(b));
+}
+
+/** Differences between two sample lists (duplicates count). */
+function compare(what: string, want: Sample[], got: Sample[]): string[] {
+  const problems: string[] = [];
+  const index = new Map<string, Sample>();
+  for (const s of got) {
+    const k = sampleKey(s);
+    if (index.has(k)) problems.push(`${what}: duplicate sample ${fc.stringify(s)}`);
+    index.set(k, s);
+  }
+  const seen = new Set<string>();
+  for (const s of want) {
+    const k = sampleKey(s);
+    if (seen.has(k)) problems.push(`${what}: the model has a duplicate sample ${fc.stringify(s)}`);
+    seen.add(k);
+    const g = index.get(k);
+    if (g === undefined) problems.push(`${what}: missing sample ${fc.stringify(s)}`);
+    else if (s[2] !== null && !sameNumber(s[2], g[2] as number))
+      problems.push(`${what}: ${fc.stringify(s)} read back as ${g[2]}`);
+  }
+  for (const [k, s] of index) if (!seen.has(k)) problems.push(`${what}: unexpected sample ${fc.stringify(s)}`);
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a scenario
+
+interface Outcome {
+  text: string;
+  om: string;
+  models: MetricModel[];
+  defaults: Record<string, string>;
+  problems: string[];
+}
+
+/** Everything a registry shows, numbers spelled so that NaN and -0 survive. */
+async function snapshot(reg: Registry): Promise<string> {
+  const json = JSON.stringify(await reg.getMetricsAsJSON(), (_k, v) =>
+    typeof v === 'number' ? `n:${Object.is(v, -0) ? '-0' : v}` : v,
+  );
+  const text = await reg.metrics({ contentType: PROMETHEUS_CONTENT_TYPE });
+  const om = await reg.metrics({ contentType: OPENMETRICS_CONTENT_TYPE });
+  return `${json}\n${text}\n${om}`;
+}
+
+const CLASSES = { counter: Counter, gauge: Gauge, histogram: Histogram, summary: Summary } as const;
+
+async function run(sc: Scenario): Promise<Outcome> {
+  const reg = new Registry(sc.om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE);
+  const problems: string[] = [];
+  const models: MetricModel[] = [];
+  let defaults: Record<string, string> = {};
+  let last = await snapshot(reg);
+  const attempt = async (what: string, fn: () => void): Promise<boolean> => {
+    let error: unknown;
+    try {
+      fn();
+    } catch (e) {
+      error = e;
+    }
+    const now = await snapshot(reg);
+    if (error !== undefined) {
+      if (!(error instanceof PromsdError)) problems.push(`${what} threw a non-promsd error: ${String(error)}`);
+      if (now !== last) problems.push(`${what} threw (${String(error)}) but changed the registry`);
+    }
+    last = now;
+    return error === undefined;
+  };
+  await attempt(`setDefaultLabels(${fc.stringify(sc.defaults)})`, () => {
+    reg.setDefaultLabels(sc.defaults as Record<string, string>);
+    defaults = reg.getDefaultLabels();
+  });
+  for (const d of sc.defs) {
+    let metric: MetricModel['metric'] | undefined;
+    const config: Record<string, unknown> = { name: d.name, help: d.help, labelNames: d.labelNames, registers: [reg] };
+    if (d.buckets !== undefined) config.buckets = d.buckets;
+    if (d.percentiles !== undefined) config.percentiles = d.percentiles;
+    await attempt(`new ${d.kind}(${fc.stringify(config)})`, () => {
+      metric = new CLASSES[d.kind](config as never);
+    });
+    if (metric === undefined) continue;
+    const m: MetricModel = {
+      def: d,
+      metric,
+      bounds: metric instanceof Histogram ? [...metric.upperBounds] : [],
+      quantiles: metric instanceof Summary ? [...metric.percentiles] : [],
+      series: new Map(),
+    };
+    if (d.labelNames.length === 0 && d.kind !== 'histogram' && d.kind !== 'summary') seriesOf(m, []);
+    if (d.labelNames.length === 0 && (d.kind === 'histogram' || d.kind === 'summary')) seriesOf(m, []);
+    models.push(m);
+  }
+  for (const o of sc.ops) {
+    const m = models[o.m];
+    if (m === undefined) continue;
+    await attempt(`${o.op} on ${m.def.kind} ${fc.stringify(m.def.name)} with ${fc.stringify(o)}`, () => apply(m, o));
+  }
+  // getMetricsAsJSON against the model.
+  const json = await reg.getMetricsAsJSON();
+  const fromJson: Sample[] = [];
+  for (const f of json) {
+    const m = models.find((x) => x.def.name === f.name);
+    if (m === undefined) problems.push(`getMetricsAsJSON has unknown family ${f.name}`);
+    for (const v of f.values) {
+      const labels: Record<string, string> = {};
+      for (const [k, x] of Object.entries(v.labels)) labels[k] = String(x);
+      fromJson.push([
+        v.metricName ?? f.name,
+        labels,
+        f.type === 'summary' && v.metricName === undefined ? null : v.value,
+      ]);
+    }
+  }
+  problems.push(...compare('getMetricsAsJSON', expected(models, defaults, false), fromJson));
+  return {
+    text: await reg.metrics({ contentType: PROMETHEUS_CONTENT_TYPE }),
+    om: await reg.metrics({ contentType: OPENMETRICS_CONTENT_TYPE }),
+    models,
+    defaults,
+    problems,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The independent checkers
+
+interface Parsed {
+  error?: string;
+  families?: { name: string; type: string; help: string; samples: [string, Record<string, string>, string][] }[];
+}
+
+function parseAll(cases: { id: number; om: string; text: string }[]): { id: number; om: Parsed; text: Parsed }[] {
+  const r = spawnSync(PYTHON, [PARSER], { input: JSON.stringify(cases), encoding: 'utf8', timeout: 60_000 });
+  if (r.error || r.status !== 0) {
+    throw new Error(
+      `${PARSER} failed (${r.error?.message ?? r.status}): ${r.stderr}; install: apt-get install -y python3-prometheus-client`,
+    );
+  }
+  return JSON.parse(r.stdout);
+}
+
+/** `promtool check metrics` on each text, two at a time; lint remarks (exit 3) are fine. */
+async function promtoolAll(texts: string[]): Promise<(string | null)[]> {
+  const one = (input: string) =>
+    new Promise<string | null>((resolve, reject) => {
+      const p = spawn('promtool', ['check', 'metrics']);
+      let out = '';
+      p.stdout.on('data', (d) => {
+        out += d;
+      });
+      p.stderr.on('data', (d) => {
+        out += d;
+      });
+      p.on('error', (e) =>
+        reject(
+          (e as NodeJS.ErrnoException).code === 'ENOENT'
+            ? new Error('install promtool: apt-get install -y prometheus')
+            : e,
+        ),
+      );
+      p.on('close', (code) =>
+        resolve(code === 0 || (code === 3 && !/error/i.test(out)) ? null : `exit ${code}: ${out}`),
+      );
+      p.stdin.end(input);
+    });
+  const results: (string | null)[] = new Array(texts.length).fill(null);
+  let next = 0;
+  const lane = async () => {
+    while (next < texts.length) {
+      const i = next++;
+      results[i] = await one(texts[i]);
+    }
+  };
+  await Promise.all([lane(), lane()]);
+  return results;
+}
+
+function parsedSamples(p: Parsed): Sample[] {
+  return (p.families ?? []).flatMap((f) =>
+    f.samples.map(([n, l, v]): Sample => [n, l, v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : Number(v)]),
+  );
+}
+
+/**
+ * The text format cannot carry whitespace around a HELP text: its parsers (Go's, Python's) skip
+ * the blanks before it and Python strips the end too. OpenMetrics keeps it exactly.
+ */
+function trimmed(help: string): string {
+  return help.replace(/^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/g, '');
+}
+
+function helpProblems(what: string, p: Parsed, models: MetricModel[], om: boolean, exact = om): string[] {
+  const problems: string[] = [];
+  for (const f of p.families ?? []) {
+    const m = models.find((x) => (om ? openMetricsName(x.def) : x.def.name) === f.name || x.def.name === f.name);
+    if (m === undefined) problems.push(`${what}: unknown family ${JSON.stringify(f.name)}`);
+    else if (exact ? f.help !== m.def.help : trimmed(f.help) !== trimmed(m.def.help)) problems.push(`${what}: help of ${f.name} read back as ${JSON.stringify(f.help)}`);
+  }
+  return problems;
+}
+
+describe('adversarial registries (property-based)', () => {
+  it(`every exposition of every accepted call sequence parses in promtool and the strict OpenMetrics parser and equals the model (seed ${SEED}, ${RUNS} cases)`, {
+    timeout: 120_000,
+  }, async () => {
+    const scenarios = fc.sample(scenario, { seed: SEED, numRuns: RUNS });
+    const outcomes: Outcome[] = [];
+    for (const sc of scenarios) outcomes.push(await run(sc));
+    const parsed = parseAll(outcomes.map((o, id) => ({ id, om: o.om, text: o.text })));
+    const promtool = await promtoolAll(outcomes.map((o) => o.text));
+    const failures: string[] = [];
+    outcomes.forEach((o, i) => {
+      const problems = [...o.problems];
+      const p = parsed[i];
+      if (promtool[i] !== null) problems.push(`promtool: ${promtool[i]}`);
+      if (p.om.error) problems.push(`OpenMetrics parser: ${p.om.error}`);
+      else {
+        problems.push(...compare('OpenMetrics', expected(o.models, o.defaults, true), parsedSamples(p.om)));
+        problems.push(...helpProblems('OpenMetrics', p.om, o.models, true));
+      }
+      if (p.text.error) problems.push(`text parser: ${p.text.error}`);
+      else {
+        problems.push(...compare('text', expected(o.models, o.defaults, false, true), parsedSamples(p.text)));
+        problems.push(...helpProblems('text', p.text, o.models, true, false));
+      }
+      if (problems.length > 0) {
+        failures.push(
+          `case ${i} of seed ${SEED}:\n  ${problems.slice(0, 6).join('\n  ')}\nscenario: ${fc.stringify(scenarios[i])}\ntext:\n${o.text}\nOpenMetrics:\n${o.om}`,
+        );
+      }
+    });
+    if (failures.length > 0) console.error(failures.map((f) => f.split('\nscenario')[0]).join('\n'));
+    expect(failures.slice(0, 3).join('\n\n'), `${failures.length} of ${RUNS} cases failed (seed ${SEED})`).toBe('');
+  });
+});
