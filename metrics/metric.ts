@@ -200,6 +200,11 @@ export abstract class Metric<T extends string = string> {
     }
   }
 
+  /** @internal `Counter "name"`, for messages of the registries (set before they see the metric). */
+  get description(): string {
+    return this.what;
+  }
+
   /** @internal Registries this metric is in (maintained by Registry). */
   get registries(): ReadonlySet<Registry> {
     return this.#registries;

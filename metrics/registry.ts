@@ -93,7 +93,7 @@ export class Registry {
       native.registryAdd(this.id, metric.familyId);
     } catch (err) {
       // Another thread registered this name with another shape: it could not be merged.
-      throw new InvalidMetricError(`${metric.type} "${metric.name}": ${(err as Error).message}`);
+      throw new InvalidMetricError(`${metric.description}: ${(err as Error).message}`);
     }
     this.#metrics.set(metric.name, metric);
     metric.attach(this);
