@@ -365,6 +365,12 @@ export abstract class Metric<T extends string = string> {
       const s = String(v);
       if (hasLoneSurrogate(s))
         throw new InvalidLabelsError(`${this.what}: exemplar label "${k}" ${loneSurrogateProblem(s)}`);
+      // Valid OpenMetrics, but prometheus_client's parser (Debian's 0.16) ends an exemplar's
+      // labels at the first "}", inside the value or not, and rejects the whole scrape.
+      if (s.includes('}'))
+        throw new InvalidLabelsError(
+          `${this.what}: exemplar label "${k}" value ${show(s)} contains "}", which OpenMetrics parsers misread in an exemplar`,
+        );
       length += k.length + s.length;
       flat.push(k, s);
     }

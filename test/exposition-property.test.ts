@@ -39,6 +39,8 @@ interface Def {
   labelNames: string[];
   buckets?: number[];
   percentiles?: number[];
+  /** enableExemplars (refused on a text-format registry). */
+  exemplars: boolean;
 }
 
 interface Op {
@@ -49,6 +51,8 @@ interface Op {
   /** An extra, unknown label. */
   extra: boolean;
   value: unknown;
+  /** Exemplar labels, on metrics with exemplars. */
+  exemplar?: Record<string, string>;
 }
 
 interface Scenario {
@@ -177,6 +181,7 @@ const def: fc.Arbitrary<Def> = fc.record({
     ),
     { nil: undefined },
   ),
+  exemplars: fc.boolean(),
 });
 
 const op: fc.Arbitrary<Op> = fc.record({
@@ -198,6 +203,7 @@ const op: fc.Arbitrary<Op> = fc.record({
   labels: fc.option(fc.array(labelValue, { minLength: 2, maxLength: 2 }), { nil: undefined, freq: 4 }),
   extra: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   value,
+  exemplar: fc.option(fc.dictionary(labelName, text, { maxKeys: 2 }), { nil: undefined }),
 });
 
 const scenario: fc.Arbitrary<Scenario> = fc.record({
@@ -223,10 +229,20 @@ interface MetricModel {
   bounds: number[];
   quantiles: number[];
   series: Map<string, SeriesModel>;
+  /** Label sets of accepted exemplars (see exemplarKey). */
+  exemplars: Set<string>;
 }
 
 function width(m: MetricModel): number {
   return m.def.kind === 'histogram' ? m.bounds.length + 2 : m.def.kind === 'summary' ? 2 : 1;
+}
+
+function exemplarKey(labels: Record<string, unknown>): string {
+  return JSON.stringify(
+    Object.entries(labels)
+      .map(([k, v]) => [k, String(v)])
+      .sort(),
+  );
 }
 
 function seriesOf(m: MetricModel, labels: string[]): SeriesModel {
@@ -256,7 +272,11 @@ function apply(m: MetricModel, o: Op): void {
   const target = (): SeriesModel => seriesOf(m, labels === undefined ? [] : key());
   const metric = m.metric as unknown as Record<string, (...args: unknown[]) => unknown>;
   const call = (method: string): void => {
-    if (labels === undefined) metric[method](o.value);
+    if (m.def.exemplars && (method === 'inc' || method === 'observe')) {
+      // With exemplars, an object argument is the update: { labels, value, exemplarLabels }.
+      metric[method]({ labels, value: o.value, exemplarLabels: o.exemplar });
+      if (o.exemplar !== undefined) m.exemplars.add(exemplarKey(o.exemplar));
+    } else if (labels === undefined) metric[method](o.value);
     else metric[method](labels, o.value);
   };
   const v = o.value as number;
@@ -450,7 +470,7 @@ async function snapshot(reg: Registry): Promise<string> {
 const CLASSES = { counter: Counter, gauge: Gauge, histogram: Histogram, summary: Summary } as const;
 
 /** How much of the generated input was accepted (a generator that only makes errors tests little). */
-const stats = { accepted: 0, refused: 0, metrics: 0, series: 0, samples: 0 };
+const stats = { accepted: 0, refused: 0, metrics: 0, series: 0, samples: 0, exemplars: 0 };
 
 async function run(sc: Scenario): Promise<Outcome> {
   const reg = new Registry(sc.om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE);
@@ -486,6 +506,7 @@ async function run(sc: Scenario): Promise<Outcome> {
     const config: Record<string, unknown> = { name: d.name, help: d.help, labelNames: d.labelNames, registers: [reg] };
     if (d.buckets !== undefined) config.buckets = d.buckets;
     if (d.percentiles !== undefined) config.percentiles = d.percentiles;
+    if (d.exemplars) config.enableExemplars = true;
     await attempt(`new ${d.kind}(${fc.stringify(config)})`, () => {
       metric = new CLASSES[d.kind](config as never);
     });
@@ -496,6 +517,7 @@ async function run(sc: Scenario): Promise<Outcome> {
       bounds: metric instanceof Histogram ? [...metric.upperBounds] : [],
       quantiles: metric instanceof Summary ? [...metric.percentiles] : [],
       series: new Map(),
+      exemplars: new Set(),
     };
     if (d.labelNames.length === 0 && d.kind !== 'histogram' && d.kind !== 'summary') seriesOf(m, []);
     if (d.labelNames.length === 0 && (d.kind === 'histogram' || d.kind === 'summary')) seriesOf(m, []);
@@ -544,7 +566,12 @@ async function run(sc: Scenario): Promise<Outcome> {
 
 interface Parsed {
   error?: string;
-  families?: { name: string; type: string; help: string; samples: [string, Record<string, string>, string][] }[];
+  families?: {
+    name: string;
+    type: string;
+    help: string;
+    samples: [string, Record<string, string>, string, Record<string, string> | null][];
+  }[];
 }
 
 function parseAll(cases: { id: number; om: string; text: string }[]): { id: number; om: Parsed; text: Parsed }[] {
@@ -608,6 +635,16 @@ function trimmed(help: string): string {
   return help.replace(/^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/g, '');
 }
 
+/** Every exemplar read back must carry the labels of an accepted exemplar. */
+function exemplarProblems(p: Parsed, models: MetricModel[]): string[] {
+  const accepted = new Set(models.flatMap((m) => [...m.exemplars]));
+  return (p.families ?? []).flatMap((f) =>
+    f.samples
+      .filter((s) => s[3] !== null && !accepted.has(exemplarKey(s[3] as Record<string, string>)))
+      .map((s) => `OpenMetrics: exemplar ${fc.stringify(s[3])} on ${s[0]} was never given`),
+  );
+}
+
 function helpProblems(what: string, p: Parsed, models: MetricModel[], om: boolean, exact = om): string[] {
   const problems: string[] = [];
   for (const f of p.families ?? []) {
@@ -640,6 +677,8 @@ describe('adversarial registries (property-based)', () => {
       else {
         problems.push(...compare('OpenMetrics', expected(o.models, o.defaults, true), parsedSamples(p.om)));
         problems.push(...helpProblems('OpenMetrics', p.om, o.models, true));
+        problems.push(...exemplarProblems(p.om, o.models));
+        stats.exemplars += (p.om.families ?? []).reduce((n, f) => n + f.samples.filter((x) => x[3]).length, 0);
       }
       if (p.text.error) problems.push(`text parser: ${p.text.error}`);
       else {

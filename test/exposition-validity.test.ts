@@ -25,7 +25,12 @@ const PARSER = join(__dirname, 'fixtures', 'parse_expositions.py');
 
 interface Parsed {
   error?: string;
-  families?: { name: string; type: string; help: string; samples: [string, Record<string, string>, string][] }[];
+  families?: {
+    name: string;
+    type: string;
+    help: string;
+    samples: [string, Record<string, string>, string, Record<string, string> | null][];
+  }[];
 }
 
 /** The strict OpenMetrics parser's and the text parser's reading of one registry. */
@@ -212,8 +217,8 @@ describe('issue 15 findings', () => {
       '# HELP surrogates h\n# TYPE surrogates gauge\nsurrogates{v="😀"} 1\nsurrogates{v="�"} 2\n',
     );
     expect((await parse(reg)).om.families?.[0]?.samples).toEqual([
-      ['surrogates', { v: '😀' }, '1.0'],
-      ['surrogates', { v: '\uFFFD' }, '2.0'],
+      ['surrogates', { v: '😀' }, '1.0', null],
+      ['surrogates', { v: '\uFFFD' }, '2.0', null],
     ]);
   });
 
@@ -238,6 +243,22 @@ describe('issue 15 findings', () => {
       ),
     );
     expect(await everything(reg)).toBe(before);
+  });
+
+  it('refuses an exemplar label value with "}", on which the strict parser ends the exemplar and rejects the scrape', async () => {
+    const reg = new Registry(OPENMETRICS_CONTENT_TYPE);
+    const c = new Counter({ name: 'braced_total', help: 'h', enableExemplars: true, registers: [reg] });
+    const before = await everything(reg);
+    expect(() => c.inc({ value: 1, exemplarLabels: { note: 'a}b' } })).toThrow(
+      new InvalidLabelsError(
+        'Counter "braced_total": exemplar label "note" value "a}b" contains "}", which OpenMetrics parsers misread in an exemplar',
+      ),
+    );
+    expect(await everything(reg)).toBe(before);
+    c.inc({ value: 1, exemplarLabels: { note: '{a" # \\n' } });
+    const parsed = await parse(reg);
+    expect(parsed.om.error).toBeUndefined();
+    expect(parsed.om.families?.[0]?.samples).toEqual([['braced_total', {}, '1.0', { note: '{a" # \\n' }]]);
   });
 
   it('refuses observe(-Infinity) after observe(Infinity) on a histogram without negative buckets: its sum stays +Inf, never NaN', async () => {

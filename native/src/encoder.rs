@@ -206,7 +206,11 @@ fn has_negative_bucket(def: &crate::store::FamilyDef) -> bool {
 fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
   let def = f.def;
   let om = opts.format == Format::OpenMetrics;
-  let name: &str = if om { def.open_metrics_name() } else { &def.name };
+  let name: &str = if om {
+    def.open_metrics_name()
+  } else {
+    &def.name
+  };
   out.push_str("# HELP ");
   out.push_str(name);
   out.push(' ');
@@ -376,7 +380,8 @@ mod tests {
       "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"-1\"} 1\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum -4\nh_count 2\n"
     );
     let def = histogram(vec![0.0, 1.0]);
-    assert!(render(&def, vec![1.0, 0.0, 0.0, 0.0], Format::OpenMetrics).contains("\nh_sum 0\nh_count 1\n"));
+    assert!(render(&def, vec![1.0, 0.0, 0.0, 0.0], Format::OpenMetrics)
+      .contains("\nh_sum 0\nh_count 1\n"));
   }
 
   #[test]

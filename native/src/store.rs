@@ -770,17 +770,57 @@ mod tests {
       ..def(kind)
     };
     let cases = [
-      (named(Kind::Counter, "dup"), named(Kind::Counter, "dup_total"), "dup_total"),
-      (named(Kind::Counter, "dup_total"), named(Kind::Counter, "dup"), "dup"),
-      (named(Kind::Counter, "cg"), named(Kind::Gauge, "cg_total"), "cg_total"),
-      (named(Kind::Counter, "cc"), named(Kind::Gauge, "cc_created"), "cc_created"),
-      (named(Kind::Histogram, "hc"), named(Kind::Gauge, "hc_bucket"), "hc_bucket"),
-      (named(Kind::Histogram, "hc"), named(Kind::Gauge, "hc_count"), "hc_count"),
-      (named(Kind::Gauge, "hs_sum"), named(Kind::Histogram, "hs"), "hs_sum"),
-      (named(Kind::Summary, "sc"), named(Kind::Counter, "sc_count_total"), "sc_count"),
-      (named(Kind::Summary, "sc"), named(Kind::Histogram, "sc_created"), "sc_created"),
+      (
+        named(Kind::Counter, "dup"),
+        named(Kind::Counter, "dup_total"),
+        "dup_total",
+      ),
+      (
+        named(Kind::Counter, "dup_total"),
+        named(Kind::Counter, "dup"),
+        "dup",
+      ),
+      (
+        named(Kind::Counter, "cg"),
+        named(Kind::Gauge, "cg_total"),
+        "cg_total",
+      ),
+      (
+        named(Kind::Counter, "cc"),
+        named(Kind::Gauge, "cc_created"),
+        "cc_created",
+      ),
+      (
+        named(Kind::Histogram, "hc"),
+        named(Kind::Gauge, "hc_bucket"),
+        "hc_bucket",
+      ),
+      (
+        named(Kind::Histogram, "hc"),
+        named(Kind::Gauge, "hc_count"),
+        "hc_count",
+      ),
+      (
+        named(Kind::Gauge, "hs_sum"),
+        named(Kind::Histogram, "hs"),
+        "hs_sum",
+      ),
+      (
+        named(Kind::Summary, "sc"),
+        named(Kind::Counter, "sc_count_total"),
+        "sc_count",
+      ),
+      (
+        named(Kind::Summary, "sc"),
+        named(Kind::Histogram, "sc_created"),
+        "sc_created",
+      ),
       // OpenMetrics families `c` (samples `c_total`) and `c_total`.
-      (named(Kind::Counter, "c_total"), named(Kind::Counter, "c_total_total"), "c_total"),
+      (
+        named(Kind::Counter, "c_total"),
+        named(Kind::Counter, "c_total_total"),
+        "c_total",
+      ),
     ];
     for (first, second, exposed) in cases {
       let mut s = Store {
