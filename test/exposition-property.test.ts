@@ -2,7 +2,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { PrometheusProcess } from './helpers/prometheus';
 import {
+  startHttpServer,
+  type MetricsHTTPServer,
   Counter,
   Gauge,
   Histogram,
@@ -450,6 +453,7 @@ function compare(what: string, want: Sample[], got: Sample[]): string[] {
 // Running a scenario
 
 interface Outcome {
+  registry: Registry;
   text: string;
   om: string;
   models: MetricModel[];
@@ -553,6 +557,7 @@ async function run(sc: Scenario): Promise<Outcome> {
   for (const m of models) stats.series += m.series.size;
   stats.samples += fromJson.length;
   return {
+    registry: reg,
     text: await reg.metrics({ contentType: PROMETHEUS_CONTENT_TYPE }),
     om: await reg.metrics({ contentType: OPENMETRICS_CONTENT_TYPE }),
     models,
@@ -698,5 +703,48 @@ describe('adversarial registries (property-based)', () => {
     expect(stats.accepted).toBeGreaterThan(RUNS);
     if (failures.length > 0) console.error(failures.map((f) => f.split('\nscenario')[0]).join('\n'));
     expect(failures.slice(0, 3).join('\n\n'), `${failures.length} of ${RUNS} cases failed (seed ${SEED})`).toBe('');
+  });
+
+  it('a real Prometheus scrapes the registries of the first cases with every sample stored and none dropped', {
+    timeout: 90_000,
+  }, async () => {
+    // Prometheus asks for OpenMetrics first; each case gets its own server and scrape job.
+    const scenarios = fc.sample(scenario, { seed: SEED, numRuns: 60 });
+    const cases: { outcome: Outcome; samples: number }[] = [];
+    for (const sc of scenarios) {
+      const outcome = await run(sc);
+      const samples = expected(outcome.models, outcome.defaults, true).length;
+      if (samples > 0 && cases.length < 12) cases.push({ outcome, samples });
+    }
+    console.log(
+      `Prometheus scrape, seed ${SEED}: ${cases.length} registries, ${cases.map((c) => c.samples).join('+')} samples`,
+    );
+    const servers: MetricsHTTPServer[] = [];
+    let prometheus: PrometheusProcess | undefined;
+    try {
+      for (const c of cases) servers.push(await startHttpServer({ addr: '127.0.0.1', registry: c.outcome.registry }));
+      prometheus = await PrometheusProcess.start(
+        servers
+          .map(
+            (srv, i) =>
+              `  - job_name: case${i}\n    static_configs:\n      - targets: ['127.0.0.1:${srv.socket.port}']\n`,
+          )
+          .join(''),
+      );
+      const p = prometheus;
+      await p.waitFor('up{job=~"case.*"} == 1', (r) => r.length === cases.length);
+      // Every sample of the exposition is a series of its own: none merged, none dropped.
+      const stored = await p.waitFor(
+        'count by (job) ({job=~"case.*", __name__!~"up|scrape_.*"})',
+        (r) => r.length === cases.length,
+      );
+      const byJob = Object.fromEntries(stored.map((r) => [r.metric.job, Number(r.value[1])]));
+      expect(byJob).toEqual(Object.fromEntries(cases.map((c, i) => [`case${i}`, c.samples])));
+      const scraped = await p.query('scrape_samples_scraped{job=~"case.*"}');
+      expect(Object.fromEntries(scraped.map((r) => [r.metric.job, Number(r.value[1])]))).toEqual(byJob);
+    } finally {
+      await prometheus?.stop();
+      await Promise.allSettled(servers.map((srv) => srv.close()));
+    }
   });
 });
