@@ -1,4 +1,4 @@
-import { InvalidValueError, show } from '../errors';
+import { InvalidMetricError, InvalidValueError, show } from '../errors';
 import type { LabelValues } from './labels';
 import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
 import { CHUNK_MASK, CHUNK_SHIFT } from './shard';
@@ -32,6 +32,12 @@ export class Counter<T extends string = string> extends Metric<T> {
   readonly type = 'counter' as const;
 
   constructor(config: CounterConfiguration<T>) {
+    if (config?.name === '_total') {
+      // OpenMetrics names a counter family without its `_total`: this one would have no name.
+      throw new InvalidMetricError(
+        'Counter "_total": the name is only the suffix "_total", so its OpenMetrics family name would be empty',
+      );
+    }
     super('Counter', config, { type: 'counter', reserved: [] });
     if (this.labelNames.length === 0) this.index0 = this.indexOf({});
   }

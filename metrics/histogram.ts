@@ -49,7 +49,13 @@ export function checkBuckets(what: string, buckets: unknown): number[] {
   return out;
 }
 
-function badObservation(what: string, value: unknown): never {
+function badObservation(what: string, value: unknown, lowest?: number): never {
+  if (typeof value === 'number' && value < 0) {
+    throw new InvalidValueError(
+      `${what}: observed value ${show(value)} is negative, but the lowest bucket bound is ${lowest}: ` +
+        'without a negative bound the sum must never decrease (OpenMetrics); add a negative bucket bound to observe negative values',
+    );
+  }
   throw new InvalidValueError(`${what}: observed value must be a number (not NaN), got ${show(value)}`);
 }
 
@@ -59,6 +65,12 @@ export class Histogram<T extends string = string> extends Metric<T> {
   /** Upper bounds (without +Inf). */
   readonly upperBounds: readonly number[];
   readonly #bounds: Float64Array;
+  /**
+   * Smallest value `observe` accepts: 0, unless a bucket bound is negative. OpenMetrics treats
+   * the sum as a counter, so negative values need a negative bound, and then the OpenMetrics
+   * exposition omits `_sum` and `_count` as the spec requires. `!(v >= min)` also rejects NaN.
+   */
+  readonly #min: number;
 
   constructor(config: HistogramConfiguration<T>) {
     const what = `Histogram "${String(config?.name)}"`;
@@ -66,6 +78,7 @@ export class Histogram<T extends string = string> extends Metric<T> {
     super('Histogram', config, { type: 'histogram', reserved: ['le'], buckets });
     this.upperBounds = Object.freeze(buckets);
     this.#bounds = Float64Array.from(buckets);
+    this.#min = buckets[0] < 0 ? -Infinity : 0;
     if (this.labelNames.length === 0) this.index0 = this.indexOf({});
   }
 
@@ -85,7 +98,7 @@ export class Histogram<T extends string = string> extends Metric<T> {
 
   #observe(labels: object | undefined, value: unknown): number {
     // Checked before the lookup so that a refused update creates no series.
-    if (typeof value !== 'number' || Number.isNaN(value)) badObservation(this.what, value);
+    if (typeof value !== 'number' || !(value >= this.#min)) badObservation(this.what, value, this.#bounds[0]);
     return this.#record(
       labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels),
       value,
@@ -125,7 +138,7 @@ export class Histogram<T extends string = string> extends Metric<T> {
     let { addr, generation } = this.resolveChild(labels);
     return {
       observe: (value: number) => {
-        if (typeof value !== 'number' || Number.isNaN(value)) badObservation(this.what, value);
+        if (typeof value !== 'number' || !(value >= this.#min)) badObservation(this.what, value, this.#bounds[0]);
         if (generation !== this.currentGeneration()) ({ addr, generation } = this.resolveChild(labels));
         this.#record(addr, value);
       },

@@ -52,10 +52,30 @@ export function labelValuesOf(what: string, names: readonly string[], labels: un
         `${what}: label "${n}" is missing (got ${show(labels)}; every label of [${names.join(', ')}] is required)`,
       );
     }
-    if (typeof v === 'string') return v;
+    if (typeof v === 'string') {
+      if (hasLoneSurrogate(v)) throw new InvalidLabelsError(`${what}: label "${n}" ${loneSurrogateProblem(v)}`);
+      return v;
+    }
     if (typeof v === 'number') return String(v);
     throw new InvalidLabelsError(`${what}: label "${n}" must be a string or a number, got ${show(v)}`);
   });
+}
+
+// With the `u` flag a surrogate range matches only halves that are not part of a pair.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * True when `s` holds a lone UTF-16 surrogate. UTF-8 cannot encode one: the core would receive
+ * U+FFFD instead, and `'\uD800'` and `'\uD801'` would become one label set.
+ */
+export function hasLoneSurrogate(s: string): boolean {
+  return LONE_SURROGATE.test(s);
+}
+
+/** The error text for a string with a lone surrogate: `value "…" holds …`. */
+export function loneSurrogateProblem(s: string): string {
+  const code = (s.match(LONE_SURROGATE)?.[0] ?? '').charCodeAt(0);
+  return `value ${show(s)} holds a lone UTF-16 surrogate (U+${code.toString(16).toUpperCase()}), which UTF-8 cannot represent`;
 }
 
 /** Positional label values (`labels('GET', 200)`) → a label set. */

@@ -4,6 +4,8 @@ import { InvalidLabelsError, InvalidMetricError, show } from '../errors';
 import {
   compileLookup,
   find,
+  hasLoneSurrogate,
+  loneSurrogateProblem,
   insert,
   labelsFromPositional,
   labelValuesOf,
@@ -146,6 +148,9 @@ export abstract class Metric<T extends string = string> {
     if (typeof config.help !== 'string' || config.help === '') {
       throw new InvalidMetricError(`${this.what}: help must be a non-empty string, got ${show(config.help)}`);
     }
+    if (hasLoneSurrogate(config.help)) {
+      throw new InvalidMetricError(`${this.what}: help ${loneSurrogateProblem(config.help)}`);
+    }
     const aggregator = config.aggregator ?? 'sum';
     if (!AGGREGATORS.includes(aggregator)) {
       throw new InvalidMetricError(
@@ -187,7 +192,28 @@ export abstract class Metric<T extends string = string> {
         `${this.what}: exemplars are supported only on OpenMetrics registries (new Registry(Registry.OPENMETRICS_CONTENT_TYPE))`,
       );
     }
-    for (const r of registers) r.registerMetric(this as unknown as Metric<string>);
+    this.#registerAll(registers);
+  }
+
+  /** Adds the metric to every registry, or (when one refuses it) to none. */
+  #registerAll(registers: Registry[]): void {
+    const done: Registry[] = [];
+    try {
+      for (const r of registers) {
+        const had = r.getSingleMetric(this.name) === (this as unknown as Metric<string>);
+        r.registerMetric(this as unknown as Metric<string>);
+        if (!had) done.push(r);
+      }
+    } catch (err) {
+      for (const r of done) r.removeSingleMetric(this.name);
+      native.familyDrop(this.familyId);
+      throw err;
+    }
+  }
+
+  /** @internal `Counter "name"`, for messages of the registries (set before they see the metric). */
+  get description(): string {
+    return this.what;
   }
 
   /** @internal Registries this metric is in (maintained by Registry). */
@@ -348,6 +374,14 @@ export abstract class Metric<T extends string = string> {
       if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k))
         throw new InvalidLabelsError(`${this.what}: exemplar label name ${show(k)} is invalid`);
       const s = String(v);
+      if (hasLoneSurrogate(s))
+        throw new InvalidLabelsError(`${this.what}: exemplar label "${k}" ${loneSurrogateProblem(s)}`);
+      // Valid OpenMetrics, but prometheus_client's parser (Debian's 0.16) ends an exemplar's
+      // labels at the first "}", inside the value or not, and rejects the whole scrape.
+      if (s.includes('}'))
+        throw new InvalidLabelsError(
+          `${this.what}: exemplar label "${k}" value ${show(s)} contains "}", which OpenMetrics parsers misread in an exemplar`,
+        );
       length += k.length + s.length;
       flat.push(k, s);
     }

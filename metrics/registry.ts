@@ -1,4 +1,5 @@
-import { DuplicateMetricError, InvalidMetricError, show } from '../errors';
+import { DuplicateMetricError, InvalidLabelsError, InvalidMetricError, show } from '../errors';
+import { hasLoneSurrogate, loneSurrogateProblem } from './labels';
 import type { Metric, MetricObjectWithValues, MetricValue } from './metric';
 import { valuesOf } from './values';
 import { promisify } from 'node:util';
@@ -39,7 +40,14 @@ export class Registry {
     if (types.size > 1)
       throw new InvalidMetricError(`Registry.merge: registries have different content types: ${[...types].join(', ')}`);
     const merged = new Registry([...types][0] ?? PROMETHEUS_CONTENT_TYPE);
-    for (const r of registers) for (const m of r.getMetricsAsArray()) merged.registerMetric(m);
+    try {
+      for (const r of registers) for (const m of r.getMetricsAsArray()) merged.registerMetric(m);
+    } catch (err) {
+      // Two metrics of one name, or whose names clash: the merged registry is not made.
+      merged.clear();
+      native.registryDrop(merged.id);
+      throw err;
+    }
     return merged;
   }
 
@@ -85,7 +93,7 @@ export class Registry {
       native.registryAdd(this.id, metric.familyId);
     } catch (err) {
       // Another thread registered this name with another shape: it could not be merged.
-      throw new InvalidMetricError(`${metric.type} "${metric.name}": ${(err as Error).message}`);
+      throw new InvalidMetricError(`${metric.description}: ${(err as Error).message}`);
     }
     this.#metrics.set(metric.name, metric);
     metric.attach(this);
@@ -129,8 +137,12 @@ export class Registry {
       if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k) || k.startsWith('__')) {
         throw new InvalidMetricError(`setDefaultLabels: label name ${show(k)} is invalid`);
       }
-      copy[k] = String(v);
-      flat.push(k, String(v));
+      const value = String(v);
+      if (hasLoneSurrogate(value)) {
+        throw new InvalidLabelsError(`setDefaultLabels: label "${k}" ${loneSurrogateProblem(value)}`);
+      }
+      copy[k] = value;
+      flat.push(k, value);
     }
     this.#defaultLabels = copy;
     this.#defaultLabelsFlat = flat;
@@ -227,10 +239,12 @@ export class Registry {
     const defaults = Object.entries(this.#defaultLabels);
     return native.snapshotRegistry(this.id).map((snap) => {
       const values: MetricValue<string>[] = valuesOf(snap);
+      // As in the exposition: `le` and `quantile` belong to the type's own samples.
+      const own = snap.kind === 'histogram' ? 'le' : snap.kind === 'summary' ? 'quantile' : undefined;
       if (defaults.length > 0) {
         for (const v of values) {
           const labels: Record<string, string | number | undefined> = { ...v.labels };
-          for (const [k, d] of defaults) if (labels[k] === undefined) labels[k] = d;
+          for (const [k, d] of defaults) if (labels[k] === undefined && k !== own) labels[k] = d;
           v.labels = labels as MetricValue<string>['labels'];
         }
       }

@@ -118,7 +118,14 @@ export class Summary<T extends string = string> extends Metric<T> {
 
   #observe(labels: object | undefined, value: unknown): void {
     // Checked before the lookup so that a refused update creates no series.
-    if (typeof value !== 'number' || Number.isNaN(value)) {
+    // One comparison rejects NaN and negatives. OpenMetrics: a summary's sum is a counter and its
+    // quantiles must not be negative, so a negative observation has no valid exposition.
+    if (typeof value !== 'number' || !(value >= 0)) {
+      if (typeof value === 'number' && value < 0) {
+        throw new InvalidValueError(
+          `${this.what}: observed value ${show(value)} is negative; a summary's sum and quantiles must not be negative (OpenMetrics): use a histogram with a negative bucket bound`,
+        );
+      }
       throw new InvalidValueError(`${this.what}: observed value must be a number (not NaN), got ${show(value)}`);
     }
     // One lookup gives the index; the address comes from it (read after: creation may grow `addrs`).

@@ -197,11 +197,17 @@ fn exemplar(out: &mut String, e: Option<&Exemplar>, format: Format) {
   }
 }
 
+/// OpenMetrics: a histogram with a negative bucket bound MUST NOT have a `_sum` (it would not be a
+/// counter), and parsers accept `_count` only beside `_sum`; its `+Inf` bucket is the count.
+fn has_negative_bucket(def: &crate::store::FamilyDef) -> bool {
+  def.buckets.first().is_some_and(|b| *b < 0.0)
+}
+
 fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
   let def = f.def;
   let om = opts.format == Format::OpenMetrics;
-  let name: &str = if om && def.kind == Kind::Counter {
-    def.name.strip_suffix("_total").unwrap_or(&def.name)
+  let name: &str = if om {
+    def.open_metrics_name()
   } else {
     &def.name
   };
@@ -268,8 +274,10 @@ fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
         cum += v[nb];
         sample(out, name, "_bucket", &labels, Some(("le", "+Inf")), cum);
         exemplar(out, ex[nb], opts.format);
-        sample(out, name, "_sum", &labels, None, v[nb + 1]);
-        sample(out, name, "_count", &labels, None, cum);
+        if !om || !has_negative_bucket(def) {
+          sample(out, name, "_sum", &labels, None, v[nb + 1]);
+          sample(out, name, "_count", &labels, None, cum);
+        }
       }
       Kind::Summary => {
         let nq = def.quantiles.len();
@@ -326,6 +334,54 @@ mod tests {
     let names = vec!["a".to_string(), "b".to_string()];
     let values = vec!["x\"y\\z\nw".to_string(), "ünï".to_string()];
     assert_eq!(render_labels(&names, &values), r#"a="x\"y\\z\nw",b="ünï""#);
+  }
+
+  fn histogram(buckets: Vec<f64>) -> crate::store::FamilyDef {
+    crate::store::FamilyDef {
+      name: "h".into(),
+      help: "x".into(),
+      kind: Kind::Histogram,
+      label_names: vec![],
+      buckets,
+      quantiles: vec![],
+      max_age_ms: 0.0,
+      age_buckets: 1,
+      aggregator: crate::store::Aggregator::Sum,
+    }
+  }
+
+  fn render(def: &crate::store::FamilyDef, values: Vec<f64>, format: Format) -> String {
+    let f = MergedFamily {
+      def,
+      values,
+      labels: vec![""],
+      exemplars: vec![None; def.buckets.len() + 1],
+      created: vec![0.0],
+    };
+    let opts = EncodeOptions {
+      format,
+      default_labels: &[],
+      created: false,
+    };
+    let mut out = String::new();
+    encode(&[f], &opts, &mut out);
+    out
+  }
+
+  #[test]
+  fn open_metrics_histograms_with_a_negative_bucket_have_no_sum_or_count() {
+    let def = histogram(vec![-1.0, 1.0]);
+    assert_eq!(
+      render(&def, vec![1.0, 0.0, 1.0, -4.0], Format::OpenMetrics),
+      "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"-1\"} 1\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\n# EOF\n"
+    );
+    assert_eq!(
+      render(&def, vec![1.0, 0.0, 1.0, -4.0], Format::Text),
+      "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"-1\"} 1\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum -4\nh_count 2\n"
+    );
+    let def = histogram(vec![0.0, 1.0]);
+    assert!(render(&def, vec![1.0, 0.0, 0.0, 0.0], Format::OpenMetrics)
+      .contains("\nh_sum 0\nh_count 1\n"));
   }
 
   #[test]

@@ -173,6 +173,58 @@ impl FamilyDef {
   pub fn compatible(&self, other: &FamilyDef) -> bool {
     self.mismatch(other).is_none()
   }
+
+  /// Suffixes OpenMetrics gives this type's sample names ("Suffixes" in the spec); `_created`
+  /// counts whether or not it is emitted, as the spec reserves it.
+  fn suffixes(&self) -> &'static [&'static str] {
+    match self.kind {
+      Kind::Counter => &["_total", "_created"],
+      Kind::Gauge => &[],
+      Kind::Histogram => &["_bucket", "_count", "_sum", "_created"],
+      Kind::Summary => &["_count", "_sum", "_created"],
+    }
+  }
+
+  /// The OpenMetrics family name: a counter's name without `_total` (its samples add it back).
+  pub fn open_metrics_name(&self) -> &str {
+    match self.kind {
+      Kind::Counter => self.name.strip_suffix("_total").unwrap_or(&self.name),
+      _ => &self.name,
+    }
+  }
+
+  /// Every family and sample name this family can put in an exposition, text or OpenMetrics.
+  pub fn exposed_names(&self) -> Vec<String> {
+    let base = self.open_metrics_name();
+    let mut names = vec![self.name.clone()];
+    if base != self.name {
+      names.push(base.to_owned());
+    }
+    names.extend(self.suffixes().iter().map(|s| format!("{base}{s}")));
+    names.dedup();
+    names
+  }
+
+  /// True when `name` is one of [`FamilyDef::exposed_names`] (without allocating: registration
+  /// checks every family of a registry).
+  pub fn exposes(&self, name: &str) -> bool {
+    let base = self.open_metrics_name();
+    name == self.name
+      || name == base
+      || name
+        .strip_prefix(base)
+        .is_some_and(|rest| self.suffixes().contains(&rest))
+  }
+
+  /// The first name both families can expose (two families of one name aside: they merge or
+  /// are refused by [`FamilyDef::mismatch`]). A scraper sees two families of that name: the
+  /// OpenMetrics parser rejects the scrape, Prometheus keeps some samples and drops others.
+  pub fn clash(&self, other: &FamilyDef) -> Option<String> {
+    if self.name == other.name {
+      return None;
+    }
+    self.exposed_names().into_iter().find(|n| other.exposes(n))
+  }
 }
 
 /// An exemplar attached to a counter series or a histogram bucket.
@@ -583,20 +635,31 @@ impl Store {
 
   /// Adds a family to a registry (idempotent). A same-named family of another thread with a
   /// different shape is refused: it could not be merged, and dropping it silently loses data.
+  ///
+  /// A family whose names clash with another's (counter `x` and gauge `x_total`, histogram `h`
+  /// and gauge `h_sum`…) is refused too: this is where the families of every thread meet, so
+  /// the rule holds for all of them.
   pub fn registry_add(&mut self, registry: u32, family: u32) -> StoreResult<()> {
     let def = &self.family(family)?.def;
+    let names = def.exposed_names();
     for &other in self.registry_families(registry)? {
       if other == family {
         continue;
       }
       if let Ok(o) = self.family(other) {
-        if o.def.name == def.name {
-          if let Some(diff) = o.def.mismatch(def) {
+        if o.def.name != def.name {
+          if let Some(n) = names.iter().find(|n| o.def.exposes(n)) {
             return Err(format!(
-              "metric \"{}\" is already registered by another thread with a different definition ({diff})",
-              def.name
+              "its name clashes with {} \"{}\" in this registry: both would expose \"{n}\" (OpenMetrics needs each family and sample name to belong to one metric)",
+              o.def.kind.as_str(),
+              o.def.name
             ));
           }
+        } else if let Some(diff) = o.def.mismatch(def) {
+          return Err(format!(
+            "metric \"{}\" is already registered by another thread with a different definition ({diff})",
+            def.name
+          ));
         }
       }
     }
@@ -713,6 +776,101 @@ mod tests {
     let err = s.registry_add(GLOBAL_REGISTRY, fb).unwrap_err();
     assert_eq!(err, "metric \"x\" is already registered by another thread with a different definition (labels [] vs [b])");
     assert_eq!(s.registry_add(GLOBAL_REGISTRY, fc), Ok(()));
+  }
+
+  #[test]
+  fn names_that_clash_across_suffixes_are_refused_in_one_registry() {
+    let named = |kind: Kind, name: &str| FamilyDef {
+      name: name.into(),
+      ..def(kind)
+    };
+    let cases = [
+      (
+        named(Kind::Counter, "dup"),
+        named(Kind::Counter, "dup_total"),
+        "dup_total",
+      ),
+      (
+        named(Kind::Counter, "dup_total"),
+        named(Kind::Counter, "dup"),
+        "dup",
+      ),
+      (
+        named(Kind::Counter, "cg"),
+        named(Kind::Gauge, "cg_total"),
+        "cg_total",
+      ),
+      (
+        named(Kind::Counter, "cc"),
+        named(Kind::Gauge, "cc_created"),
+        "cc_created",
+      ),
+      (
+        named(Kind::Histogram, "hc"),
+        named(Kind::Gauge, "hc_bucket"),
+        "hc_bucket",
+      ),
+      (
+        named(Kind::Histogram, "hc"),
+        named(Kind::Gauge, "hc_count"),
+        "hc_count",
+      ),
+      (
+        named(Kind::Gauge, "hs_sum"),
+        named(Kind::Histogram, "hs"),
+        "hs_sum",
+      ),
+      (
+        named(Kind::Summary, "sc"),
+        named(Kind::Counter, "sc_count_total"),
+        "sc_count",
+      ),
+      (
+        named(Kind::Summary, "sc"),
+        named(Kind::Histogram, "sc_created"),
+        "sc_created",
+      ),
+      // OpenMetrics families `c` (samples `c_total`) and `c_total`.
+      (
+        named(Kind::Counter, "c_total"),
+        named(Kind::Counter, "c_total_total"),
+        "c_total",
+      ),
+    ];
+    for (first, second, exposed) in cases {
+      let mut s = Store {
+        registries: vec![Some(Vec::new())],
+        ..Default::default()
+      };
+      let sh = s.new_shard();
+      let (kind, name) = (first.kind.as_str(), first.name.clone());
+      let a = s.add_family(sh, first).unwrap();
+      let b = s.add_family(sh, second).unwrap();
+      s.registry_add(GLOBAL_REGISTRY, a).unwrap();
+      assert_eq!(
+        s.registry_add(GLOBAL_REGISTRY, b).unwrap_err(),
+        format!("its name clashes with {kind} \"{name}\" in this registry: both would expose \"{exposed}\" (OpenMetrics needs each family and sample name to belong to one metric)")
+      );
+      assert_eq!(s.registry_families(GLOBAL_REGISTRY).unwrap(), &[a]);
+    }
+  }
+
+  #[test]
+  fn names_that_only_look_alike_do_not_clash() {
+    let named = |kind: Kind, name: &str| FamilyDef {
+      name: name.into(),
+      ..def(kind)
+    };
+    let fine = [
+      (named(Kind::Gauge, "g"), named(Kind::Gauge, "g_total")),
+      (named(Kind::Summary, "s"), named(Kind::Gauge, "s_bucket")),
+      (named(Kind::Histogram, "h"), named(Kind::Gauge, "h_max")),
+      (named(Kind::Gauge, "g_info"), named(Kind::Gauge, "g")),
+    ];
+    for (first, second) in fine {
+      assert_eq!(first.clash(&second), None);
+      assert_eq!(second.clash(&first), None);
+    }
   }
 
   #[test]

@@ -162,9 +162,19 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
   }
   let mut names: Vec<&str> = defs.keys().copied().collect();
   names.sort_unstable();
+  // Each process refuses names that clash with its own metrics (store.rs `registry_add`), but
+  // processes running different versions of an app may disagree: of two families whose names
+  // clash (counter `x`, gauge `x_total`), the one first by name is kept, so that the exposition
+  // stays valid instead of being rejected whole.
+  let mut exposed: std::collections::HashSet<String> = std::collections::HashSet::new();
   let mut out = Vec::new();
   for name in names {
     let def = defs.remove(name).expect("listed");
+    let own = def.exposed_names();
+    if own.iter().any(|n| exposed.contains(n)) {
+      continue;
+    }
+    exposed.extend(own);
     let Some(series) = acc.remove(name) else {
       out.push(Family {
         def,
@@ -301,6 +311,39 @@ pub fn encode(families: &[Family], opts: &EncodeOptions, out: &mut String) {
 mod tests {
   use super::*;
   use crate::encoder::Format;
+
+  #[test]
+  fn of_two_processes_families_whose_names_clash_the_first_by_name_is_kept() {
+    let data = ReadData {
+      now_ms: 0.0,
+      meta: vec![
+        s(
+          "x_total",
+          r#"{"v":1,"type":"gauge","help":"G.","labelNames":[],"aggregator":"sum"}"#,
+        ),
+        s(
+          "x",
+          r#"{"v":1,"type":"counter","help":"C.","labelNames":[],"aggregator":"sum"}"#,
+        ),
+        s(
+          "y",
+          r#"{"v":1,"type":"gauge","help":"Y.","labelNames":[],"aggregator":"sum"}"#,
+        ),
+      ],
+      totals: vec![s("x||", "7")],
+      procs: vec![(
+        "aa".into(),
+        vec![
+          s("@", r#"{"label":"h:1","started":1}"#),
+          s("x_total||", "3 5"),
+          s("y||", "1 5"),
+        ],
+      )],
+    };
+    let fams = aggregate(&data);
+    let names: Vec<&str> = fams.iter().map(|f| f.def.name.as_str()).collect();
+    assert_eq!(names, ["x", "y"]);
+  }
 
   fn s(a: &str, b: &str) -> (String, String) {
     (a.into(), b.into())
