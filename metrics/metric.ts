@@ -17,6 +17,7 @@ import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, type Registry } from './re
 import { valuesOf } from './values';
 import { CHUNK_MASK, CHUNK_SHIFT, shard, type Shard } from './shard';
 import { checkLabelNames, validateMetricName } from './validation';
+import { NH_HEADER, type NativeSettings } from './native-histogram';
 
 /**
  * How values of one series from several threads (or processes) combine; prom-client's names plus
@@ -77,6 +78,8 @@ export interface FamilyShape {
   quantiles?: number[];
   maxAgeSeconds?: number;
   ageBuckets?: number;
+  /** Native histogram settings (see native-histogram.ts). */
+  native?: NativeSettings;
 }
 
 const SERIES_ADDR_INITIAL = 8;
@@ -168,6 +171,10 @@ export abstract class Metric<T extends string = string> {
       maxAgeSeconds: shape.maxAgeSeconds,
       ageBuckets: shape.ageBuckets,
       aggregator: aggregator as unknown as NativeTypes.MetricAggregator,
+      nativeSchema: shape.native?.schema,
+      nativeZeroThreshold: shape.native?.zeroThreshold,
+      nativeMaxBuckets: shape.native?.maxBuckets,
+      nativeMinResetSeconds: shape.native === undefined ? undefined : shape.native.minResetMs / 1000,
     });
     this.width = seriesWidth(shape);
     // Checked here, before any registry holds the metric, so a refusal registers nothing.
@@ -381,7 +388,7 @@ function seriesWidth(shape: FamilyShape): number {
     case 'gauge':
       return 1;
     case 'histogram':
-      return (shape.buckets?.length ?? 0) + 2;
+      return (shape.buckets?.length ?? 0) + 2 + (shape.native === undefined ? 0 : NH_HEADER);
     case 'summary':
       return 2 + 2 * (shape.ageBuckets ?? 5);
   }

@@ -66,6 +66,8 @@ export interface EncodeRequest {
   only?: string
   /** Emit OpenMetrics `_created` samples. */
   created?: boolean
+  /** The Prometheus protobuf format instead (`encodeBuffer` only; overrides `openMetrics`). */
+  protobuf?: boolean
   /**
    * gzip the result (`encodeBuffer` only, and only from 1 KiB: smaller results come back plain),
    * in the same pool task as the encoding.
@@ -108,6 +110,14 @@ export interface FamilyOptions {
   ageBuckets?: number
   /** Cross-thread aggregator. */
   aggregator: MetricAggregator
+  /** Native histogram schema (-4..=8); set for histograms with native buckets. */
+  nativeSchema?: number
+  /** Native histogram zero bucket breadth. */
+  nativeZeroThreshold?: number
+  /** Native histogram bucket limit (0: none). */
+  nativeMaxBuckets?: number
+  /** Native histogram minimum reset interval, seconds (0: never reset). */
+  nativeMinResetSeconds?: number
 }
 
 /** The merged values of one family, for `get()` and `getMetricsAsJSON()`. */

@@ -7,7 +7,7 @@ import { InvalidOptionsError, ServerStartError } from '../errors';
 import { combineServiceDiscovery } from '../sd/combine';
 import { getGlobalRegistry } from '../metrics/registry';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from '../sd/types';
-import { createMetricsApp } from './app';
+import { createMetricsApp, registryExposition } from './app';
 import type { ExpositionSource } from './app';
 import { resolveServerOptions, urlOf } from './options';
 import type { MetricsServerOptions, ResolvedServerOptions } from './options';
@@ -199,9 +199,7 @@ export async function startHttpServer(options?: MetricsServerOptions): Promise<M
   const opts = resolveServerOptions(options);
   const registrations = Registrations.of(options?.serviceDiscovery);
   const registry = options?.registry ?? getGlobalRegistry();
-  const source: ExpositionSource = async (contentType, gzip) => ({
-    body: await registry.metricsBuffer({ contentType, gzip }),
-  });
+  const source: ExpositionSource = (contentType, gzip) => registryExposition(registry, contentType, gzip);
   const app = createMetricsApp({
     source,
     path: opts.path,

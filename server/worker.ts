@@ -7,8 +7,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { native } from '../metrics/native';
-import { exposition, OPENMETRICS_CONTENT_TYPE, Registry } from '../metrics/registry';
-import type { RegistryContentType } from '../metrics/registry';
+import { exposition, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, Registry } from '../metrics/registry';
+import type { ExpositionContentType, RegistryContentType } from '../metrics/registry';
 import { createMetricsApp } from './app';
 import { closeServer, listen } from './http';
 import type { OwnerMessage, WorkerMessage, WorkerStart } from './thread-protocol';
@@ -68,12 +68,17 @@ function renderByOwner(contentType: RegistryContentType, gzip: boolean): Promise
 }
 
 async function source(
-  contentType: RegistryContentType,
+  asked: ExpositionContentType,
   gzip: boolean,
-): Promise<{ body: Buffer; headers: Record<string, string> }> {
+): Promise<{ body: Buffer; headers: Record<string, string>; contentType: ExpositionContentType }> {
   await requestCollect(start.collectTimeoutMs);
   let body: Buffer;
-  if (start.registryId === 0 && backend === 'core') {
+  const aggregated = start.registryId === 0 && backend !== 'none';
+  // A backend's aggregate is rendered as text: a protobuf request gets OpenMetrics, its next choice.
+  const contentType = asked === PROTOBUF_CONTENT_TYPE && aggregated ? OPENMETRICS_CONTENT_TYPE : asked;
+  if (contentType === PROTOBUF_CONTENT_TYPE) {
+    body = await registry.metricsBuffer({ contentType, collect: false, defaultLabels, gzip });
+  } else if (start.registryId === 0 && backend === 'core') {
     const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
     body = await exposition(
       await native.backendRender(openMetrics, Object.entries(defaultLabels).flat(), RENDER_TIMEOUT_MS),
@@ -84,7 +89,7 @@ async function source(
   } else {
     body = await registry.metricsBuffer({ contentType, collect: false, defaultLabels, gzip });
   }
-  return { body, headers: { 'x-promsd-collected-at': new Date(collectedAt).toISOString() } };
+  return { body, contentType, headers: { 'x-promsd-collected-at': new Date(collectedAt).toISOString() } };
 }
 
 const app = createMetricsApp({

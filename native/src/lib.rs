@@ -19,6 +19,8 @@ pub mod backend;
 pub mod backend_api;
 pub mod encoder;
 pub mod merge;
+pub mod native_histogram;
+pub mod protobuf;
 pub mod sketch;
 pub mod store;
 pub mod twin_api;

@@ -18,8 +18,34 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-/// Bins per summary sketch page (must match `metrics/store.ts`).
+/// Bins per summary sketch page, and buckets per native histogram page (must match
+/// `metrics/summary.ts` and `metrics/native-histogram.ts`).
 pub const PAGE_BINS: usize = 64;
+
+/// Slots a native histogram adds after its classic ones (`[buckets…, +Inf, sum]`):
+/// `[zero count, schema reductions, sequence]` (must match `metrics/native-histogram.ts`).
+/// The schema is the family's minus the reductions, so fresh zeroed slots hold the initial
+/// schema; the sequence is odd while the writer rewrites its pages (schema reduction, reset).
+pub const NH_HEADER: usize = 3;
+/// Offset of the zero bucket count in the native header.
+pub const NH_ZERO: usize = 0;
+/// Offset of the schema reductions in the native header.
+pub const NH_REDUCTIONS: usize = 1;
+/// Offset of the sequence (odd while rewriting) in the native header.
+pub const NH_SEQ: usize = 2;
+
+/// Native (exponential) histogram settings of a histogram family.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NativeDef {
+  /// Initial schema, -4..=8 (bucket boundaries at 2^(k·2^-schema)).
+  pub schema: i32,
+  /// Observations with |v| ≤ this go to the zero bucket.
+  pub zero_threshold: f64,
+  /// Populated buckets above which the schema is reduced (0: no limit).
+  pub max_buckets: u32,
+  /// Minimum time between resets that the bucket limit may trigger (0: never reset).
+  pub min_reset_ms: f64,
+}
 
 /// Metric type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +131,8 @@ pub struct FamilyDef {
   pub age_buckets: u32,
   /// Cross-thread aggregator.
   pub aggregator: Aggregator,
+  /// Native histogram settings (histograms only).
+  pub native: Option<NativeDef>,
 }
 
 impl FamilyDef {
@@ -112,7 +140,7 @@ impl FamilyDef {
   pub fn slots_per_series(&self) -> usize {
     match self.kind {
       Kind::Counter | Kind::Gauge => 1,
-      Kind::Histogram => self.buckets.len() + 2,
+      Kind::Histogram => self.buckets.len() + 2 + self.native.map_or(0, |_| NH_HEADER),
       Kind::Summary => 2 + 2 * self.age_buckets as usize,
     }
   }
@@ -142,6 +170,11 @@ impl FamilyDef {
         other.max_age_ms / 1000.0,
         other.age_buckets
       )
+    } else if self.native.map(|n| (n.zero_threshold, n.max_buckets))
+      != other.native.map(|n| (n.zero_threshold, n.max_buckets))
+    {
+      // Differing schemas merge (to the smaller one); the rest must agree.
+      format!("native histogram {:?} vs {:?}", self.native, other.native)
     } else if self.aggregator != other.aggregator {
       format!(
         "aggregator {} vs {}",
@@ -217,7 +250,7 @@ pub struct Family {
   garbage: usize,
   /// Exemplars of the series that have any: one for a counter, one per histogram bucket.
   pub exemplars: HashMap<u32, Box<[Option<Exemplar>]>>,
-  /// Summary sketch pages by series.
+  /// Summary sketch pages, or native histogram bucket pages, by series.
   pub pages: HashMap<u32, Vec<Page>>,
 }
 
@@ -483,10 +516,12 @@ impl Store {
   /// Adds a summary sketch page to a series.
   pub fn add_page(&mut self, family: u32, index: u32, page: Page) -> StoreResult<()> {
     let f = self.family(family)?;
-    if f.def.kind != Kind::Summary
-      || page.window >= f.def.age_buckets
-      || page.base % PAGE_BINS as i32 != 0
-    {
+    let window_ok = match f.def.kind {
+      Kind::Summary => page.window < f.def.age_buckets,
+      Kind::Histogram => f.def.native.is_some() && page.window == 0,
+      _ => false,
+    };
+    if !window_ok || page.base % PAGE_BINS as i32 != 0 {
       return Err(format!("invalid sketch page for metric \"{}\"", f.def.name));
     }
     let shard = f.shard;
@@ -664,6 +699,7 @@ mod tests {
       max_age_ms: 600_000.0,
       age_buckets: 5,
       aggregator: Aggregator::Sum,
+      native: None,
     }
   }
 

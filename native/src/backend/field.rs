@@ -160,6 +160,7 @@ pub fn parse_meta(name: &str, json: &str) -> Option<FamilyDef> {
       .as_str()
       .and_then(aggregator)
       .unwrap_or(Aggregator::Sum),
+    native: None,
   })
 }
 
@@ -213,6 +214,7 @@ mod tests {
       max_age_ms: f64::INFINITY,
       age_buckets: 1,
       aggregator: Aggregator::PerProcess,
+      native: None,
     };
     let back = parse_meta("s", &meta_json(&def)).unwrap();
     assert!(back.compatible(&def));

@@ -291,6 +291,7 @@ pub fn encode(families: &[Family], opts: &EncodeOptions, out: &mut String) {
         labels: f.labels.iter().map(String::as_str).collect(),
         exemplars: vec![None; ex * f.labels.len()],
         created: vec![0.0; f.labels.len()],
+        native: Vec::new(),
       }
     })
     .collect();
