@@ -10,9 +10,7 @@ export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
 ]);
 
 /** Histogram options (prom-client's `HistogramConfiguration`). */
-export interface HistogramConfiguration<T extends string>
-  extends MetricConfiguration<T>,
-    NativeHistogramConfiguration {
+export interface HistogramConfiguration<T extends string> extends MetricConfiguration<T>, NativeHistogramConfiguration {
   /**
    * Upper bounds, strictly increasing; `+Inf` is implicit. `[]`: native buckets only (see
    * native-histogram.ts; classic buckets given beside native options are kept for text scrapers).
@@ -122,7 +120,10 @@ export class Histogram<T extends string = string> extends Metric<T> {
     // Checked before the lookup so that a refused update creates no series.
     if (typeof value !== 'number' || Number.isNaN(value)) badObservation(this.what, value);
     if (this.#native !== undefined) {
-      return this.#recordNative(labels === undefined && this.index0 >= 0 ? this.index0 : this.seriesIndex(labels), value);
+      return this.#recordNative(
+        labels === undefined && this.index0 >= 0 ? this.index0 : this.seriesIndex(labels),
+        value,
+      );
     }
     return this.#record(
       labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels),

@@ -59,14 +59,17 @@ export function pickSchema(factor: number): number {
   const floor = Math.floor(Math.log2(Math.log2(factor)));
   if (floor <= -MAX_SCHEMA) return MAX_SCHEMA;
   if (floor >= -MIN_SCHEMA) return MIN_SCHEMA;
-  return -floor;
+  return 0 - floor; // not -floor: no -0
 }
 
 /**
  * The native settings of a histogram configuration, or undefined when it has none: native
  * buckets are on when a `nativeHistogram*` option is given or `buckets` is `[]` (native only).
  */
-export function nativeSettingsOf(what: string, config: NativeHistogramConfiguration & { buckets?: unknown }): NativeSettings | undefined {
+export function nativeSettingsOf(
+  what: string,
+  config: NativeHistogramConfiguration & { buckets?: unknown },
+): NativeSettings | undefined {
   const { nativeHistogramBucketFactor: f, nativeHistogramZeroThreshold: z } = config;
   const { nativeHistogramMaxBucketNumber: m, nativeHistogramMinResetDuration: r } = config;
   const nativeOnly = Array.isArray(config.buckets) && config.buckets.length === 0;

@@ -188,7 +188,8 @@ export class Registry {
         `Content type ${show(PROTOBUF_CONTENT_TYPE)} is unsupported while a backend aggregates the global registry (use OpenMetrics)`,
       );
     }
-    const contentType = options?.contentType === undefined || protobuf ? this.#contentType : checkContentType(options.contentType);
+    const contentType =
+      options?.contentType === undefined || protobuf ? this.#contentType : checkContentType(options.contentType);
     if (options?.collect !== false) await this.#collect();
     const defaults =
       options?.defaultLabels === undefined ? this.#defaultLabelsFlat : Object.entries(options.defaultLabels).flat();
