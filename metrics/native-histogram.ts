@@ -106,11 +106,27 @@ const BOUNDS: Float64Array[] = (() => {
     const factor = 2 ** (2 ** -i);
     const b = new Float64Array(n);
     b[0] = 0.5;
-    for (let j = 0; j < n - 1; j++) b[j + 1] = (j + 1) % 2 === 0 ? prev[j / 2 + 1] : b[j] * factor;
+    for (let j = 0; j < n - 1; j++) b[j + 1] = (j + 1) % 2 === 0 ? prev[(j >> 1) + 1] : b[j] * factor;
     all.push(b);
   }
   return all;
 })();
+
+// Within a power of two, the top 10 bits of the mantissa give the bucket up to one boundary:
+// boundaries are at least 2^(1/256) − 1 ≈ 0.27 % apart, a 10-bit slot is under 0.1 % wide. So
+// START[schema][slot] is the smallest i with BOUNDS[schema][i] ≥ the slot's low edge, and one
+// comparison with that bound finishes the index: no logarithm on the hot path.
+const SLOT_BITS = 10;
+const START: Uint16Array[] = BOUNDS.map((b) => {
+  const t = new Uint16Array(1 << SLOT_BITS);
+  for (let m = 0; m < t.length; m++) {
+    const low = 0.5 + m / (2 << SLOT_BITS);
+    let i = 0;
+    while (i < b.length && b[i] < low) i++;
+    t[m] = i;
+  }
+  return t;
+});
 
 // frexp through the bits of one scratch double: exact, and no allocation.
 const F64 = new Float64Array(1);
@@ -137,14 +153,9 @@ export function bucketIndex(v: number, schema: number): number {
   let key: number;
   if (schema > 0) {
     const b = BOUNDS[schema];
-    const n = b.length;
-    // The smallest i with b[i] ≥ frac: log2 estimates it within one, the table decides.
-    let i = Math.ceil((Math.log2(frac) + 1) * n);
-    if (i > n) i = n;
-    else if (i < 0) i = 0;
-    while (i > 0 && b[i - 1] >= frac) i--;
-    while (i < n && b[i] < frac) i++;
-    key = i + (exp - 1) * n;
+    let i = START[schema][(hi >>> (20 - SLOT_BITS)) & ((1 << SLOT_BITS) - 1)];
+    if (i < b.length && frac > b[i]) i++;
+    key = i + (exp - 1) * b.length;
   } else {
     key = frac === 0.5 ? exp - 1 : exp;
     const s = -schema;
@@ -305,4 +316,12 @@ export class NativeBuckets {
     st.buckets = bins.size;
     st.lastKey = Number.NaN;
   }
+}
+
+/** Upper bound of bucket `k` at `schema` (exact: a table bound times a power of two). */
+export function upperBound(k: number, schema: number): number {
+  if (schema <= 0) return 2 ** (k * 2 ** -schema);
+  const n = 1 << schema;
+  const i = ((k % n) + n) % n;
+  return BOUNDS[schema][i] * 2 ** ((k - i) / n + 1);
 }

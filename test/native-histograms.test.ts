@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Histogram, PROTOBUF_CONTENT_TYPE, Registry, register } from '../index';
-import { bucketIndex, pickSchema } from '../metrics/native-histogram';
+import { bucketIndex, pickSchema, upperBound } from '../metrics/native-histogram';
 import { decodeFamilies } from './helpers/protoc';
 
 // Native histograms: options, bucket indexes, schema reduction, resets and the merge across
@@ -65,6 +65,17 @@ describe('native histogram buckets', () => {
     expect([1, 2, 1.09, 1.0905077326652577, 1.0906].map((v) => bucketIndex(v, 3))).toEqual([0, 8, 1, 1, 2]);
     expect([3, 4, 5, 16, 17].map((v) => bucketIndex(v, -1))).toEqual([1, 1, 2, 2, 3]);
     expect(bucketIndex(5e-324, 0)).toBe(-1074);
+    // Every schema, values spread over many magnitudes and exactly on bounds: (ub(k-1), ub(k)].
+    const wrong: string[] = [];
+    for (let s = -4; s <= 8; s++) {
+      const values = Array.from({ length: 2000 }, (_, i) => 10 ** (((i * 37) % 200) / 10 - 10) * (1 + (i % 7) / 10));
+      for (let k = -40; k <= 40; k++) values.push(upperBound(k, s));
+      for (const v of values) {
+        const k = bucketIndex(v, s);
+        if (!(v > upperBound(k - 1, s) && v <= upperBound(k, s))) wrong.push(`${v} → ${k} at schema ${s}`);
+      }
+    }
+    expect(wrong).toEqual([]);
     expect(bucketIndex(Number.POSITIVE_INFINITY, 0)).toBe(bucketIndex(Number.MAX_VALUE, 0) + 1);
   });
 
