@@ -185,7 +185,7 @@ export class Registry {
     const protobuf = options?.contentType === PROTOBUF_CONTENT_TYPE;
     if (protobuf && !this.encodesProtobuf()) {
       throw new InvalidMetricError(
-        `Content type ${show(PROTOBUF_CONTENT_TYPE)} is unsupported while a backend aggregates the global registry (use OpenMetrics)`,
+        `Content type ${show(PROTOBUF_CONTENT_TYPE)} is unsupported by the backend that aggregates the global registry (use OpenMetrics)`,
       );
     }
     const contentType =
@@ -194,6 +194,10 @@ export class Registry {
     const defaults =
       options?.defaultLabels === undefined ? this.#defaultLabelsFlat : Object.entries(options.defaultLabels).flat();
     const backend = this.id === GLOBAL_ID ? globalAggregate() : undefined;
+    if (protobuf && backend?.renderProtobuf !== undefined) {
+      const body = await backend.renderProtobuf({ defaultLabels: defaults });
+      return options?.gzip === true && body.length >= 1024 ? gzipAsync(body, { level: 1 }) : body;
+    }
     if (protobuf) {
       return native.encodeBuffer({
         registry: this.id,
@@ -221,11 +225,12 @@ export class Registry {
 
   /**
    * Whether `metricsBuffer()` can encode the protobuf format now: always, except for the global
-   * registry while a backend aggregates it (the aggregate is rendered as text; servers then
+   * registry while a backend that renders only text aggregates it (IoredisBackend; servers then
    * answer a protobuf request with OpenMetrics, the scraper's next choice).
    */
   encodesProtobuf(): boolean {
-    return !(this.id === GLOBAL_ID && globalAggregate() !== undefined);
+    const backend = this.id === GLOBAL_ID ? globalAggregate() : undefined;
+    return backend === undefined || backend.renderProtobuf !== undefined;
   }
 
   /** Runs the `collect` callback of every metric registered here by this thread. */

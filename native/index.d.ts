@@ -37,6 +37,12 @@ export declare function backendOpen(options: RedisBackendOptions, log: (level: s
 export declare function backendRender(openMetrics: boolean, defaultLabels: Array<string>, timeoutMs: number): Promise<string>
 
 /**
+ * Flushes, then reads the prefix's aggregate and encodes it in the protobuf format (the one
+ * that carries native histograms).
+ */
+export declare function backendRenderProtobuf(defaultLabels: Array<string>, timeoutMs: number): Promise<Buffer>
+
+/**
  * Copies this process's values of the global registry (merged across its threads) in the
  * shape of the Redis protocol (docs/REDIS-PROTOCOL.md §4).
  */

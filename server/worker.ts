@@ -6,6 +6,8 @@
  * time the response carries in `X-Promsd-Collected-At`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
 import { native } from '../metrics/native';
 import { exposition, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, Registry } from '../metrics/registry';
 import type { ExpositionContentType, RegistryContentType } from '../metrics/registry';
@@ -73,10 +75,13 @@ async function source(
 ): Promise<{ body: Buffer; headers: Record<string, string>; contentType: ExpositionContentType }> {
   await requestCollect(start.collectTimeoutMs);
   let body: Buffer;
-  const aggregated = start.registryId === 0 && backend !== 'none';
-  // A backend's aggregate is rendered as text: a protobuf request gets OpenMetrics, its next choice.
-  const contentType = asked === PROTOBUF_CONTENT_TYPE && aggregated ? OPENMETRICS_CONTENT_TYPE : asked;
-  if (contentType === PROTOBUF_CONTENT_TYPE) {
+  // The owner's JS backend renders text only: a protobuf request gets OpenMetrics, its next choice.
+  const textOnly = start.registryId === 0 && backend === 'owner';
+  const contentType = asked === PROTOBUF_CONTENT_TYPE && textOnly ? OPENMETRICS_CONTENT_TYPE : asked;
+  if (contentType === PROTOBUF_CONTENT_TYPE && start.registryId === 0 && backend === 'core') {
+    const bytes = await native.backendRenderProtobuf(Object.entries(defaultLabels).flat(), RENDER_TIMEOUT_MS);
+    body = gzip && bytes.length >= 1024 ? await promisify(gzipCb)(bytes, { level: 1 }) : bytes;
+  } else if (contentType === PROTOBUF_CONTENT_TYPE) {
     body = await registry.metricsBuffer({ contentType, collect: false, defaultLabels, gzip });
   } else if (start.registryId === 0 && backend === 'core') {
     const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
