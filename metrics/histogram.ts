@@ -1,7 +1,7 @@
 import { InvalidMetricError, InvalidValueError, show } from '../errors';
 import type { LabelValues } from './labels';
 import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
-import { NativeBuckets, nativeSettingsOf, type NativeHistogramConfiguration } from './native-histogram';
+import { NH_ARG, NativeBuckets, nativeSettingsOf, type NativeHistogramConfiguration } from './native-histogram';
 import { CHUNK_MASK, CHUNK_SHIFT } from './shard';
 
 /** prom-client's default buckets. */
@@ -91,12 +91,12 @@ export class Histogram<T extends string = string> extends Metric<T> {
   #recordNative(index: number, value: number): number {
     const addr = this.addrs[index];
     const i = this.#record(addr, value);
+    NH_ARG[0] = value;
     (this.#native as NativeBuckets).observe(
       index,
       this.chunks[addr >>> CHUNK_SHIFT],
       addr & CHUNK_MASK,
       this.#bounds.length,
-      value,
       i,
     );
     return i;

@@ -133,10 +133,22 @@ const F64 = new Float64Array(1);
 const U32 = new Uint32Array(F64.buffer);
 const TWO_64 = 2 ** 64;
 
+/**
+ * Passes a double to the hot path without an argument: a double argument of a call V8 does not
+ * inline is boxed (a heap allocation per observation), a typed-array slot is not.
+ */
+export const NH_ARG = new Float64Array(1);
+
 /** The bucket index of `v > 0` (or +Infinity) at `schema` (client_golang's computation). */
 export function bucketIndex(v: number, schema: number): number {
-  const inf = v === Infinity;
-  F64[0] = inf ? Number.MAX_VALUE : v;
+  F64[0] = v;
+  return scratchIndex(schema);
+}
+
+/** bucketIndex of the value in F64[0]. */
+function scratchIndex(schema: number): number {
+  const inf = F64[0] === Infinity;
+  if (inf) F64[0] = Number.MAX_VALUE;
   let hi = U32[1];
   let e = hi >>> 20;
   let adj = 0;
@@ -164,13 +176,19 @@ export function bucketIndex(v: number, schema: number): number {
   return inf ? key + 1 : key;
 }
 
+/** Page keys the per-series window covers (32 pages of each sign: 2048 buckets each side). */
+const WINDOW = 64;
+
 /** Per-series side state (JS only). */
 interface SeriesState {
   /** Page key → page address; key = (index >> 6) * 2 + negative. */
   pages: Map<number, number>;
-  /** Cache of the last page used: most observations land where the previous one did. */
-  lastKey: number;
-  lastPage: number;
+  /**
+   * Page addresses of WINDOW consecutive page keys from `lo` (-1: none), so the hot path finds a
+   * page with one array read; keys outside the window (values ~2^±256 apart at schema 3) use `pages`.
+   */
+  lo: number;
+  window: Int32Array;
   /** Populated buckets. */
   buckets: number;
   /** Last reset (or creation), ms. */
@@ -202,7 +220,13 @@ export class NativeBuckets {
       old.lastReset = Date.now();
       return;
     }
-    this.#states[index] = { pages: new Map(), lastKey: Number.NaN, lastPage: -1, buckets: 0, lastReset: Date.now() };
+    this.#states[index] = {
+      pages: new Map(),
+      lo: 0,
+      window: new Int32Array(WINDOW).fill(-1),
+      buckets: 0,
+      lastReset: Date.now(),
+    };
   }
 
   /** Frees a removed series' pages. */
@@ -213,28 +237,31 @@ export class NativeBuckets {
   }
 
   /**
-   * Counts `value` (checked, not NaN; its classic part already recorded) in the series `index`
-   * whose slots start at `o` in `c`, with `n` classic buckets; `bucket` is its classic bucket.
+   * Counts the value in NH_ARG[0] (checked, not NaN; its classic part already recorded) in the
+   * series `index` whose slots start at `o` in `c`, with `n` classic buckets; `bucket` is its
+   * classic bucket.
    */
-  observe(index: number, c: Float64Array, o: number, n: number, value: number, bucket: number): void {
+  observe(index: number, c: Float64Array, o: number, n: number, bucket: number): void {
     const h = o + n + 2;
     const zt = this.settings.zeroThreshold;
-    let v = value;
+    const value = NH_ARG[0];
     let neg = 0;
-    if (v < -zt) {
-      v = -v;
+    if (value < -zt) {
+      F64[0] = -value;
       neg = 1;
-    } else if (!(v > zt)) {
+    } else if (value > zt) {
+      F64[0] = value;
+    } else {
       c[h + NH_ZERO] += 1;
       return;
     }
-    const key = bucketIndex(v, this.settings.schema - c[h + NH_REDUCTIONS]);
+    // `| 0`: the schema comes from a float slot; a small-integer index keeps the table loads fast.
+    const key = scratchIndex((this.settings.schema - c[h + NH_REDUCTIONS]) | 0);
     const pageKey = (key >> 6) * 2 + neg;
     const st = this.#states[index] as SeriesState;
-    let page = st.lastKey === pageKey ? st.lastPage : (st.pages.get(pageKey) ?? -1);
+    const w = pageKey - st.lo;
+    let page = w >= 0 && w < WINDOW ? st.window[w] : (st.pages.get(pageKey) ?? -1);
     if (page < 0) page = this.#addPage(index, st, pageKey);
-    st.lastKey = pageKey;
-    st.lastPage = page;
     const pc = this.#chunks[page >>> CHUNK_SHIFT];
     const j = (page & CHUNK_MASK) + (key & (NH_PAGE - 1));
     if (pc[j]++ === 0 && ++st.buckets > this.settings.maxBuckets && this.settings.maxBuckets > 0) {
@@ -251,7 +278,11 @@ export class NativeBuckets {
     const base = ((pageKey - neg) / 2) * NH_PAGE;
     const page = this.#shard.alloc(NH_PAGE);
     native.pageAdd(this.#familyId(), index, 0, neg === 1, base, this.#shard.nativeChunk(page), page & CHUNK_MASK);
+    // The window is placed around the first page (keys of both signs interleave: even, odd).
+    if (st.pages.size === 0) st.lo = pageKey - (pageKey & 1) - WINDOW / 2;
     st.pages.set(pageKey, page);
+    const w = pageKey - st.lo;
+    if (w >= 0 && w < WINDOW) st.window[w] = page;
     return page;
   }
 
@@ -270,7 +301,8 @@ export class NativeBuckets {
       st.lastReset = now;
       c[o + bucket] += 1;
       c[o + n + 1] += value;
-      this.observe(index, c, o, n, value, bucket);
+      NH_ARG[0] = value;
+      this.observe(index, c, o, n, bucket);
       return;
     }
     let current = schema - c[h + NH_REDUCTIONS];
@@ -314,7 +346,6 @@ export class NativeBuckets {
     c[h + NH_REDUCTIONS] = schema - current;
     c[h + NH_SEQ] += 1;
     st.buckets = bins.size;
-    st.lastKey = Number.NaN;
   }
 }
 

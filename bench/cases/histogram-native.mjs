@@ -1,8 +1,8 @@
 // Native histogram against a classic one (promsd only: prom-client has no native histograms).
 //   node --expose-gc bench/cases/histogram-native.mjs promsd
 // 1. observe cost: unlabelled observe(v), v precomputed in [1e-3, 10) log-uniformly, for a classic
-//    histogram with the default buckets and a native-only one (factor 1.1 → schema 3, ~106
-//    populated buckets over those four decades). Target: native ≤ 1.5× classic.
+//    histogram with the default buckets, a native-only one (factor 1.1 → schema 3, ~106
+//    populated buckets over those four decades), and one with both. Target: native ≤ 1.5× classic.
 // 2. exposition size at comparable resolution: 100 series of 10⁴ observations each; the classic
 //    histogram gets the native schema's bucket bounds over the observed range (2^(k/8), the same
 //    resolution) and is exposed as text (what a classic scraper reads); the native one as protobuf
@@ -21,6 +21,8 @@ const nativeOnly = new Histogram({
   nativeHistogramBucketFactor: 1.1,
 });
 
+const both = new Histogram({ name: 'bench_both_seconds', help: 'h', nativeHistogramBucketFactor: 1.1 });
+
 const c = await measure('ns/op', () =>
   nsPerOp(N, (n) => {
     for (let i = 0; i < n; i++) classic.observe(V[i & 1023]);
@@ -29,6 +31,11 @@ const c = await measure('ns/op', () =>
 const nat = await measure('ns/op', () =>
   nsPerOp(N, (n) => {
     for (let i = 0; i < n; i++) nativeOnly.observe(V[i & 1023]);
+  }),
+);
+const b = await measure('ns/op', () =>
+  nsPerOp(N, (n) => {
+    for (let i = 0; i < n; i++) both.observe(V[i & 1023]);
   }),
 );
 const count = async (h, name) => (await h.get()).values.find((v) => v.metricName === `${name}_count`).value;
@@ -62,6 +69,8 @@ report({
   classicNsPerOp: c.median,
   nativeNsPerOp: nat.median,
   ratio: nat.median / c.median,
+  classicPlusNativeNsPerOp: b.median,
+  classicPlusNativeRatio: b.median / c.median,
   classicBuckets: bounds.length,
   classicTextBytes: await size(regC, undefined, false),
   classicTextGzipBytes: await size(regC, undefined, true),
