@@ -132,6 +132,49 @@ describe('the protobuf exposition', () => {
     ]);
   });
 
+  it('carries histogram exemplars: per classic bucket, and in `exemplars` for a native histogram', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_700_000_000_500);
+    const reg = new Registry(OPENMETRICS_CONTENT_TYPE);
+    const h = new Histogram({ name: 'ex', help: 'E.', buckets: [1], registers: [reg], enableExemplars: true });
+    h.observe({ value: 0.5, exemplarLabels: { trace_id: 't1' } });
+    const n = new Histogram({
+      name: 'exn',
+      help: 'E.',
+      buckets: [],
+      nativeHistogramBucketFactor: 2,
+      registers: [reg],
+      enableExemplars: true,
+    });
+    n.observe({ value: 4, exemplarLabels: { trace_id: 't2' } });
+    const ex = (id: string, v: number, name = 'exemplar') =>
+      block(name, [
+        ...label('trace_id', id),
+        `value: ${v}`,
+        ...block('timestamp', ['seconds: 1700000000', 'nanos: 500000000']),
+      ]);
+    expect(decodeFamilies(await reg.metricsBuffer({ contentType: PROTOBUF_CONTENT_TYPE }))).toEqual([
+      family('ex', 'E.', 'HISTOGRAM', [
+        block('histogram', [
+          'sample_count: 1',
+          'sample_sum: 0.5',
+          ...block('bucket', ['cumulative_count: 1', 'upper_bound: 1', ...ex('t1', 0.5)]),
+        ]),
+      ]),
+      family('exn', 'E.', 'HISTOGRAM', [
+        block('histogram', [
+          'sample_count: 1',
+          'sample_sum: 4',
+          'schema: 0',
+          'zero_threshold: 2.9387358770557188e-39',
+          'zero_count: 0',
+          ...block('positive_span', ['offset: 2', 'length: 1']),
+          'positive_delta: 1',
+          ...ex('t2', 4, 'exemplars'),
+        ]),
+      ]),
+    ]);
+  });
+
   it('is gzipped from 1 KiB like the text formats', async () => {
     const reg = new Registry();
     const c = new Counter({ name: 'many_total', help: 'Many.', labelNames: ['i'], registers: [reg] });
