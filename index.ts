@@ -17,6 +17,7 @@ export { Gauge } from './metrics/gauge';
 export type { GaugeChild, GaugeConfiguration } from './metrics/gauge';
 export { Histogram } from './metrics/histogram';
 export type { HistogramChild, HistogramConfiguration, ObserveDataWithExemplar } from './metrics/histogram';
+export type { NativeHistogramConfiguration } from './metrics/native-histogram';
 export { Summary } from './metrics/summary';
 export type { SummaryChild, SummaryConfiguration } from './metrics/summary';
 export { Metric } from './metrics/metric';
@@ -29,8 +30,14 @@ export type {
   MetricValue,
 } from './metrics/metric';
 export type { LabelValues } from './metrics/labels';
-export { Registry, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, register } from './metrics/registry';
-export type { RegistryContentType } from './metrics/registry';
+export {
+  Registry,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  PROTOBUF_CONTENT_TYPE,
+  register,
+} from './metrics/registry';
+export type { ExpositionContentType, RegistryContentType } from './metrics/registry';
 export { exponentialBuckets, linearBuckets } from './metrics/buckets';
 export { validateLabel, validateLabelName, validateMetricName } from './metrics/validation';
 export { collectDefaultMetrics } from './metrics/default-metrics';

@@ -112,6 +112,11 @@ export class EmbeddedBackend implements Backend {
     return this.#inner.render(options);
   }
 
+  /** Flushes, then renders the aggregate in the protobuf format (native histograms included). */
+  renderProtobuf(options: { defaultLabels: string[] }): Promise<Buffer> {
+    return this.#inner.renderProtobuf(options);
+  }
+
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

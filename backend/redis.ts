@@ -140,6 +140,12 @@ export class RedisBackend implements Backend {
     return native.backendRender(options.openMetrics, options.defaultLabels, this.#timeoutMs * 3 + 1000);
   }
 
+  /** Flushes, then renders the aggregate in the protobuf format (native histograms included). */
+  async renderProtobuf(options: { defaultLabels: string[] }): Promise<Buffer> {
+    this.#check('render');
+    return native.backendRenderProtobuf(options.defaultLabels, this.#timeoutMs * 3 + 1000);
+  }
+
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

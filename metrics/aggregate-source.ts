@@ -5,6 +5,8 @@
 /** What the global registry renders through while a backend is loaded. */
 export interface AggregateSource {
   render(options: { openMetrics: boolean; defaultLabels: string[] }): Promise<string>;
+  /** The aggregate in the protobuf format, when the backend encodes it (the core's backends do). */
+  renderProtobuf?(options: { defaultLabels: string[] }): Promise<Buffer>;
 }
 
 let source: AggregateSource | undefined;

@@ -1,6 +1,7 @@
 import { InvalidMetricError, InvalidValueError, show } from '../errors';
 import type { LabelValues } from './labels';
 import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
+import { NH_ARG, NativeBuckets, nativeSettingsOf, type NativeHistogramConfiguration } from './native-histogram';
 import { CHUNK_MASK, CHUNK_SHIFT } from './shard';
 
 /** prom-client's default buckets. */
@@ -9,8 +10,11 @@ export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
 ]);
 
 /** Histogram options (prom-client's `HistogramConfiguration`). */
-export interface HistogramConfiguration<T extends string> extends MetricConfiguration<T> {
-  /** Upper bounds, strictly increasing; `+Inf` is implicit. */
+export interface HistogramConfiguration<T extends string> extends MetricConfiguration<T>, NativeHistogramConfiguration {
+  /**
+   * Upper bounds, strictly increasing; `+Inf` is implicit. `[]`: native buckets only (see
+   * native-histogram.ts; classic buckets given beside native options are kept for text scrapers).
+   */
   buckets?: readonly number[];
   collect?: CollectFunction<Histogram<T>>;
 }
@@ -71,15 +75,46 @@ export class Histogram<T extends string = string> extends Metric<T> {
    * exposition omits `_sum` and `_count` as the spec requires. `!(v >= min)` also rejects NaN.
    */
   readonly #min: number;
+  /** Native buckets, when configured. */
+  readonly #native: NativeBuckets | undefined;
 
   constructor(config: HistogramConfiguration<T>) {
     const what = `Histogram "${String(config?.name)}"`;
-    const buckets = checkBuckets(what, config?.buckets ?? DEFAULT_BUCKETS);
-    super('Histogram', config, { type: 'histogram', reserved: ['le'], buckets });
+    const native = typeof config === 'object' && config !== null ? nativeSettingsOf(what, config) : undefined;
+    const nativeOnly = native !== undefined && Array.isArray(config.buckets) && config.buckets.length === 0;
+    const buckets = nativeOnly ? [] : checkBuckets(what, config?.buckets ?? DEFAULT_BUCKETS);
+    super('Histogram', config, { type: 'histogram', reserved: ['le'], buckets, native });
     this.upperBounds = Object.freeze(buckets);
     this.#bounds = Float64Array.from(buckets);
-    this.#min = buckets[0] < 0 ? -Infinity : 0;
+    // Native-only histograms hold negative values in their native buckets (their OpenMetrics text
+    // then omits _sum and _count, as with a negative bound).
+    this.#min = buckets[0] < 0 || nativeOnly ? -Infinity : 0;
+    this.#native = native === undefined ? undefined : new NativeBuckets(native, this.shard, () => this.familyId);
     if (this.labelNames.length === 0) this.index0 = this.indexOf({});
+  }
+
+  protected override initSeries(index: number): void {
+    // Called from the base constructor too (before #native is set), when the series has no pages yet.
+    this.#native?.init(index);
+  }
+
+  protected override dropSeries(index: number): void {
+    this.#native?.drop(index);
+  }
+
+  /** Counts a checked value in the classic and native buckets of series `index`. */
+  #recordNative(index: number, value: number): number {
+    const addr = this.addrs[index];
+    const i = this.#record(addr, value);
+    NH_ARG[0] = value;
+    (this.#native as NativeBuckets).observe(
+      index,
+      this.chunks[addr >>> CHUNK_SHIFT],
+      addr & CHUNK_MASK,
+      this.#bounds.length,
+      i,
+    );
+    return i;
   }
 
   /** Records `value` in the series of `labels`. */
@@ -99,6 +134,12 @@ export class Histogram<T extends string = string> extends Metric<T> {
   #observe(labels: object | undefined, value: unknown): number {
     // Checked before the lookup so that a refused update creates no series.
     if (typeof value !== 'number' || !(value >= this.#min)) badObservation(this.what, value, this.#bounds[0]);
+    if (this.#native !== undefined) {
+      return this.#recordNative(
+        labels === undefined && this.index0 >= 0 ? this.index0 : this.seriesIndex(labels),
+        value,
+      );
+    }
     return this.#record(
       labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels),
       value,
@@ -136,11 +177,16 @@ export class Histogram<T extends string = string> extends Metric<T> {
   labels(...values: (string | number)[] | [LabelValues<T>]): HistogramChild {
     const labels = this.childLabels(values) as LabelValues<T>;
     let { addr, generation } = this.resolveChild(labels);
+    let index = this.#native === undefined ? -1 : this.seriesIndex(labels);
     return {
       observe: (value: number) => {
         if (typeof value !== 'number' || !(value >= this.#min)) badObservation(this.what, value, this.#bounds[0]);
-        if (generation !== this.currentGeneration()) ({ addr, generation } = this.resolveChild(labels));
-        this.#record(addr, value);
+        if (generation !== this.currentGeneration()) {
+          ({ addr, generation } = this.resolveChild(labels));
+          if (index >= 0) index = this.seriesIndex(labels);
+        }
+        if (index >= 0) this.#recordNative(index, value);
+        else this.#record(addr, value);
       },
       startTimer: () => this.startTimer(labels),
       zero: () => this.zero(labels),

@@ -20,6 +20,7 @@ import { slotsPerSeries } from './layout';
 import { valuesOf } from './values';
 import { CHUNK_MASK, CHUNK_SHIFT, shard, type Shard } from './shard';
 import { checkLabelNames, validateMetricName } from './validation';
+import type { NativeSettings } from './native-histogram';
 
 /**
  * How values of one series from several threads (or processes) combine; prom-client's names plus
@@ -90,6 +91,8 @@ export interface FamilyShape {
   quantiles?: number[];
   maxAgeSeconds?: number;
   ageBuckets?: number;
+  /** Native histogram settings (see native-histogram.ts). */
+  native?: NativeSettings;
 }
 
 const SERIES_ADDR_INITIAL = 8;
@@ -184,6 +187,10 @@ export abstract class Metric<T extends string = string> {
       maxAgeSeconds: shape.maxAgeSeconds,
       ageBuckets: shape.ageBuckets,
       aggregator: aggregator as unknown as NativeTypes.Aggregator,
+      nativeSchema: shape.native?.schema,
+      nativeZeroThreshold: shape.native?.zeroThreshold,
+      nativeMaxBuckets: shape.native?.maxBuckets,
+      nativeMinResetSeconds: shape.native === undefined ? undefined : shape.native.minResetMs / 1000,
     });
     this.width = seriesWidth(shape);
     // Checked here, before any registry holds the metric, so a refusal registers nothing.
@@ -421,5 +428,5 @@ export abstract class Metric<T extends string = string> {
 }
 
 function seriesWidth(shape: FamilyShape): number {
-  return slotsPerSeries(shape.type, shape.buckets?.length ?? 0, shape.ageBuckets ?? 5);
+  return slotsPerSeries(shape.type, shape.buckets?.length ?? 0, shape.ageBuckets ?? 5, shape.native !== undefined);
 }

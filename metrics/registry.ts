@@ -12,8 +12,15 @@ export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 /** Content type of OpenMetrics 1.0. */
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
-/** One of the two exposition content types. */
+/** Content type of the Prometheus protobuf format (delimited `MetricFamily` messages). */
+export const PROTOBUF_CONTENT_TYPE =
+  'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
+
+/** One of the two text exposition content types (what `metrics()` returns). */
 export type RegistryContentType = typeof PROMETHEUS_CONTENT_TYPE | typeof OPENMETRICS_CONTENT_TYPE;
+
+/** Every content type `metricsBuffer()` encodes: the text ones and the protobuf format. */
+export type ExpositionContentType = RegistryContentType | typeof PROTOBUF_CONTENT_TYPE;
 
 /** Id of the process-wide registry in the core (native/src/store.rs GLOBAL_REGISTRY). */
 const GLOBAL_ID = 0;
@@ -181,17 +188,37 @@ export class Registry {
    * the metrics' `collect` callbacks (a server in a worker thread cannot run the owning thread's).
    */
   async metricsBuffer(options?: {
-    contentType?: RegistryContentType;
+    contentType?: ExpositionContentType;
     collect?: boolean;
     defaultLabels?: Record<string, string>;
     /** gzip in the same off-thread task (from 1 KiB; smaller results come back plain — test with `isGzip`). */
     gzip?: boolean;
   }): Promise<Buffer> {
-    const contentType = options?.contentType === undefined ? this.#contentType : checkContentType(options.contentType);
+    const protobuf = options?.contentType === PROTOBUF_CONTENT_TYPE;
+    if (protobuf && !this.encodesProtobuf()) {
+      throw new InvalidMetricError(
+        `Content type ${show(PROTOBUF_CONTENT_TYPE)} is unsupported by the backend that aggregates the global registry (use OpenMetrics)`,
+      );
+    }
+    const contentType =
+      options?.contentType === undefined || protobuf ? this.#contentType : checkContentType(options.contentType);
     if (options?.collect !== false) await this.#collect();
     const defaults =
       options?.defaultLabels === undefined ? this.#defaultLabelsFlat : Object.entries(options.defaultLabels).flat();
     const backend = this.id === GLOBAL_ID ? globalAggregate() : undefined;
+    if (protobuf && backend?.renderProtobuf !== undefined) {
+      const body = await backend.renderProtobuf({ defaultLabels: defaults });
+      return options?.gzip === true && body.length >= 1024 ? gzipAsync(body, { level: 1 }) : body;
+    }
+    if (protobuf) {
+      return native.encodeBuffer({
+        registry: this.id,
+        openMetrics: false,
+        protobuf: true,
+        defaultLabels: defaults,
+        gzip: options?.gzip === true,
+      });
+    }
     if (backend !== undefined) {
       // The aggregate of every process (this one's pending values flushed first).
       const text = await backend.render({
@@ -206,6 +233,16 @@ export class Registry {
       defaultLabels: defaults,
       gzip: options?.gzip === true,
     });
+  }
+
+  /**
+   * Whether `metricsBuffer()` can encode the protobuf format now: always, except for the global
+   * registry while a backend that renders only text aggregates it (IoredisBackend; servers then
+   * answer a protobuf request with OpenMetrics, the scraper's next choice).
+   */
+  encodesProtobuf(): boolean {
+    const backend = this.id === GLOBAL_ID ? globalAggregate() : undefined;
+    return backend === undefined || backend.renderProtobuf !== undefined;
   }
 
   /** Runs the `collect` callback of every metric registered here by this thread. */

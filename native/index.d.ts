@@ -64,6 +64,12 @@ export declare function backendOpen(options: RedisBackendOptions, log: (level: s
 export declare function backendRender(openMetrics: boolean, defaultLabels: Array<string>, timeoutMs: number): Promise<string>
 
 /**
+ * Flushes, then reads the prefix's aggregate and encodes it in the protobuf format (the one
+ * that carries native histograms).
+ */
+export declare function backendRenderProtobuf(defaultLabels: Array<string>, timeoutMs: number): Promise<Buffer>
+
+/**
  * Copies this process's values of the global registry (merged across its threads) in the
  * shape of the Redis protocol (docs/REDIS-PROTOCOL.md §4).
  */
@@ -93,6 +99,8 @@ export interface EncodeRequest {
   only?: string
   /** Emit OpenMetrics `_created` samples. */
   created?: boolean
+  /** The Prometheus protobuf format instead (`encodeBuffer` only; overrides `openMetrics`). */
+  protobuf?: boolean
   /**
    * gzip the result (`encodeBuffer` only, and only from 1 KiB: smaller results come back plain),
    * in the same pool task as the encoding.
@@ -135,6 +143,14 @@ export interface FamilyOptions {
   ageBuckets?: number
   /** Cross-thread aggregator. */
   aggregator: Aggregator
+  /** Native histogram schema (-4..=8); set for histograms with native buckets. */
+  nativeSchema?: number
+  /** Native histogram zero bucket breadth. */
+  nativeZeroThreshold?: number
+  /** Native histogram bucket limit (0: none). */
+  nativeMaxBuckets?: number
+  /** Native histogram minimum reset interval, seconds (0: never reset). */
+  nativeMinResetSeconds?: number
 }
 
 /** The merged values of one family, for `get()` and `getMetricsAsJSON()`. */
@@ -165,14 +181,22 @@ export declare function layoutFacts(): LayoutFacts
  * and `native/src/layout.rs` equal.
  */
 export interface LayoutFacts {
-  /** Bins per summary sketch page. */
+  /** Bins per summary sketch page (and buckets per native histogram page). */
   pageBins: number
+  /** Slots a native histogram adds after its classic ones, and the offsets in them. */
+  nhHeader: number
+  /** Offset of the zero bucket count in the native header. */
+  nhZero: number
+  /** Offset of the schema reductions in the native header. */
+  nhReductions: number
+  /** Offset of the sequence in the native header. */
+  nhSeq: number
   /** Every aggregator name, in the core's order. */
   aggregators: Array<string>
 }
 
 /** Slots one series of a family of this shape occupies (see `native/src/layout.rs`). */
-export declare function layoutSlotsPerSeries(kind: MetricType, buckets: number, ageBuckets: number): number
+export declare function layoutSlotsPerSeries(kind: MetricType, buckets: number, ageBuckets: number, native: boolean): number
 
 /** Metric type. */
 export declare const enum MetricType {

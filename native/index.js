@@ -842,6 +842,7 @@ module.exports.backendClose = nativeBinding.backendClose
 module.exports.backendFlush = nativeBinding.backendFlush
 module.exports.backendOpen = nativeBinding.backendOpen
 module.exports.backendRender = nativeBinding.backendRender
+module.exports.backendRenderProtobuf = nativeBinding.backendRenderProtobuf
 module.exports.backendSnapshot = nativeBinding.backendSnapshot
 module.exports.chunkAttach = nativeBinding.chunkAttach
 module.exports.encode = nativeBinding.encode

@@ -2,8 +2,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono } from 'hono';
 import type { Context, Handler, MiddlewareHandler } from 'hono';
-import { getGlobalRegistry, isGzip, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../metrics/registry';
-import type { Registry, RegistryContentType } from '../metrics/registry';
+import {
+  getGlobalRegistry,
+  isGzip,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  PROTOBUF_CONTENT_TYPE,
+} from '../metrics/registry';
+import type { ExpositionContentType, Registry } from '../metrics/registry';
 import { httpSdHandler } from '../sd/http';
 import type { HttpSdSource } from '../sd/types';
 import { defaultLogger, LogThrottle } from '../log';
@@ -12,12 +18,13 @@ import type { AuthOptions } from './options';
 
 /**
  * Produces the exposition bytes in the requested format, gzipped when `gzip` is true and the
- * source chose to (the body then starts with gzip's magic bytes).
+ * source chose to (the body then starts with gzip's magic bytes). A source that cannot encode
+ * the protobuf format answers in OpenMetrics and says so in `contentType`.
  */
 export type ExpositionSource = (
-  contentType: RegistryContentType,
+  contentType: ExpositionContentType,
   gzip: boolean,
-) => Promise<{ body: Buffer; headers?: Record<string, string> }>;
+) => Promise<{ body: Buffer; headers?: Record<string, string>; contentType?: ExpositionContentType }>;
 
 /** Options of `metricsHandler` and of the request listener. */
 export interface MetricsHandlerOptions {
@@ -35,14 +42,30 @@ function qOf(params: string[]): number {
   return 1;
 }
 
+/** True for `proto=io.prometheus.client.MetricFamily` with `encoding=delimited` among `params`. */
+function isMetricFamilyStream(params: string[]): boolean {
+  let proto = false;
+  let delimited = false;
+  for (const p of params) {
+    const [k = '', v = ''] = p.split('=').map((x) => x.trim());
+    if (k.toLowerCase() === 'proto') proto = v === 'io.prometheus.client.MetricFamily';
+    else if (k.toLowerCase() === 'encoding') delimited = v.toLowerCase() === 'delimited';
+  }
+  return proto && delimited;
+}
+
 /**
- * The format a scraper asked for: OpenMetrics when its `Accept` header ranks
- * `application/openmetrics-text` at least as high as `text/plain` (Prometheus sends
+ * The format a scraper asked for: the protobuf format when its `Accept` header ranks
+ * `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`
+ * highest (Prometheus does with `--enable-feature=native-histograms`; the only format that
+ * carries native histograms), else OpenMetrics when it ranks `application/openmetrics-text` at
+ * least as high as `text/plain` (Prometheus sends
  * `application/openmetrics-text;version=1.0.0,...,text/plain;version=0.0.4;q=0.5,*\/*;q=0.1`),
  * text 0.0.4 otherwise.
  */
-export function negotiateContentType(accept: string | null | undefined): RegistryContentType {
+export function negotiateContentType(accept: string | null | undefined): ExpositionContentType {
   if (!accept) return PROMETHEUS_CONTENT_TYPE;
+  let pb = 0;
   let om = 0;
   let text = 0;
   for (const range of accept.split(',')) {
@@ -50,8 +73,10 @@ export function negotiateContentType(accept: string | null | undefined): Registr
     const t = type.trim().toLowerCase();
     const q = qOf(params);
     if (t === 'application/openmetrics-text') om = Math.max(om, q);
+    else if (t === 'application/vnd.google.protobuf' && isMetricFamilyStream(params)) pb = Math.max(pb, q);
     else if (t === 'text/plain' || t === 'text/*' || t === '*/*') text = Math.max(text, q);
   }
+  if (pb > 0 && pb >= om && pb >= text) return PROTOBUF_CONTENT_TYPE;
   return om > 0 && om >= text ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
 }
 
@@ -80,10 +105,10 @@ export async function renderMetrics(
   acceptEncoding: string | null | undefined,
   compression: boolean,
 ): Promise<MetricsResponse> {
-  const contentType = negotiateContentType(accept);
-  const { body, headers: extra } = await source(contentType, compression && acceptsGzip(acceptEncoding));
+  const asked = negotiateContentType(accept);
+  const { body, headers: extra, contentType } = await source(asked, compression && acceptsGzip(acceptEncoding));
   const headers: Record<string, string> = {
-    'content-type': contentType,
+    'content-type': contentType ?? asked,
     vary: 'Accept, Accept-Encoding',
     'cache-control': 'no-store',
     ...extra,
@@ -95,9 +120,18 @@ export async function renderMetrics(
 
 /** The exposition of `registry` (default: the global one, through its backend when one is loaded). */
 export function registrySource(registry: Registry | undefined): ExpositionSource {
-  return async (contentType, gzip) => ({
-    body: await (registry ?? getGlobalRegistry()).metricsBuffer({ contentType, gzip }),
-  });
+  return (contentType, gzip) => registryExposition(registry ?? getGlobalRegistry(), contentType, gzip);
+}
+
+/** A registry's exposition in `contentType`, or OpenMetrics when it cannot encode protobuf now. */
+export async function registryExposition(
+  registry: Registry,
+  asked: ExpositionContentType,
+  gzip: boolean,
+  options?: { collect?: boolean; defaultLabels?: Record<string, string> },
+): Promise<{ body: Buffer; contentType: ExpositionContentType }> {
+  const contentType = asked === PROTOBUF_CONTENT_TYPE && !registry.encodesProtobuf() ? OPENMETRICS_CONTENT_TYPE : asked;
+  return { body: await registry.metricsBuffer({ ...options, contentType, gzip }), contentType };
 }
 
 function toResponse(r: MetricsResponse, head: boolean): Response {

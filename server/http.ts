@@ -7,10 +7,10 @@ import { InvalidOptionsError, ServerStartError } from '../errors';
 import { combineServiceDiscovery } from '../sd/combine';
 import { getBackend } from '../backend/load';
 import { native } from '../metrics/native';
-import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE } from '../metrics/registry';
-import type { Registry, RegistryContentType } from '../metrics/registry';
+import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE } from '../metrics/registry';
+import type { ExpositionContentType, Registry } from '../metrics/registry';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from '../sd/types';
-import { createMetricsApp, logScrapeFailure } from './app';
+import { createMetricsApp, logScrapeFailure, registryExposition } from './app';
 import type { ExpositionSource } from './app';
 import { checkLogger, defaultLogger, LogThrottle } from '../log';
 import type { Logger } from '../log';
@@ -279,14 +279,15 @@ export const LOCAL_FALLBACK_HEADER = 'x-promsd-fallback';
  * target to a 500.
  */
 export function withLocalFallback(registry: Registry, logger: Logger): ExpositionSource {
-  return async (contentType, gzip) => {
+  return async (asked, gzip) => {
     try {
-      return { body: await registry.metricsBuffer({ contentType, gzip }) };
+      return await registryExposition(registry, asked, gzip);
     } catch (err) {
       if (registry.id !== 0 || getBackend() === undefined) throw err;
       logScrapeFailure(err, logger, 'warn');
       return {
-        body: await localExposition(registry, contentType, gzip),
+        body: await localExposition(registry, asked, gzip),
+        contentType: asked,
         headers: { [LOCAL_FALLBACK_HEADER]: 'local' },
       };
     }
@@ -294,10 +295,15 @@ export function withLocalFallback(registry: Registry, logger: Logger): Expositio
 }
 
 /** This process's own series of `registry`, without the backend (its collect callbacks already ran). */
-export function localExposition(registry: Registry, contentType: RegistryContentType, gzip: boolean): Promise<Buffer> {
+export function localExposition(
+  registry: Registry,
+  contentType: ExpositionContentType,
+  gzip: boolean,
+): Promise<Buffer> {
   return native.encodeBuffer({
     registry: registry.id,
     openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
+    protobuf: contentType === PROTOBUF_CONTENT_TYPE,
     defaultLabels: Object.entries(registry.getDefaultLabels()).flat(),
     gzip,
   });

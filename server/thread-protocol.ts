@@ -37,4 +37,3 @@ export type OwnerMessage =
     }
   | { type: 'rendered'; id: number; body?: Uint8Array; error?: string }
   | { type: 'close' };
-

@@ -6,9 +6,13 @@
  * time the response carries in `X-Promsd-Collected-At`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+
+const gzipAsync = promisify(gzipCb);
 import { native } from '../metrics/native';
-import { exposition, OPENMETRICS_CONTENT_TYPE, Registry } from '../metrics/registry';
-import type { RegistryContentType } from '../metrics/registry';
+import { exposition, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, Registry } from '../metrics/registry';
+import type { ExpositionContentType, RegistryContentType } from '../metrics/registry';
 import { createMetricsApp } from './app';
 import { closeServer, listen, LOCAL_FALLBACK_HEADER } from './http';
 import { logScrapeFailure } from './app';
@@ -77,22 +81,28 @@ function renderByOwner(contentType: RegistryContentType, gzip: boolean): Promise
 }
 
 async function source(
-  contentType: RegistryContentType,
+  asked: ExpositionContentType,
   gzip: boolean,
-): Promise<{ body: Buffer; headers: Record<string, string> }> {
+): Promise<{ body: Buffer; headers: Record<string, string>; contentType: ExpositionContentType }> {
   await requestCollect(start.collectTimeoutMs);
   const headers: Record<string, string> = { 'x-promsd-collected-at': new Date(collectedAt).toISOString() };
+  // The owner's JS backend renders text only: a protobuf request gets OpenMetrics, its next choice.
+  const textOnly = start.registryId === 0 && backend === 'owner';
+  const contentType = asked === PROTOBUF_CONTENT_TYPE && textOnly ? OPENMETRICS_CONTENT_TYPE : asked;
   const local = (): Promise<Buffer> => registry.metricsBuffer({ contentType, collect: false, defaultLabels, gzip });
   let body: Buffer;
   try {
-    if (start.registryId === 0 && backend === 'core') {
+    if (start.registryId === 0 && backend === 'core' && contentType === PROTOBUF_CONTENT_TYPE) {
+      const bytes = await native.backendRenderProtobuf(Object.entries(defaultLabels).flat(), RENDER_TIMEOUT_MS);
+      body = gzip && bytes.length >= 1024 ? await gzipAsync(bytes, { level: 1 }) : bytes;
+    } else if (start.registryId === 0 && backend === 'core') {
       const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
       body = await exposition(
         await native.backendRender(openMetrics, Object.entries(defaultLabels).flat(), RENDER_TIMEOUT_MS),
         gzip,
       );
-    } else if (start.registryId === 0 && backend === 'owner') {
-      body = await renderByOwner(contentType, gzip);
+    } else if (textOnly) {
+      body = await renderByOwner(contentType as RegistryContentType, gzip);
     } else {
       body = await local();
     }
@@ -103,7 +113,7 @@ async function source(
     body = await local();
     headers[LOCAL_FALLBACK_HEADER] = 'local';
   }
-  return { body, headers };
+  return { body, contentType, headers };
 }
 
 const app = createMetricsApp({

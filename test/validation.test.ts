@@ -209,10 +209,11 @@ describe('invalid metric definitions throw InvalidMetricError and register nothi
     );
   });
 
-  it('empty buckets, and buckets that are only +Inf', async () => {
+  // (`buckets: []` is valid: a native-only histogram, see native-histograms.test.ts.)
+  it('buckets that are not an array, and buckets that are only +Inf', async () => {
     await expectDefinitionRefused(
-      (reg) => new Histogram({ name: 'latency_seconds', help: 'x', buckets: [], registers: [reg] }),
-      'Histogram "latency_seconds": buckets must be a non-empty array of numbers, got []',
+      (reg) => new Histogram({ name: 'latency_seconds', help: 'x', buckets: 5 as never, registers: [reg] }),
+      'Histogram "latency_seconds": buckets must be a non-empty array of numbers, got 5',
       'latency_seconds',
     );
     await expectDefinitionRefused(

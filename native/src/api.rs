@@ -7,7 +7,7 @@ use napi_derive::napi;
 
 use crate::encoder::{self, EncodeOptions, Format};
 use crate::merge::{self, stride};
-use crate::store::{self, Aggregator, Exemplar, FamilyDef, Kind, Page};
+use crate::store::{self, Aggregator, Exemplar, FamilyDef, Kind, NativeDef, Page};
 
 fn err(msg: String) -> Error {
   Error::new(Status::InvalidArg, msg)
@@ -49,6 +49,14 @@ pub struct FamilyOptions {
   pub age_buckets: Option<u32>,
   /// Cross-thread aggregator.
   pub aggregator: Aggregator,
+  /// Native histogram schema (-4..=8); set for histograms with native buckets.
+  pub native_schema: Option<i32>,
+  /// Native histogram zero bucket breadth.
+  pub native_zero_threshold: Option<f64>,
+  /// Native histogram bucket limit (0: none).
+  pub native_max_buckets: Option<u32>,
+  /// Native histogram minimum reset interval, seconds (0: never reset).
+  pub native_min_reset_seconds: Option<f64>,
 }
 
 /// Options of one exposition.
@@ -64,6 +72,8 @@ pub struct EncodeRequest {
   pub only: Option<String>,
   /// Emit OpenMetrics `_created` samples.
   pub created: Option<bool>,
+  /// The Prometheus protobuf format instead (`encodeBuffer` only; overrides `openMetrics`).
+  pub protobuf: Option<bool>,
   /// gzip the result (`encodeBuffer` only, and only from 1 KiB: smaller results come back plain),
   /// in the same pool task as the encoding.
   pub gzip: Option<bool>,
@@ -155,6 +165,7 @@ pub fn chunk_attach(env: Env, shard: u32, slots: Float64ArraySlice) -> Result<u3
 /// Registers a metric family written by `shard`.
 #[napi]
 pub fn family_add(shard: u32, options: FamilyOptions) -> Result<u32> {
+  let native = native_def(&options)?;
   let def = FamilyDef {
     name: options.name,
     help: options.help,
@@ -170,8 +181,28 @@ pub fn family_add(shard: u32, options: FamilyOptions) -> Result<u32> {
     max_age_ms: options.max_age_seconds.unwrap_or(600.0) * 1000.0,
     age_buckets: options.age_buckets.unwrap_or(5).max(1),
     aggregator: options.aggregator,
+    native,
   };
   store::store().add_family(shard, def).map_err(err)
+}
+
+fn native_def(o: &FamilyOptions) -> Result<Option<NativeDef>> {
+  let Some(schema) = o.native_schema else {
+    return Ok(None);
+  };
+  let range = crate::native_histogram::MIN_SCHEMA..=crate::native_histogram::MAX_SCHEMA;
+  if !matches!(o.kind, MetricType::Histogram) || !range.contains(&schema) {
+    return Err(err(format!(
+      "metric \"{}\": native schema {schema} is not a histogram schema in -4..=8",
+      o.name
+    )));
+  }
+  Ok(Some(NativeDef {
+    schema,
+    zero_threshold: o.native_zero_threshold.unwrap_or(0.0).max(0.0),
+    max_buckets: o.native_max_buckets.unwrap_or(0),
+    min_reset_ms: o.native_min_reset_seconds.unwrap_or(0.0) * 1000.0,
+  }))
 }
 
 /// Forgets a family entirely.
@@ -302,7 +333,25 @@ fn pairs(flat: &[String]) -> Vec<(String, String)> {
     .collect()
 }
 
+/// The protobuf exposition of a registry.
+fn encode_protobuf_now(req: &EncodeRequest) -> std::result::Result<Vec<u8>, String> {
+  let defaults = pairs(&req.default_labels);
+  let s = store::store();
+  let families = merge::merge_registry(&s, req.registry, req.only.as_deref(), now_ms())?;
+  let opts = EncodeOptions {
+    format: Format::Text,
+    default_labels: &defaults,
+    created: false,
+  };
+  let mut out = Vec::with_capacity(families.iter().map(|f| f.len() * 32 + 64).sum());
+  crate::protobuf::encode(&families, &opts, &mut out);
+  Ok(out)
+}
+
 fn encode_now(req: &EncodeRequest) -> std::result::Result<String, String> {
+  if req.protobuf == Some(true) {
+    return Err("the protobuf format is binary: use encodeBuffer".into());
+  }
   let defaults = pairs(&req.default_labels);
   let s = store::store();
   let families = merge::merge_registry(&s, req.registry, req.only.as_deref(), now_ms())?;
@@ -365,12 +414,16 @@ impl Task for EncodeBufferTask {
   type JsValue = Buffer;
 
   fn compute(&mut self) -> Result<Vec<u8>> {
-    let text = encode_now(&self.req).map_err(err)?;
+    let bytes = if self.req.protobuf == Some(true) {
+      encode_protobuf_now(&self.req).map_err(err)?
+    } else {
+      encode_now(&self.req).map_err(err)?.into_bytes()
+    };
     // Below 1 KiB gzip costs more than it saves; callers tell by the gzip magic bytes.
-    if self.req.gzip != Some(true) || text.len() < 1024 {
-      return Ok(text.into_bytes());
+    if self.req.gzip != Some(true) || bytes.len() < 1024 {
+      return Ok(bytes);
     }
-    gzip(text.as_bytes()).map_err(|e| Error::new(Status::GenericFailure, format!("gzip: {e}")))
+    gzip(&bytes).map_err(|e| Error::new(Status::GenericFailure, format!("gzip: {e}")))
   }
 
   fn resolve(&mut self, _env: Env, output: Vec<u8>) -> Result<Buffer> {
@@ -465,8 +518,16 @@ mod tests {
 /// and `native/src/layout.rs` equal.
 #[napi(object)]
 pub struct LayoutFacts {
-  /// Bins per summary sketch page.
+  /// Bins per summary sketch page (and buckets per native histogram page).
   pub page_bins: u32,
+  /// Slots a native histogram adds after its classic ones, and the offsets in them.
+  pub nh_header: u32,
+  /// Offset of the zero bucket count in the native header.
+  pub nh_zero: u32,
+  /// Offset of the schema reductions in the native header.
+  pub nh_reductions: u32,
+  /// Offset of the sequence in the native header.
+  pub nh_seq: u32,
   /// Every aggregator name, in the core's order.
   pub aggregators: Vec<String>,
 }
@@ -476,6 +537,10 @@ pub struct LayoutFacts {
 pub fn layout_facts() -> LayoutFacts {
   LayoutFacts {
     page_bins: crate::layout::PAGE_BINS as u32,
+    nh_header: crate::layout::NH_HEADER as u32,
+    nh_zero: crate::layout::NH_ZERO as u32,
+    nh_reductions: crate::layout::NH_REDUCTIONS as u32,
+    nh_seq: crate::layout::NH_SEQ as u32,
     aggregators: Aggregator::ALL
       .iter()
       .map(|a| a.as_str().to_string())
@@ -485,12 +550,17 @@ pub fn layout_facts() -> LayoutFacts {
 
 /// Slots one series of a family of this shape occupies (see `native/src/layout.rs`).
 #[napi]
-pub fn layout_slots_per_series(kind: MetricType, buckets: u32, age_buckets: u32) -> u32 {
+pub fn layout_slots_per_series(
+  kind: MetricType,
+  buckets: u32,
+  age_buckets: u32,
+  native: bool,
+) -> u32 {
   let kind = match kind {
     MetricType::Counter => Kind::Counter,
     MetricType::Gauge => Kind::Gauge,
     MetricType::Histogram => Kind::Histogram,
     MetricType::Summary => Kind::Summary,
   };
-  crate::layout::slots_per_series(kind, buckets as usize, age_buckets as usize) as u32
+  crate::layout::slots_per_series(kind, buckets as usize, age_buckets as usize, native) as u32
 }

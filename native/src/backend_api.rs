@@ -223,7 +223,8 @@ impl Task for BackendTask {
       Request::Render(o) => {
         let (rtx, rrx) = mpsc::channel();
         tx.send(Cmd::Render(o, rtx)).map_err(|_| closed())?;
-        rrx.recv_timeout(self.timeout).map_err(late)?.map_err(err)
+        let bytes = rrx.recv_timeout(self.timeout).map_err(late)?.map_err(err)?;
+        String::from_utf8(bytes).map_err(|e| err(format!("promsd: render: {e}")))
       }
       Request::Close => unreachable!("handled above"),
     }
@@ -254,7 +255,52 @@ pub fn backend_render(
     req: Some(Request::Render(RenderOpts {
       open_metrics,
       default_labels: pairs(&default_labels),
+      protobuf: false,
     })),
+    timeout: Duration::from_millis(timeout_ms.into()),
+  })
+}
+
+/// The task of [`backend_render_protobuf`].
+pub struct BackendProtobufTask {
+  opts: Option<RenderOpts>,
+  timeout: Duration,
+}
+
+impl Task for BackendProtobufTask {
+  type Output = Vec<u8>;
+  type JsValue = Buffer;
+
+  fn compute(&mut self) -> Result<Vec<u8>> {
+    let tx = sender()?;
+    let (rtx, rrx) = mpsc::channel();
+    let opts = self.opts.take().expect("computed once");
+    tx.send(Cmd::Render(opts, rtx))
+      .map_err(|_| err("promsd: the backend is closed".into()))?;
+    rrx
+      .recv_timeout(self.timeout)
+      .map_err(|_| err("promsd: the backend did not answer in time".into()))?
+      .map_err(err)
+  }
+
+  fn resolve(&mut self, _env: Env, output: Vec<u8>) -> Result<Buffer> {
+    Ok(Buffer::from(output))
+  }
+}
+
+/// Flushes, then reads the prefix's aggregate and encodes it in the protobuf format (the one
+/// that carries native histograms).
+#[napi(ts_return_type = "Promise<Buffer>")]
+pub fn backend_render_protobuf(
+  default_labels: Vec<String>,
+  timeout_ms: u32,
+) -> AsyncTask<BackendProtobufTask> {
+  AsyncTask::new(BackendProtobufTask {
+    opts: Some(RenderOpts {
+      open_metrics: false,
+      default_labels: pairs(&default_labels),
+      protobuf: true,
+    }),
     timeout: Duration::from_millis(timeout_ms.into()),
   })
 }
@@ -309,6 +355,7 @@ impl Task for ReadTask {
       &RenderOpts {
         open_metrics: self.opts.open_metrics,
         default_labels: pairs(&self.opts.default_labels),
+        protobuf: false,
       },
     ))
   }

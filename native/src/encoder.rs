@@ -200,7 +200,9 @@ fn exemplar(out: &mut String, e: Option<&Exemplar>, format: Format) {
 /// OpenMetrics: a histogram with a negative bucket bound MUST NOT have a `_sum` (it would not be a
 /// counter), and parsers accept `_count` only beside `_sum`; its `+Inf` bucket is the count.
 fn has_negative_bucket(def: &crate::store::FamilyDef) -> bool {
-  def.buckets.first().is_some_and(|b| *b < 0.0)
+  // A native-only histogram accepts negative values (its native buckets hold them), so its
+  // classic rendering counts as one with a negative bucket.
+  def.buckets.first().is_some_and(|b| *b < 0.0) || (def.buckets.is_empty() && def.native.is_some())
 }
 
 fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
@@ -347,6 +349,7 @@ mod tests {
       max_age_ms: 0.0,
       age_buckets: 1,
       aggregator: crate::store::Aggregator::Sum,
+      native: None,
     }
   }
 
@@ -357,6 +360,7 @@ mod tests {
       labels: vec![""],
       exemplars: vec![None; def.buckets.len() + 1],
       created: vec![0.0],
+      native: vec![],
     };
     let opts = EncodeOptions {
       format,

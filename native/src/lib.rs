@@ -21,6 +21,8 @@ pub mod clock;
 pub mod encoder;
 pub mod layout;
 pub mod merge;
+pub mod native_histogram;
+pub mod protobuf;
 pub mod sketch;
 pub mod store;
 pub mod twin_api;

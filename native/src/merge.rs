@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::native_histogram::{self, NativeSeries};
 use crate::sketch;
 use crate::store::{Aggregator, Exemplar, Family, FamilyDef, Kind, Store};
 
@@ -22,6 +23,8 @@ pub struct MergedFamily<'a> {
   pub exemplars: Vec<Option<&'a Exemplar>>,
   /// Earliest creation time per series.
   pub created: Vec<f64>,
+  /// Native buckets per series (native histograms only; empty otherwise).
+  pub native: Vec<NativeSeries>,
 }
 
 impl MergedFamily<'_> {
@@ -76,6 +79,7 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
     labels: Vec::new(),
     exemplars: Vec::new(),
     created: Vec::new(),
+    native: Vec::new(),
   };
   // Series index by label string; only needed when more than one family contributes.
   let mut index: HashMap<&str, usize> = HashMap::new();
@@ -104,6 +108,12 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
           if def.kind == Kind::Summary {
             sketches.push(BTreeMap::new());
           }
+          if def.native.is_some() {
+            out.native.push(NativeSeries {
+              schema: native_histogram::MAX_SCHEMA,
+              ..Default::default()
+            });
+          }
           n
         }
       };
@@ -118,6 +128,11 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
         Kind::Histogram => {
           for (v, r) in vals.iter_mut().zip(&raw) {
             *v += r;
+          }
+          if def.native.is_some() {
+            let pages = f.pages.get(&si).map_or(&[][..], Vec::as_slice);
+            let nh = native_histogram::read(store, &f.def, s, pages);
+            out.native[n].add(nh);
           }
         }
         Kind::Counter | Kind::Gauge => {

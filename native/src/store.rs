@@ -20,6 +20,21 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 pub use crate::layout::PAGE_BINS;
 
+pub use crate::layout::{NH_HEADER, NH_REDUCTIONS, NH_SEQ, NH_ZERO};
+
+/// Native (exponential) histogram settings of a histogram family.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NativeDef {
+  /// Initial schema, -4..=8 (bucket boundaries at 2^(k·2^-schema)).
+  pub schema: i32,
+  /// Observations with |v| ≤ this go to the zero bucket.
+  pub zero_threshold: f64,
+  /// Populated buckets above which the schema is reduced (0: no limit).
+  pub max_buckets: u32,
+  /// Minimum time between resets that the bucket limit may trigger (0: never reset).
+  pub min_reset_ms: f64,
+}
+
 /// Metric type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -124,12 +139,19 @@ pub struct FamilyDef {
   pub age_buckets: u32,
   /// Cross-thread aggregator.
   pub aggregator: Aggregator,
+  /// Native histogram settings (histograms only).
+  pub native: Option<NativeDef>,
 }
 
 impl FamilyDef {
   /// Slots one series of this family occupies in a shard.
   pub fn slots_per_series(&self) -> usize {
-    crate::layout::slots_per_series(self.kind, self.buckets.len(), self.age_buckets as usize)
+    crate::layout::slots_per_series(
+      self.kind,
+      self.buckets.len(),
+      self.age_buckets as usize,
+      self.native.is_some(),
+    )
   }
 
   /// Families from different threads merge only when their shape agrees; `None` when it does,
@@ -157,6 +179,11 @@ impl FamilyDef {
         other.max_age_ms / 1000.0,
         other.age_buckets
       )
+    } else if self.native.map(|n| (n.zero_threshold, n.max_buckets))
+      != other.native.map(|n| (n.zero_threshold, n.max_buckets))
+    {
+      // Differing schemas merge (to the smaller one); the rest must agree.
+      format!("native histogram {:?} vs {:?}", self.native, other.native)
     } else if self.aggregator != other.aggregator {
       format!(
         "aggregator {} vs {}",
@@ -284,7 +311,7 @@ pub struct Family {
   garbage: usize,
   /// Exemplars of the series that have any: one for a counter, one per histogram bucket.
   pub exemplars: HashMap<u32, Box<[Option<Exemplar>]>>,
-  /// Summary sketch pages by series.
+  /// Summary sketch pages, or native histogram bucket pages, by series.
   pub pages: HashMap<u32, Vec<Page>>,
 }
 
@@ -550,10 +577,12 @@ impl Store {
   /// Adds a summary sketch page to a series.
   pub fn add_page(&mut self, family: u32, index: u32, page: Page) -> StoreResult<()> {
     let f = self.family(family)?;
-    if f.def.kind != Kind::Summary
-      || page.window >= f.def.age_buckets
-      || page.base % PAGE_BINS as i32 != 0
-    {
+    let window_ok = match f.def.kind {
+      Kind::Summary => page.window < f.def.age_buckets,
+      Kind::Histogram => f.def.native.is_some() && page.window == 0,
+      _ => false,
+    };
+    if !window_ok || page.base % PAGE_BINS as i32 != 0 {
       return Err(format!("invalid sketch page for metric \"{}\"", f.def.name));
     }
     let shard = f.shard;
@@ -742,6 +771,7 @@ mod tests {
       max_age_ms: 600_000.0,
       age_buckets: 5,
       aggregator: Aggregator::Sum,
+      native: None,
     }
   }
 

@@ -33,8 +33,8 @@ export class PrometheusProcess {
     });
   }
 
-  /** Starts Prometheus with `scrapeConfigs` (YAML list items, indented by two spaces). */
-  static async start(scrapeConfigs: string): Promise<PrometheusProcess> {
+  /** Starts Prometheus with `scrapeConfigs` (YAML list items, indented by two spaces) and extra `flags`. */
+  static async start(scrapeConfigs: string, flags: string[] = []): Promise<PrometheusProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'promsd-prometheus-'));
     const port = await freePort();
     writeFileSync(
@@ -48,6 +48,7 @@ export class PrometheusProcess {
         `--storage.tsdb.path=${join(dir, 'data')}`,
         `--web.listen-address=127.0.0.1:${port}`,
         '--log.level=warn',
+        ...flags,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

@@ -75,6 +75,23 @@ pub fn bin_key(part: &str) -> Option<i64> {
   }
 }
 
+/// The part of a native histogram bucket: `np<schema>:<index>` (positive), `nn<schema>:<index>`
+/// (negative); the zero bucket is `nz`.
+pub fn native_part(negative: bool, schema: i32, index: i32) -> String {
+  format!("{}{schema}:{index}", if negative { "nn" } else { "np" })
+}
+
+/// (negative, schema, index) of a native bucket part, or `None` when it is not one.
+pub fn native_key(part: &str) -> Option<(bool, i32, i32)> {
+  let negative = match part.get(..2)? {
+    "np" => false,
+    "nn" => true,
+    _ => return None,
+  };
+  let (schema, index) = part[2..].split_once(':')?;
+  Some((negative, schema.parse().ok()?, index.parse().ok()?))
+}
+
 /// Parses an aggregator name of the metadata.
 pub fn aggregator(s: &str) -> Option<Aggregator> {
   Aggregator::parse(s)
@@ -90,7 +107,12 @@ pub fn meta_json(def: &FamilyDef) -> String {
     "aggregator": def.aggregator.as_str(),
   });
   match def.kind {
-    Kind::Histogram => m["buckets"] = json!(def.buckets),
+    Kind::Histogram => {
+      m["buckets"] = json!(def.buckets);
+      if let Some(n) = def.native {
+        m["native"] = json!({ "schema": n.schema, "zeroThreshold": n.zero_threshold });
+      }
+    }
     Kind::Summary => {
       m["quantiles"] = json!(def.quantiles);
       m["maxAgeSeconds"] = if def.max_age_ms.is_finite() {
@@ -150,6 +172,15 @@ pub fn parse_meta(name: &str, json: &str) -> Option<FamilyDef> {
       .as_str()
       .and_then(aggregator)
       .unwrap_or(Aggregator::Sum),
+    native: match (kind, m["native"].is_object()) {
+      (Kind::Histogram, true) => Some(crate::store::NativeDef {
+        schema: m["native"]["schema"].as_i64().unwrap_or(8) as i32,
+        zero_threshold: m["native"]["zeroThreshold"].as_f64().unwrap_or(0.0),
+        max_buckets: 0,
+        min_reset_ms: 0.0,
+      }),
+      _ => None,
+    },
   })
 }
 
@@ -192,6 +223,15 @@ mod tests {
   }
 
   #[test]
+  fn native_parts_round_trip() {
+    assert_eq!(native_part(false, 3, -16), "np3:-16");
+    assert_eq!(native_key("np3:-16"), Some((false, 3, -16)));
+    assert_eq!(native_key(&native_part(true, -2, 7)), Some((true, -2, 7)));
+    assert_eq!(native_key("nz"), None);
+    assert_eq!(native_key("sum"), None);
+  }
+
+  #[test]
   fn metadata_round_trips() {
     let def = FamilyDef {
       name: "s".into(),
@@ -203,6 +243,7 @@ mod tests {
       max_age_ms: f64::INFINITY,
       age_buckets: 1,
       aggregator: Aggregator::PerProcess,
+      native: None,
     };
     let back = parse_meta("s", &meta_json(&def)).unwrap();
     assert!(back.compatible(&def));

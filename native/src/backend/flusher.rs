@@ -73,6 +73,8 @@ pub struct RenderOpts {
   pub open_metrics: bool,
   /// Default labels.
   pub default_labels: Vec<(String, String)>,
+  /// The protobuf format instead of text (overrides `open_metrics`).
+  pub protobuf: bool,
 }
 
 /// Commands from JS.
@@ -80,7 +82,7 @@ pub enum Cmd {
   /// Flush now.
   Flush(Sender<Result<(), String>>),
   /// Flush, then read and render the aggregate.
-  Render(RenderOpts, Sender<Result<String, String>>),
+  Render(RenderOpts, Sender<Result<Vec<u8>, String>>),
   /// Flush, say goodbye, stop.
   Close(Sender<Result<(), String>>),
 }
@@ -222,13 +224,13 @@ impl Flusher {
     Ok(())
   }
 
-  fn render(&mut self, opts: &RenderOpts) -> Result<String, String> {
+  fn render(&mut self, opts: &RenderOpts) -> Result<Vec<u8>, String> {
     let _ = self.flush();
     self.connect()?;
     let keys = &self.keys;
     let conn = self.conn.as_mut().expect("connected");
     match conn::read(conn, keys) {
-      Ok(data) => Ok(render_data(&data, opts)),
+      Ok(data) => Ok(render_bytes(&data, opts)),
       Err(e) => {
         self.conn = None;
         Err(format!(
@@ -250,7 +252,23 @@ impl Flusher {
   }
 }
 
-/// Renders a read.
+/// Renders a read in the requested format (text, OpenMetrics or protobuf).
+pub fn render_bytes(data: &conn::ReadData, opts: &RenderOpts) -> Vec<u8> {
+  if !opts.protobuf {
+    return render_data(data, opts).into_bytes();
+  }
+  let fams = render::aggregate(data);
+  let eo = EncodeOptions {
+    format: Format::Text,
+    default_labels: &opts.default_labels,
+    created: false,
+  };
+  let mut out = Vec::new();
+  render::encode_protobuf(&fams, &eo, &mut out);
+  out
+}
+
+/// Renders a read as text.
 pub fn render_data(data: &conn::ReadData, opts: &RenderOpts) -> String {
   let fams = render::aggregate(data);
   let mut out = String::with_capacity(fams.iter().map(|f| f.labels.len() * 48 + 64).sum());

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::encoder::{self, EncodeOptions};
 use crate::merge::{stride, MergedFamily};
+use crate::native_histogram::NativeSeries;
 use crate::sketch;
 use crate::store::{Aggregator, FamilyDef, Kind};
 
@@ -24,6 +25,8 @@ pub struct Family {
   pub labels: Vec<String>,
   /// Values, [`stride`] per series.
   pub values: Vec<f64>,
+  /// Native buckets per series (native histograms only).
+  pub native: Vec<NativeSeries>,
 }
 
 #[derive(Default)]
@@ -180,6 +183,7 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
         def,
         labels: vec![],
         values: vec![],
+        native: vec![],
       });
       continue;
     };
@@ -188,6 +192,7 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
       def: def.clone(),
       labels: Vec::new(),
       values: Vec::new(),
+      native: Vec::new(),
     };
     if per_process {
       fam.def.label_names.push("process".into());
@@ -215,6 +220,9 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
             fam.values.push(total(&format!("b{i}")));
           }
           fam.values.push(total("sum"));
+          if def.native.is_some() {
+            fam.native.push(native_of(&a.totals));
+          }
         }
         Kind::Summary => {
           fam.labels.push(labels.to_owned());
@@ -285,9 +293,43 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
   out
 }
 
-/// Renders families with the ordinary encoder.
-pub fn encode(families: &[Family], opts: &EncodeOptions, out: &mut String) {
-  let merged: Vec<MergedFamily> = families
+/// The native buckets of one series from its totals: the parts of every schema the processes
+/// wrote, merged at the smallest.
+fn native_of(totals: &[(&str, f64)]) -> NativeSeries {
+  let mut by_schema: BTreeMap<i32, NativeSeries> = BTreeMap::new();
+  let mut zero = 0.0;
+  for &(part, v) in totals {
+    if part == "nz" {
+      zero += v;
+    } else if let Some((neg, schema, k)) = field::native_key(part) {
+      if v != 0.0 {
+        let s = by_schema.entry(schema).or_insert_with(|| NativeSeries {
+          schema,
+          ..Default::default()
+        });
+        *if neg {
+          &mut s.negative
+        } else {
+          &mut s.positive
+        }
+        .entry(k)
+        .or_default() += v;
+      }
+    }
+  }
+  let mut out = NativeSeries {
+    schema: crate::native_histogram::MAX_SCHEMA,
+    ..Default::default()
+  };
+  for (_, s) in by_schema {
+    out.add(s);
+  }
+  out.zero_count = zero;
+  out
+}
+
+fn merged(families: &[Family]) -> Vec<MergedFamily<'_>> {
+  families
     .iter()
     .map(|f| {
       let ex = match f.def.kind {
@@ -301,10 +343,20 @@ pub fn encode(families: &[Family], opts: &EncodeOptions, out: &mut String) {
         labels: f.labels.iter().map(String::as_str).collect(),
         exemplars: vec![None; ex * f.labels.len()],
         created: vec![0.0; f.labels.len()],
+        native: f.native.clone(),
       }
     })
-    .collect();
-  encoder::encode(&merged, opts, out);
+    .collect()
+}
+
+/// Renders families in the protobuf format.
+pub fn encode_protobuf(families: &[Family], opts: &EncodeOptions, out: &mut Vec<u8>) {
+  crate::protobuf::encode(&merged(families), opts, out);
+}
+
+/// Renders families with the ordinary encoder.
+pub fn encode(families: &[Family], opts: &EncodeOptions, out: &mut String) {
+  encoder::encode(&merged(families), opts, out);
 }
 
 #[cfg(test)]

@@ -73,6 +73,16 @@ pub fn collect(store: &Store, now_ms: f64) -> Snapshot {
             s.counters.push((format!("b{i}"), *c));
           }
           s.counters.push(("sum".into(), v[nb + 1]));
+          if let Some(nh) = m.native.get(n) {
+            // Counter-like per bucket; only populated buckets (the writer zeroes the parts of
+            // buckets that went away with a schema reduction).
+            s.counters.push(("nz".into(), nh.zero_count));
+            for (neg, side) in [(false, &nh.positive), (true, &nh.negative)] {
+              for (&k, &c) in side {
+                s.counters.push((field::native_part(neg, nh.schema, k), c));
+              }
+            }
+          }
         }
         Kind::Summary => unreachable!(),
       }

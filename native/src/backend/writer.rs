@@ -140,6 +140,13 @@ impl Writer {
         }
       }
       st.count = s.count;
+      // Native histogram buckets are the one part that can vanish from a live series: a schema
+      // reduction moves their counts into wider buckets (other parts), so they count zero here.
+      for (part, c) in st.cells.iter_mut() {
+        if field::native_key(part).is_some() && !s.counters.iter().any(|(p, _)| p == part) {
+          c.local = 0.0;
+        }
+      }
       for (part, v) in s.counters {
         st.cells.entry(part).or_default().local = v;
       }
@@ -282,6 +289,40 @@ mod tests {
     w.update(counter(2.0)); // reset, then 2 more
     let b = w.batch();
     assert_eq!(b.chunks[0].counters[0].cum, 7.0);
+  }
+
+  #[test]
+  fn native_buckets_gone_with_a_schema_reduction_count_zero() {
+    let native = |parts: &[(&str, f64)]| Snapshot {
+      metas: vec![],
+      series: vec![SeriesSnap {
+        name: "h".into(),
+        labels: String::new(),
+        count: 3.0,
+        counters: parts.iter().map(|&(p, v)| (p.to_owned(), v)).collect(),
+        gauges: vec![],
+      }],
+    };
+    let mut w = Writer::new();
+    w.update(native(&[("b0", 3.0), ("np0:1", 1.0), ("np0:2", 2.0)]));
+    let b = w.batch();
+    w.on_replies(&b, &ok(&b));
+    // Schema 0 → -1: buckets 1 and 2 become bucket 1.
+    w.update(native(&[("b0", 3.0), ("np-1:1", 3.0)]));
+    let mut sent: Vec<(String, f64)> = w.batch().chunks[0]
+      .counters
+      .iter()
+      .map(|c| (c.field.clone(), c.cum))
+      .collect();
+    sent.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+      sent,
+      vec![
+        ("h|np-1:1|".to_owned(), 3.0),
+        ("h|np0:1|".to_owned(), 0.0),
+        ("h|np0:2|".to_owned(), 0.0)
+      ]
+    );
   }
 
   #[test]
