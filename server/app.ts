@@ -1,11 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Hono } from 'hono';
-import type { Context, Handler, MiddlewareHandler } from 'hono';
+import type { Context, Handler, Hono, MiddlewareHandler } from 'hono';
 import { getGlobalRegistry, isGzip, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../metrics/registry';
 import type { Registry, RegistryContentType } from '../metrics/registry';
 import { httpSdHandler } from '../sd/http';
 import type { HttpSdSource } from '../sd/types';
+import { honoNow } from './hono';
 import type { AuthOptions } from './options';
 
 /**
@@ -212,7 +212,7 @@ export interface MetricsAppOptions {
  * methods on those paths, 404 for anything else.
  */
 export function createMetricsApp(options: MetricsAppOptions): Hono {
-  const app = new Hono();
+  const app = new (honoNow().Hono)();
   const { path } = options;
   const methodNotAllowed = (): Response =>
     new Response('Method Not Allowed\n', {

@@ -2,12 +2,12 @@ import { createServer as createHttpServer } from 'node:http';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { createAdaptorServer as CreateAdaptorServer } from '@hono/node-server';
 import { InvalidOptionsError, ServerStartError } from '../errors';
 import { combineServiceDiscovery } from '../sd/combine';
 import { getGlobalRegistry } from '../metrics/registry';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from '../sd/types';
 import { createMetricsApp } from './app';
+import { importHono, importNodeServer } from './hono';
 import type { ExpositionSource } from './app';
 import { resolveServerOptions, urlOf } from './options';
 import type { MetricsServerOptions, ResolvedServerOptions } from './options';
@@ -97,7 +97,7 @@ export async function listen(
   fetch: (req: Request) => Response | Promise<Response>,
 ): Promise<Server> {
   // Loaded when a server starts: requiring promsd to instrument does not load the adapter.
-  const { createAdaptorServer } = require('@hono/node-server') as { createAdaptorServer: typeof CreateAdaptorServer };
+  const { createAdaptorServer } = await importNodeServer();
   let server: Server;
   try {
     server = (
@@ -202,6 +202,7 @@ export async function startHttpServer(options?: MetricsServerOptions): Promise<M
   const source: ExpositionSource = async (contentType, gzip) => ({
     body: await registry.metricsBuffer({ contentType, gzip }),
   });
+  await importHono();
   const app = createMetricsApp({
     source,
     path: opts.path,

@@ -1,8 +1,8 @@
 // HTTP request metrics for Hono apps, labelled by route template so the series stay bounded.
 import type { Context, MiddlewareHandler } from 'hono';
-import { matchedRoutes } from 'hono/route';
 import { Counter } from '../metrics/counter';
 import { InvalidMetricError, InvalidOptionsError, show } from '../errors';
+import { honoRouteLoaded, honoRouteNow, importHonoRoute } from './hono';
 import { DEFAULT_BUCKETS, Histogram } from '../metrics/histogram';
 import type { LabelValues } from '../metrics/labels';
 import { OPENMETRICS_CONTENT_TYPE, register as globalRegister, type Registry } from '../metrics/registry';
@@ -100,6 +100,10 @@ export function metricsMiddleware(options: MetricsMiddlewareOptions = {}): Middl
     else histogram.observe(labels, seconds);
   };
 
+  // hono/route is loaded now, in promsd's module format, so that importing promsd does not load it.
+  const routeHelper = importHonoRoute();
+  routeHelper.catch(() => {});
+
   return async function promsdMetrics(c, next) {
     const own = c.req.routeIndex;
     const exemplar = withExemplars ? traceExemplarLabels() : undefined;
@@ -107,9 +111,11 @@ export function metricsMiddleware(options: MetricsMiddlewareOptions = {}): Middl
     try {
       await next();
     } catch (err) {
+      if (!honoRouteLoaded()) await routeHelper;
       record(c, own, start, exemplar, 500);
       throw err;
     }
+    if (!honoRouteLoaded()) await routeHelper;
     record(c, own, start, exemplar, c.res.status);
   };
 }
@@ -118,7 +124,7 @@ export function metricsMiddleware(options: MetricsMiddlewareOptions = {}): Middl
 function routeOf(c: Context, own: number, status: number, unmatched: string): string {
   const index = c.req.routeIndex;
   if (index === own) return unmatched;
-  const route = matchedRoutes(c)[index];
+  const route = honoRouteNow().matchedRoutes(c)[index];
   if (route === undefined) return unmatched;
   if (status === 404 && route.method === 'ALL' && route.path.endsWith('*')) return unmatched;
   return route.path;
