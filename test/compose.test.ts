@@ -227,7 +227,8 @@ describe('Dockerfile and .dockerignore', () => {
       .flatMap((i) => i.split(/\s+/).slice(2, -1))
       .map((src) => src.replace(/^\/src\//, ''));
     const pkg = JSON.parse(readRepo('package.json')) as { files: string[]; bin?: string | Record<string, string> };
-    for (const f of [...pkg.files.filter((f) => !f.startsWith('!')), 'package.json', 'node_modules']) expect(copied, f).toContain(f);
+    for (const f of [...pkg.files.filter((f) => !f.startsWith('!')), 'package.json', 'node_modules'])
+      expect(copied, f).toContain(f);
 
     const users = runtime.filter((i) => i.startsWith('USER '));
     expect(users.at(-1)).toBe('USER node');
