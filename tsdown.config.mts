@@ -9,6 +9,37 @@
 // `promsd/<name>` with one line in package.json "exports" (see docs/ARCHITECTURE.md, Package).
 import { defineConfig } from 'tsdown';
 
+// CommonJS only: the root entry (dist/index.js) requires the metrics layer at once and every
+// other module (server, service discovery, backends, default metrics) on first access of one
+// of its exports, through a getter. `require('promsd')` to instrument then loads a third of the
+// modules and none of node:http, node:cluster or node:worker_threads (bench: require-time).
+// ESM has no lazy re-export; there, Hono & co. still load on first use (server/hono.ts).
+const EAGER = /^\.\/(errors|metrics\/(?!default)[\w-]+)\.js$/;
+function lazyRootExports() {
+  return {
+    name: 'promsd:lazy-root-exports',
+    renderChunk(code: string, chunk: { fileName: string }, options: { format: string }) {
+      if (options.format !== 'cjs' || chunk.fileName !== 'index.js') return null;
+      const lazy = new Map<string, string>();
+      let out = code.replace(/^(?:const (\w+(?:\$\d+)?) = )?require\((["'])([^"']+)\2\);\n/gm, (line, id, _q, file) => {
+        if (EAGER.test(file)) return line;
+        if (id) lazy.set(id, file);
+        return '';
+      });
+      out = out.replace(/^exports\.(\w+) = (\w+(?:\$\d+)?)\.(\w+);$/gm, (line, name, id, prop) => {
+        const file = lazy.get(id);
+        if (file === undefined) return line;
+        return `Object.defineProperty(exports, "${name}", { enumerable: true, get: function () { return require("${file}").${prop}; } });`;
+      });
+      for (const id of lazy.keys()) {
+        if (new RegExp(`\\b${id.replace('$', '\\$')}\\b`).test(out))
+          throw new Error(`lazy-root-exports: ${id} is still used`);
+      }
+      return { code: out, map: null };
+    },
+  };
+}
+
 export default defineConfig([
   {
     entry: ['index.ts', 'entries/*.ts', 'server/worker.ts', 'cli/main.ts'],
@@ -20,6 +51,7 @@ export default defineConfig([
     clean: true,
     sourcemap: false,
     dts: true,
+    plugins: [lazyRootExports()],
     // Dependencies stay imports: the app's own copy is the one promsd uses.
     deps: { skipNodeModulesBundle: true },
     format: {
