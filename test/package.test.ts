@@ -324,7 +324,7 @@ export async function main(): Promise<void> {
         expect(r.stdout, v.name).toBe('ts_requests_total{method="GET"} 2\nts_seconds_count 1\n');
       }
     }
-  });
+  }, 180_000);
 
   it('runs the promsd command: `npx promsd --help` exits 0', async () => {
     const r = await run('npx', ['promsd', '--help']);
