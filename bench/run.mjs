@@ -219,6 +219,8 @@ prom-client / promsd for times and memory, promsd / prom-client for requests/s.
   scrapes. \`scrape-eld\`: the longest event-loop stall of the serving thread
   (\`monitorEventLoopDelay\`, 1 ms resolution) over 10 sequential scrapes of 100k series; on this
   2-core machine it includes preemption by hey and the encoder thread.
+- \`require-time\`: \`require(lib)\` alone, in 21 fresh processes (after one that warms the file
+  cache), median wall time and rss added; promsd's includes loading its native core.
 - Memory: ${RUNS} fresh processes each; \`global.gc()\` before both snapshots; label value strings are
   built before the baseline. **The target is checked on the rss delta**, since only rss sees
   memory the Rust core allocates itself; heapUsed + external (external already includes

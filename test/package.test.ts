@@ -245,6 +245,33 @@ console.log(JSON.stringify(deps));
     expect(JSON.parse(await runOk('node', ['lean.cjs']))).toEqual([]);
   });
 
+  it('loads neither Hono, ioredis, consul nor zod when an ESM program only instruments', async () => {
+    // A module-loading hook sees every ESM module and every CommonJS module loaded through ESM.
+    write(
+      join(app, 'seen-hook.mjs'),
+      `export async function load(url, context, next) {
+  if (url.includes('/node_modules/') && !url.includes('/node_modules/promsd')) process.stderr.write('LOADED ' + url + '\\n');
+  return next(url, context);
+}
+`,
+    );
+    write(
+      join(app, 'lean.mjs'),
+      `import { register } from 'node:module';
+register('./seen-hook.mjs', import.meta.url);
+const { Counter } = await import('promsd');
+new Counter({ name: 'lean_total', help: 'h' }).inc();
+const { createRequire } = await import('node:module');
+const deps = Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes('/node_modules/') && !f.includes('/node_modules/promsd'));
+console.log(JSON.stringify(deps));
+`,
+    );
+    const r = await run('node', ['lean.mjs']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([]);
+    expect(r.stderr).not.toContain('LOADED');
+  });
+
   it('counts an ESM Hono app’s requests under their route template', async () => {
     write(
       join(app, 'hono.mjs'),
