@@ -6,7 +6,8 @@
 //   npm run pack:all                  build, then pack into ./pack/
 //   node scripts/pack.mjs --out DIR   pack what is built into DIR
 //
-// The main package's manifest is the repository's package.json with what only a clone uses taken
+// The main package is staged: the files `npm pack` takes from the clone minus native/*.node, and a
+// manifest that is the repository's package.json with what only a clone uses taken
 // out (scripts — `prepare` builds a clone from source —, devDependencies, overrides, napi) and
 // optionalDependencies added: one promsd-<triple> per npm/ dir, at the same version. They are
 // added here, as `napi prepublish` does, not in the repository: until they are published, npm ci
@@ -76,7 +77,9 @@ function stageMain() {
     execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }),
   );
   const stage = mkdtempSync(join(tmpdir(), 'promsd-pack-'));
-  for (const { path } of listed.files) {
+  // A clone's own binary is packed by a plain `npm pack` (a tarball for this platform only); the
+  // release ships it in the platform packages instead.
+  for (const { path } of listed.files.filter((f) => !/^native\/[^/]+\.node$/.test(f.path))) {
     mkdirSync(dirname(join(stage, path)), { recursive: true });
     copyFileSync(join(root, path), join(stage, path));
   }

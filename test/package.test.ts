@@ -30,6 +30,7 @@ const PLATFORM_PKG = `promsd-${TRIPLE}`;
 let dir: string;
 let app: string;
 let env: NodeJS.ProcessEnv;
+let installLog = '';
 const tarballs: Record<string, { file: string; kB: number }> = {};
 
 /** PATH without any directory holding cargo, plus a bin dir with node, npm and npx. */
@@ -105,7 +106,7 @@ beforeAll(async () => {
   app = join(dir, 'app');
   write(join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
   // hono: the app's own, the one promsd's ESM build must share; @types/node for the TS consumer.
-  await runOk('npm', [
+  const install = await run('npm', [
     'install',
     '--no-audit',
     '--no-fund',
@@ -115,6 +116,8 @@ beforeAll(async () => {
     `hono@${pkg.dependencies.hono}`,
     `@types/node@${pkg.devDependencies['@types/node']}`,
   ]);
+  if (install.status !== 0) throw new Error(`npm install failed\n${install.stdout}\n${install.stderr}`);
+  installLog = install.stdout + install.stderr;
 }, 300_000);
 
 afterAll(() => {
@@ -144,6 +147,11 @@ describe('the packed packages', () => {
       encoding: 'utf8',
     });
     expect(elf).toContain(', stripped');
+  });
+
+  it('leave a plain `npm pack` of a clone carrying the binary it built (building from source elsewhere)', async () => {
+    const [listed] = JSON.parse(await runOk('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], REPO));
+    expect(listed.files.map((f: { path: string }) => f.path)).toContain(`native/promsd.${TRIPLE}.node`);
   });
 
   it('publish a manifest without install scripts that lists every platform package at its version', async () => {
@@ -189,6 +197,10 @@ describe('the packed packages', () => {
       .flat()
       .filter((p: { resolutionKind?: string }) => p.resolutionKind !== 'node10');
     expect(problems).toEqual([]);
+  });
+
+  it('install without warnings: no EBADENGINE, no install script, no deprecation', async () => {
+    expect(installLog.split('\n').filter((l) => /warn|EBADENGINE|install-scripts|deprecated/i.test(l))).toEqual([]);
   });
 
   it('install with a PATH without cargo, leaving no build step', async () => {
