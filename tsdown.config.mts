@@ -42,7 +42,8 @@ function lazyRootExports() {
 
 export default defineConfig([
   {
-    entry: ['index.ts', 'entries/*.ts', 'server/worker.ts', 'cli/main.ts'],
+    // examples/: built for `node dist/examples/demo.js`, left out of the package ("files").
+    entry: ['index.ts', 'entries/*.ts', 'server/worker.ts', 'cli/main.ts', 'examples/demo.ts'],
     unbundle: true,
     platform: 'node',
     target: 'node20',
