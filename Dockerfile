@@ -27,11 +27,10 @@ RUN curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
 
 WORKDIR /src
 
-# 1. npm dependencies, cached until the manifests change. `npm install`, not `npm ci` (npm 11's
-#    ci rejects a lockfile without other platforms' optional packages). --ignore-scripts: the
-#    package's own `install` script is the full build, which needs the sources (step 3).
+# 1. npm dependencies, cached until the manifests change. --ignore-scripts: the package's own
+#    `prepare` script is the full build, which needs the sources (step 3).
 COPY package.json package-lock.json ./
-RUN npm install --no-audit --no-fund --ignore-scripts
+RUN npm ci --no-audit --no-fund --ignore-scripts
 
 # 2. Rust crates, cached until Cargo.toml/Cargo.lock change (a stub lib.rs lets cargo read the
 #    manifest before the sources are copied). One COPY per workspace member.
@@ -39,11 +38,11 @@ COPY Cargo.toml Cargo.lock ./
 COPY native/Cargo.toml native/Cargo.toml
 RUN mkdir -p native/src && touch native/src/lib.rs && cargo fetch --locked && rm -rf native/src
 
-# 3. The build itself: `npm run build` = napi release build of the addon + tsc.
+# 3. The build itself: `npm run build` = napi release build of the addon + tsdown (CJS + ESM).
 COPY . .
 RUN npm run build \
  && ls -l native/*.node \
- && { test -f dist/cli/main.js || { echo 'dist/cli/main.js missing: is cli/ in tsconfig.build.json?' >&2; exit 1; }; }
+ && { test -f dist/cli/main.js || { echo 'dist/cli/main.js missing: is cli/main.ts an entry in tsdown.config.mts?' >&2; exit 1; }; }
 
 # 4. Production dependencies only (no scripts: the addon is already built).
 RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund
@@ -69,13 +68,13 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
-COPY --from=build /src/native/index.js /src/native/index.d.ts ./native/
+# The addon as a clone builds it (the loader's first place, metrics/native.ts), not a platform package.
 COPY --from=build /src/native/*.node ./native/
 COPY --from=build /src/native/src/backend/*.lua ./native/src/backend/
 
 # Fail the image build, not the first container, if the addon cannot load here (missing
 # shared library, wrong libc). `promsd demo` writes FileSD targets to ./.promsd by default.
-RUN node -e "require('./native/index.js')" \
+RUN node -e "require('./dist/metrics/native.js')" \
  && mkdir .promsd && chown node:node .promsd
 
 # The `node` user (uid 1000) ships with the official image.

@@ -105,3 +105,11 @@ export class ConfigError extends PromsdError {
     this.problems = problems;
   }
 }
+
+/**
+ * No native addon loads for this platform: neither a clone's own build nor the prebuilt
+ * `promsd-<platform>` package. The message names the platform, the package and how to build it.
+ */
+export class NativeAddonError extends PromsdError {
+  override name = 'NativeAddonError';
+}

@@ -76,7 +76,7 @@ export { IoredisBackend, type IoredisBackendOptions } from './backend/ioredis';
 export type { Backend, RenderOptions } from './backend/types';
 export { createLogger, defaultLogger, setLogger } from './log';
 export type { Logger } from './log';
-export { resolveConfig, serverEnv, configTable, CONFIG_FILE, KEYS } from './config/index';
+export { resolveConfig, serverEnv, configTable, CONFIG_FILE, configKeys } from './config/index';
 export type {
   ConfigSource,
   PromsdConfig,

@@ -74,6 +74,13 @@ const CASES = [
     name: 'scrape-eld',
     rows: { value: { title: 'serving thread event-loop stall during scrapes, 100k series', target: null, limit: 10 } },
   },
+  {
+    name: 'require-time',
+    rows: {
+      time: { title: '`require()` of the library, instrumentation only (fresh process)', target: 1 },
+      rss: { title: 'rss added by that `require()`', target: null },
+    },
+  },
   { name: 'counter-inc', rows: { value: { title: 'unlabelled `counter.inc()`', target: null } } },
   { name: 'gauge-set', rows: { value: { title: '`gauge.set(v)`', target: null } } },
 ];
@@ -95,7 +102,7 @@ function parseArgs(argv) {
 function runCase(c, lib) {
   const file = fileURLToPath(new URL(`./cases/${c.name}.mjs`, import.meta.url));
   const arg = lib === 'promsd' ? SELF : lib;
-  const out = { unit: '', samples: {} };
+  const out = { units: {}, samples: {} };
   for (let p = 0; p < (c.procs ?? 1); p++) {
     const r = spawnSync(process.execPath, ['--expose-gc', file, arg, ...(c.args ?? [])], {
       encoding: 'utf8',
@@ -112,7 +119,7 @@ function runCase(c, lib) {
     for (const k of Object.keys(c.rows)) {
       if (!rows[k]) throw new Error(`case printed no "${k}" figure`);
       (out.samples[k] ??= []).push(...rows[k].samples);
-      out.unit = rows[k].unit;
+      (out.units ??= {})[k] = rows[k].unit;
     }
   }
   return out;
@@ -130,7 +137,7 @@ function table(results) {
       const [pc, ps] = LIBS.map((l) => res[l]);
       const cell = (r) =>
         r instanceof Error ? `error: ${r.message.replaceAll('|', '\\|')}` : fmt(median(r.samples[key]));
-      const unit = [pc, ps].find((r) => !(r instanceof Error))?.unit ?? '';
+      const unit = [pc, ps].find((r) => !(r instanceof Error))?.units[key] ?? '';
       const ok = !(pc instanceof Error) && !(ps instanceof Error);
       // The ratio always reads as "promsd is N× better": time and memory lower, rates higher.
       const [a, b] = ok ? [median(pc.samples[key]), median(ps.samples[key])] : [NaN, NaN];
@@ -212,6 +219,8 @@ prom-client / promsd for times and memory, promsd / prom-client for requests/s.
   scrapes. \`scrape-eld\`: the longest event-loop stall of the serving thread
   (\`monitorEventLoopDelay\`, 1 ms resolution) over 10 sequential scrapes of 100k series; on this
   2-core machine it includes preemption by hey and the encoder thread.
+- \`require-time\`: \`require(lib)\` alone, in 21 fresh processes (after one that warms the file
+  cache), median wall time and rss added; promsd's includes loading its native core.
 - Memory: ${RUNS} fresh processes each; \`global.gc()\` before both snapshots; label value strings are
   built before the baseline. **The target is checked on the rss delta**, since only rss sees
   memory the Rust core allocates itself; heapUsed + external (external already includes

@@ -1,4 +1,4 @@
-import { KEYS, maskedConfig } from '../config/index';
+import { configKeys, maskedConfig } from '../config/index';
 import type { Command } from './common';
 import { EXIT } from './common';
 import { pingConsul, pingRedis } from './runtime';
@@ -29,7 +29,7 @@ export const check: Command = {
       out(`${JSON.stringify({ config: masked, sources, file: file ?? null, checks }, null, 2)}\n`);
     } else {
       out(`config file: ${file ?? '(none)'}\n`);
-      for (const def of KEYS) {
+      for (const def of configKeys()) {
         const [section = '', name = ''] = def.key.split('.');
         const v = masked[section]?.[name];
         if (v === undefined) continue;

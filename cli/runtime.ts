@@ -3,7 +3,7 @@ import { EmbeddedBackend } from '../backend/embedded';
 import { IoredisBackend } from '../backend/ioredis';
 import { RedisBackend } from '../backend/redis';
 import type { Backend } from '../backend/types';
-import { KEYS } from '../config/schema';
+import { configKeys } from '../config/schema';
 import type { PromsdConfig } from '../config/schema';
 import { ConsulAgent } from '../sd/consul';
 import { resolveConnection } from '../sd/consul-config';
@@ -103,7 +103,7 @@ export async function pingRedis(url: string, timeoutMs = 2000): Promise<string |
 export function consulEnv(config: PromsdConfig): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   const values = config.consul as Record<string, unknown>;
-  for (const def of KEYS) {
+  for (const def of configKeys()) {
     const name = def.key.startsWith('consul.') ? def.key.slice('consul.'.length) : undefined;
     const v = name === undefined ? undefined : values[name];
     if (v !== undefined) env[def.env] = String(v);

@@ -3,10 +3,10 @@ import { resolve } from 'node:path';
 import { ConfigError, show } from '../errors';
 
 export { ConfigError } from '../errors';
-import { KEYS } from './schema';
+import { configKeys } from './schema';
 import type { KeyDef, PromsdConfig, PromsdConfigInput, StringKind } from './schema';
 
-export { KEYS } from './schema';
+export { configKeys } from './schema';
 export type { BackendKind, KeyDef, LogLevel, PromsdConfig, PromsdConfigInput, SdKind } from './schema';
 
 /** Where a value came from. */
@@ -37,7 +37,10 @@ export interface ResolveConfigInput {
 /** The default config file name. */
 export const CONFIG_FILE = 'promsd.config.json';
 
-const BY_KEY = new Map(KEYS.map((k) => [k.key, k]));
+let byKey: Map<string, KeyDef> | undefined;
+function keyDef(key: string): KeyDef | undefined {
+  return (byKey ??= new Map(configKeys().map((k) => [k.key, k]))).get(key);
+}
 
 function fromString(kind: StringKind, s: string): unknown {
   switch (kind) {
@@ -76,7 +79,7 @@ function flatten(input: unknown, label: string, problems: string[]): Map<string,
   if (input === undefined) return out;
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     problems.push(
-      `${label}: expected an object of sections (${[...new Set(KEYS.map((k) => k.key.split('.')[0]))].join(', ')}), got ${show(input)}`,
+      `${label}: expected an object of sections (${[...new Set(configKeys().map((k) => k.key.split('.')[0]))].join(', ')}), got ${show(input)}`,
     );
     return out;
   }
@@ -87,8 +90,12 @@ function flatten(input: unknown, label: string, problems: string[]): Map<string,
     }
     for (const [k, v] of Object.entries(values)) {
       const key = `${section}.${k}`;
-      if (!BY_KEY.has(key)) {
-        problems.push(`${key} (from ${label}): unknown key; known keys: ${KEYS.map((d) => d.key).join(', ')}`);
+      if (keyDef(key) === undefined) {
+        problems.push(
+          `${key} (from ${label}): unknown key; known keys: ${configKeys()
+            .map((d) => d.key)
+            .join(', ')}`,
+        );
         continue;
       }
       if (v !== undefined) out.set(key, v);
@@ -140,17 +147,16 @@ export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
       'env',
       new Map(
         // Set but empty is unset, except where that would silently weaken the setup (a token).
-        KEYS.filter((d) => env[d.env] !== undefined && (env[d.env] !== '' || d.emptyIsError === true)).map((d) => [
-          d.key,
-          fromString(d.kind, env[d.env] as string),
-        ]),
+        configKeys()
+          .filter((d) => env[d.env] !== undefined && (env[d.env] !== '' || d.emptyIsError === true))
+          .map((d) => [d.key, fromString(d.kind, env[d.env] as string)]),
       ),
     ],
     ['file', flatten(file.values, `file ${file.path ?? CONFIG_FILE}`, problems)],
   ];
   const out: Record<string, Record<string, unknown>> = { server: {}, backend: {}, sd: {}, consul: {}, log: {} };
   const sources: Record<string, ConfigSource> = {};
-  for (const def of KEYS) {
+  for (const def of configKeys()) {
     const layer = layers.find(([, values]) => values.has(def.key));
     if (layer === undefined) {
       if (def.default !== undefined) {
@@ -176,7 +182,7 @@ export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
   const config = out as unknown as PromsdConfig;
   // Cross-key rules.
   const from = (key: string): string => {
-    const def = BY_KEY.get(key) as KeyDef;
+    const def = keyDef(key) as KeyDef;
     return where(def, sources[key] ?? 'default', file.path);
   };
   if ((config.server.tlsCert === undefined) !== (config.server.tlsKey === undefined)) {
@@ -211,7 +217,7 @@ export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
 export function maskedConfig(config: PromsdConfig): PromsdConfig {
   const copy = structuredClone(config);
   const sections = copy as unknown as Record<string, Record<string, unknown>>;
-  for (const def of KEYS) {
+  for (const def of configKeys()) {
     if (!def.secret) continue;
     const [section = '', name = ''] = def.key.split('.');
     const v = sections[section]?.[name];
@@ -233,7 +239,7 @@ function maskUrl(url: string): string {
 
 /** The README's configuration table, generated from the schema. */
 export function configTable(): string {
-  const rows = KEYS.map((d) => {
+  const rows = configKeys().map((d) => {
     const def = d.defaultText ?? (d.default === undefined ? 'unset' : `\`${JSON.stringify(d.default)}\``);
     return `| \`${d.key}\` | \`${d.env}\` | ${d.expected.replaceAll('|', '\\|')} | ${def} | ${d.doc.replaceAll('|', '\\|')} | ${d.readBy} |`;
   });
@@ -251,7 +257,7 @@ export function configTable(): string {
  * with the schema; throws a `ConfigError` naming each bad variable.
  */
 export function serverEnv(env: Record<string, string | undefined> = process.env): Partial<PromsdConfig['server']> {
-  const serverKeys = KEYS.filter((d) => d.key.startsWith('server.'));
+  const serverKeys = configKeys().filter((d) => d.key.startsWith('server.'));
   const only = Object.fromEntries(serverKeys.map((d) => [d.env, env[d.env]]));
   const { config, sources } = resolveConfig({ env: only, configFile: false });
   const out: Record<string, unknown> = {};

@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Hono } from 'hono';
-import type { Context, Handler, MiddlewareHandler } from 'hono';
+import type { Context, Handler, Hono, MiddlewareHandler } from 'hono';
 import {
   getGlobalRegistry,
   isGzip,
@@ -14,6 +13,7 @@ import { httpSdHandler } from '../sd/http';
 import type { HttpSdSource } from '../sd/types';
 import { defaultLogger, LogThrottle } from '../log';
 import type { Logger } from '../log';
+import { honoNow } from './hono';
 import type { AuthOptions } from './options';
 
 /**
@@ -275,7 +275,7 @@ export interface MetricsAppOptions {
  * methods on those paths, 404 for anything else.
  */
 export function createMetricsApp(options: MetricsAppOptions): Hono {
-  const app = new Hono();
+  const app = new (honoNow().Hono)();
   const { path } = options;
   const methodNotAllowed = (): Response =>
     new Response('Method Not Allowed\n', {

@@ -2,7 +2,6 @@ import { createServer as createHttpServer } from 'node:http';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { createAdaptorServer as CreateAdaptorServer } from '@hono/node-server';
 import { InvalidOptionsError, ServerStartError } from '../errors';
 import { combineServiceDiscovery } from '../sd/combine';
 import { getBackend } from '../backend/load';
@@ -11,6 +10,7 @@ import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE } fr
 import type { ExpositionContentType, Registry } from '../metrics/registry';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from '../sd/types';
 import { createMetricsApp, logScrapeFailure, registryExposition } from './app';
+import { importHono, importNodeServer } from './hono';
 import type { ExpositionSource } from './app';
 import { checkLogger, defaultLogger, LogThrottle } from '../log';
 import type { Logger } from '../log';
@@ -195,7 +195,7 @@ export async function listen(
   logger: Logger = defaultLogger(),
 ): Promise<Server> {
   // Loaded when a server starts: requiring promsd to instrument does not load the adapter.
-  const { createAdaptorServer } = require('@hono/node-server') as { createAdaptorServer: typeof CreateAdaptorServer };
+  const { createAdaptorServer } = await importNodeServer();
   // Bounded requests: slow or oversized ones get a 408 from Node, never a held socket. Node
   // checks the timeouts every `connectionsCheckingInterval` (30 s by default, which let slow
   // clients hold sockets 3x past a 10 s headers timeout): every second here, or every half
@@ -361,6 +361,7 @@ export async function startHttpServer(options?: MetricsServerOptions): Promise<M
   const logger = checkLogger('metrics server', options?.logger);
   const registry = options?.registry ?? getGlobalRegistry();
   const source = withLocalFallback(registry, logger);
+  await importHono();
   const app = createMetricsApp({
     source,
     path: opts.path,

@@ -1,4 +1,5 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { requireBuild } from './helpers/build';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './fixtures/sd-helpers';
@@ -12,9 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const ROOT = join(__dirname, '..');
 const FIXTURES = join(__dirname, 'fixtures', 'frameworks');
 
-beforeAll(() => {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
-}, 120_000);
+// The child processes (and the threaded server's worker) run from the build.
+beforeAll(requireBuild);
 
 interface App {
   port: number;

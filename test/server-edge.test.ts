@@ -1,4 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { requireBuild } from './helpers/build';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -23,12 +24,9 @@ import { get, raw, refused } from './helpers/http';
 // configures, what a failing backend or plugin shows, and how signals close everything. Both
 // servers (startHttpServer and startHttpServerInThread) over real sockets.
 
-const ROOT = join(__dirname, '..');
 
-beforeAll(() => {
-  // The threaded server's worker and the child processes run from the build.
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
-}, 120_000);
+// The child processes (and the threaded server's worker) run from the build.
+beforeAll(requireBuild);
 
 /** A logger that keeps every line as `level message`. */
 function recording(): Logger & { lines: string[] } {
