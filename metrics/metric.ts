@@ -49,6 +49,11 @@ export interface MetricConfiguration<T extends string> {
   collect?: CollectFunction<never>;
   /** Accept exemplars in updates (`inc({ labels, value, exemplarLabels })`). */
   enableExemplars?: boolean;
+  /**
+   * Refuse label sets that lack labels and values that are not strings or numbers (default:
+   * accept them as prom-client does; also set by a registry's `strict` option).
+   */
+  strict?: boolean;
 }
 
 /** One value of `get()`, prom-client's shape. */
@@ -97,6 +102,8 @@ export abstract class Metric<T extends string = string> {
   readonly enableExemplars: boolean;
   /** The collect callback, if any. */
   readonly collect?: CollectFunction<this>;
+  /** Whether partial label sets and non-string values are refused (see `MetricConfiguration.strict`). */
+  readonly strict: boolean;
 
   /** `Counter "name"`, for error messages. */
   protected readonly what: string;
@@ -120,6 +127,7 @@ export abstract class Metric<T extends string = string> {
   /** Compiled walk of `tree`; subclasses call it inline on their hot paths. */
   protected readonly lookup: Lookup;
   #nextIndex = 0;
+  #orderSet = false;
   readonly #freeIndexes: number[] = [];
   readonly #registries = new Set<Registry>();
 
@@ -153,6 +161,10 @@ export abstract class Metric<T extends string = string> {
     this.labelNames = Object.freeze(checkLabelNames(this.what, config.labelNames, shape.reserved)) as readonly T[];
     this.aggregator = aggregator;
     this.enableExemplars = config.enableExemplars === true;
+    if (config.strict !== undefined && typeof config.strict !== 'boolean') {
+      throw new InvalidMetricError(`${this.what}: strict must be a boolean, got ${show(config.strict)}`);
+    }
+    this.strict = config.strict ?? registers.some((r) => r.strict === true);
     this.collect = config.collect as CollectFunction<this> | undefined;
     this.lookup = compileLookup(this.labelNames);
     this.shard = shard();
@@ -211,19 +223,34 @@ export abstract class Metric<T extends string = string> {
   /** Slow path: validates `labels` and finds or creates the series; returns its index. */
   protected indexOf(labels: object): number {
     const raw = labels as Record<string, unknown>;
-    const values = labelValuesOf(this.what, this.labelNames, raw);
+    const values = labelValuesOf(this.what, this.labelNames, raw, this.strict);
     if (values.length === 0) {
       if (this.index0 < 0) this.index0 = this.createSeries(values);
       return this.index0;
     }
     let index = find(this.tree, values);
-    if (index === undefined) index = this.createSeries(values);
+    if (index === undefined) {
+      if (!this.#orderSet) this.#recordOrder(raw);
+      index = this.createSeries(values);
+    }
     insert(this.tree, this.labelNames, raw, values, index);
     return index;
   }
 
+  /**
+   * prom-client writes labels in the key order of the call that created the series; the core
+   * writes this metric's in the order of its first labelled call (see native/src/label_order.rs).
+   */
+  #recordOrder(raw: Record<string, unknown>): void {
+    this.#orderSet = true;
+    const names = this.labelNames as readonly string[];
+    const order = Object.keys(raw).filter((k) => names.includes(k));
+    for (const n of names) if (!order.includes(n)) order.push(n);
+    native.labelOrderSet(this.name, order);
+  }
+
   /** Registers a new series with the core; returns its index. */
-  protected createSeries(values: string[]): number {
+  protected createSeries(values: (string | undefined)[]): number {
     const index = this.#freeIndexes.pop() ?? this.#nextIndex++;
     if (index >= this.addrs.length) {
       const grown = new Int32Array(this.addrs.length * 2);
@@ -231,7 +258,13 @@ export abstract class Metric<T extends string = string> {
       this.addrs = grown;
     }
     const addr = this.shard.alloc(this.width);
-    native.seriesAdd(this.familyId, index, values, this.shard.nativeChunk(addr), addr & CHUNK_MASK);
+    native.seriesAdd(
+      this.familyId,
+      index,
+      values.map((v) => v ?? null),
+      this.shard.nativeChunk(addr),
+      addr & CHUNK_MASK,
+    );
     this.addrs[index] = addr;
     this.initSeries(index, addr);
     return index;
@@ -269,7 +302,7 @@ export abstract class Metric<T extends string = string> {
       args.length === 1 && typeof args[0] === 'object' && args[0] !== null
         ? (args[0] as Record<string, unknown>)
         : labelsFromPositional(this.what, this.labelNames, args);
-    const values = labelValuesOf(this.what, this.labelNames, raw);
+    const values = labelValuesOf(this.what, this.labelNames, raw, this.strict);
     const index = values.length === 0 ? (this.index0 >= 0 ? this.index0 : undefined) : find(this.tree, values);
     if (index === undefined) return;
     if (values.length === 0) this.index0 = -1;
@@ -364,7 +397,8 @@ export abstract class Metric<T extends string = string> {
   async get(): Promise<MetricObjectWithValues<T>> {
     await this.runCollect();
     const global = getGlobalRegistry();
-    const snap = native.snapshotFamily(this.familyId, this.#registries.has(global) ? 0 : undefined);
+    // Date.now(): summary windows follow the clock observe() read (fake timers included).
+    const snap = native.snapshotFamily(this.familyId, this.#registries.has(global) ? 0 : undefined, Date.now());
     return {
       name: this.name,
       help: this.help,
@@ -383,6 +417,6 @@ function seriesWidth(shape: FamilyShape): number {
     case 'histogram':
       return (shape.buckets?.length ?? 0) + 2;
     case 'summary':
-      return 2 + 2 * (shape.ageBuckets ?? 5);
+      return 2 + 4 * (shape.ageBuckets ?? 5);
   }
 }

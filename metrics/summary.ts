@@ -2,7 +2,7 @@
 // relative accuracy (DDSketch), counted in shard slots like everything else. Bins from several
 // threads or processes add up, so quantiles of the aggregate are right — prom-client's cluster
 // mode averages per-worker quantiles instead. Slots of one series:
-//   [count, sum, (window start ms, zero count) × ageBuckets]
+//   [count, sum, (window start ms, zero count) × ageBuckets, (min, max) × ageBuckets]
 // plus pages of 64 bins, allocated the first time a window sees a value of that magnitude.
 import { InvalidMetricError, InvalidValueError, show } from '../errors';
 import type { LabelValues } from './labels';
@@ -103,7 +103,13 @@ export class Summary<T extends string = string> extends Metric<T> {
       this.#states[index] = { pages: new Map(), byWindow: Array.from({ length: this.#ageBuckets }, () => []) };
     }
     // All-time sketches have one window that never rotates.
-    if (this.#windowMs === Infinity) this.chunkOf(addr)[(addr & CHUNK_MASK) + 2] = 1;
+    if (this.#windowMs === Infinity) {
+      const c = this.chunkOf(addr);
+      const o = addr & CHUNK_MASK;
+      c[o + 2] = 1;
+      c[o + 2 + 2 * this.#ageBuckets] = Infinity;
+      c[o + 3 + 2 * this.#ageBuckets] = -Infinity;
+    }
   }
 
   protected override dropSeries(index: number): void {
@@ -140,9 +146,15 @@ export class Summary<T extends string = string> extends Metric<T> {
         for (const page of st.byWindow[w])
           this.chunkOf(page).fill(0, page & CHUNK_MASK, (page & CHUNK_MASK) + PAGE_BINS);
         c[o + 3 + 2 * w] = 0;
+        c[o + 2 + 2 * this.#ageBuckets + 2 * w] = Infinity;
+        c[o + 3 + 2 * this.#ageBuckets + 2 * w] = -Infinity;
         c[o + 2 + 2 * w] = start;
       }
     }
+    // The window's range keeps reported quantiles inside what was observed (exact for one value).
+    const r = o + 2 + 2 * this.#ageBuckets + 2 * w;
+    if (value < c[r]) c[r] = value;
+    if (value > c[r + 1]) c[r + 1] = value;
     if (value === 0) {
       c[o + 3 + 2 * w] += 1;
       return;

@@ -10,7 +10,11 @@ export function valuesOf<T extends string>(snap: Snapshot): MetricValue<T>[] {
   const out: MetricValue<T>[] = [];
   for (const s of snap.series) {
     const labels: Record<string, string | number> = {};
-    for (let i = 0; i < snap.labelNames.length; i++) labels[snap.labelNames[i] as string] = s.labelValues[i] as string;
+    for (let i = 0; i < snap.labelNames.length; i++) {
+      const value = s.labelValues[i];
+      // null: a label the series lacks (prom-client accepts partial label sets).
+      if (value !== null && value !== undefined) labels[snap.labelNames[i] as string] = value;
+    }
     const v = s.values;
     switch (snap.kind) {
       case 'counter':

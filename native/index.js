@@ -849,6 +849,7 @@ module.exports.exemplarSet = nativeBinding.exemplarSet
 module.exports.familyAdd = nativeBinding.familyAdd
 module.exports.familyClear = nativeBinding.familyClear
 module.exports.familyDrop = nativeBinding.familyDrop
+module.exports.labelOrderSet = nativeBinding.labelOrderSet
 module.exports.MetricAggregator = nativeBinding.MetricAggregator
 module.exports.MetricType = nativeBinding.MetricType
 module.exports.pageAdd = nativeBinding.pageAdd

@@ -580,12 +580,12 @@ describe('IoredisBackend in this process', () => {
     // Spot checks that the comparison covers what it should.
     expect(rust).toContain('c_total{a="x",b="\u{e000}"} 2\nc_total{a="x",b="\u{1f600}"} 3\n');
     expect(rust).toContain('g_per{k="k1",process="h:1"} 1e-7\ng_per{k="k1",process="h:1#bbbbbbbb"} 2\n');
-    expect(rust).toContain('h_bucket{le="1e21"} 4\nh_bucket{le="+Inf"} 6\n');
+    expect(rust).toContain('h_bucket{le="1e+21"} 4\nh_bucket{le="+Inf"} 6\n');
     expect(rust).toContain('g_last 20\n');
     expect(rust).toContain('g_first 13\n');
     expect(rust).toContain('g_sum 3.5\n');
     expect(rust).toContain('g_min -5\n');
-    expect(rust).toContain('g_max 1e300\n');
+    expect(rust).toContain('g_max 1e+300\n');
     expect(rust).not.toMatch(/^g_omit /m);
     expect(rust).toContain('# HELP empty_total Nothing.\n# TYPE empty_total counter\n\n');
   });

@@ -18,6 +18,7 @@ pub mod api;
 pub mod backend;
 pub mod backend_api;
 pub mod encoder;
+pub mod label_order;
 pub mod merge;
 pub mod sketch;
 pub mod store;

@@ -113,7 +113,8 @@ impl FamilyDef {
     match self.kind {
       Kind::Counter | Kind::Gauge => 1,
       Kind::Histogram => self.buckets.len() + 2,
-      Kind::Summary => 2 + 2 * self.age_buckets as usize,
+      // [count, sum, (window start, zero count) × age buckets, (min, max) × age buckets]
+      Kind::Summary => 2 + 4 * self.age_buckets as usize,
     }
   }
 
@@ -614,6 +615,20 @@ impl Store {
       .get(registry as usize)
       .and_then(Option::as_deref)
       .ok_or_else(|| format!("unknown registry {registry}"))
+  }
+}
+
+impl Store {
+  /// Forgets a shard's families (they leave every registry) and marks it dead: its realm is
+  /// gone (see `shard_open`).
+  pub fn discard_shard(&mut self, shard: u32) {
+    let ids: Vec<u32> = (0..self.families.len() as u32)
+      .filter(|&id| self.family(id).is_ok_and(|f| f.shard == shard))
+      .collect();
+    for id in ids {
+      self.drop_family(id);
+    }
+    self.retire_shard(shard);
   }
 }
 
