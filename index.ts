@@ -69,8 +69,8 @@ export { IoredisBackend, type IoredisBackendOptions } from './backend/ioredis';
 export type { Backend, Logger, RenderOptions } from './backend/types';
 export { BackendConfigError, BackendLoadedError } from './errors';
 
-/** The default registry's content type (prom-client compatible). */
-export const contentType = PROMETHEUS_CONTENT_TYPE;
+/** The default registry's content type (prom-client compatible; follows `register.setContentType`). */
+export { globalContentType as contentType } from './metrics/registry';
 /** Alias of PROMETHEUS_CONTENT_TYPE (prom-client compatible). */
 export const prometheusContentType = PROMETHEUS_CONTENT_TYPE;
 /** Alias of OPENMETRICS_CONTENT_TYPE (prom-client compatible). */

@@ -107,12 +107,17 @@ export class Histogram<T extends string = string> extends Metric<T> {
   }
 
   /** Starts a timer; the returned function observes the elapsed seconds and returns them. */
-  startTimer(labels?: LabelValues<T>, exemplarLabels?: LabelValues<string>): (endLabels?: LabelValues<T>) => number {
+  startTimer(
+    labels?: LabelValues<T>,
+    exemplarLabels?: LabelValues<string>,
+  ): (endLabels?: LabelValues<T>, endExemplarLabels?: LabelValues<string>) => number {
     const start = process.hrtime.bigint();
-    return (endLabels?: LabelValues<T>) => {
+    return (endLabels?: LabelValues<T>, endExemplarLabels?: LabelValues<string>) => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const all = labels || endLabels ? ({ ...labels, ...endLabels } as LabelValues<T>) : undefined;
-      if (this.enableExemplars) this.observe({ labels: all, value: seconds, exemplarLabels });
+      // As prom-client: the start's and the end's exemplar labels, merged.
+      if (this.enableExemplars)
+        this.observe({ labels: all, value: seconds, exemplarLabels: { ...exemplarLabels, ...endExemplarLabels } });
       else if (all === undefined) this.observe(seconds);
       else this.observe(all, seconds);
       return seconds;

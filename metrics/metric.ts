@@ -281,6 +281,33 @@ export abstract class Metric<T extends string = string> {
     return labels === undefined ? this.indexOf({}) : (this.lookup(this.tree, labels) ?? this.indexOf(labels));
   }
 
+  /** Label sets of every live series (`undefined`: the unlabelled one), for slow maintenance. */
+  protected seriesLabels(): (Record<string, string> | undefined)[] {
+    const out: (Record<string, string> | undefined)[] = [];
+    if (this.index0 >= 0) out.push(undefined);
+    const names = this.labelNames;
+    const walk = (m: LabelTree, depth: number, acc: Record<string, string>): void => {
+      for (const [k, v] of m) {
+        // Numeric and other primitive aliases point at series already reached by their string.
+        if (k !== undefined && typeof k !== 'string') continue;
+        const next = { ...acc };
+        if (k !== undefined) next[names[depth]] = k;
+        if (depth === names.length - 1) out.push(next);
+        else walk(v as LabelTree, depth + 1, next);
+      }
+    };
+    if (names.length > 0) walk(this.tree, 0, {});
+    return out;
+  }
+
+  /** The index of the series of `labels` (as `seriesLabels` returns them), if it exists. */
+  protected seriesIndexOf(labels: Record<string, string>): number | undefined {
+    return find(
+      this.tree,
+      this.labelNames.map((n) => labels[n]),
+    );
+  }
+
   /** Chunk holding an address. */
   protected chunkOf(addr: number): Float64Array {
     return this.chunks[addr >>> CHUNK_SHIFT];

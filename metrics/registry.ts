@@ -118,9 +118,10 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
     return this.#contentType;
   }
 
-  /** Switches the exposition format. */
+  /** Switches the exposition format (for the global registry, the top-level `contentType` too). */
   setContentType(contentType: BoundRegistryContentType): void {
     this.#contentType = checkContentType(contentType) as BoundRegistryContentType;
+    if (this === (globalRegistry as unknown)) globalContentType = this.#contentType;
   }
 
   /**
@@ -400,6 +401,12 @@ function checkContentType(t: unknown): RegistryContentType {
 }
 
 let globalRegistry: Registry | undefined;
+
+/**
+ * The global registry's content type (prom-client's top-level `contentType`); a live binding
+ * that follows `register.setContentType(...)`.
+ */
+export let globalContentType: RegistryContentType = PROMETHEUS_CONTENT_TYPE;
 
 /** The process-wide default registry (prom-client's `register`). */
 export function getGlobalRegistry(): Registry {

@@ -6,6 +6,16 @@ import type { native } from './native';
 type Snapshot = NonNullable<ReturnType<typeof native.snapshotFamily>>;
 
 /** Turns a native snapshot into prom-client's `values` array. */
+type ExemplarSnap = Snapshot['series'][number]['exemplars'][number];
+
+/** prom-client's exemplar shape (`{ labelSet, value, timestamp }`), or null. */
+function exemplarOf(e: ExemplarSnap | undefined): MetricValue<string>['exemplar'] {
+  if (e === undefined || e === null) return null;
+  const labelSet: Record<string, string> = {};
+  for (let i = 0; i + 1 < e.labels.length; i += 2) labelSet[e.labels[i]] = e.labels[i + 1];
+  return { labelSet, value: e.value, timestamp: e.timestamp };
+}
+
 export function valuesOf<T extends string>(snap: Snapshot): MetricValue<T>[] {
   const out: MetricValue<T>[] = [];
   for (const s of snap.series) {
@@ -17,7 +27,14 @@ export function valuesOf<T extends string>(snap: Snapshot): MetricValue<T>[] {
     }
     const v = s.values;
     switch (snap.kind) {
-      case 'counter':
+      case 'counter': {
+        const value: MetricValue<T> = { value: v[0], labels: labels as LabelValues<T> };
+        // prom-client's counters carry `exemplar` once one was recorded.
+        const ex = exemplarOf(s.exemplars[0]);
+        if (ex !== null) value.exemplar = ex;
+        out.push(value);
+        break;
+      }
       case 'gauge':
         out.push({ value: v[0], labels: labels as LabelValues<T> });
         break;
@@ -25,13 +42,19 @@ export function valuesOf<T extends string>(snap: Snapshot): MetricValue<T>[] {
         let cum = 0;
         snap.buckets.forEach((b, i) => {
           cum += v[i];
-          out.push({ value: cum, labels: { ...labels, le: b } as LabelValues<T>, metricName: `${snap.name}_bucket` });
+          out.push({
+            value: cum,
+            labels: { le: b, ...labels } as LabelValues<T>,
+            metricName: `${snap.name}_bucket`,
+            exemplar: exemplarOf(s.exemplars[i]),
+          });
         });
         cum += v[snap.buckets.length];
         out.push({
           value: cum,
-          labels: { ...labels, le: '+Inf' } as LabelValues<T>,
+          labels: { le: '+Inf', ...labels } as LabelValues<T>,
           metricName: `${snap.name}_bucket`,
+          exemplar: exemplarOf(s.exemplars[snap.buckets.length]),
         });
         out.push({
           value: v[snap.buckets.length + 1],
@@ -43,7 +66,7 @@ export function valuesOf<T extends string>(snap: Snapshot): MetricValue<T>[] {
       }
       case 'summary': {
         for (const [i, q] of snap.quantiles.entries()) {
-          out.push({ value: v[i], labels: { ...labels, quantile: q } as LabelValues<T> });
+          out.push({ value: v[i], labels: { quantile: q, ...labels } as LabelValues<T> });
         }
         const n = snap.quantiles.length;
         out.push({ value: v[n], labels: labels as LabelValues<T>, metricName: `${snap.name}_sum` });

@@ -84,6 +84,16 @@ export interface EncodeRequest {
  */
 export declare function exemplarSet(family: number, index: number, slot: number, labels: Array<string>, value: number, timestamp: number): void
 
+/** An exemplar as `get()` returns it (prom-client's `{ labelSet, value, timestamp }`). */
+export interface ExemplarSnapshot {
+  /** Label names and values, `[name, value, …]`. */
+  labels: Array<string>
+  /** Observed value. */
+  value: number
+  /** Unix seconds. */
+  timestamp: number
+}
+
 /** Registers a metric family written by `shard`. */
 export declare function familyAdd(shard: number, options: FamilyOptions): number
 
@@ -262,6 +272,8 @@ export declare function seriesRemove(family: number, index: number): void
 
 /** One series of a [`FamilySnapshot`]. */
 export interface SeriesSnapshot {
+  /** Exemplars: one for a counter, one per bucket (with +Inf) for a histogram, none otherwise. */
+  exemplars: Array<ExemplarSnapshot | undefined | null>
   /** Label values, in the family's label-name order; `null` where the series lacks the label. */
   labelValues: Array<string | undefined | null>
   /**

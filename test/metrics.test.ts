@@ -71,7 +71,8 @@ function promValuesAsPromsd(values: readonly JsonValue[]): JsonValue[] {
     for (const [k, l] of Object.entries(v.labels)) labels[k] = k === 'le' || k === 'quantile' ? l : String(l);
     const out: JsonValue = { value: v.value, labels };
     if (v.metricName !== undefined) out.metricName = v.metricName;
-    if (v.exemplar !== undefined && v.exemplar !== null) out.exemplar = v.exemplar;
+    // prom-client gives every histogram bucket `exemplar: null` when it has none; so does promsd.
+    if (v.exemplar !== undefined) out.exemplar = v.exemplar;
     return out;
   });
 }

@@ -178,10 +178,10 @@ describe('IoredisBackend with RedisBackend on one Redis', () => {
     );
     expect(fromTwin).toContain(
       [
-        'tw_latency_seconds_bucket{route="/a",le="0.1"} 10',
-        'tw_latency_seconds_bucket{route="/a",le="1"} 14',
-        'tw_latency_seconds_bucket{route="/a",le="10"} 15',
-        'tw_latency_seconds_bucket{route="/a",le="+Inf"} 17',
+        'tw_latency_seconds_bucket{le="0.1",route="/a"} 10',
+        'tw_latency_seconds_bucket{le="1",route="/a"} 14',
+        'tw_latency_seconds_bucket{le="10",route="/a"} 15',
+        'tw_latency_seconds_bucket{le="+Inf",route="/a"} 17',
         'tw_latency_seconds_sum{route="/a"} 107.5',
         'tw_latency_seconds_count{route="/a"} 17',
       ].join('\n'),

@@ -99,9 +99,22 @@ pub struct EncodeRequest {
   pub gzip: Option<bool>,
 }
 
+/// An exemplar as `get()` returns it (prom-client's `{ labelSet, value, timestamp }`).
+#[napi(object)]
+pub struct ExemplarSnapshot {
+  /// Label names and values, `[name, value, …]`.
+  pub labels: Vec<String>,
+  /// Observed value.
+  pub value: f64,
+  /// Unix seconds.
+  pub timestamp: f64,
+}
+
 /// One series of a [`FamilySnapshot`].
 #[napi(object)]
 pub struct SeriesSnapshot {
+  /// Exemplars: one for a counter, one per bucket (with +Inf) for a histogram, none otherwise.
+  pub exemplars: Vec<Option<ExemplarSnapshot>>,
   /// Label values, in the family's label-name order; `null` where the series lacks the label.
   pub label_values: Vec<Option<String>>,
   /// Counter/gauge `[v]`; histogram `[bucket counts…, +Inf count, sum]` (not cumulative);
@@ -143,7 +156,9 @@ pub fn shard_open(env: Env, realm: Option<Unknown>) -> Result<u32> {
     Some(r) => {
       let global = env.get_global()?;
       let mut same = false;
-      check_status!(unsafe { sys::napi_strict_equals(env.raw(), global.raw(), r.raw(), &mut same) })?;
+      check_status!(unsafe {
+        sys::napi_strict_equals(env.raw(), global.raw(), r.raw(), &mut same)
+      })?;
       !same
     }
     None => false,
@@ -480,8 +495,36 @@ fn parse_label_values(stored: &str, count: usize) -> Vec<Option<String>> {
     .collect()
 }
 
+/// Reverses [`encoder::render_labels`] (`a="x",b="y\"z"` → `[a, x, b, y"z]`).
+fn parse_rendered_labels(rendered: &str) -> Vec<String> {
+  let mut out = Vec::new();
+  let mut chars = rendered.chars().peekable();
+  loop {
+    let name: String = chars.by_ref().take_while(|&c| c != '=').collect();
+    if name.is_empty() {
+      return out;
+    }
+    chars.next(); // opening quote
+    let mut value = String::new();
+    while let Some(c) = chars.next() {
+      match c {
+        '"' => break,
+        '\\' => match chars.next() {
+          Some('n') => value.push('\n'),
+          Some(o) => value.push(o),
+          None => {}
+        },
+        o => value.push(o),
+      }
+    }
+    out.push(name.trim_start_matches(',').to_string());
+    out.push(value);
+  }
+}
+
 fn snapshot_of(f: &merge::MergedFamily) -> FamilySnapshot {
   let st = stride(f.def);
+  let ex_st = f.exemplars.len().checked_div(f.len()).unwrap_or(0);
   FamilySnapshot {
     name: f.def.name.clone(),
     help: f.def.help.clone(),
@@ -494,6 +537,16 @@ fn snapshot_of(f: &merge::MergedFamily) -> FamilySnapshot {
       .map(|n| SeriesSnapshot {
         label_values: parse_label_values(f.labels[n], f.def.label_names.len()),
         values: f.values[n * st..(n + 1) * st].to_vec(),
+        exemplars: f.exemplars[n * ex_st..(n + 1) * ex_st]
+          .iter()
+          .map(|e| {
+            e.map(|e| ExemplarSnapshot {
+              labels: parse_rendered_labels(&e.labels),
+              value: e.value,
+              timestamp: e.timestamp,
+            })
+          })
+          .collect(),
       })
       .collect(),
   }
@@ -525,6 +578,15 @@ pub fn snapshot_family(
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  #[test]
+  fn rendered_exemplar_labels_parse_back() {
+    let names = vec!["trace_id".to_string(), "note".to_string()];
+    let values = vec!["abc".to_string(), "a\"b,c=\\d\ne".to_string()];
+    let flat = parse_rendered_labels(&encoder::render_labels(&names, &values));
+    assert_eq!(flat, vec!["trace_id", "abc", "note", "a\"b,c=\\d\ne"]);
+    assert!(parse_rendered_labels("").is_empty());
+  }
 
   #[test]
   fn rendered_labels_parse_back() {

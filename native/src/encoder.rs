@@ -419,7 +419,10 @@ mod tests {
     expand_ordered(&mut out, &names, &stored, Some(&[2, 1, 0]));
     assert_eq!(out, r#"c="3",a="1""#);
     out.clear();
-    let all = vec![("b".to_string(), "d".to_string()), ("a".to_string(), "e".to_string())];
+    let all = vec![
+      ("b".to_string(), "d".to_string()),
+      ("a".to_string(), "e".to_string()),
+    ];
     series_defaults(&mut out, &all, &names, &stored);
     assert_eq!(out, r#"b="d""#);
   }
