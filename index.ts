@@ -30,7 +30,17 @@ export type {
 } from './metrics/metric';
 export type { LabelValues } from './metrics/labels';
 export { Registry, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, register } from './metrics/registry';
-export type { RegistryContentType } from './metrics/registry';
+export type {
+  Charset,
+  OpenMetricsContentType,
+  OpenMetricsMIME,
+  OpenMetricsVersion,
+  PrometheusContentType,
+  PrometheusMetricsVersion,
+  PrometheusMIME,
+  RegistryContentType,
+  RegistryOptions,
+} from './metrics/registry';
 export { exponentialBuckets, linearBuckets } from './metrics/buckets';
 export { validateLabel, validateLabelName, validateMetricName } from './metrics/validation';
 export { collectDefaultMetrics } from './metrics/default-metrics';
@@ -67,7 +77,13 @@ export { AGGREGATOR_SOCKET_ENV, EmbeddedBackend, createBackend } from './backend
 export type { EmbeddedBackendOptions } from './backend/embedded';
 export { IoredisBackend, type IoredisBackendOptions } from './backend/ioredis';
 export type { Backend, Logger, RenderOptions } from './backend/types';
-export { BackendConfigError, BackendLoadedError } from './errors';
+export { BackendConfigError, BackendLoadedError, PushgatewayError } from './errors';
+export { AggregatorRegistry } from './backend/aggregator-registry';
+export { Pushgateway } from './push/pushgateway';
+export type { PushgatewayOptions, PushgatewayParameters, PushgatewayResponse } from './push/pushgateway';
+export { AggregatorFactory, aggregators } from './metrics/aggregators';
+export type { AggregatorFunction } from './metrics/aggregators';
+export type { CollectorValue, MetricCollector } from './metrics/collector';
 
 /** The default registry's content type (prom-client compatible; follows `register.setContentType`). */
 export { globalContentType as contentType } from './metrics/registry';
