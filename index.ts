@@ -24,9 +24,12 @@ export type {
   Aggregator,
   CollectFunction,
   MetricConfiguration,
+  Collector,
+  MetricObject,
   MetricObjectWithValues,
   MetricType,
   MetricValue,
+  MetricValueWithName,
 } from './metrics/metric';
 export type { LabelValues } from './metrics/labels';
 export { Registry, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, register } from './metrics/registry';

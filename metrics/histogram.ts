@@ -139,3 +139,13 @@ export class Histogram<T extends string = string> extends Metric<T> {
     };
   }
 }
+
+// prom-client's namespaced types (type-only: nothing is emitted).
+export declare namespace Histogram {
+  /** A child bound to one label set. */
+  interface Internal<_T extends string = string> extends HistogramChild {}
+  /** The bucket part of the configuration. */
+  interface Config {
+    buckets?: number[];
+  }
+}

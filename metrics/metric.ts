@@ -64,14 +64,29 @@ export interface MetricValue<T extends string> {
   exemplar?: { labelSet: Record<string, string>; value: number; timestamp: number } | null;
 }
 
-/** What `get()` returns, prom-client's shape. */
-export interface MetricObjectWithValues<T extends string> {
+/** A value of `get()` with the sample's name (prom-client's `MetricValueWithName`). */
+export type MetricValueWithName<T extends string> = MetricValue<T> & { metricName?: string };
+
+/** A metric's description (prom-client's `MetricObject`). */
+export interface MetricObject {
   name: string;
   help: string;
   type: MetricType;
   aggregator: Aggregator;
-  values: MetricValue<T>[];
+  // biome-ignore lint/suspicious/noExplicitAny: prom-client's type; `this` is whatever the metric is.
+  collect?: CollectFunction<any>;
 }
+
+/**
+ * What `get()` returns, prom-client's shape. `T` is the label names (promsd's spelling) or the
+ * value type (prom-client's: `MetricObjectWithValues<MetricValue<'code'>>`).
+ */
+export interface MetricObjectWithValues<T extends string | MetricValue<string> = string> extends MetricObject {
+  values: (T extends string ? MetricValue<T> : T)[];
+}
+
+/** prom-client's `Collector`: a callback run to update metrics. */
+export type Collector = () => void;
 
 /** Internal description passed by subclasses. */
 export interface FamilyShape {
@@ -431,7 +446,7 @@ export abstract class Metric<T extends string = string> {
       help: this.help,
       type: this.type,
       aggregator: this.aggregator,
-      values: snap ? valuesOf(snap) : [],
+      values: (snap ? valuesOf<T>(snap) : []) as MetricObjectWithValues<T>['values'],
     };
   }
 }

@@ -254,3 +254,13 @@ export class Summary<T extends string = string> extends Metric<T> {
     };
   }
 }
+
+// prom-client's namespaced types (type-only: nothing is emitted).
+export declare namespace Summary {
+  /** A child bound to one label set. */
+  interface Internal<_T extends string = string> extends SummaryChild {}
+  /** The percentile part of the configuration. */
+  interface Config {
+    percentiles?: number[];
+  }
+}

@@ -126,3 +126,9 @@ export class Pushgateway<T extends RegistryContentType = RegistryContentType> {
     });
   }
 }
+
+// prom-client's namespaced types (type-only: nothing is emitted).
+export declare namespace Pushgateway {
+  /** Arguments of push, pushAdd and delete. */
+  type Parameters = PushgatewayParameters;
+}
