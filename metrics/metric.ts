@@ -446,7 +446,7 @@ export abstract class Metric<T extends string = string> {
       help: this.help,
       type: this.type,
       aggregator: this.aggregator,
-      values: (snap ? valuesOf<T>(snap) : []) as MetricObjectWithValues<T>['values'],
+      values: (snap ? valuesOf<T>(snap, this.enableExemplars) : []) as MetricObjectWithValues<T>['values'],
     };
   }
 }

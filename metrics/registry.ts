@@ -332,7 +332,7 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
     await this.#collect();
     const defaults = Object.entries(this.#defaultLabels);
     const natives = native.snapshotRegistry(this.id, Date.now()).map((snap): MetricObjectWithValues<string> => {
-      const values: MetricValue<string>[] = valuesOf(snap);
+      const values: MetricValue<string>[] = valuesOf(snap, this.#metrics.get(snap.name)?.enableExemplars === true);
       if (defaults.length > 0) {
         for (const v of values) {
           const labels: Record<string, string | number | undefined> = { ...v.labels };

@@ -5,7 +5,6 @@ import type { native } from './native';
 
 type Snapshot = NonNullable<ReturnType<typeof native.snapshotFamily>>;
 
-/** Turns a native snapshot into prom-client's `values` array. */
 type ExemplarSnap = Snapshot['series'][number]['exemplars'][number];
 
 /** prom-client's exemplar shape (`{ labelSet, value, timestamp }`), or null. */
@@ -16,7 +15,11 @@ function exemplarOf(e: ExemplarSnap | undefined): MetricValue<string>['exemplar'
   return { labelSet, value: e.value, timestamp: e.timestamp };
 }
 
-export function valuesOf<T extends string>(snap: Snapshot): MetricValue<T>[] {
+/**
+ * Turns a native snapshot into prom-client's `values` array. `exemplars`: whether the metric has
+ * them enabled (prom-client then leaves the +Inf bucket's `exemplar` undefined until one is set).
+ */
+export function valuesOf<T extends string>(snap: Snapshot, exemplars = false): MetricValue<T>[] {
   const out: MetricValue<T>[] = [];
   for (const s of snap.series) {
     const labels: Record<string, string | number> = {};
@@ -54,7 +57,7 @@ export function valuesOf<T extends string>(snap: Snapshot): MetricValue<T>[] {
           value: cum,
           labels: { le: '+Inf', ...labels } as LabelValues<T>,
           metricName: `${snap.name}_bucket`,
-          exemplar: exemplarOf(s.exemplars[snap.buckets.length]),
+          exemplar: exemplarOf(s.exemplars[snap.buckets.length]) ?? (exemplars ? undefined : null),
         });
         out.push({
           value: v[snap.buckets.length + 1],
