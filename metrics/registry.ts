@@ -42,7 +42,7 @@ export interface RegistryOptions {
 type Entry = Metric<string> | MetricCollector;
 
 function isNative(m: Entry): m is Metric<string> {
-  return typeof (m as Metric<string>).familyId === 'number';
+  return typeof (m as Metric<string> | null)?.familyId === 'number';
 }
 
 let creatingGlobal = false;
@@ -130,7 +130,7 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
    * hand-written collector, whose `get()` is called at every scrape.
    */
   registerMetric(metric: Metric<string> | MetricCollector): void {
-    const existing = this.#all.get((metric as { name?: unknown }).name as string);
+    const existing = this.#all.get((metric as { name?: unknown } | null)?.name as string);
     if (existing === metric) return;
     if (!isNative(metric)) {
       const c = checkCollector(metric);
