@@ -2,8 +2,11 @@
 // Requests go through Node's http/https `request` with the caller's options (an `agent`,
 // `headers`, `timeout`, TLS settings), as prom-client's do, so tests that intercept
 // `http.request` (nock) keep working; `fetch` would bypass them.
-import http from 'node:http';
-import https from 'node:https';
+// 'http', not 'node:http': users' tests mock the module by that name (jest.mock('http')).
+// biome-ignore lint/style/useNodejsImportProtocol: see above.
+import http from 'http';
+// biome-ignore lint/style/useNodejsImportProtocol: see above.
+import https from 'https';
 import { gzipSync } from 'node:zlib';
 import { InvalidOptionsError, PushgatewayError, show } from '../errors';
 import { register as globalRegistry, type Registry, type RegistryContentType } from '../metrics/registry';
@@ -47,7 +50,8 @@ export class Pushgateway<T extends RegistryContentType = RegistryContentType> {
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
       throw new InvalidOptionsError(`Pushgateway: gateway URL ${show(gatewayUrl)} must be http: or https:`);
     }
-    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    // null is accepted as prom-client accepts it (`{ ...null }`).
+    if (options !== undefined && options !== null && typeof options !== 'object') {
       throw new InvalidOptionsError(`Pushgateway: options must be an object, got ${show(options)}`);
     }
     const { requireJobName = true, ...requestOptions } = options ?? {};
@@ -57,7 +61,11 @@ export class Pushgateway<T extends RegistryContentType = RegistryContentType> {
     this.#requestOptions = requestOptions;
   }
 
-  /** POST: replaces the pushed metrics of the same names in the group, keeps the others. */
+  /**
+   * POST: replaces the pushed metrics of the same names in the group, keeps the others. As in
+   * prom-client, a missing `jobName` throws at once and the request is made before the
+   * registry is rendered (its body follows).
+   */
   pushAdd(params: PushgatewayParameters = {}): Promise<PushgatewayResponse> {
     return this.#send('POST', params);
   }
@@ -86,24 +94,33 @@ export class Pushgateway<T extends RegistryContentType = RegistryContentType> {
     return new URL(`${prefix}/metrics${job}`, base);
   }
 
-  async #send(method: 'POST' | 'PUT' | 'DELETE', params: PushgatewayParameters): Promise<PushgatewayResponse> {
+  #send(method: 'POST' | 'PUT' | 'DELETE', params: PushgatewayParameters): Promise<PushgatewayResponse> {
     if (this.#requireJobName && !params.jobName) {
-      // prom-client's message (it throws synchronously; a rejected Promise here).
+      // prom-client's message, thrown synchronously as prom-client does.
       throw new InvalidOptionsError('Missing jobName parameter');
     }
     const target = this.urlOf(params);
     const headers: http.OutgoingHttpHeaders = { ...(this.#requestOptions.headers as http.OutgoingHttpHeaders) };
     const gzip = headers['Content-Encoding'] === 'gzip';
     if (method === 'DELETE') delete headers['Content-Encoding'];
-    let body: Buffer | undefined;
-    if (method !== 'DELETE') {
-      const text = await this.registry.metrics();
-      body = gzip ? gzipSync(text) : Buffer.from(text);
-      if (headers['Content-Type'] === undefined) headers['Content-Type'] = this.registry.contentType;
-    }
+    // The shape prom-client hands to request() (url.parse's fields, then the caller's options),
+    // which users' mocks of http.request inspect.
+    const options: https.RequestOptions & { href: string; pathname: string } = {
+      protocol: target.protocol,
+      hostname: target.hostname,
+      host: target.host,
+      port: target.port === '' ? undefined : target.port,
+      path: `${target.pathname}${target.search}`,
+      pathname: target.pathname,
+      href: target.href,
+      ...(target.username === '' ? {} : { auth: decodeURIComponent(`${target.username}:${target.password}`) }),
+      ...this.#requestOptions,
+      method,
+    };
+    if (this.#requestOptions.headers !== undefined) options.headers = headers;
     const mod = target.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = mod.request(target, { ...this.#requestOptions, method, headers }, (resp) => {
+      const req = mod.request(options, (resp) => {
         let text = '';
         resp.setEncoding('utf8');
         resp.on('data', (chunk: string) => {
@@ -118,11 +135,24 @@ export class Pushgateway<T extends RegistryContentType = RegistryContentType> {
           } else resolve({ resp, body: text });
         });
       });
-      req.on('error', (err) =>
+      req.on('error', (err: Error) =>
         reject(new PushgatewayError(`${method} ${target.href} failed: ${err.message}`, target.href, undefined, err)),
       );
       req.on('timeout', () => req.destroy(new Error('Pushgateway request timed out')));
-      req.end(body);
+      if (method === 'DELETE') {
+        req.end();
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => {
+          req.write(gzip ? gzipSync(text) : text);
+          req.end();
+        },
+        (err: unknown) => {
+          req.destroy();
+          reject(err);
+        },
+      );
     });
   }
 }
