@@ -3,7 +3,6 @@
 // they are rendered here, in prom-client's layout, and spliced into the core's exposition.
 import { InvalidMetricError, show } from '../errors';
 import type { MetricObjectWithValues, MetricValue } from './metric';
-import { validateMetricName } from './validation';
 
 /** A value of a collector's `get()`: prom-client's shape, plus its `sharedLabels`. */
 export interface CollectorValue extends MetricValue<string> {
@@ -29,13 +28,10 @@ export function checkCollector(obj: unknown): MetricCollector {
     throw new InvalidMetricError(`registerMetric: expected a metric or a collector object, got ${show(obj)}`);
   }
   const c = obj as Partial<MetricCollector>;
-  if (typeof c.name !== 'string' || !validateMetricName(c.name)) {
-    throw new InvalidMetricError(
-      `registerMetric: collector name ${show(c.name)} is invalid (must match [a-zA-Z_:][a-zA-Z0-9_:]*)`,
-    );
-  }
+  // Only get() is required: prom-client keys collectors by `name` without checking it, and
+  // renders what get() returns.
   if (typeof c.get !== 'function') {
-    throw new InvalidMetricError(`registerMetric: collector "${c.name}" has no get() function`);
+    throw new InvalidMetricError(`registerMetric: collector ${show(c.name)} has no get() function`);
   }
   return c as MetricCollector;
 }

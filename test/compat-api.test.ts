@@ -188,9 +188,6 @@ describe('collector objects', () => {
 
   it('an object that is not a collector is refused with a clear error', () => {
     const reg = new Registry();
-    expect(() => reg.registerMetric({ name: '1bad', get() {} } as never)).toThrow(
-      new InvalidMetricError('registerMetric: collector name "1bad" is invalid (must match [a-zA-Z_:][a-zA-Z0-9_:]*)'),
-    );
     expect(() => reg.registerMetric({ name: 'ok', help: 'x', type: 'gauge' } as never)).toThrow(
       new InvalidMetricError('registerMetric: collector "ok" has no get() function'),
     );
