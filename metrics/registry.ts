@@ -391,10 +391,10 @@ export function isGzip(body: Uint8Array): boolean {
 }
 
 function checkContentType(t: unknown): RegistryContentType {
-  // prom-client's message, with the two accepted values.
+  // prom-client's message (users' tests match it as a substring), then the two accepted values.
   if (t !== PROMETHEUS_CONTENT_TYPE && t !== OPENMETRICS_CONTENT_TYPE) {
     throw new InvalidMetricError(
-      `Content type ${show(t)} is unsupported (use ${PROMETHEUS_CONTENT_TYPE} or ${OPENMETRICS_CONTENT_TYPE})`,
+      `Content type ${String(t)} is unsupported (use ${PROMETHEUS_CONTENT_TYPE} or ${OPENMETRICS_CONTENT_TYPE})`,
     );
   }
   return t;

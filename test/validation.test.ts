@@ -670,7 +670,7 @@ describe('bad exemplars throw InvalidLabelsError and the update is not applied',
 
 describe('bad registry settings throw InvalidMetricError and leave the registry as it was', () => {
   it('an unsupported content type, in the constructor and in setContentType()', async () => {
-    const message = `Content type "text/html" is unsupported (use ${PROMETHEUS_CONTENT_TYPE} or ${OPENMETRICS_CONTENT_TYPE})`;
+    const message = `Content type text/html is unsupported (use ${PROMETHEUS_CONTENT_TYPE} or ${OPENMETRICS_CONTENT_TYPE})`;
     expect(() => new Registry('text/html' as never)).toThrow(new InvalidMetricError(message));
     const { reg } = fixture();
     await expectRefused(reg, () => reg.setContentType('text/html' as never), InvalidMetricError, message);
