@@ -66,7 +66,9 @@ export async function renderCollector(
   defaultLabels: Record<string, string>,
   openMetrics: boolean,
 ): Promise<string> {
-  const m = await c.get();
+  // prom-client's registry prefers getForPromString (values with their `sharedLabels` apart).
+  const forText = (c as { getForPromString?: () => unknown }).getForPromString;
+  const m = (await (typeof forText === 'function' ? forText.call(c) : c.get())) as MetricObjectWithValues<string>;
   const baseName = openMetrics && m.type === 'counter' ? m.name.replace(/_total$/, '') : m.name;
   const name = escapeText(baseName);
   const lines = [`# HELP ${name} ${escapeText(m.help)}`, `# TYPE ${name} ${m.type}`];
