@@ -33,7 +33,7 @@ describe('a Jest suite using promsd', () => {
       failed: 0,
       stderr: '',
     });
-    expect(result.numTotalTestSuites).toBe(3);
-    expect(result.numPassedTests).toBe(8);
+    expect(result.numTotalTestSuites).toBe(4);
+    expect(result.numPassedTests).toBe(10);
   }, 150_000);
 });
