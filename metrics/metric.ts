@@ -371,6 +371,8 @@ export abstract class Metric<T extends string = string> {
     // free and at most one past its end: number series densely from 0 again.
     this.#freeIndexes.length = 0;
     this.#nextIndex = 0;
+    // As in prom-client, the next series' first call decides the label order again.
+    this.#orderSet = false;
     this.afterReset();
   }
 
