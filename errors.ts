@@ -113,3 +113,16 @@ export class ConfigError extends PromsdError {
 export class NativeAddonError extends PromsdError {
   override name = 'NativeAddonError';
 }
+
+/** A Pushgateway request failed: `url` is the request's, `status` the HTTP status (if any). */
+export class PushgatewayError extends PromsdError {
+  override name = 'PushgatewayError';
+  readonly url: string;
+  readonly status: number | undefined;
+
+  constructor(message: string, url: string, status?: number, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.url = url;
+    this.status = status;
+  }
+}

@@ -25,9 +25,12 @@ export type {
   Aggregator,
   CollectFunction,
   MetricConfiguration,
+  Collector,
+  MetricObject,
   MetricObjectWithValues,
   MetricType,
   MetricValue,
+  MetricValueWithName,
 } from './metrics/metric';
 export type { LabelValues } from './metrics/labels';
 export {
@@ -37,7 +40,18 @@ export {
   PROTOBUF_CONTENT_TYPE,
   register,
 } from './metrics/registry';
-export type { ExpositionContentType, RegistryContentType } from './metrics/registry';
+export type {
+  Charset,
+  ExpositionContentType,
+  OpenMetricsContentType,
+  OpenMetricsMIME,
+  OpenMetricsVersion,
+  PrometheusContentType,
+  PrometheusMetricsVersion,
+  PrometheusMIME,
+  RegistryContentType,
+  RegistryOptions,
+} from './metrics/registry';
 export { exponentialBuckets, linearBuckets } from './metrics/buckets';
 export { validateLabel, validateLabelName, validateMetricName } from './metrics/validation';
 export { collectDefaultMetrics } from './metrics/default-metrics';
@@ -84,10 +98,16 @@ export type {
   ResolveConfigInput,
   ResolvedConfig,
 } from './config/index';
-export { BackendConfigError, BackendLoadedError, ConfigError } from './errors';
+export { BackendConfigError, BackendLoadedError, ConfigError, PushgatewayError } from './errors';
+export { AggregatorRegistry } from './backend/aggregator-registry';
+export { Pushgateway } from './push/pushgateway';
+export type { PushgatewayOptions, PushgatewayParameters, PushgatewayResponse } from './push/pushgateway';
+export { AggregatorFactory, aggregators } from './metrics/aggregators';
+export type { AggregatorFunction } from './metrics/aggregators';
+export type { CollectorValue, MetricCollector } from './metrics/collector';
 
-/** The default registry's content type (prom-client compatible). */
-export const contentType = PROMETHEUS_CONTENT_TYPE;
+/** The default registry's content type (prom-client compatible; follows `register.setContentType`). */
+export { globalContentType as contentType } from './metrics/registry';
 /** Alias of PROMETHEUS_CONTENT_TYPE (prom-client compatible). */
 export const prometheusContentType = PROMETHEUS_CONTENT_TYPE;
 /** Alias of OPENMETRICS_CONTENT_TYPE (prom-client compatible). */

@@ -386,8 +386,8 @@ export function writeValue(v: number): string {
   const abs = Math.abs(v);
   if (v === Math.trunc(v) && abs < 1e15) return String(v === 0 ? 0 : v);
   if (abs >= 1e-6 && abs < 1e21) return String(v);
-  // Rust's `{:e}`: shortest digits, exponent without '+'.
-  return v.toExponential().replace('e+', 'e');
+  // Rust's `{:e}` with JavaScript's '+' (what prom-client writes).
+  return v.toExponential();
 }
 
 /** Escapes a label value (`\`, `"`, newline). */
@@ -399,12 +399,15 @@ function escapeHelp(help: string, om: boolean): string {
   return help.replace(om ? /[\\\n"]/g : /[\\\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 }
 
+/** Stored form of a label the series lacks (encoder.rs `ABSENT`). */
+const ABSENT = '\\a';
+
 function expandStored(names: string[], stored: string): string {
   const values = stored.split('\n');
   const n = Math.min(names.length, values.length);
-  let s = '';
-  for (let i = 0; i < n; i++) s += `${i > 0 ? ',' : ''}${names[i]}="${values[i]}"`;
-  return s;
+  const parts: string[] = [];
+  for (let i = 0; i < n; i++) if (values[i] !== ABSENT) parts.push(`${names[i]}="${values[i]}"`);
+  return parts.join(',');
 }
 
 function stride(def: Def): number {
@@ -438,20 +441,28 @@ function encodeFamily(f: AggregateFamily, om: boolean, defaultLabels: [string, s
   const name =
     om && def.kind === 'counter' && def.name.endsWith('_total') ? def.name.slice(0, -'_total'.length) : def.name;
   let out = `# HELP ${name} ${escapeHelp(def.help, om)}\n# TYPE ${name} ${def.kind}`;
-  // A series' own label wins; `le`/`quantile` belong to the type's samples.
-  const defaults = defaultLabels
-    .filter(([n]) => !def.labelNames.includes(n))
-    .filter(([n]) => !((def.kind === 'histogram' && n === 'le') || (def.kind === 'summary' && n === 'quantile')))
-    .map(([n, v]) => `${n}="${escapeLabelValue(v)}"`)
-    .join(',');
+  // `le`/`quantile` belong to the type's samples; a series' own label wins (per series: it
+  // may lack a label); prom-client's order: `le`/`quantile`, then a histogram's defaults
+  // before its labels, every other type's after them.
+  const applicable = defaultLabels.filter(
+    ([n]) => !((def.kind === 'histogram' && n === 'le') || (def.kind === 'summary' && n === 'quantile')),
+  );
   const st = stride(def);
   for (let s = 0; s < f.labels.length; s++) {
     const pairs = expandStored(def.labelNames, f.labels[s]);
+    const values = f.labels[s].split('\n');
+    const defaults = applicable
+      .filter(([n]) => {
+        const i = def.labelNames.indexOf(n);
+        return i < 0 || values[i] === undefined || values[i] === ABSENT;
+      })
+      .map(([n, v]) => `${n}="${escapeLabelValue(v)}"`)
+      .join(',');
     const labels = (extra?: [string, string]): string => {
       if (pairs === '' && defaults === '' && extra === undefined) return '';
-      const items = [pairs, defaults].filter((x) => x !== '');
-      if (extra !== undefined) items.push(`${extra[0]}="${extra[1]}"`);
-      return `{${items.join(',')}}`;
+      const items = def.kind === 'histogram' ? [defaults, pairs] : [pairs, defaults];
+      if (extra !== undefined) items.unshift(`${extra[0]}="${extra[1]}"`);
+      return `{${items.filter((x) => x !== '').join(',')}}`;
     };
     const v = f.values.slice(s * st, (s + 1) * st);
     const sample = (suffix: string, value: number, extra?: [string, string]): void => {

@@ -101,3 +101,9 @@ export class Counter<T extends string = string> extends Metric<T> {
     if (this.labelNames.length === 0) this.index0 = this.indexOf({});
   }
 }
+
+// prom-client's namespaced types (type-only: nothing is emitted).
+export declare namespace Counter {
+  /** A child bound to one label set. */
+  type Internal = CounterChild;
+}

@@ -1,4 +1,4 @@
-import { register as globalRegistry, type Registry } from './registry';
+import { register as globalRegistry, type Registry, type RegistryContentType } from './registry';
 import { DEFAULT_GC_DURATION_BUCKETS, gc } from './default/gc';
 import type { DefaultMetricGroup, DefaultMetricOptions } from './default/common';
 import { eventLoopLag } from './default/event-loop-lag';
@@ -15,9 +15,9 @@ import { processStartTime } from './default/process-start-time';
 import { versionInfo } from './default/version';
 
 /** Options of {@link collectDefaultMetrics}; the same as prom-client's. */
-export interface DefaultMetricsCollectorConfiguration {
+export interface DefaultMetricsCollectorConfiguration<T extends RegistryContentType = RegistryContentType> {
   /** Registry to register the metrics in. Default: the global `register`. */
-  register?: Registry;
+  register?: Registry<T>;
   /** Prepended to every metric name, e.g. `'my_app_'`. Default: none. */
   prefix?: string;
   /** Buckets of `nodejs_gc_duration_seconds`, in seconds. Default: `[0.001, 0.01, 0.1, 1, 2, 5]`. */
@@ -74,7 +74,9 @@ const metrics: Readonly<Record<string, DefaultMetricGroup>> = {
  * collectDefaultMetrics({ register, prefix: 'api_', labels: { service: 'api' } });
  * ```
  */
-export function collectDefaultMetrics(config?: DefaultMetricsCollectorConfiguration | null): void {
+export function collectDefaultMetrics<T extends RegistryContentType>(
+  config?: DefaultMetricsCollectorConfiguration<T> | null,
+): void {
   if (config !== null && config !== undefined && typeof config !== 'object') {
     throw new TypeError('config must be null, undefined, or an object');
   }

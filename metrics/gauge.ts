@@ -103,3 +103,11 @@ export class Gauge<T extends string = string> extends Metric<T> {
     if (this.labelNames.length === 0) this.index0 = this.indexOf({});
   }
 }
+
+// prom-client's namespaced types (type-only: nothing is emitted).
+export declare namespace Gauge {
+  /** A child bound to one label set. */
+  interface Internal<T extends string = string> extends GaugeChild {
+    startTimer(): (labels?: LabelValues<T>) => number;
+  }
+}

@@ -161,12 +161,17 @@ export class Histogram<T extends string = string> extends Metric<T> {
   }
 
   /** Starts a timer; the returned function observes the elapsed seconds and returns them. */
-  startTimer(labels?: LabelValues<T>, exemplarLabels?: LabelValues<string>): (endLabels?: LabelValues<T>) => number {
+  startTimer(
+    labels?: LabelValues<T>,
+    exemplarLabels?: LabelValues<string>,
+  ): (endLabels?: LabelValues<T>, endExemplarLabels?: LabelValues<string>) => number {
     const start = process.hrtime.bigint();
-    return (endLabels?: LabelValues<T>) => {
+    return (endLabels?: LabelValues<T>, endExemplarLabels?: LabelValues<string>) => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const all = labels || endLabels ? ({ ...labels, ...endLabels } as LabelValues<T>) : undefined;
-      if (this.enableExemplars) this.observe({ labels: all, value: seconds, exemplarLabels });
+      // As prom-client: the start's and the end's exemplar labels, merged.
+      if (this.enableExemplars)
+        this.observe({ labels: all, value: seconds, exemplarLabels: { ...exemplarLabels, ...endExemplarLabels } });
       else if (all === undefined) this.observe(seconds);
       else this.observe(all, seconds);
       return seconds;
@@ -191,5 +196,15 @@ export class Histogram<T extends string = string> extends Metric<T> {
       startTimer: () => this.startTimer(labels),
       zero: () => this.zero(labels),
     };
+  }
+}
+
+// prom-client's namespaced types (type-only: nothing is emitted).
+export declare namespace Histogram {
+  /** A child bound to one label set. */
+  interface Internal<_T extends string = string> extends HistogramChild {}
+  /** The bucket part of the configuration. */
+  interface Config {
+    buckets?: number[];
   }
 }

@@ -7,8 +7,15 @@
 // ~180 ns for prom-client's sorted-key hash string.
 import { InvalidLabelsError, show } from '../errors';
 
-/** A label set as passed to updates: label name → value. */
+/**
+ * A label set as passed to updates: label name → value. As in prom-client, labels may be left
+ * out (or `undefined`): the series lacks them. Values that are not strings are stringified
+ * (`true` → `"true"`); a metric or registry with `strict: true` refuses both.
+ */
 export type LabelValues<T extends string> = Partial<Record<T, string | number>>;
+
+/** A label value as the slow path returns it: `undefined` where the series lacks the label. */
+export type LabelValue = string | undefined;
 
 /** The nested lookup structure: Map per level, series index at the leaf. */
 export type LabelTree = Map<unknown, unknown>;
@@ -21,9 +28,14 @@ export function compileLookup(names: readonly string[]): Lookup {
   if (names.length === 0) return () => undefined;
   // `null` passes the callers' `typeof labels === 'object'`; the slow path then reports it.
   const lines = ['if (labels === null) return undefined;', 'let m = tree;'];
+  lines.push('let v;');
   names.forEach((n, i) => {
     const last = i === names.length - 1;
-    lines.push(`${last ? 'const s' : 'm'} = m.get(labels[${JSON.stringify(n)}]);`);
+    const key = JSON.stringify(n);
+    // An absent label is stored under `undefined`; a missing key must not match it, or an
+    // unknown extra key could stand in for it and pass the count below.
+    lines.push(`v = labels[${key}];`, `if (v === undefined && !(${key} in labels)) return undefined;`);
+    lines.push(`${last ? 'const s' : 'm'} = m.get(v);`);
     lines.push(`if (${last ? 's' : 'm'} === undefined) return undefined;`);
   });
   // Unknown extra keys must not be silently accepted: count the object's keys.
@@ -33,9 +45,11 @@ export function compileLookup(names: readonly string[]): Lookup {
 
 /**
  * Validates a label set against the metric's names and returns the values as strings, in
- * declaration order. Errors name the metric and the bad label.
+ * declaration order. Errors name the metric and the bad label. Unless `strict`, a missing or
+ * `undefined` label is `undefined` (the series lacks it) and other values are stringified as
+ * prom-client does (`${value}`).
  */
-export function labelValuesOf(what: string, names: readonly string[], labels: unknown): string[] {
+export function labelValuesOf(what: string, names: readonly string[], labels: unknown, strict = true): LabelValue[] {
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
     throw new InvalidLabelsError(`${what}: labels must be an object, got ${show(labels)}`);
   }
@@ -47,6 +61,7 @@ export function labelValuesOf(what: string, names: readonly string[], labels: un
   }
   return names.map((n) => {
     const v = rec[n];
+    if (!strict) return v === undefined ? undefined : typeof v === 'string' ? v : laxString(what, n, v);
     if (v === undefined) {
       throw new InvalidLabelsError(
         `${what}: label "${n}" is missing (got ${show(labels)}; every label of [${names.join(', ')}] is required)`,
@@ -78,6 +93,16 @@ export function loneSurrogateProblem(s: string): string {
   return `value ${show(s)} holds a lone UTF-16 surrogate (U+${code.toString(16).toUpperCase()}), which UTF-8 cannot represent`;
 }
 
+/** prom-client's stringification of a label value (`null` → `"null"`, objects → `"[object Object]"`). */
+function laxString(what: string, name: string, v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    // A symbol, or an object whose toString throws.
+    throw new InvalidLabelsError(`${what}: label "${name}" cannot be converted to a string: ${show(v)}`);
+  }
+}
+
 /** Positional label values (`labels('GET', 200)`) → a label set. */
 export function labelsFromPositional(
   what: string,
@@ -102,13 +127,16 @@ export function insert(
   tree: LabelTree,
   names: readonly string[],
   raw: Record<string, unknown>,
-  values: string[],
+  values: LabelValue[],
   index: number,
 ): void {
   let m = tree;
   for (let i = 0; i < names.length; i++) {
     const last = i === names.length - 1;
-    const keys = raw[names[i]] === values[i] ? [values[i]] : [values[i], raw[names[i]]];
+    const r = raw[names[i]];
+    // Only primitives are aliased: an object key would never be passed again, only leak.
+    const alias = r !== values[i] && (typeof r !== 'object' || r === null) && typeof r !== 'function';
+    const keys = alias ? [values[i], r] : [values[i]];
     let next = m.get(values[i]);
     if (!last && next === undefined) next = new Map();
     for (const k of keys) m.set(k, last ? index : next);
@@ -117,7 +145,7 @@ export function insert(
 }
 
 /** Finds a series by its string label values. */
-export function find(tree: LabelTree, values: string[]): number | undefined {
+export function find(tree: LabelTree, values: LabelValue[]): number | undefined {
   let m: unknown = tree;
   for (const v of values) {
     m = (m as LabelTree).get(v);
@@ -127,7 +155,7 @@ export function find(tree: LabelTree, values: string[]): number | undefined {
 }
 
 /** Removes a series (and its numeric alias) from the tree; prunes empty levels. */
-export function remove(tree: LabelTree, values: string[]): void {
+export function remove(tree: LabelTree, values: LabelValue[]): void {
   const path: LabelTree[] = [tree];
   for (let i = 0; i < values.length - 1; i++) {
     const next = path[i].get(values[i]) as LabelTree | undefined;
@@ -137,8 +165,20 @@ export function remove(tree: LabelTree, values: string[]): void {
   for (let i = values.length - 1; i >= 0; i--) {
     const m = path[i];
     if (i < values.length - 1 && path[i + 1].size > 0) break;
-    m.delete(values[i]);
-    const asNumber = Number(values[i]);
-    if (values[i] !== '' && String(asNumber) === values[i]) m.delete(asNumber);
+    const v = values[i];
+    m.delete(v);
+    if (v !== undefined) for (const alias of aliasesOf(v)) m.delete(alias);
   }
+}
+
+/** The primitive keys `insert` may have stored beside the string `v`. */
+function aliasesOf(v: string): unknown[] {
+  const out: unknown[] = [];
+  const asNumber = Number(v);
+  if (v !== '' && String(asNumber) === v) out.push(asNumber);
+  if (/^-?\d+$/.test(v)) out.push(BigInt(v));
+  if (v === 'true') out.push(true);
+  else if (v === 'false') out.push(false);
+  else if (v === 'null') out.push(null);
+  return out;
 }

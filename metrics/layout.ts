@@ -6,7 +6,8 @@
 //  histogram        [bucket_0 … bucket_{n-1}, +Inf, sum]        (n = buckets, non-cumulative)
 //                   + [zero count, schema reductions, sequence] (native buckets: NH_HEADER)
 //                   + pages of PAGE_BINS native bucket counts
-//  summary          [count, sum, (window start ms, window zero count) × age buckets] + sketch pages
+//  summary          [count, sum, (window start ms, window zero count) × age buckets,
+//                    (window min, window max) × age buckets] + sketch pages of PAGE_BINS
 
 /** log2 of the slots in one chunk (16 Ki slots = 128 KiB). */
 export const CHUNK_SHIFT = 14;
@@ -37,6 +38,6 @@ export function slotsPerSeries(
     case 'histogram':
       return buckets + 2 + (native ? NH_HEADER : 0);
     case 'summary':
-      return 2 + 2 * ageBuckets;
+      return 2 + 4 * ageBuckets;
   }
 }

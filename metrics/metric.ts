@@ -63,6 +63,11 @@ export interface MetricConfiguration<T extends string> {
   collect?: CollectFunction<never>;
   /** Accept exemplars in updates (`inc({ labels, value, exemplarLabels })`). */
   enableExemplars?: boolean;
+  /**
+   * Refuse label sets that lack labels and values that are not strings or numbers (default:
+   * accept them as prom-client does; also set by a registry's `strict` option).
+   */
+  strict?: boolean;
 }
 
 /** One value of `get()`, prom-client's shape. */
@@ -73,14 +78,29 @@ export interface MetricValue<T extends string> {
   exemplar?: { labelSet: Record<string, string>; value: number; timestamp: number } | null;
 }
 
-/** What `get()` returns, prom-client's shape. */
-export interface MetricObjectWithValues<T extends string> {
+/** A value of `get()` with the sample's name (prom-client's `MetricValueWithName`). */
+export type MetricValueWithName<T extends string> = MetricValue<T> & { metricName?: string };
+
+/** A metric's description (prom-client's `MetricObject`). */
+export interface MetricObject {
   name: string;
   help: string;
   type: MetricType;
   aggregator: Aggregator;
-  values: MetricValue<T>[];
+  // biome-ignore lint/suspicious/noExplicitAny: prom-client's type; `this` is whatever the metric is.
+  collect?: CollectFunction<any>;
 }
+
+/**
+ * What `get()` returns, prom-client's shape. `T` is the label names (promsd's spelling) or the
+ * value type (prom-client's: `MetricObjectWithValues<MetricValue<'code'>>`).
+ */
+export interface MetricObjectWithValues<T extends string | MetricValue<string> = string> extends MetricObject {
+  values: (T extends string ? MetricValue<T> : T)[];
+}
+
+/** prom-client's `Collector`: a callback run to update metrics. */
+export type Collector = () => void;
 
 /** Internal description passed by subclasses. */
 export interface FamilyShape {
@@ -113,6 +133,8 @@ export abstract class Metric<T extends string = string> {
   readonly enableExemplars: boolean;
   /** The collect callback, if any. */
   readonly collect?: CollectFunction<this>;
+  /** Whether partial label sets and non-string values are refused (see `MetricConfiguration.strict`). */
+  readonly strict: boolean;
 
   /** `Counter "name"`, for error messages. */
   protected readonly what: string;
@@ -136,6 +158,7 @@ export abstract class Metric<T extends string = string> {
   /** Compiled walk of `tree`; subclasses call it inline on their hot paths. */
   protected readonly lookup: Lookup;
   #nextIndex = 0;
+  #orderSet = false;
   readonly #freeIndexes: number[] = [];
   readonly #registries = new Set<Registry>();
 
@@ -172,6 +195,10 @@ export abstract class Metric<T extends string = string> {
     this.labelNames = Object.freeze(checkLabelNames(this.what, config.labelNames, shape.reserved)) as readonly T[];
     this.aggregator = aggregator;
     this.enableExemplars = config.enableExemplars === true;
+    if (config.strict !== undefined && typeof config.strict !== 'boolean') {
+      throw new InvalidMetricError(`${this.what}: strict must be a boolean, got ${show(config.strict)}`);
+    }
+    this.strict = config.strict ?? registers.some((r) => r.strict === true);
     this.collect = config.collect as CollectFunction<this> | undefined;
     this.lookup = compileLookup(this.labelNames);
     this.shard = shard();
@@ -255,19 +282,34 @@ export abstract class Metric<T extends string = string> {
   /** Slow path: validates `labels` and finds or creates the series; returns its index. */
   protected indexOf(labels: object): number {
     const raw = labels as Record<string, unknown>;
-    const values = labelValuesOf(this.what, this.labelNames, raw);
+    const values = labelValuesOf(this.what, this.labelNames, raw, this.strict);
     if (values.length === 0) {
       if (this.index0 < 0) this.index0 = this.createSeries(values);
       return this.index0;
     }
     let index = find(this.tree, values);
-    if (index === undefined) index = this.createSeries(values);
+    if (index === undefined) {
+      if (!this.#orderSet) this.#recordOrder(raw);
+      index = this.createSeries(values);
+    }
     insert(this.tree, this.labelNames, raw, values, index);
     return index;
   }
 
+  /**
+   * prom-client writes labels in the key order of the call that created the series; the core
+   * writes this metric's in the order of its first labelled call (see native/src/label_order.rs).
+   */
+  #recordOrder(raw: Record<string, unknown>): void {
+    this.#orderSet = true;
+    const names = this.labelNames as readonly string[];
+    const order = Object.keys(raw).filter((k) => names.includes(k));
+    for (const n of names) if (!order.includes(n)) order.push(n);
+    native.labelOrderSet(this.name, order);
+  }
+
   /** Registers a new series with the core; returns its index. */
-  protected createSeries(values: string[]): number {
+  protected createSeries(values: (string | undefined)[]): number {
     const index = this.#freeIndexes.pop() ?? this.#nextIndex++;
     if (index >= this.addrs.length) {
       const grown = new Int32Array(this.addrs.length * 2);
@@ -275,7 +317,13 @@ export abstract class Metric<T extends string = string> {
       this.addrs = grown;
     }
     const addr = this.shard.alloc(this.width);
-    native.seriesAdd(this.familyId, index, values, this.shard.nativeChunk(addr), addr & CHUNK_MASK);
+    native.seriesAdd(
+      this.familyId,
+      index,
+      values.map((v) => v ?? null),
+      this.shard.nativeChunk(addr),
+      addr & CHUNK_MASK,
+    );
     this.addrs[index] = addr;
     this.initSeries(index, addr);
     return index;
@@ -290,6 +338,33 @@ export abstract class Metric<T extends string = string> {
   /** The series index for a label set, validating it; for the slow APIs. */
   protected seriesIndex(labels: object | undefined): number {
     return labels === undefined ? this.indexOf({}) : (this.lookup(this.tree, labels) ?? this.indexOf(labels));
+  }
+
+  /** Label sets of every live series (`undefined`: the unlabelled one), for slow maintenance. */
+  protected seriesLabels(): (Record<string, string> | undefined)[] {
+    const out: (Record<string, string> | undefined)[] = [];
+    if (this.index0 >= 0) out.push(undefined);
+    const names = this.labelNames;
+    const walk = (m: LabelTree, depth: number, acc: Record<string, string>): void => {
+      for (const [k, v] of m) {
+        // Numeric and other primitive aliases point at series already reached by their string.
+        if (k !== undefined && typeof k !== 'string') continue;
+        const next = { ...acc };
+        if (k !== undefined) next[names[depth]] = k;
+        if (depth === names.length - 1) out.push(next);
+        else walk(v as LabelTree, depth + 1, next);
+      }
+    };
+    if (names.length > 0) walk(this.tree, 0, {});
+    return out;
+  }
+
+  /** The index of the series of `labels` (as `seriesLabels` returns them), if it exists. */
+  protected seriesIndexOf(labels: Record<string, string>): number | undefined {
+    return find(
+      this.tree,
+      this.labelNames.map((n) => labels[n]),
+    );
   }
 
   /** Chunk holding an address. */
@@ -313,7 +388,7 @@ export abstract class Metric<T extends string = string> {
       args.length === 1 && typeof args[0] === 'object' && args[0] !== null
         ? (args[0] as Record<string, unknown>)
         : labelsFromPositional(this.what, this.labelNames, args);
-    const values = labelValuesOf(this.what, this.labelNames, raw);
+    const values = labelValuesOf(this.what, this.labelNames, raw, this.strict);
     const index = values.length === 0 ? (this.index0 >= 0 ? this.index0 : undefined) : find(this.tree, values);
     if (index === undefined) return;
     if (values.length === 0) this.index0 = -1;
@@ -340,6 +415,8 @@ export abstract class Metric<T extends string = string> {
     // free and at most one past its end: number series densely from 0 again.
     this.#freeIndexes.length = 0;
     this.#nextIndex = 0;
+    // As in prom-client, the next series' first call decides the label order again.
+    this.#orderSet = false;
     this.afterReset();
   }
 
@@ -416,13 +493,14 @@ export abstract class Metric<T extends string = string> {
   async get(): Promise<MetricObjectWithValues<T>> {
     await this.runCollect();
     const global = getGlobalRegistry();
-    const snap = native.snapshotFamily(this.familyId, this.#registries.has(global) ? 0 : undefined);
+    // Date.now(): summary windows follow the clock observe() read (fake timers included).
+    const snap = native.snapshotFamily(this.familyId, this.#registries.has(global) ? 0 : undefined, Date.now());
     return {
       name: this.name,
       help: this.help,
       type: this.type,
       aggregator: this.aggregator,
-      values: snap ? valuesOf(snap) : [],
+      values: (snap ? valuesOf<T>(snap, this.enableExemplars) : []) as MetricObjectWithValues<T>['values'],
     };
   }
 }

@@ -5,6 +5,7 @@ import { valuesOf } from './values';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { globalAggregate } from './aggregate-source';
+import { checkCollector, renderCollector, splitFamilies, type MetricCollector } from './collector';
 import { native } from './native';
 
 /** Content type of the Prometheus text format 0.0.4. */
@@ -16,8 +17,40 @@ export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1
 export const PROTOBUF_CONTENT_TYPE =
   'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
-/** One of the two text exposition content types (what `metrics()` returns). */
-export type RegistryContentType = typeof PROMETHEUS_CONTENT_TYPE | typeof OPENMETRICS_CONTENT_TYPE;
+/** The charset of both content types. */
+export type Charset = 'utf-8';
+/** MIME type of the Prometheus text format. */
+export type PrometheusMIME = 'text/plain';
+/** Version of the Prometheus text format. */
+export type PrometheusMetricsVersion = '0.0.4';
+/** MIME type of OpenMetrics. */
+export type OpenMetricsMIME = 'application/openmetrics-text';
+/** Version of OpenMetrics. */
+export type OpenMetricsVersion = '1.0.0';
+/** Content type of the Prometheus text format 0.0.4. */
+export type PrometheusContentType = `${PrometheusMIME}; version=${PrometheusMetricsVersion}; charset=${Charset}`;
+/** Content type of OpenMetrics 1.0. */
+export type OpenMetricsContentType = `${OpenMetricsMIME}; version=${OpenMetricsVersion}; charset=${Charset}`;
+/** One of the two exposition content types. */
+export type RegistryContentType = PrometheusContentType | OpenMetricsContentType;
+
+/** Options of `new Registry(contentType, options)`. */
+export interface RegistryOptions {
+  /**
+   * Metrics created with this registry in `registers` refuse partial label sets and label
+   * values that are not strings or numbers (default: accept them, as prom-client does).
+   */
+  strict?: boolean;
+}
+
+/** A metric or a hand-written collector: what a registry holds. */
+type Entry = Metric<string> | MetricCollector;
+
+function isNative(m: Entry): m is Metric<string> {
+  return typeof (m as Metric<string> | null)?.familyId === 'number';
+}
+
+let creatingGlobal = false;
 
 /** Every content type `metricsBuffer()` encodes: the text ones and the protobuf format. */
 export type ExpositionContentType = RegistryContentType | typeof PROTOBUF_CONTENT_TYPE;
@@ -30,19 +63,20 @@ const GLOBAL_ID = 0;
  * is shared by every thread of the process: metrics of the same name registered in it from
  * several worker threads are exposed as one, their series summed (gauges: per `aggregator`).
  */
-export class Registry {
+export class Registry<BoundRegistryContentType extends RegistryContentType = RegistryContentType> {
   /** Content type of the Prometheus text format 0.0.4. */
-  static get PROMETHEUS_CONTENT_TYPE(): typeof PROMETHEUS_CONTENT_TYPE {
+  static get PROMETHEUS_CONTENT_TYPE(): PrometheusContentType {
     return PROMETHEUS_CONTENT_TYPE;
   }
 
   /** Content type of OpenMetrics 1.0. */
-  static get OPENMETRICS_CONTENT_TYPE(): typeof OPENMETRICS_CONTENT_TYPE {
+  static get OPENMETRICS_CONTENT_TYPE(): OpenMetricsContentType {
     return OPENMETRICS_CONTENT_TYPE;
   }
 
   /** A registry holding the metrics of all `registers` (their content types must agree). */
-  static merge(registers: Registry[]): Registry {
+  // biome-ignore lint/suspicious/noExplicitAny: registries of either content type merge.
+  static merge(registers: Registry<any>[]): Registry {
     const types = new Set(registers.map((r) => r.contentType));
     if (types.size > 1)
       throw new InvalidMetricError(`Registry.merge: registries have different content types: ${[...types].join(', ')}`);
@@ -55,18 +89,38 @@ export class Registry {
       native.registryDrop(merged.id);
       throw err;
     }
-    return merged;
+    return merged as Registry;
   }
 
+  /** Metrics of promsd's classes, by name. */
   readonly #metrics = new Map<string, Metric<string>>();
+  /** Everything registered, collectors included, in registration order. */
+  readonly #all = new Map<string, Entry>();
+  #collectors = 0;
   #defaultLabels: Record<string, string> = {};
   #defaultLabelsFlat: string[] = [];
-  #contentType: RegistryContentType;
+  #contentType: BoundRegistryContentType;
   #id: number | undefined;
+  /** See {@link RegistryOptions.strict}. */
+  strict: boolean;
 
-  constructor(contentType: RegistryContentType = PROMETHEUS_CONTENT_TYPE, id?: number) {
-    this.#contentType = checkContentType(contentType);
-    this.#id = id;
+  constructor(contentType?: BoundRegistryContentType, options?: RegistryOptions) {
+    this.#contentType = checkContentType(contentType ?? PROMETHEUS_CONTENT_TYPE) as BoundRegistryContentType;
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      throw new InvalidMetricError(`Registry: options must be an object, got ${show(options)}`);
+    }
+    if (options?.strict !== undefined && typeof options.strict !== 'boolean') {
+      throw new InvalidMetricError(`Registry: strict must be a boolean, got ${show(options.strict)}`);
+    }
+    this.strict = options?.strict === true;
+    if (creatingGlobal) this.#id = GLOBAL_ID;
+  }
+
+  /** @internal A view on the core's registry `id` (a server thread's view on its owner's). */
+  static byId(id: number): Registry {
+    const r = new Registry();
+    r.#id = id;
+    return r;
   }
 
   /** The core's id of this registry (allocated on first use). */
@@ -75,19 +129,33 @@ export class Registry {
   }
 
   /** Content type `metrics()` produces. */
-  get contentType(): RegistryContentType {
+  get contentType(): BoundRegistryContentType {
     return this.#contentType;
   }
 
-  /** Switches the exposition format. */
-  setContentType(contentType: RegistryContentType): void {
-    this.#contentType = checkContentType(contentType);
+  /** Switches the exposition format (for the global registry, the top-level `contentType` too). */
+  setContentType(contentType: BoundRegistryContentType): void {
+    this.#contentType = checkContentType(contentType) as BoundRegistryContentType;
+    if (this === (globalRegistry as unknown)) globalContentType = this.#contentType;
   }
 
-  /** Adds a metric; another metric with the same name throws. */
-  registerMetric(metric: Metric<string>): void {
-    const existing = this.#metrics.get(metric.name);
+  /**
+   * Adds a metric; another metric with the same name throws. Besides promsd's metrics, any
+   * object of prom-client's metric shape (`name`, `help`, `type`, `get()`) is accepted: a
+   * hand-written collector, whose `get()` is called at every scrape.
+   */
+  registerMetric(metric: Metric<string> | MetricCollector): void {
+    const existing = this.#all.get((metric as { name?: unknown } | null)?.name as string);
     if (existing === metric) return;
+    if (!isNative(metric)) {
+      const c = checkCollector(metric);
+      if (existing !== undefined) {
+        throw new DuplicateMetricError(`A metric with the name ${c.name} has already been registered.`);
+      }
+      this.#all.set(c.name, c);
+      this.#collectors++;
+      return;
+    }
     if (existing !== undefined) {
       throw new DuplicateMetricError(`A metric with the name ${metric.name} has already been registered.`);
     }
@@ -103,37 +171,66 @@ export class Registry {
       throw new InvalidMetricError(`${metric.description}: ${(err as Error).message}`);
     }
     this.#metrics.set(metric.name, metric);
-    metric.attach(this);
+    this.#all.set(metric.name, metric);
+    metric.attach(this as Registry<RegistryContentType> as Registry);
   }
 
-  /** The metrics registered here by this thread. */
+  /** The metrics registered here by this thread (collectors included). */
   getMetricsAsArray(): Metric<string>[] {
-    return [...this.#metrics.values()];
+    return [...this.#all.values()] as Metric<string>[];
   }
 
   /** The metric named `name`, if registered here. */
   getSingleMetric(name: string): Metric<string> | undefined {
-    return this.#metrics.get(name);
+    return this.#all.get(name) as Metric<string> | undefined;
   }
 
   /** Removes the metric named `name`. */
   removeSingleMetric(name: string): void {
-    const m = this.#metrics.get(name);
-    if (m === undefined) return;
-    native.registryRemove(this.id, m.familyId);
+    const entry = this.#all.get(name);
+    if (entry === undefined) return;
+    this.#all.delete(name);
+    if (!isNative(entry)) {
+      this.#collectors--;
+      return;
+    }
+    native.registryRemove(this.id, entry.familyId);
     this.#metrics.delete(name);
-    m.detach(this);
+    entry.detach(this as Registry<RegistryContentType> as Registry);
   }
 
   /** Removes every metric and the default labels. */
   clear(): void {
-    for (const name of [...this.#metrics.keys()]) this.removeSingleMetric(name);
+    for (const name of [...this.#all.keys()]) this.removeSingleMetric(name);
     this.setDefaultLabels({});
   }
 
-  /** Resets every metric's values. */
+  /** Resets every metric's values (collectors: their `reset()`, if they have one). */
   resetMetrics(): void {
-    for (const m of this.#metrics.values()) m.reset();
+    for (const m of this.#all.values()) m.reset?.();
+  }
+
+  /**
+   * Splices the collectors' families into an exposition of the native metrics, in
+   * registration order (families of other threads, unknown here, come last).
+   */
+  async #withCollectors(text: string, openMetrics: boolean): Promise<string> {
+    if (this.#collectors === 0) return text;
+    const blocks = splitFamilies(text);
+    const out: string[] = [];
+    for (const [name, m] of this.#all) {
+      if (!isNative(m)) {
+        out.push(await renderCollector(m, this.#defaultLabels, openMetrics));
+        continue;
+      }
+      const key = openMetrics && m.type === 'counter' ? name.replace(/_total$/, '') : name;
+      const block = blocks.get(key);
+      if (block === undefined) continue;
+      out.push(block);
+      blocks.delete(key);
+    }
+    out.push(...blocks.values());
+    return openMetrics ? `${out.join('\n')}\n# EOF\n` : `${out.join('\n\n')}\n`;
   }
 
   /** Labels added to every series that does not have a label of that name. */
@@ -167,19 +264,20 @@ export class Registry {
   async metrics(options?: { contentType?: RegistryContentType }): Promise<string> {
     const contentType = options?.contentType === undefined ? this.#contentType : checkContentType(options.contentType);
     await this.#collect();
+    const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
     const backend = this.id === GLOBAL_ID ? globalAggregate() : undefined;
     if (backend !== undefined) {
       // The aggregate of every process (this one's pending values flushed first).
-      return backend.render({
-        openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
-        defaultLabels: this.#defaultLabelsFlat,
-      });
+      const text = await backend.render({ openMetrics, defaultLabels: this.#defaultLabelsFlat });
+      return this.#withCollectors(text, openMetrics);
     }
-    return native.encode({
+    const text = await native.encode({
       registry: this.id,
-      openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
+      openMetrics,
       defaultLabels: this.#defaultLabelsFlat,
+      nowMs: Date.now(),
     });
+    return this.#withCollectors(text, openMetrics);
   }
 
   /**
@@ -217,21 +315,25 @@ export class Registry {
         protobuf: true,
         defaultLabels: defaults,
         gzip: options?.gzip === true,
+        nowMs: Date.now(),
       });
     }
+    const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
     if (backend !== undefined) {
       // The aggregate of every process (this one's pending values flushed first).
-      const text = await backend.render({
-        openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
-        defaultLabels: defaults,
-      });
-      return exposition(text, options?.gzip === true);
+      const text = await backend.render({ openMetrics, defaultLabels: defaults });
+      return exposition(await this.#withCollectors(text, openMetrics), options?.gzip === true);
+    }
+    if (this.#collectors > 0) {
+      const text = await native.encode({ registry: this.id, openMetrics, defaultLabels: defaults, nowMs: Date.now() });
+      return exposition(await this.#withCollectors(text, openMetrics), options?.gzip === true);
     }
     return native.encodeBuffer({
       registry: this.id,
       openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
       defaultLabels: defaults,
       gzip: options?.gzip === true,
+      nowMs: Date.now(),
     });
   }
 
@@ -257,6 +359,10 @@ export class Registry {
 
   /** The exposition of one metric. */
   async getSingleMetricAsString(name: string): Promise<string> {
+    const entry = this.#all.get(name);
+    if (entry !== undefined && !isNative(entry)) {
+      return renderCollector(entry, this.#defaultLabels, this.#contentType === OPENMETRICS_CONTENT_TYPE);
+    }
     const m = this.#metrics.get(name);
     if (m === undefined) return '';
     await this.#collect(m);
@@ -265,6 +371,7 @@ export class Registry {
       openMetrics: this.#contentType === OPENMETRICS_CONTENT_TYPE,
       defaultLabels: this.#defaultLabelsFlat,
       only: name,
+      nowMs: Date.now(),
     });
     // prom-client returns the family without the document terminator.
     return out.replace(/\n(# EOF\n)?$/, '');
@@ -274,8 +381,8 @@ export class Registry {
   async getMetricsAsJSON(): Promise<MetricObjectWithValues<string>[]> {
     await this.#collect();
     const defaults = Object.entries(this.#defaultLabels);
-    return native.snapshotRegistry(this.id).map((snap) => {
-      const values: MetricValue<string>[] = valuesOf(snap);
+    const natives = native.snapshotRegistry(this.id, Date.now()).map((snap): MetricObjectWithValues<string> => {
+      const values: MetricValue<string>[] = valuesOf(snap, this.#metrics.get(snap.name)?.enableExemplars === true);
       // As in the exposition: `le` and `quantile` belong to the type's own samples.
       const own = snap.kind === 'histogram' ? 'le' : snap.kind === 'summary' ? 'quantile' : undefined;
       if (defaults.length > 0) {
@@ -293,6 +400,28 @@ export class Registry {
         values,
       };
     });
+    if (this.#collectors === 0) return natives;
+    const byName = new Map(natives.map((m) => [m.name, m]));
+    const out: MetricObjectWithValues<string>[] = [];
+    for (const [name, m] of this.#all) {
+      if (isNative(m)) {
+        const snap = byName.get(name);
+        if (snap !== undefined) out.push(snap);
+        byName.delete(name);
+        continue;
+      }
+      const item = await m.get();
+      if (defaults.length > 0) {
+        for (const v of item.values ?? []) {
+          const labels: Record<string, unknown> = { ...v.labels };
+          for (const [k, d] of defaults) labels[k] = labels[k] || d;
+          v.labels = labels as MetricValue<string>['labels'];
+        }
+      }
+      out.push(item);
+    }
+    out.push(...byName.values());
+    return out;
   }
 }
 
@@ -314,9 +443,10 @@ export function isGzip(body: Uint8Array): boolean {
 }
 
 function checkContentType(t: unknown): RegistryContentType {
+  // prom-client's message (users' tests match it as a substring), then the two accepted values.
   if (t !== PROMETHEUS_CONTENT_TYPE && t !== OPENMETRICS_CONTENT_TYPE) {
     throw new InvalidMetricError(
-      `Content type ${show(t)} is unsupported (use ${PROMETHEUS_CONTENT_TYPE} or ${OPENMETRICS_CONTENT_TYPE})`,
+      `Content type ${String(t)} is unsupported (use ${PROMETHEUS_CONTENT_TYPE} or ${OPENMETRICS_CONTENT_TYPE})`,
     );
   }
   return t;
@@ -324,9 +454,23 @@ function checkContentType(t: unknown): RegistryContentType {
 
 let globalRegistry: Registry | undefined;
 
+/**
+ * The global registry's content type (prom-client's top-level `contentType`); a live binding
+ * that follows `register.setContentType(...)`.
+ */
+export let globalContentType: RegistryContentType = PROMETHEUS_CONTENT_TYPE;
+
 /** The process-wide default registry (prom-client's `register`). */
 export function getGlobalRegistry(): Registry {
-  return (globalRegistry ??= new Registry(PROMETHEUS_CONTENT_TYPE, GLOBAL_ID));
+  if (globalRegistry === undefined) {
+    creatingGlobal = true;
+    try {
+      globalRegistry = new Registry(PROMETHEUS_CONTENT_TYPE);
+    } finally {
+      creatingGlobal = false;
+    }
+  }
+  return globalRegistry;
 }
 
 /** The process-wide default registry, shared by every thread (prom-client's `register`). */

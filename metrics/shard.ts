@@ -20,7 +20,8 @@ class Shard {
   readonly #free = new Map<number, number[]>();
 
   constructor() {
-    this.id = native.shardOpen();
+    // The realm tells the core whether this shard lives in a vm context (see native shardOpen).
+    this.id = native.shardOpen(globalThis);
   }
 
   /** Allocates `n` zeroed contiguous slots; returns their address. */

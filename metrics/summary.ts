@@ -2,7 +2,7 @@
 // relative accuracy (DDSketch), counted in shard slots like everything else. Bins from several
 // threads or processes add up, so quantiles of the aggregate are right — prom-client's cluster
 // mode averages per-worker quantiles instead. Slots of one series:
-//   [count, sum, (window start ms, zero count) × ageBuckets]
+//   [count, sum, (window start ms, zero count) × ageBuckets, (min, max) × ageBuckets]
 // plus pages of 64 bins, allocated the first time a window sees a value of that magnitude.
 import { InvalidMetricError, InvalidValueError, show } from '../errors';
 import type { LabelValues } from './labels';
@@ -26,9 +26,15 @@ export interface SummaryConfiguration<T extends string> extends MetricConfigurat
   maxAgeSeconds?: number;
   /** Sub-windows of the sliding window (default 5). */
   ageBuckets?: number;
-  /** Accepted for prom-client compatibility; the sketch needs no compression. */
+  /**
+   * prom-client's t-digest compression interval. Accepted and checked; it has no effect: the
+   * sketch's bins never need compressing (its size depends on the values' range, not count).
+   */
   compressCount?: number;
-  /** Accepted for prom-client compatibility. */
+  /**
+   * Drop a series from the exposition once its window holds no observation (prom-client's
+   * option; needs `maxAgeSeconds`). The series comes back with its next observation.
+   */
   pruneAgedBuckets?: boolean;
   collect?: CollectFunction<Summary<T>>;
 }
@@ -63,6 +69,7 @@ export class Summary<T extends string = string> extends Metric<T> {
   readonly percentiles: readonly number[];
   readonly #windowMs: number;
   readonly #ageBuckets: number;
+  readonly #prune: boolean;
   #states: (SketchState | undefined)[] = [];
 
   constructor(config: SummaryConfiguration<T>) {
@@ -78,6 +85,14 @@ export class Summary<T extends string = string> extends Metric<T> {
         `${what}: ageBuckets must be an integer from 1 to 120, got ${show(config?.ageBuckets)}`,
       );
     }
+    const compress = config?.compressCount;
+    if (compress !== undefined && !(typeof compress === 'number' && compress > 0)) {
+      throw new InvalidMetricError(`${what}: compressCount must be a positive number, got ${show(compress)}`);
+    }
+    const prune = config?.pruneAgedBuckets;
+    if (prune !== undefined && typeof prune !== 'boolean') {
+      throw new InvalidMetricError(`${what}: pruneAgedBuckets must be a boolean, got ${show(prune)}`);
+    }
     super('Summary', config, {
       type: 'summary',
       reserved: ['quantile'],
@@ -88,7 +103,41 @@ export class Summary<T extends string = string> extends Metric<T> {
     this.percentiles = Object.freeze(percentiles);
     this.#windowMs = maxAge === undefined ? Infinity : (maxAge * 1000) / ageBuckets;
     this.#ageBuckets = ageBuckets;
+    this.#prune = prune === true && maxAge !== undefined;
     if (this.labelNames.length === 0) this.index0 = this.indexOf({});
+  }
+
+  /** prom-client keeps an unlabelled summary's series through reset(), at zero. */
+  protected override afterReset(): void {
+    if (this.labelNames.length === 0) this.index0 = this.indexOf({});
+  }
+
+  /** Runs the collect callback, then prunes aged-out series (`pruneAgedBuckets`). */
+  override async runCollect(): Promise<void> {
+    await super.runCollect();
+    if (this.#prune) this.pruneAged(Date.now());
+  }
+
+  /** Removes the series whose windows are all older than `maxAgeSeconds` at `now`. */
+  private pruneAged(now: number): void {
+    const maxAgeMs = this.#windowMs * this.#ageBuckets;
+    const aged = (index: number): boolean => {
+      const addr = this.addrs[index];
+      const c = this.chunkOf(addr);
+      const o = addr & CHUNK_MASK;
+      for (let w = 0; w < this.#ageBuckets; w++) {
+        const start = c[o + 2 + 2 * w];
+        if (start > 0 && now - start < maxAgeMs) return false;
+      }
+      return true;
+    };
+    for (const labels of this.seriesLabels()) {
+      const index = labels === undefined ? this.index0 : this.seriesIndexOf(labels);
+      if (index !== undefined && index >= 0 && aged(index)) {
+        if (labels === undefined) this.remove();
+        else this.remove(labels as LabelValues<T>);
+      }
+    }
   }
 
   protected override initSeries(index: number, addr: number): void {
@@ -101,7 +150,13 @@ export class Summary<T extends string = string> extends Metric<T> {
       this.#states[index] = { pages: new Map(), byWindow: Array.from({ length: this.#ageBuckets }, () => []) };
     }
     // All-time sketches have one window that never rotates.
-    if (this.#windowMs === Infinity) this.chunkOf(addr)[(addr & CHUNK_MASK) + 2] = 1;
+    if (this.#windowMs === Infinity) {
+      const c = this.chunkOf(addr);
+      const o = addr & CHUNK_MASK;
+      c[o + 2] = 1;
+      c[o + 2 + 2 * this.#ageBuckets] = Infinity;
+      c[o + 3 + 2 * this.#ageBuckets] = -Infinity;
+    }
   }
 
   protected override dropSeries(index: number): void {
@@ -145,9 +200,15 @@ export class Summary<T extends string = string> extends Metric<T> {
         for (const page of st.byWindow[w])
           this.chunkOf(page).fill(0, page & CHUNK_MASK, (page & CHUNK_MASK) + PAGE_BINS);
         c[o + 3 + 2 * w] = 0;
+        c[o + 2 + 2 * this.#ageBuckets + 2 * w] = Infinity;
+        c[o + 3 + 2 * this.#ageBuckets + 2 * w] = -Infinity;
         c[o + 2 + 2 * w] = start;
       }
     }
+    // The window's range keeps reported quantiles inside what was observed (exact for one value).
+    const r = o + 2 + 2 * this.#ageBuckets + 2 * w;
+    if (value < c[r]) c[r] = value;
+    if (value > c[r + 1]) c[r + 1] = value;
     if (value === 0) {
       c[o + 3 + 2 * w] += 1;
       return;
@@ -196,5 +257,15 @@ export class Summary<T extends string = string> extends Metric<T> {
       observe: (value: number) => this.observe(labels, value),
       startTimer: () => this.startTimer(labels),
     };
+  }
+}
+
+// prom-client's namespaced types (type-only: nothing is emitted).
+export declare namespace Summary {
+  /** A child bound to one label set. */
+  interface Internal<_T extends string = string> extends SummaryChild {}
+  /** The percentile part of the configuration. */
+  interface Config {
+    percentiles?: number[];
   }
 }

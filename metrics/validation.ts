@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { InvalidMetricError, show } from '../errors';
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -16,11 +17,16 @@ export function validateLabelName(names: readonly string[] = []): boolean {
   return names.every((n) => typeof n === 'string' && LABEL_NAME.test(n) && !n.startsWith('__'));
 }
 
-/** Throws unless `labels` only uses names from `savedLabels` (prom-client compatible). */
+/**
+ * Throws unless `labels` only uses names from `savedLabels`, with prom-client's message
+ * (`Added label "x" is not included in initial labelset: [ 'a', 'b' ]`).
+ */
 export function validateLabel(savedLabels: readonly string[], labels: Record<string, unknown>): void {
-  for (const name of Object.keys(labels)) {
+  for (const name in labels) {
     if (!savedLabels.includes(name)) {
-      throw new InvalidMetricError(`Added label "${name}" is not included in initial labelset: ${show(savedLabels)}`);
+      throw new InvalidMetricError(
+        `Added label "${name}" is not included in initial labelset: ${inspect(savedLabels)}`,
+      );
     }
   }
 }

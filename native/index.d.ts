@@ -94,6 +94,11 @@ export interface EncodeRequest {
   /** The Prometheus protobuf format instead (`encodeBuffer` only; overrides `openMetrics`). */
   protobuf?: boolean
   /**
+   * The caller's clock (`Date.now()`), so summary windows follow the clock JS observed with
+   * (fake timers included); default: the system clock.
+   */
+  nowMs?: number
+  /**
    * gzip the result (`encodeBuffer` only, and only from 1 KiB: smaller results come back plain),
    * in the same pool task as the encoding.
    */
@@ -105,6 +110,16 @@ export interface EncodeRequest {
  * `labels` is `[name, value, …]`; `timestamp` is Unix seconds.
  */
 export declare function exemplarSet(family: number, index: number, slot: number, labels: Array<string>, value: number, timestamp: number): void
+
+/** An exemplar as `get()` returns it (prom-client's `{ labelSet, value, timestamp }`). */
+export interface ExemplarSnapshot {
+  /** Label names and values, `[name, value, …]`. */
+  labels: Array<string>
+  /** Observed value. */
+  value: number
+  /** Unix seconds. */
+  timestamp: number
+}
 
 /** Registers a metric family written by `shard`. */
 export declare function familyAdd(shard: number, options: FamilyOptions): number
@@ -164,6 +179,12 @@ export interface FamilySnapshot {
   /** Series. */
   series: Array<SeriesSnapshot>
 }
+
+/**
+ * Sets the label order of metric `name` (a permutation of its label names; the latest
+ * metric object to create its first labelled series wins).
+ */
+export declare function labelOrderSet(name: string, order: Array<string>): void
 
 /** The core's layout facts (see [`LayoutFacts`]). */
 export declare function layoutFacts(): LayoutFacts
@@ -282,17 +303,19 @@ export declare function registryRemove(registry: number, family: number): void
 
 /**
  * Registers series `index` (dense per family, chosen by JS). Label values are rendered and
- * escaped here, once.
+ * escaped here, once; `null` is a label the series does not have.
  */
-export declare function seriesAdd(family: number, index: number, labelValues: Array<string>, chunk: number, offset: number): void
+export declare function seriesAdd(family: number, index: number, labelValues: Array<string | undefined | null>, chunk: number, offset: number): void
 
 /** Forgets one series (`remove(labels)`). */
 export declare function seriesRemove(family: number, index: number): void
 
 /** One series of a [`FamilySnapshot`]. */
 export interface SeriesSnapshot {
-  /** Label values, in the family's label-name order. */
-  labelValues: Array<string>
+  /** Exemplars: one for a counter, one per bucket (with +Inf) for a histogram, none otherwise. */
+  exemplars: Array<ExemplarSnapshot | undefined | null>
+  /** Label values, in the family's label-name order; `null` where the series lacks the label. */
+  labelValues: Array<string | undefined | null>
   /**
    * Counter/gauge `[v]`; histogram `[bucket counts…, +Inf count, sum]` (not cumulative);
    * summary `[quantile values…, sum, count]`.
@@ -303,14 +326,19 @@ export interface SeriesSnapshot {
 /**
  * Opens a shard for the calling JS thread. When the thread's environment is torn down its
  * slots are copied into the store, so a finished worker's counters stay in the totals.
+ *
+ * `realm` is the caller's `globalThis`. A shard opened from a `vm` context (Jest's default
+ * environment, vitest's vm pools) belongs to that context: when this thread opens another
+ * one (the next test file, or `jest.resetModules()`), the earlier one's families leave every
+ * registry, as they would with a fresh copy of prom-client.
  */
-export declare function shardOpen(): number
+export declare function shardOpen(realm?: unknown | undefined | null): number
 
 /**
  * Merged values of one family: with `registry`, merged with same-named families of the other
  * threads in that registry.
  */
-export declare function snapshotFamily(family: number, registry?: number | undefined | null): FamilySnapshot | null
+export declare function snapshotFamily(family: number, registry?: number | undefined | null, now?: number | undefined | null): FamilySnapshot | null
 
-/** Merged values of a whole registry. */
-export declare function snapshotRegistry(registry: number): Array<FamilySnapshot>
+/** Merged values of a whole registry; `now` is the caller's clock (see [`EncodeRequest`]). */
+export declare function snapshotRegistry(registry: number, now?: number | undefined | null): Array<FamilySnapshot>

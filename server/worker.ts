@@ -42,7 +42,7 @@ const renders = new Map<number, (m: { body?: Uint8Array; error?: string }) => vo
 /** How long a scrape waits for the owner to render through its JS backend. */
 const OWNER_RENDER_TIMEOUT_MS = 10_000;
 // Content type only matters for metrics(); this registry is a view on the owner's by id.
-const registry = new Registry(undefined, start.registryId);
+const registry = Registry.byId(start.registryId);
 
 /** Asks the owner to run its collect callbacks; resolves when done or after `timeoutMs`. */
 function requestCollect(timeoutMs: number): Promise<void> {

@@ -6,6 +6,7 @@ import {
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
   Registry,
+  type RegistryContentType,
   Summary,
 } from '../index';
 
@@ -48,7 +49,7 @@ function line(text: string, prefix: string): string {
 
 /** Replaces the summary's one quantile value (sketch-approximate) with Q after checking it. */
 function fixQuantile(text: string): string {
-  return text.replace(/^(payload_bytes\{route="\/a",quantile="0.5"\}) (\S+)$/m, (_, head: string, v: string) => {
+  return text.replace(/^(payload_bytes\{quantile="0.5",route="\/a"\}) (\S+)$/m, (_, head: string, v: string) => {
     expect(Math.abs(Number(v) - 100) / 100).toBeLessThanOrEqual(0.01);
     return `${head} Q`;
   });
@@ -69,15 +70,15 @@ describe('text format 0.0.4', () => {
         '',
         '# HELP rpc_duration_seconds RPCs.',
         '# TYPE rpc_duration_seconds histogram',
-        'rpc_duration_seconds_bucket{method="get",le="0.5"} 1',
-        'rpc_duration_seconds_bucket{method="get",le="1"} 2',
-        'rpc_duration_seconds_bucket{method="get",le="+Inf"} 2',
+        'rpc_duration_seconds_bucket{le="0.5",method="get"} 1',
+        'rpc_duration_seconds_bucket{le="1",method="get"} 2',
+        'rpc_duration_seconds_bucket{le="+Inf",method="get"} 2',
         'rpc_duration_seconds_sum{method="get"} 1',
         'rpc_duration_seconds_count{method="get"} 2',
         '',
         '# HELP payload_bytes Payloads.',
         '# TYPE payload_bytes summary',
-        'payload_bytes{route="/a",quantile="0.5"} Q',
+        'payload_bytes{quantile="0.5",route="/a"} Q',
         'payload_bytes_sum{route="/a"} 100',
         'payload_bytes_count{route="/a"} 1',
         '',
@@ -107,14 +108,14 @@ describe('OpenMetrics 1.0', () => {
         'queue_depth{queue="a"} -2',
         '# HELP rpc_duration_seconds RPCs.',
         '# TYPE rpc_duration_seconds histogram',
-        'rpc_duration_seconds_bucket{method="get",le="0.5"} 1',
-        'rpc_duration_seconds_bucket{method="get",le="1"} 2',
-        'rpc_duration_seconds_bucket{method="get",le="+Inf"} 2',
+        'rpc_duration_seconds_bucket{le="0.5",method="get"} 1',
+        'rpc_duration_seconds_bucket{le="1",method="get"} 2',
+        'rpc_duration_seconds_bucket{le="+Inf",method="get"} 2',
         'rpc_duration_seconds_sum{method="get"} 1',
         'rpc_duration_seconds_count{method="get"} 2',
         '# HELP payload_bytes Payloads.',
         '# TYPE payload_bytes summary',
-        'payload_bytes{route="/a",quantile="0.5"} Q',
+        'payload_bytes{quantile="0.5",route="/a"} Q',
         'payload_bytes_sum{route="/a"} 100',
         'payload_bytes_count{route="/a"} 1',
         '# EOF',
@@ -307,7 +308,7 @@ describe('exemplars', () => {
   }
 
   function tracedRegistry() {
-    const reg = new Registry(OPENMETRICS_CONTENT_TYPE);
+    const reg = new Registry<RegistryContentType>(OPENMETRICS_CONTENT_TYPE);
     const counter = new Counter({
       name: 'traced_requests_total',
       help: 'Requests.',
@@ -344,14 +345,14 @@ describe('exemplars', () => {
     histogram.observe({ labels: { method: 'GET' }, value: 0.05 });
     const after = Date.now() / 1000;
     const text = await reg.metrics();
-    expect(line(text, 'traced_duration_seconds_bucket{method="GET",le="0.1"}')).toBe(
-      'traced_duration_seconds_bucket{method="GET",le="0.1"} 1',
+    expect(line(text, 'traced_duration_seconds_bucket{le="0.1",method="GET"}')).toBe(
+      'traced_duration_seconds_bucket{le="0.1",method="GET"} 1',
     );
-    const bucket = line(text, 'traced_duration_seconds_bucket{method="GET",le="1"}');
-    expect(bucket.startsWith('traced_duration_seconds_bucket{method="GET",le="1"} 2 # ')).toBe(true);
+    const bucket = line(text, 'traced_duration_seconds_bucket{le="1",method="GET"}');
+    expect(bucket.startsWith('traced_duration_seconds_bucket{le="1",method="GET"} 2 # ')).toBe(true);
     expect(exemplarOf(bucket, before, after)).toBe('{trace_id="def",span_id="7"} 0.5');
-    expect(line(text, 'traced_duration_seconds_bucket{method="GET",le="+Inf"}')).toBe(
-      'traced_duration_seconds_bucket{method="GET",le="+Inf"} 2',
+    expect(line(text, 'traced_duration_seconds_bucket{le="+Inf",method="GET"}')).toBe(
+      'traced_duration_seconds_bucket{le="+Inf",method="GET"} 2',
     );
     expect(line(text, 'traced_duration_seconds_sum')).toBe('traced_duration_seconds_sum{method="GET"} 0.55');
   });
@@ -378,8 +379,8 @@ describe('exemplars', () => {
     const text = await reg.metrics();
     expect(text).not.toContain('trace_id');
     expect(line(text, 'traced_requests_total')).toBe('traced_requests_total{method="GET"} 2');
-    expect(line(text, 'traced_duration_seconds_bucket{method="GET",le="1"}')).toBe(
-      'traced_duration_seconds_bucket{method="GET",le="1"} 1',
+    expect(line(text, 'traced_duration_seconds_bucket{le="1",method="GET"}')).toBe(
+      'traced_duration_seconds_bucket{le="1",method="GET"} 1',
     );
   });
 });
@@ -410,10 +411,10 @@ describe('default labels', () => {
         '',
         '# HELP rpc_duration_seconds RPCs.',
         '# TYPE rpc_duration_seconds histogram',
-        'rpc_duration_seconds_bucket{method="get",service="api",le="1"} 0',
-        'rpc_duration_seconds_bucket{method="get",service="api",le="+Inf"} 1',
-        'rpc_duration_seconds_sum{method="get",service="api"} 2',
-        'rpc_duration_seconds_count{method="get",service="api"} 1',
+        'rpc_duration_seconds_bucket{le="1",service="api",method="get"} 0',
+        'rpc_duration_seconds_bucket{le="+Inf",service="api",method="get"} 1',
+        'rpc_duration_seconds_sum{service="api",method="get"} 2',
+        'rpc_duration_seconds_count{service="api",method="get"} 1',
         '',
       ].join('\n'),
     );

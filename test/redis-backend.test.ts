@@ -77,10 +77,10 @@ describe('RedisBackend in this process', () => {
       [
         '# HELP side_seconds Side.',
         '# TYPE side_seconds histogram',
-        'side_seconds_bucket{op="r\\"w",host="h1",le="1"} 1',
-        'side_seconds_bucket{op="r\\"w",host="h1",le="+Inf"} 1',
-        'side_seconds_sum{op="r\\"w",host="h1"} 0.5',
-        'side_seconds_count{op="r\\"w",host="h1"} 1',
+        'side_seconds_bucket{le="1",host="h1",op="r\\"w"} 1',
+        'side_seconds_bucket{le="+Inf",host="h1",op="r\\"w"} 1',
+        'side_seconds_sum{host="h1",op="r\\"w"} 0.5',
+        'side_seconds_count{host="h1",op="r\\"w"} 1',
         '',
       ].join('\n'),
     );

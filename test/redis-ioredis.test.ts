@@ -178,10 +178,10 @@ describe('IoredisBackend with RedisBackend on one Redis', () => {
     );
     expect(fromTwin).toContain(
       [
-        'tw_latency_seconds_bucket{route="/a",le="0.1"} 10',
-        'tw_latency_seconds_bucket{route="/a",le="1"} 14',
-        'tw_latency_seconds_bucket{route="/a",le="10"} 15',
-        'tw_latency_seconds_bucket{route="/a",le="+Inf"} 17',
+        'tw_latency_seconds_bucket{le="0.1",route="/a"} 10',
+        'tw_latency_seconds_bucket{le="1",route="/a"} 14',
+        'tw_latency_seconds_bucket{le="10",route="/a"} 15',
+        'tw_latency_seconds_bucket{le="+Inf",route="/a"} 17',
         'tw_latency_seconds_sum{route="/a"} 107.5',
         'tw_latency_seconds_count{route="/a"} 17',
       ].join('\n'),
@@ -580,12 +580,12 @@ describe('IoredisBackend in this process', () => {
     // Spot checks that the comparison covers what it should.
     expect(rust).toContain('c_total{a="x",b="\u{e000}"} 2\nc_total{a="x",b="\u{1f600}"} 3\n');
     expect(rust).toContain('g_per{k="k1",process="h:1"} 1e-7\ng_per{k="k1",process="h:1#bbbbbbbb"} 2\n');
-    expect(rust).toContain('h_bucket{le="1e21"} 4\nh_bucket{le="+Inf"} 6\n');
+    expect(rust).toContain('h_bucket{le="1e+21"} 4\nh_bucket{le="+Inf"} 6\n');
     expect(rust).toContain('g_last 20\n');
     expect(rust).toContain('g_first 13\n');
     expect(rust).toContain('g_sum 3.5\n');
     expect(rust).toContain('g_min -5\n');
-    expect(rust).toContain('g_max 1e300\n');
+    expect(rust).toContain('g_max 1e+300\n');
     expect(rust).not.toMatch(/^g_omit /m);
     expect(rust).toContain('# HELP empty_total Nothing.\n# TYPE empty_total counter\n\n');
   });

@@ -24,7 +24,6 @@ import { get, raw, refused } from './helpers/http';
 // configures, what a failing backend or plugin shows, and how signals close everything. Both
 // servers (startHttpServer and startHttpServerInThread) over real sockets.
 
-
 // The child processes (and the threaded server's worker) run from the build.
 beforeAll(requireBuild);
 

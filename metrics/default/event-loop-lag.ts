@@ -12,7 +12,13 @@ const NODEJS_EVENTLOOP_LAG_P90 = 'nodejs_eventloop_lag_p90_seconds';
 const NODEJS_EVENTLOOP_LAG_P99 = 'nodejs_eventloop_lag_p99_seconds';
 
 function reportEventLoopLag(start: bigint, gauge: Gauge, labels: DefaultLabels): void {
-  gauge.set(labels, Number(process.hrtime.bigint() - start) / 1e9);
+  // Runs from the event loop, outside any caller: a throw here would crash the host process
+  // (e.g. a Jest worker whose test file's environment has already been torn down).
+  try {
+    gauge.set(labels, Number(process.hrtime.bigint() - start) / 1e9);
+  } catch {
+    // Nothing to report to: the next scrape shows the previous value.
+  }
 }
 
 /**

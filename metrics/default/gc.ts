@@ -42,8 +42,13 @@ export function gc({ prefix, labels, labelNames, registers, gcDurationBuckets }:
     for (const entry of list.getEntries()) {
       const kindCode = gcKind(entry);
       const kind = (kindCode !== undefined ? kinds.get(kindCode) : undefined) ?? 'unknown';
-      // Duration is in milliseconds.
-      gcHistogram.observe({ kind, ...labels }, entry.duration / 1000);
+      // Duration is in milliseconds. A throw from an observer callback would crash the host
+      // process (e.g. a Jest worker after its test file's environment was torn down).
+      try {
+        gcHistogram.observe({ kind, ...labels }, entry.duration / 1000);
+      } catch {
+        return;
+      }
     }
   });
   observer.observe({ entryTypes: ['gc'] });

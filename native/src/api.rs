@@ -74,16 +74,32 @@ pub struct EncodeRequest {
   pub created: Option<bool>,
   /// The Prometheus protobuf format instead (`encodeBuffer` only; overrides `openMetrics`).
   pub protobuf: Option<bool>,
+  /// The caller's clock (`Date.now()`), so summary windows follow the clock JS observed with
+  /// (fake timers included); default: the system clock.
+  pub now_ms: Option<f64>,
   /// gzip the result (`encodeBuffer` only, and only from 1 KiB: smaller results come back plain),
   /// in the same pool task as the encoding.
   pub gzip: Option<bool>,
 }
 
+/// An exemplar as `get()` returns it (prom-client's `{ labelSet, value, timestamp }`).
+#[napi(object)]
+pub struct ExemplarSnapshot {
+  /// Label names and values, `[name, value, …]`.
+  pub labels: Vec<String>,
+  /// Observed value.
+  pub value: f64,
+  /// Unix seconds.
+  pub timestamp: f64,
+}
+
 /// One series of a [`FamilySnapshot`].
 #[napi(object)]
 pub struct SeriesSnapshot {
-  /// Label values, in the family's label-name order.
-  pub label_values: Vec<String>,
+  /// Exemplars: one for a counter, one per bucket (with +Inf) for a histogram, none otherwise.
+  pub exemplars: Vec<Option<ExemplarSnapshot>>,
+  /// Label values, in the family's label-name order; `null` where the series lacks the label.
+  pub label_values: Vec<Option<String>>,
   /// Counter/gauge `[v]`; histogram `[bucket counts…, +Inf count, sum]` (not cumulative);
   /// summary `[quantile values…, sum, count]`.
   pub values: Vec<f64>,
@@ -112,20 +128,49 @@ pub struct FamilySnapshot {
 
 /// Opens a shard for the calling JS thread. When the thread's environment is torn down its
 /// slots are copied into the store, so a finished worker's counters stay in the totals.
+///
+/// `realm` is the caller's `globalThis`. A shard opened from a `vm` context (Jest's default
+/// environment, vitest's vm pools) belongs to that context: when this thread opens another
+/// one (the next test file, or `jest.resetModules()`), the earlier one's families leave every
+/// registry, as they would with a fresh copy of prom-client.
 #[napi]
-pub fn shard_open(env: Env) -> Result<u32> {
-  let shard = store::store().new_shard();
+pub fn shard_open(env: Env, realm: Option<Unknown>) -> Result<u32> {
+  let in_vm = match realm {
+    Some(r) => {
+      let global = env.get_global()?;
+      let mut same = false;
+      check_status!(unsafe {
+        sys::napi_strict_equals(env.raw(), global.raw(), r.raw(), &mut same)
+      })?;
+      !same
+    }
+    None => false,
+  };
+  let mut s = store::store();
+  let shard = s.new_shard();
+  let earlier = VM_SHARDS.with(|v| std::mem::take(&mut *v.borrow_mut()));
+  for old in earlier {
+    s.discard_shard(old);
+  }
+  if in_vm {
+    VM_SHARDS.with(|v| v.borrow_mut().push(shard));
+  }
+  drop(s);
   env.add_env_cleanup_hook(shard, |shard| store::store().retire_shard(shard))?;
   Ok(shard)
+}
+
+thread_local! {
+  /// Shards this thread opened from vm contexts (see [`shard_open`]).
+  static VM_SHARDS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Hands a chunk of slots (a `Float64Array` over a `SharedArrayBuffer`) to the store.
 #[napi]
 pub fn chunk_attach(env: Env, shard: u32, slots: Float64ArraySlice) -> Result<u32> {
   let raw = unsafe { ToNapiValue::to_napi_value(env.raw(), slots)? };
-  let mut is_sab = false;
   let mut buffer = std::ptr::null_mut();
-  unsafe {
+  let is_plain = unsafe {
     let mut t = 0;
     let mut len = 0;
     let mut data = std::ptr::null_mut();
@@ -139,18 +184,14 @@ pub fn chunk_attach(env: Env, shard: u32, slots: Float64ArraySlice) -> Result<u3
       &mut buffer,
       &mut off
     ))?;
-    // A plain ArrayBuffer could be detached or moved by a transfer; only SABs are stable.
-    let global = env.get_global()?;
-    let ctor: Function<'_, (), Unknown> = global.get_named_property("SharedArrayBuffer")?;
-    let buffer_obj = Unknown::from_raw_unchecked(env.raw(), buffer);
-    check_status!(sys::napi_instanceof(
-      env.raw(),
-      buffer_obj.raw(),
-      ctor.raw(),
-      &mut is_sab
-    ))?;
-  }
-  if !is_sab {
+    // A plain ArrayBuffer could be detached or moved by a transfer; only SABs are stable. A
+    // typed array's buffer is one or the other, so "not an ArrayBuffer" means shared memory
+    // in every realm (an `instanceof` against this realm's constructor fails in vm contexts).
+    let mut is_plain = false;
+    check_status!(sys::napi_is_arraybuffer(env.raw(), buffer, &mut is_plain))?;
+    is_plain
+  };
+  if is_plain {
     return Err(err(
       "slots must be a Float64Array over a SharedArrayBuffer".into(),
     ));
@@ -218,12 +259,12 @@ pub fn family_clear(family: u32) -> Result<()> {
 }
 
 /// Registers series `index` (dense per family, chosen by JS). Label values are rendered and
-/// escaped here, once.
+/// escaped here, once; `null` is a label the series does not have.
 #[napi]
 pub fn series_add(
   family: u32,
   index: u32,
-  label_values: Vec<String>,
+  label_values: Vec<Option<String>>,
   chunk: u32,
   offset: u32,
 ) -> Result<()> {
@@ -236,7 +277,7 @@ pub fn series_add(
       label_values.len()
     )));
   }
-  let labels = encoder::store_values(&label_values);
+  let labels = encoder::store_label_values(&label_values);
   s.add_series(
     family,
     index,
@@ -354,7 +395,12 @@ fn encode_now(req: &EncodeRequest) -> std::result::Result<String, String> {
   }
   let defaults = pairs(&req.default_labels);
   let s = store::store();
-  let families = merge::merge_registry(&s, req.registry, req.only.as_deref(), now_ms())?;
+  let families = merge::merge_registry(
+    &s,
+    req.registry,
+    req.only.as_deref(),
+    req.now_ms.unwrap_or_else(now_ms),
+  )?;
   let opts = EncodeOptions {
     format: if req.open_metrics {
       Format::OpenMetrics
@@ -438,14 +484,17 @@ pub fn encode_buffer(request: EncodeRequest) -> AsyncTask<EncodeBufferTask> {
   AsyncTask::new(EncodeBufferTask { req: request })
 }
 
-/// Reverses [`encoder::store_values`].
-fn parse_label_values(stored: &str, count: usize) -> Vec<String> {
+/// Reverses [`encoder::store_label_values`].
+fn parse_label_values(stored: &str, count: usize) -> Vec<Option<String>> {
   if count == 0 {
     return Vec::new();
   }
   stored
     .split('\n')
     .map(|v| {
+      if v == encoder::ABSENT {
+        return None;
+      }
       let mut out = String::with_capacity(v.len());
       let mut chars = v.chars();
       while let Some(c) = chars.next() {
@@ -458,13 +507,41 @@ fn parse_label_values(stored: &str, count: usize) -> Vec<String> {
           (o, false) => out.push(o),
         }
       }
-      out
+      Some(out)
     })
     .collect()
 }
 
+/// Reverses [`encoder::render_labels`] (`a="x",b="y\"z"` → `[a, x, b, y"z]`).
+fn parse_rendered_labels(rendered: &str) -> Vec<String> {
+  let mut out = Vec::new();
+  let mut chars = rendered.chars().peekable();
+  loop {
+    let name: String = chars.by_ref().take_while(|&c| c != '=').collect();
+    if name.is_empty() {
+      return out;
+    }
+    chars.next(); // opening quote
+    let mut value = String::new();
+    while let Some(c) = chars.next() {
+      match c {
+        '"' => break,
+        '\\' => match chars.next() {
+          Some('n') => value.push('\n'),
+          Some(o) => value.push(o),
+          None => {}
+        },
+        o => value.push(o),
+      }
+    }
+    out.push(name.trim_start_matches(',').to_string());
+    out.push(value);
+  }
+}
+
 fn snapshot_of(f: &merge::MergedFamily) -> FamilySnapshot {
   let st = stride(f.def);
+  let ex_st = f.exemplars.len().checked_div(f.len()).unwrap_or(0);
   FamilySnapshot {
     name: f.def.name.clone(),
     help: f.def.help.clone(),
@@ -477,25 +554,41 @@ fn snapshot_of(f: &merge::MergedFamily) -> FamilySnapshot {
       .map(|n| SeriesSnapshot {
         label_values: parse_label_values(f.labels[n], f.def.label_names.len()),
         values: f.values[n * st..(n + 1) * st].to_vec(),
+        exemplars: f.exemplars[n * ex_st..(n + 1) * ex_st]
+          .iter()
+          .map(|e| {
+            e.map(|e| ExemplarSnapshot {
+              labels: parse_rendered_labels(&e.labels),
+              value: e.value,
+              timestamp: e.timestamp,
+            })
+          })
+          .collect(),
       })
       .collect(),
   }
 }
 
-/// Merged values of a whole registry.
+/// Merged values of a whole registry; `now` is the caller's clock (see [`EncodeRequest`]).
 #[napi]
-pub fn snapshot_registry(registry: u32) -> Result<Vec<FamilySnapshot>> {
+pub fn snapshot_registry(registry: u32, now: Option<f64>) -> Result<Vec<FamilySnapshot>> {
   let s = store::store();
-  let families = merge::merge_registry(&s, registry, None, now_ms()).map_err(err)?;
+  let families =
+    merge::merge_registry(&s, registry, None, now.unwrap_or_else(now_ms)).map_err(err)?;
   Ok(families.iter().map(snapshot_of).collect())
 }
 
 /// Merged values of one family: with `registry`, merged with same-named families of the other
 /// threads in that registry.
 #[napi]
-pub fn snapshot_family(family: u32, registry: Option<u32>) -> Result<Option<FamilySnapshot>> {
+pub fn snapshot_family(
+  family: u32,
+  registry: Option<u32>,
+  now: Option<f64>,
+) -> Result<Option<FamilySnapshot>> {
   let s = store::store();
-  let merged = merge::merge_family(&s, registry, family, now_ms()).map_err(err)?;
+  let merged =
+    merge::merge_family(&s, registry, family, now.unwrap_or_else(now_ms)).map_err(err)?;
   Ok(merged.as_ref().map(snapshot_of))
 }
 
@@ -504,11 +597,20 @@ mod tests {
   use super::*;
 
   #[test]
+  fn rendered_exemplar_labels_parse_back() {
+    let names = vec!["trace_id".to_string(), "note".to_string()];
+    let values = vec!["abc".to_string(), "a\"b,c=\\d\ne".to_string()];
+    let flat = parse_rendered_labels(&encoder::render_labels(&names, &values));
+    assert_eq!(flat, vec!["trace_id", "abc", "note", "a\"b,c=\\d\ne"]);
+    assert!(parse_rendered_labels("").is_empty());
+  }
+
+  #[test]
   fn rendered_labels_parse_back() {
-    let names = ["a", "b"];
-    let values = vec!["x\"y\\z\nw".to_string(), "".to_string()];
+    let names = ["a", "b", "c"];
+    let values = vec![Some("x\"y\\z\nw".to_string()), None, Some(String::new())];
     assert_eq!(
-      parse_label_values(&encoder::store_values(&values), names.len()),
+      parse_label_values(&encoder::store_label_values(&values), names.len()),
       values
     );
   }

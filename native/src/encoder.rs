@@ -39,7 +39,14 @@ pub fn write_value(out: &mut String, v: f64) {
   } else if (1e-6..1e21).contains(&v.abs()) {
     let _ = write!(out, "{v}");
   } else {
+    // JavaScript's spelling (`1e+21`), which prom-client writes and Prometheus parses alike.
+    let start = out.len();
     let _ = write!(out, "{v:e}");
+    if let Some(e) = out[start..].find('e') {
+      if !out[start + e + 1..].starts_with('-') {
+        out.insert(start + e + 1, '+');
+      }
+    }
   }
 }
 
@@ -73,16 +80,60 @@ pub fn store_values(values: &[String]) -> String {
   s
 }
 
-/// Expands a stored label string (see [`store_values`]) into `name="value"` pairs.
-pub fn expand_stored(out: &mut String, names: &[String], stored: &str) {
-  for (i, (n, v)) in names.iter().zip(stored.split('\n')).enumerate() {
+/// The stored form of a label a series does not have (prom-client accepts partial label
+/// sets). No escaped value is `\a`: escaping doubles every backslash.
+pub const ABSENT: &str = "\\a";
+
+/// [`store_values`] for label sets that may lack labels (`None`, stored as [`ABSENT`]).
+pub fn store_label_values(values: &[Option<String>]) -> String {
+  let mut s = String::new();
+  for (i, v) in values.iter().enumerate() {
     if i > 0 {
+      s.push('\n');
+    }
+    match v {
+      Some(v) => escape_label_value(&mut s, v),
+      None => s.push_str(ABSENT),
+    }
+  }
+  s
+}
+
+/// Expands a stored label string (see [`store_values`]) into `name="value"` pairs, skipping
+/// absent labels.
+pub fn expand_stored(out: &mut String, names: &[String], stored: &str) {
+  expand_ordered(out, names, stored, None);
+}
+
+/// [`expand_stored`] in the order `order` (positions into `names`; `None`: declaration order).
+pub fn expand_ordered(out: &mut String, names: &[String], stored: &str, order: Option<&[usize]>) {
+  let mut sep = false;
+  let mut pair = |n: &str, v: &str| {
+    if v == ABSENT {
+      return;
+    }
+    if std::mem::replace(&mut sep, true) {
       out.push(',');
     }
     out.push_str(n);
     out.push_str("=\"");
     out.push_str(v);
     out.push('"');
+  };
+  match order {
+    None => {
+      for (n, v) in names.iter().zip(stored.split('\n')) {
+        pair(n, v);
+      }
+    }
+    Some(order) => {
+      let values: Vec<&str> = stored.split('\n').collect();
+      for &i in order {
+        if let (Some(n), Some(v)) = (names.get(i), values.get(i)) {
+          pair(n, v);
+        }
+      }
+    }
   }
 }
 
@@ -135,10 +186,13 @@ pub fn encode(families: &[MergedFamily], opts: &EncodeOptions, out: &mut String)
   }
 }
 
-/// Label text common to every sample of a series: its own pairs, then defaults it lacks.
+/// Label text common to every sample of a series: its own pairs and the defaults it lacks, in
+/// prom-client's order: `le`/`quantile` first; then a histogram's defaults before the series'
+/// labels, every other type's after them.
 struct SampleLabels<'a> {
   series: &'a str,
   defaults: &'a str,
+  defaults_first: bool,
 }
 
 impl SampleLabels<'_> {
@@ -148,7 +202,19 @@ impl SampleLabels<'_> {
     }
     out.push('{');
     let mut sep = false;
-    for part in [self.series, self.defaults] {
+    if let Some((name, value)) = extra {
+      out.push_str(name);
+      out.push_str("=\"");
+      out.push_str(value);
+      out.push('"');
+      sep = true;
+    }
+    let parts = if self.defaults_first {
+      [self.defaults, self.series]
+    } else {
+      [self.series, self.defaults]
+    };
+    for part in parts {
       if !part.is_empty() {
         if sep {
           out.push(',');
@@ -157,16 +223,28 @@ impl SampleLabels<'_> {
         sep = true;
       }
     }
-    if let Some((name, value)) = extra {
-      if sep {
+    out.push('}');
+  }
+}
+
+/// The registry's default labels for one series: those it lacks, in the registry's order.
+/// `own` holds the defaults the family's label names may override (see `encode_family`).
+fn series_defaults(out: &mut String, all: &[(String, String)], names: &[String], stored: &str) {
+  let values: Vec<&str> = stored.split('\n').collect();
+  for (n, v) in all {
+    let has = names
+      .iter()
+      .position(|m| m == n)
+      .is_some_and(|i| values.get(i).is_some_and(|&s| s != ABSENT));
+    if !has {
+      if !out.is_empty() {
         out.push(',');
       }
-      out.push_str(name);
+      out.push_str(n);
       out.push_str("=\"");
-      out.push_str(value);
+      escape_label_value(out, v);
       out.push('"');
     }
-    out.push('}');
   }
 }
 
@@ -222,11 +300,10 @@ fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
   out.push(' ');
   out.push_str(def.kind.as_str());
 
-  let defaults: Vec<(String, String)> = opts
+  // `le`/`quantile` belong to the type's samples.
+  let applicable: Vec<(String, String)> = opts
     .default_labels
     .iter()
-    // A series' own label wins; `le`/`quantile` belong to the type's samples.
-    .filter(|(n, _)| !def.label_names.contains(n))
     .filter(|(n, _)| {
       !matches!(
         (def.kind, n.as_str()),
@@ -235,18 +312,27 @@ fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
     })
     .cloned()
     .collect();
-  let (dn, dv): (Vec<String>, Vec<String>) = defaults.into_iter().unzip();
-  let defaults = render_labels(&dn, &dv);
+  // A series' own label wins. Only when a default shares a name with one of the family's
+  // labels does it depend on the series (which may lack that label).
+  let per_series = applicable.iter().any(|(n, _)| def.label_names.contains(n));
+  let (dn, dv): (Vec<String>, Vec<String>) = applicable.iter().cloned().unzip();
+  let mut defaults = render_labels(&dn, &dv);
+  let order = crate::label_order::permutation(&def.name, &def.label_names);
 
   let stride = stride(def);
   let mut le = String::new();
   let mut pairs = String::new();
   for n in 0..f.len() {
     pairs.clear();
-    expand_stored(&mut pairs, &def.label_names, f.labels[n]);
+    expand_ordered(&mut pairs, &def.label_names, f.labels[n], order.as_deref());
+    if per_series {
+      defaults.clear();
+      series_defaults(&mut defaults, &applicable, &def.label_names, f.labels[n]);
+    }
     let labels = SampleLabels {
       series: &pairs,
       defaults: &defaults,
+      defaults_first: def.kind == Kind::Histogram,
     };
     let v = &f.values[n * stride..(n + 1) * stride];
     match def.kind {
@@ -318,7 +404,8 @@ mod tests {
     assert_eq!(v(0.005), "0.005");
     assert_eq!(v(2.5), "2.5");
     assert_eq!(v(1e-9), "1e-9");
-    assert_eq!(v(1.5e300), "1.5e300");
+    assert_eq!(v(1.5e300), "1.5e+300");
+    assert_eq!(v(1e21), "1e+21");
   }
 
   #[test]
@@ -329,6 +416,25 @@ mod tests {
     let mut out = String::new();
     expand_stored(&mut out, &names, &stored);
     assert_eq!(out, r#"a="x\ny",b="""#);
+  }
+
+  #[test]
+  fn absent_labels_are_skipped_and_order_is_applied() {
+    let names = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+    let stored = store_label_values(&[Some("1".into()), None, Some("3".into())]);
+    let mut out = String::new();
+    expand_stored(&mut out, &names, &stored);
+    assert_eq!(out, r#"a="1",c="3""#);
+    out.clear();
+    expand_ordered(&mut out, &names, &stored, Some(&[2, 1, 0]));
+    assert_eq!(out, r#"c="3",a="1""#);
+    out.clear();
+    let all = vec![
+      ("b".to_string(), "d".to_string()),
+      ("a".to_string(), "e".to_string()),
+    ];
+    series_defaults(&mut out, &all, &names, &stored);
+    assert_eq!(out, r#"b="d""#);
   }
 
   #[test]

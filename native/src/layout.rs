@@ -7,7 +7,8 @@
 //!  histogram        [bucket_0 … bucket_{n-1}, +Inf, sum]           (n = buckets, non-cumulative)
 //!                   + [zero count, schema reductions, sequence]    (native buckets: NH_HEADER)
 //!                   + pages of PAGE_BINS native bucket counts
-//!  summary          [count, sum, (window start ms, window zero count) × age buckets] + sketch pages
+//!  summary          [count, sum, (window start ms, window zero count) × age buckets,
+//!                    (window min, window max) × age buckets] + sketch pages of PAGE_BINS
 //! ```
 
 use crate::store::Kind;
@@ -34,6 +35,6 @@ pub fn slots_per_series(kind: Kind, buckets: usize, age_buckets: usize, native: 
   match kind {
     Kind::Counter | Kind::Gauge => 1,
     Kind::Histogram => buckets + 2 + if native { NH_HEADER } else { 0 },
-    Kind::Summary => 2 + 2 * age_buckets,
+    Kind::Summary => 2 + 4 * age_buckets,
   }
 }

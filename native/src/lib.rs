@@ -19,6 +19,7 @@ pub mod backend;
 pub mod backend_api;
 pub mod clock;
 pub mod encoder;
+pub mod label_order;
 pub mod layout;
 pub mod merge;
 pub mod native_histogram;

@@ -85,6 +85,8 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
   let mut index: HashMap<&str, usize> = HashMap::new();
   let mut contributors: Vec<u32> = Vec::new();
   let mut sketches: Vec<BTreeMap<i64, f64>> = Vec::new();
+  // Observed (min, max) per summary series, to keep quantiles inside it.
+  let mut ranges: Vec<(f64, f64)> = Vec::new();
   let single = live.len() == 1;
   for f in &live {
     let ex_slots = f.exemplar_slots();
@@ -107,6 +109,7 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
           contributors.push(0);
           if def.kind == Kind::Summary {
             sketches.push(BTreeMap::new());
+            ranges.push((f64::INFINITY, f64::NEG_INFINITY));
           }
           if def.native.is_some() {
             out.native.push(NativeSeries {
@@ -153,6 +156,8 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
           vals[q + 1] += raw[0];
           let pages = f.pages.get(&si).map_or(&[][..], Vec::as_slice);
           sketch::collect_bins(store, &f.def, pages, &raw, now_ms, &mut sketches[n]);
+          let (lo, hi) = sketch::window_range(&f.def, &raw, now_ms);
+          ranges[n] = (ranges[n].0.min(lo), ranges[n].1.max(hi));
         }
       }
       let exemplars = f.exemplars.get(&si).map_or(&[][..], |e| &e[..ex_slots]);
@@ -175,7 +180,7 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
     let q = def.quantiles.len();
     for (n, bins) in sketches.iter().enumerate() {
       for (i, &quantile) in def.quantiles.iter().enumerate() {
-        out.values[n * stride + i] = sketch::quantile(bins, quantile);
+        out.values[n * stride + i] = sketch::quantile_in(bins, quantile, ranges[n]);
       }
       debug_assert!(q < stride);
     }

@@ -60,6 +60,35 @@ pub fn collect_bins(
   }
 }
 
+/// The smallest and largest value observed in the series' live windows (`(+∞, −∞)` when none).
+/// `raw` ends with `(min, max) × age buckets` after the window slots (see [`collect_bins`]).
+pub fn window_range(def: &FamilyDef, raw: &[f64], now_ms: f64) -> (f64, f64) {
+  let a = def.age_buckets as usize;
+  let mut range = (f64::INFINITY, f64::NEG_INFINITY);
+  if raw.len() < 2 + 4 * a {
+    return range;
+  }
+  for w in 0..a {
+    let start = raw[2 + 2 * w];
+    if start > 0.0 && now_ms - start < def.max_age_ms {
+      range.0 = range.0.min(raw[2 + 2 * a + 2 * w]);
+      range.1 = range.1.max(raw[3 + 2 * a + 2 * w]);
+    }
+  }
+  range
+}
+
+/// [`quantile`] kept inside the observed range: exact when the window saw one distinct value,
+/// never below the smallest or above the largest observation (a bin's representative value
+/// can lie up to 1 % outside it).
+pub fn quantile_in(bins: &BTreeMap<i64, f64>, q: f64, range: (f64, f64)) -> f64 {
+  let v = quantile(bins, q);
+  if v.is_nan() || range.0 > range.1 {
+    return v;
+  }
+  v.clamp(range.0, range.1)
+}
+
 /// The `q` quantile of merged bins; NaN when there were no observations in the window.
 pub fn quantile(bins: &BTreeMap<i64, f64>, q: f64) -> f64 {
   let total: f64 = bins.values().sum();
@@ -119,6 +148,18 @@ mod tests {
     assert!((quantile(&bins, 0.0) + 5.0).abs() < 0.05);
     assert_eq!(quantile(&bins, 0.5), 0.0);
     assert!((quantile(&bins, 1.0) - 5.0).abs() < 0.05);
+  }
+
+  #[test]
+  fn quantiles_stay_inside_the_observed_range() {
+    let mut bins = BTreeMap::new();
+    *bins.entry(SIDE + index(100.0) as i64).or_insert(0.0) += 1.0;
+    assert_eq!(quantile_in(&bins, 0.5, (100.0, 100.0)), 100.0);
+    *bins.entry(SIDE + index(3.0) as i64).or_insert(0.0) += 1.0;
+    for q in [0.5, 0.9, 0.99] {
+      assert_eq!(quantile_in(&bins, q, (3.0, 100.0)), 3.0);
+    }
+    assert_eq!(quantile_in(&bins, 1.0, (3.0, 100.0)), 100.0);
   }
 
   #[test]

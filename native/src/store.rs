@@ -724,6 +724,20 @@ impl Store {
   }
 }
 
+impl Store {
+  /// Forgets a shard's families (they leave every registry) and marks it dead: its realm is
+  /// gone (see `shard_open`).
+  pub fn discard_shard(&mut self, shard: u32) {
+    let ids: Vec<u32> = (0..self.families.len() as u32)
+      .filter(|&id| self.family(id).is_ok_and(|f| f.shard == shard))
+      .collect();
+    for id in ids {
+      self.drop_family(id);
+    }
+    self.retire_shard(shard);
+  }
+}
+
 /// Relaxed 8-byte load: the single JS writer stores whole aligned f64s, which do not tear.
 ///
 /// # Safety
