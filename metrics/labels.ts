@@ -61,7 +61,12 @@ export function labelValuesOf(what: string, names: readonly string[], labels: un
   }
   return names.map((n) => {
     const v = rec[n];
-    if (!strict) return v === undefined ? undefined : typeof v === 'string' ? v : laxString(what, n, v);
+    if (!strict) {
+      if (v === undefined) return undefined;
+      const s = typeof v === 'string' ? v : laxString(what, n, v);
+      if (hasLoneSurrogate(s)) throw new InvalidLabelsError(`${what}: label "${n}" ${loneSurrogateProblem(s)}`);
+      return s;
+    }
     if (v === undefined) {
       throw new InvalidLabelsError(
         `${what}: label "${n}" is missing (got ${show(labels)}; every label of [${names.join(', ')}] is required)`,

@@ -409,7 +409,8 @@ function expected(models: MetricModel[], defaults: Record<string, string>, om: b
   return out;
 }
 
-function asNumber(v: string): number | undefined {
+function asNumber(v: string | number): number | undefined {
+  if (typeof v === 'number') return v;
   const n = v === '+Inf' ? Infinity : v.trim() === '' ? NaN : Number(v);
   return Number.isNaN(n) ? undefined : n;
 }
@@ -477,7 +478,7 @@ const CLASSES = { counter: Counter, gauge: Gauge, histogram: Histogram, summary:
 const stats = { accepted: 0, refused: 0, metrics: 0, series: 0, samples: 0, exemplars: 0 };
 
 async function run(sc: Scenario): Promise<Outcome> {
-  const reg = new Registry(sc.om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE);
+  const reg = new Registry(sc.om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, { strict: true });
   const problems: string[] = [];
   const models: MetricModel[] = [];
   let defaults: Record<string, string> = {};

@@ -204,11 +204,12 @@ export class RequestMetrics {
     const seconds = Number(process.hrtime.bigint() - start.at) / 1e9;
     if (this.#isExcluded(r.route, r.path)) return;
     const info: RequestInfo = { method: r.method, route: r.route, path: r.path, status: r.status };
+    // Key order is exposition order (prom-client's rule: the first update's): own labels first.
     const labels: Record<string, string | number> = {
-      ...this.#constLabels,
       method: METHODS.has(r.method) ? r.method : '_OTHER',
       route: this.#normalize ? String(this.#normalize(info)) : (r.route ?? this.#unmatched),
       status: String(r.status),
+      ...this.#constLabels,
     };
     for (const [name, fn] of this.#extra) labels[name] = fn(info) ?? '';
     const l = labels as LabelValues<string>;
