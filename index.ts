@@ -20,7 +20,7 @@ export type { HistogramChild, HistogramConfiguration, ObserveDataWithExemplar } 
 export type { NativeHistogramConfiguration } from './metrics/native-histogram';
 export { Summary } from './metrics/summary';
 export type { SummaryChild, SummaryConfiguration } from './metrics/summary';
-export { Metric } from './metrics/metric';
+export type { Metric } from './metrics/metric';
 export type {
   Aggregator,
   CollectFunction,
@@ -81,16 +81,16 @@ export {
 } from './errors';
 export * from './server/index';
 export * from './sd/index';
-export { loadBackend, getBackend } from './backend/load';
+export { loadBackend } from './backend/load';
 export { RedisBackend, renderRedis } from './backend/redis';
 export type { RedisBackendOptions, RenderRedisOptions } from './backend/redis';
-export { AGGREGATOR_SOCKET_ENV, EmbeddedBackend, createBackend } from './backend/embedded';
+export { EmbeddedBackend } from './backend/embedded';
 export type { EmbeddedBackendOptions } from './backend/embedded';
 export { IoredisBackend, type IoredisBackendOptions } from './backend/ioredis';
 export type { Backend, RenderOptions } from './backend/types';
-export { createLogger, defaultLogger, setLogger } from './log';
+export { createLogger, setLogger } from './log';
 export type { Logger } from './log';
-export { resolveConfig, serverEnv, configTable, CONFIG_FILE, configKeys } from './config/index';
+export { resolveConfig } from './config/index';
 export type {
   ConfigSource,
   PromsdConfig,

@@ -3,6 +3,6 @@ export { startHttpServer, MetricsHTTPServer } from './http';
 export type { BoundSocket } from './http';
 export { startHttpServerInThread, ThreadedMetricsHTTPServer } from './thread';
 export type { ThreadedMetricsServerOptions } from './thread';
-export { metricsHandler, metricsRequestListener, serverStats, negotiateContentType, createMetricsApp } from './app';
-export type { MetricsHandlerOptions, MetricsAppOptions, ExpositionSource } from './app';
+export { metricsHandler, metricsRequestListener, serverStats } from './app';
+export type { MetricsHandlerOptions } from './app';
 export type { AuthOptions, MetricsServerCoreOptions, MetricsServerOptions, TlsOptions } from './options';

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import prom from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import {
-  AGGREGATOR_SOCKET_ENV,
   AggregatorRegistry,
   aggregators,
   Counter,
@@ -12,6 +11,7 @@ import {
   Registry,
   register,
 } from '../index';
+import { AGGREGATOR_SOCKET_ENV } from '../backend/embedded';
 
 /** Two "workers" of prom-client, as its primary receives them: getMetricsAsJSON() arrays. */
 async function workerJson(): Promise<MetricObjectWithValues<string>[][]> {

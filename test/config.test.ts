@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, configTable, maskedConfig, resolveConfig } from '../config/index';
+import { ConfigError, configTable, maskedConfig, resolveConfig, serverEnv } from '../config/index';
 import * as promsd from '../index';
 
 const dirs: string[] = [];
@@ -175,7 +175,7 @@ describe('resolveConfig', () => {
 });
 
 describe('the public entry', () => {
-  it('exports resolveConfig, serverEnv and ConfigError so apps reuse the schema, its precedence and its messages', () => {
+  it('exports resolveConfig and ConfigError so apps reuse the schema, its precedence and its messages', () => {
     const { config, sources } = promsd.resolveConfig({
       options: { server: { port: 9100 } },
       env: { PROMSD_PORT: '9200', PROMSD_ADDR: '127.0.0.1' },
@@ -187,7 +187,7 @@ describe('the public entry', () => {
       '127.0.0.1',
       'env',
     ]);
-    expect(promsd.serverEnv({ PROMSD_PATH: '/m', PROMSD_REDIS_URL: 'not checked here' })).toEqual({ path: '/m' });
+    expect(serverEnv({ PROMSD_PATH: '/m', PROMSD_REDIS_URL: 'not checked here' })).toEqual({ path: '/m' });
     expect(() => promsd.resolveConfig({ env: { PROMSD_PORT: '-1' }, configFile: false })).toThrow(promsd.ConfigError);
     expect(typeof promsd.setLogger).toBe('function');
   });

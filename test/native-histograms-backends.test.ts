@@ -5,12 +5,12 @@ import {
   IoredisBackend,
   OPENMETRICS_CONTENT_TYPE,
   PROTOBUF_CONTENT_TYPE,
-  getBackend,
   loadBackend,
   register,
   renderRedis,
   startHttpServer,
 } from '../index';
+import { getBackend } from '../backend/load';
 import { decodeFamilies } from './helpers/protoc';
 import { type RedisServer, spawnChild, startRedis } from './helpers/redis';
 

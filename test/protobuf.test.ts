@@ -7,8 +7,8 @@ import {
   PROTOBUF_CONTENT_TYPE,
   Registry,
   Summary,
-  negotiateContentType,
 } from '../index';
+import { negotiateContentType } from '../server/app';
 import { isGzip } from '../metrics/registry';
 import { gunzipSync } from 'node:zlib';
 import { decodeFamilies, splitDelimited } from './helpers/protoc';

@@ -6,11 +6,11 @@ import {
   Counter,
   Gauge,
   RedisBackend,
-  getBackend,
   loadBackend,
   register,
   renderRedis,
 } from '../index';
+import { getBackend } from '../backend/load';
 import { RedisServer, freePort, spawnChild, startRedis, until } from './helpers/redis';
 
 // The backend inside this (test) process: the global registry renders the Redis aggregate,

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { AGGREGATOR_SOCKET_ENV, Counter, EmbeddedBackend, Gauge, getBackend, loadBackend, register } from '../index';
+import { Counter, EmbeddedBackend, Gauge, loadBackend, register } from '../index';
+import { AGGREGATOR_SOCKET_ENV } from '../backend/embedded';
+import { getBackend } from '../backend/load';
 import { spawnChild, until } from './helpers/redis';
 
 // One host, no server: the primary's core aggregates over a Unix socket with the Redis protocol.

@@ -14,11 +14,11 @@ import {
   IoredisBackend,
   Registry,
   Summary,
-  getBackend,
   loadBackend,
   register,
   renderRedis,
 } from '../index';
+import { getBackend } from '../backend/load';
 import { aggregate, encode, parseRead } from '../backend/aggregate';
 import { Keys, Writer, applyArgs, formatValue, luaScripts } from '../backend/protocol';
 import { REDIS_SERVER, RedisServer, freePort, redisCommand, startRedis, until } from './helpers/redis';

@@ -11,13 +11,13 @@ import {
   InvalidOptionsError,
   metricsHandler,
   metricsRequestListener,
-  negotiateContentType,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
   Registry,
   ServerStartError,
   startHttpServer,
 } from '../index';
+import { negotiateContentType } from '../server/app';
 import type { MetricsHTTPServer, MetricsServerInfo, ServiceDiscovery } from '../index';
 import { get, raw, refused } from './helpers/http';
 

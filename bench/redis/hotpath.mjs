@@ -4,9 +4,10 @@ import { createRequire } from 'node:module';
 import { measure, nsPerOp } from '../lib.mjs';
 
 const require = createRequire(import.meta.url);
-const { Counter, Histogram, RedisBackend, loadBackend, getBackend } = require('promsd');
+const { Counter, Histogram, RedisBackend, loadBackend } = require('promsd');
 const [mode, url] = process.argv.slice(2);
-if (mode === 'redis')
+const backend =
+  mode === 'redis' &&
   loadBackend(
     new RedisBackend({
       url,
@@ -38,10 +39,10 @@ const observe = await measure('ns/op', () =>
   }),
 );
 if (mode === 'redis') {
-  await getBackend().flush();
+  await backend.flush();
   const text = await require('promsd').register.metrics();
   const m = /hot_child_total\{k="x"\} (\d+)/.exec(text);
   if (!m || Number(m[1]) !== 6 * N) throw new Error(`lost updates: ${m?.[1]} != ${6 * N}`);
-  await getBackend().close();
+  await backend.close();
 }
 console.log(JSON.stringify({ labelled: labelled.median, cached: cached.median, observe: observe.median }));
