@@ -89,8 +89,6 @@ export interface EncodeRequest {
   defaultLabels: Array<string>
   /** Only this metric name. */
   only?: string
-  /** Emit OpenMetrics `_created` samples. */
-  created?: boolean
   /** The Prometheus protobuf format instead (`encodeBuffer` only; overrides `openMetrics`). */
   protobuf?: boolean
   /**

@@ -70,8 +70,6 @@ pub struct EncodeRequest {
   pub default_labels: Vec<String>,
   /// Only this metric name.
   pub only: Option<String>,
-  /// Emit OpenMetrics `_created` samples.
-  pub created: Option<bool>,
   /// The Prometheus protobuf format instead (`encodeBuffer` only; overrides `openMetrics`).
   pub protobuf: Option<bool>,
   /// The caller's clock (`Date.now()`), so summary windows follow the clock JS observed with
@@ -278,15 +276,8 @@ pub fn series_add(
     )));
   }
   let labels = encoder::store_label_values(&label_values);
-  s.add_series(
-    family,
-    index,
-    &labels,
-    chunk,
-    offset,
-    (now_ms() / 1000.0) as u32,
-  )
-  .map_err(err)
+  s.add_series(family, index, &labels, chunk, offset)
+    .map_err(err)
 }
 
 /// Forgets one series (`remove(labels)`).
@@ -382,7 +373,6 @@ fn encode_protobuf_now(req: &EncodeRequest) -> std::result::Result<Vec<u8>, Stri
   let opts = EncodeOptions {
     format: Format::Text,
     default_labels: &defaults,
-    created: false,
   };
   let mut out = Vec::with_capacity(families.iter().map(|f| f.len() * 32 + 64).sum());
   crate::protobuf::encode(&families, &opts, &mut out);
@@ -408,7 +398,6 @@ fn encode_now(req: &EncodeRequest) -> std::result::Result<String, String> {
       Format::Text
     },
     default_labels: &defaults,
-    created: req.created.unwrap_or(false),
   };
   let mut out = String::with_capacity(families.iter().map(|f| f.len() * 48 + 64).sum());
   encoder::encode(&families, &opts, &mut out);

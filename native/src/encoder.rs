@@ -24,8 +24,6 @@ pub struct EncodeOptions<'a> {
   pub format: Format,
   /// Registry default labels as (name, raw value); a series' own label wins.
   pub default_labels: &'a [(String, String)],
-  /// Emit OpenMetrics `_created` samples for counters, histograms and summaries.
-  pub created: bool,
 }
 
 /// Appends `v` as Prometheus writes numbers: integers without a fraction, `NaN`, `±Inf`.
@@ -378,9 +376,6 @@ fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
         sample(out, name, "_count", &labels, None, v[nq + 1]);
       }
     }
-    if om && opts.created && def.kind != Kind::Gauge {
-      sample(out, name, "_created", &labels, None, f.created[n]);
-    }
   }
 }
 
@@ -465,13 +460,11 @@ mod tests {
       values,
       labels: vec![""],
       exemplars: vec![None; def.buckets.len() + 1],
-      created: vec![0.0],
       native: vec![],
     };
     let opts = EncodeOptions {
       format,
       default_labels: &[],
-      created: false,
     };
     let mut out = String::new();
     encode(&[f], &opts, &mut out);

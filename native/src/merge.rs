@@ -21,8 +21,6 @@ pub struct MergedFamily<'a> {
   pub labels: Vec<&'a str>,
   /// Exemplars per series: one for counters, one per bucket for histograms.
   pub exemplars: Vec<Option<&'a Exemplar>>,
-  /// Earliest creation time per series.
-  pub created: Vec<f64>,
   /// Native buckets per series (native histograms only; empty otherwise).
   pub native: Vec<NativeSeries>,
 }
@@ -78,7 +76,6 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
     values: Vec::new(),
     labels: Vec::new(),
     exemplars: Vec::new(),
-    created: Vec::new(),
     native: Vec::new(),
   };
   // Series index by label string; only needed when more than one family contributes.
@@ -94,7 +91,6 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
     let mut raw = vec![0f64; f.def.slots_per_series()];
     for (si, s) in f.live() {
       let labels = f.labels(s);
-      let created = f64::from(s.created);
       let n = match (single, index.get(labels)) {
         (false, Some(&n)) => n,
         _ => {
@@ -105,7 +101,6 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
           out.labels.push(labels);
           out.values.resize(out.values.len() + stride, 0.0);
           out.exemplars.resize(out.exemplars.len() + ex_stride, None);
-          out.created.push(created);
           contributors.push(0);
           if def.kind == Kind::Summary {
             sketches.push(BTreeMap::new());
@@ -126,7 +121,6 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
       let vals = &mut out.values[n * stride..(n + 1) * stride];
       let first = contributors[n] == 0;
       contributors[n] += 1;
-      out.created[n] = out.created[n].min(created);
       match def.kind {
         Kind::Histogram => {
           for (v, r) in vals.iter_mut().zip(&raw) {

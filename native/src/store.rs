@@ -292,8 +292,6 @@ pub struct Series {
   pub chunk: u32,
   /// Offset of the first slot in the chunk.
   pub offset: u32,
-  /// Unix seconds at creation (OpenMetrics `_created`).
-  pub created: u32,
 }
 
 /// One JS metric object's family.
@@ -532,7 +530,6 @@ impl Store {
     labels: &str,
     chunk: u32,
     offset: u32,
-    created: u32,
   ) -> StoreResult<()> {
     let (shard, len) = {
       let f = self.family(family)?;
@@ -555,7 +552,6 @@ impl Store {
       len: labels.len() as u32,
       chunk,
       offset,
-      created,
     };
     f.arena.push_str(labels);
     if i == f.series.len() {
@@ -796,10 +792,10 @@ mod tests {
     let mem = [0f64; 4];
     let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
     let f = s.add_family(sh, def(Kind::Histogram)).unwrap();
-    let err = s.add_series(f, 0, "", c, 1, 0).unwrap_err();
+    let err = s.add_series(f, 0, "", c, 1).unwrap_err();
     assert_eq!(err, "slots 1..5 are outside chunk 0 of 4 slots");
-    assert_eq!(s.add_series(f, 0, "", c, 0, 0), Ok(()));
-    let dup = s.add_series(f, 0, "", c, 0, 0).unwrap_err();
+    assert_eq!(s.add_series(f, 0, "", c, 0), Ok(()));
+    let dup = s.add_series(f, 0, "", c, 0).unwrap_err();
     assert_eq!(dup, "metric \"x\": series index 0 is not free");
   }
 
@@ -938,8 +934,8 @@ mod tests {
     let mem = [0f64; 4];
     let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
     let f = s.add_family(sh, def(Kind::Counter)).unwrap();
-    s.add_series(f, 0, "a=\"1\"", c, 0, 0).unwrap();
-    s.add_series(f, 1, "a=\"2\"", c, 1, 0).unwrap();
+    s.add_series(f, 0, "a=\"1\"", c, 0).unwrap();
+    s.add_series(f, 1, "a=\"2\"", c, 1).unwrap();
     let ex = Exemplar {
       labels: String::new(),
       value: 1.0,
@@ -951,7 +947,7 @@ mod tests {
       "exemplar slot 1 out of range 0..1"
     );
     s.remove_series(f, 0).unwrap();
-    s.add_series(f, 0, "a=\"3\"", c, 0, 0).unwrap();
+    s.add_series(f, 0, "a=\"3\"", c, 0).unwrap();
     let fam = s.family(f).unwrap();
     assert_eq!(fam.series.len(), 2);
     assert_eq!(fam.labels(fam.series[0].as_ref().unwrap()), "a=\"3\"");
@@ -966,8 +962,7 @@ mod tests {
     let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
     let f = s.add_family(sh, def(Kind::Counter)).unwrap();
     for i in 0..1000u32 {
-      s.add_series(f, i, &format!("a=\"{i:08}\""), c, i, 0)
-        .unwrap();
+      s.add_series(f, i, &format!("a=\"{i:08}\""), c, i).unwrap();
     }
     for i in 0..900u32 {
       s.remove_series(f, i).unwrap();

@@ -261,7 +261,6 @@ pub fn render_bytes(data: &conn::ReadData, opts: &RenderOpts) -> Vec<u8> {
   let eo = EncodeOptions {
     format: Format::Text,
     default_labels: &opts.default_labels,
-    created: false,
   };
   let mut out = Vec::new();
   render::encode_protobuf(&fams, &eo, &mut out);
@@ -279,7 +278,6 @@ pub fn render_data(data: &conn::ReadData, opts: &RenderOpts) -> String {
       Format::Text
     },
     default_labels: &opts.default_labels,
-    created: false,
   };
   render::encode(&fams, &eo, &mut out);
   out

@@ -342,7 +342,6 @@ fn merged(families: &[Family]) -> Vec<MergedFamily<'_>> {
         values: f.values.clone(),
         labels: f.labels.iter().map(String::as_str).collect(),
         exemplars: vec![None; ex * f.labels.len()],
-        created: vec![0.0; f.labels.len()],
         native: f.native.clone(),
       }
     })
@@ -444,7 +443,6 @@ mod tests {
     let opts = EncodeOptions {
       format: Format::Text,
       default_labels: &[],
-      created: false,
     };
     encode(&fams, &opts, &mut out);
     assert_eq!(
