@@ -19,7 +19,7 @@ import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, type Registry } from './re
 import { slotsPerSeries } from './layout';
 import { valuesOf } from './values';
 import { CHUNK_MASK, CHUNK_SHIFT, shard, type Shard } from './shard';
-import { checkLabelNames, validateMetricName } from './validation';
+import { checkLabelNames, LABEL_NAME, validateMetricName } from './validation';
 import type { NativeSettings } from './native-histogram';
 
 /**
@@ -455,7 +455,7 @@ export abstract class Metric<T extends string = string> {
     const flat: string[] = [];
     let length = 0;
     for (const [k, v] of Object.entries(exemplarLabels)) {
-      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k))
+      if (!LABEL_NAME.test(k))
         throw new InvalidLabelsError(`${this.what}: exemplar label name ${show(k)} is invalid`);
       const s = String(v);
       if (hasLoneSurrogate(s))

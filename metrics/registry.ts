@@ -7,6 +7,7 @@ import { gzip } from 'node:zlib';
 import { globalAggregate } from './aggregate-source';
 import { checkCollector, renderCollector, splitFamilies, type MetricCollector } from './collector';
 import { native } from './native';
+import { LABEL_NAME } from './validation';
 
 /** Content type of the Prometheus text format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -238,7 +239,7 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
     const flat: string[] = [];
     const copy: Record<string, string> = {};
     for (const [k, v] of Object.entries(labels)) {
-      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k) || k.startsWith('__')) {
+      if (!LABEL_NAME.test(k) || k.startsWith('__')) {
         throw new InvalidMetricError(`setDefaultLabels: label name ${show(k)} is invalid`);
       }
       const value = String(v);

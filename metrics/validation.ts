@@ -2,7 +2,8 @@ import { inspect } from 'node:util';
 import { InvalidMetricError, show } from '../errors';
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** Prometheus label names: the one statement of the rule (`__` prefixes are reserved on top). */
+export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** True when `name` is a valid Prometheus metric name (prom-client compatible). */
 export function validateMetricName(name: string): boolean {

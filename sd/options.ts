@@ -75,5 +75,4 @@ export function optLogger(what: string, value: unknown): SdLogger {
   return checkLogger(what.replace(/: logger$/, ''), value, InvalidSdOptionError);
 }
 
-/** Prometheus label names: `[a-zA-Z_][a-zA-Z0-9_]*`. */
-export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+export { LABEL_NAME } from '../metrics/validation';
