@@ -51,7 +51,7 @@ export type CollectFunction<T> = (this: T) => void | Promise<void>;
 export interface MetricConfiguration<T extends string> {
   /** Metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
   name: string;
-  /** Help text. */
+  /** Help text (the `# HELP` line), required as in prom-client. */
   help: string;
   /** Label names; every update must give a value for each. */
   labelNames?: readonly T[];
@@ -121,13 +121,13 @@ const SERIES_ADDR_INITIAL = 8;
 export abstract class Metric<T extends string = string> {
   /** Metric name. */
   readonly name: string;
-  /** Help text. */
+  /** Help text, as given. */
   readonly help: string;
   /** Label names in declaration order. */
   readonly labelNames: readonly T[];
   /** Cross-thread aggregator. */
   readonly aggregator: Aggregator;
-  /** Type. */
+  /** prom-client's type word: `counter`, `gauge`, `histogram` or `summary`. */
   abstract readonly type: MetricType;
   /** Whether updates accept exemplars. */
   readonly enableExemplars: boolean;

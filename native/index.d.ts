@@ -81,7 +81,7 @@ export declare function encodeBuffer(request: EncodeRequest): Promise<Buffer>
 
 /** Options of one exposition. */
 export interface EncodeRequest {
-  /** Registry id. */
+  /** Which registry to encode (0: the process-wide global one). */
   registry: number
   /** OpenMetrics instead of text 0.0.4. */
   openMetrics: boolean
@@ -130,11 +130,11 @@ export declare function familyDrop(family: number): void
 
 /** A metric family's definition, validated by JS before it gets here. */
 export interface FamilyOptions {
-  /** Metric name. */
+  /** Metric name (validated by JS). */
   name: string
-  /** Help text. */
+  /** Help text, unescaped (the encoder escapes it per format). */
   help: string
-  /** Type. */
+  /** Decides the series' slot layout (see `layout.rs`). */
   kind: MetricType
   /** Label names in declaration order. */
   labelNames: Array<string>
@@ -160,11 +160,11 @@ export interface FamilyOptions {
 
 /** The merged values of one family, for `get()` and `getMetricsAsJSON()`. */
 export interface FamilySnapshot {
-  /** Metric name. */
+  /** Family name, as `get()` reports it. */
   name: string
-  /** Help text. */
+  /** Help text, unescaped. */
   help: string
-  /** Type. */
+  /** prom-client's type word (`counter`, `gauge`, `histogram`, `summary`). */
   kind: string
   /** Aggregator. */
   aggregator: string

@@ -31,11 +31,11 @@ pub enum MetricType {
 /// A metric family's definition, validated by JS before it gets here.
 #[napi(object)]
 pub struct FamilyOptions {
-  /// Metric name.
+  /// Metric name (validated by JS).
   pub name: String,
-  /// Help text.
+  /// Help text, unescaped (the encoder escapes it per format).
   pub help: String,
-  /// Type.
+  /// Decides the series' slot layout (see `layout.rs`).
   pub kind: MetricType,
   /// Label names in declaration order.
   pub label_names: Vec<String>,
@@ -62,7 +62,7 @@ pub struct FamilyOptions {
 /// Options of one exposition.
 #[napi(object)]
 pub struct EncodeRequest {
-  /// Registry id.
+  /// Which registry to encode (0: the process-wide global one).
   pub registry: u32,
   /// OpenMetrics instead of text 0.0.4.
   pub open_metrics: bool,
@@ -106,11 +106,11 @@ pub struct SeriesSnapshot {
 /// The merged values of one family, for `get()` and `getMetricsAsJSON()`.
 #[napi(object)]
 pub struct FamilySnapshot {
-  /// Metric name.
+  /// Family name, as `get()` reports it.
   pub name: String,
-  /// Help text.
+  /// Help text, unescaped.
   pub help: String,
-  /// Type.
+  /// prom-client's type word (`counter`, `gauge`, `histogram`, `summary`).
   pub kind: String,
   /// Aggregator.
   pub aggregator: String,

@@ -43,7 +43,7 @@ pub struct Timestamp {
 /// `io.prometheus.client.Exemplar`.
 #[derive(Clone, PartialEq, Message)]
 pub struct Exemplar {
-  /// Labels.
+  /// Label pairs, metric labels then default labels (client_model `LabelPair`).
   #[prost(message, repeated, tag = "1")]
   pub label: Vec<LabelPair>,
   /// Value.
@@ -164,7 +164,7 @@ pub struct Histogram {
 /// `io.prometheus.client.Metric`.
 #[derive(Clone, PartialEq, Message)]
 pub struct Metric {
-  /// Labels.
+  /// Label pairs of an exemplar (trace_id, span_id…).
   #[prost(message, repeated, tag = "1")]
   pub label: Vec<LabelPair>,
   /// Gauge value.
@@ -206,7 +206,7 @@ pub struct MetricFamily {
   /// Help text (raw).
   #[prost(string, optional, tag = "2")]
   pub help: Option<String>,
-  /// Type.
+  /// The family's type (client_model `MetricType`).
   #[prost(enumeration = "MetricType", optional, tag = "3")]
   pub r#type: Option<i32>,
   /// Series.

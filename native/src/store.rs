@@ -121,11 +121,11 @@ impl Aggregator {
 /// The definition of a metric family as registered by one JS metric object.
 #[derive(Clone, Debug)]
 pub struct FamilyDef {
-  /// Metric name.
+  /// Metric name, as validated by JS (same-named families of a registry merge).
   pub name: String,
   /// Help text (unescaped).
   pub help: String,
-  /// Type.
+  /// Counter, gauge, histogram or summary: decides the slot layout and the encoding.
   pub kind: Kind,
   /// Label names in declaration order.
   pub label_names: Vec<String>,

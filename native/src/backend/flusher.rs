@@ -49,7 +49,7 @@ pub type LogFn = Box<dyn Fn(Level, String) + Send>;
 
 /// Flusher configuration.
 pub struct Config {
-  /// Redis.
+  /// Where flushes go: a Redis node or cluster, or the embedded aggregator's socket.
   pub target: Target,
   /// Namespace.
   pub prefix: String,

@@ -13,7 +13,7 @@ use super::field;
 /// One series of this process.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesSnap {
-  /// Metric name.
+  /// Family name, the key of its metadata and fields in Redis.
   pub name: String,
   /// Stored label values (escaped, newline-joined): the field's `<labels>`.
   pub labels: String,
