@@ -107,9 +107,14 @@ export class Summary<T extends string = string> extends Metric<T> {
     if (this.labelNames.length === 0) this.index0 = this.indexOf({});
   }
 
-  /** prom-client keeps an unlabelled summary's series through reset(), at zero. */
-  protected override afterReset(): void {
-    if (this.labelNames.length === 0) this.index0 = this.indexOf({});
+  /**
+   * prom-client's reset() zeroes the series a summary has: an unlabelled one stays, at zero, but
+   * one that remove() dropped stays away until its next observation.
+   */
+  override reset(): void {
+    const had = this.index0 >= 0;
+    super.reset();
+    if (had) this.index0 = this.indexOf({});
   }
 
   /** Runs the collect callback, then prunes aged-out series (`pruneAgedBuckets`). */

@@ -252,7 +252,7 @@ describe('summaries as prom-client users see them', () => {
     ]);
   });
 
-  it('reset() keeps an unlabelled summary at zero, as prom-client does', async () => {
+  it('reset() keeps an unlabelled summary at zero (unless remove() dropped it), as prom-client does', async () => {
     const s = new Summary({ name: 'rs', help: 'R.', percentiles: [0.5], registers: [] });
     s.observe(4);
     s.reset();
@@ -261,6 +261,10 @@ describe('summaries as prom-client users see them', () => {
       ['rs_sum', 0],
       ['rs_count', 0],
     ]);
+    // prom-client zeroes the series it has: one that remove() dropped does not come back.
+    s.remove();
+    s.reset();
+    expect((await s.get()).values).toEqual([]);
   });
 
   it('compressCount and pruneAgedBuckets of the wrong type are refused', () => {

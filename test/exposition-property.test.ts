@@ -317,11 +317,16 @@ function apply(m: MetricModel, o: Op): void {
       m.metric.remove((labels ?? {}) as never);
       m.series.delete(JSON.stringify(labels === undefined ? [] : key()));
       return;
-    case 'reset':
+    case 'reset': {
+      // As in prom-client: an unlabelled counter or gauge starts again at zero; an unlabelled
+      // summary keeps its series at zero, if it has one (after remove() it has none).
+      const unlabelled = m.series.has(JSON.stringify([]));
       m.metric.reset();
       m.series.clear();
-      if ((m.def.kind === 'counter' || m.def.kind === 'gauge') && m.def.labelNames.length === 0) seriesOf(m, []);
+      if (m.def.labelNames.length === 0 && (m.def.kind === 'counter' || m.def.kind === 'gauge')) seriesOf(m, []);
+      if (m.def.labelNames.length === 0 && m.def.kind === 'summary' && unlabelled) seriesOf(m, []);
       return;
+    }
   }
 }
 

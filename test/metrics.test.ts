@@ -25,7 +25,7 @@ import {
 // - the histogram `le` / summary `quantile` label comes last in text output; prom-client puts it first.
 // - summary quantiles come from a 1 %-accurate sketch, not prom-client's t-digest, and are NaN
 //   (not 0) while a summary is empty.
-// - Summary.reset() drops every series; prom-client keeps them with zeroed values.
+// - Summary.reset() drops every labelled series; prom-client keeps them with zeroed values.
 
 /** One sample line of an exposition. */
 interface Sample {
