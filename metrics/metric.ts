@@ -455,8 +455,7 @@ export abstract class Metric<T extends string = string> {
     const flat: string[] = [];
     let length = 0;
     for (const [k, v] of Object.entries(exemplarLabels)) {
-      if (!LABEL_NAME.test(k))
-        throw new InvalidLabelsError(`${this.what}: exemplar label name ${show(k)} is invalid`);
+      if (!LABEL_NAME.test(k)) throw new InvalidLabelsError(`${this.what}: exemplar label name ${show(k)} is invalid`);
       const s = String(v);
       if (hasLoneSurrogate(s))
         throw new InvalidLabelsError(`${this.what}: exemplar label "${k}" ${loneSurrogateProblem(s)}`);
