@@ -7,11 +7,12 @@ import cluster from 'node:cluster';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { show } from '../errors';
 import { native } from '../metrics/native';
 import { BackendConfigError } from '../errors';
 import { unloadBackend } from './load';
-import { checkLogger } from './options';
+import { checkLogger } from '../log';
+import type { OptionChecks } from '../options';
+import { backendChecks } from './options';
 import type { Logger } from '../log';
 import { RedisBackend, type RedisBackendOptions } from './redis';
 import type { Backend, RenderOptions } from './types';
@@ -48,12 +49,11 @@ export class EmbeddedBackend implements Backend {
   #closed = false;
 
   constructor(options: EmbeddedBackendOptions = {}) {
-    if (typeof options !== 'object' || options === null) {
-      throw new BackendConfigError(`${WHAT}: options must be an object, got ${show(options)}`);
-    }
+    const opt: OptionChecks = backendChecks(WHAT);
+    opt.object(options);
     const role = options.role ?? 'auto';
     if (!['auto', 'primary', 'worker'].includes(role)) {
-      throw new BackendConfigError(`${WHAT}: role ${show(role)} is not one of [auto, primary, worker]`);
+      opt.fail('role', role, 'must be one of auto, primary, worker');
     }
     if (process.platform === 'win32') {
       throw new BackendConfigError(`${WHAT}: needs Unix sockets; on Windows use RedisBackend`);
@@ -63,13 +63,13 @@ export class EmbeddedBackend implements Backend {
     const fallback = join(tmpdir(), `promsd-${this.#role === 'primary' ? process.pid : process.ppid}.sock`);
     const path = options.socketPath ?? (this.#role === 'worker' ? inherited : undefined) ?? fallback;
     if (typeof path !== 'string' || path === '' || Buffer.byteLength(path) > 100) {
-      throw new BackendConfigError(`${WHAT}: socketPath ${show(path)} must be a non-empty path of at most 100 bytes`);
+      opt.fail('socketPath', path, 'must be a non-empty path of at most 100 bytes');
     }
     this.#path = path;
     const { role: _role, socketPath: _socketPath, ...rest } = options;
     this.#inner = new RedisBackend({
       ...rest,
-      logger: asEmbedded(checkLogger(WHAT, rest.logger), path),
+      logger: asEmbedded(checkLogger(WHAT, rest.logger, BackendConfigError), path),
       url: `redis+unix://${path}`,
       processTtlMs: rest.processTtlMs,
       timeoutMs: rest.timeoutMs ?? 2000,

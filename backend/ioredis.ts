@@ -19,9 +19,10 @@ import { native } from '../metrics/native';
 import { shard } from '../metrics/shard';
 import { aggregate, encode, parseRead } from './aggregate';
 import { BackendConfigError } from '../errors';
+import { redactUrl } from '../config/rules';
 import { unloadBackend } from './load';
-import { checkMs, resolveBackendOptions } from './options';
-import { Keys, Throttle, Writer, applyArgs, luaScripts, redact, type Batch, type Status } from './protocol';
+import { backendChecks, resolveBackendOptions } from './options';
+import { Keys, Throttle, Writer, applyArgs, luaScripts, type Batch, type Status } from './protocol';
 import type { RedisBackendOptions } from './redis';
 import type { Backend, Logger, RenderOptions } from './types';
 
@@ -96,9 +97,7 @@ export class IoredisBackend implements Backend {
   };
 
   constructor(options: IoredisBackendOptions = {}) {
-    if (typeof options !== 'object' || options === null) {
-      throw new BackendConfigError(`${WHAT}: options must be an object, got ${show(options)}`);
-    }
+    backendChecks(WHAT).object(options);
     if (options.redis !== undefined) {
       const r = options.redis as unknown as Record<string, unknown> | null;
       if (typeof r?.pipeline !== 'function' || typeof r?.evalsha !== 'function' || typeof r?.connect !== 'function') {
@@ -233,7 +232,7 @@ export class IoredisBackend implements Backend {
   }
 
   #target(): string {
-    return this.#given !== undefined ? 'the given ioredis client' : redact(this.#urls.join(','));
+    return this.#given !== undefined ? 'the given ioredis client' : this.#urls.map(redactUrl).join(',');
   }
 
   /** Runs `fn` after every earlier operation settled: one flush, render or close at a time. */
@@ -415,7 +414,10 @@ export class IoredisBackend implements Backend {
    */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#closed) return;
-    const timeout = checkMs(WHAT, 'close timeoutMs', options?.timeoutMs, this.#timeoutMs * 2, 1);
+    const timeout = backendChecks(WHAT).integer('close timeoutMs', options?.timeoutMs, this.#timeoutMs * 2, {
+      min: 1,
+      unit: 'ms',
+    });
     this.#closed = true;
     unloadBackend(this);
     process.removeListener('beforeExit', this.#onBeforeExit);

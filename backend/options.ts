@@ -1,72 +1,48 @@
 import { hostname } from 'node:os';
 // Checks shared by the backends' options; messages name the option and the value.
-import { show } from '../errors';
-import { BackendConfigError } from '../errors';
+import { BackendConfigError, show } from '../errors';
 import { PREFIX } from '../config/rules';
-import { checkLogger as checkAnyLogger } from '../log';
+import { checkLogger } from '../log';
 import type { Logger } from '../log';
+import { optionChecks, type OptionChecks } from '../options';
 
 export { PREFIX } from '../config/rules';
 
-/** A prefix usable as a Redis Cluster hash tag. */
-export function checkPrefix(what: string, prefix: unknown): string {
-  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
-    throw new BackendConfigError(`${what}: prefix ${show(prefix)} must match [A-Za-z0-9_.:-]{1,64}`);
-  }
-  return prefix;
+/** The option checks of backend `what`, throwing `BackendConfigError`. */
+export function backendChecks(what: string): OptionChecks {
+  return optionChecks(what, BackendConfigError);
 }
 
-/** A whole number of milliseconds in [min, max]. */
-export function checkMs(
-  what: string,
-  option: string,
-  value: unknown,
-  fallback: number,
-  min: number,
-  max = 2 ** 31 - 1,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new BackendConfigError(
-      `${what}: ${option} must be an integer from ${min} to ${max} (ms), got ${show(value)}`,
-    );
-  }
-  return value;
+/** A prefix usable as a Redis Cluster hash tag; default `promsd`. */
+export function checkPrefix(opt: OptionChecks, prefix: unknown): string {
+  return opt.string('prefix', prefix ?? 'promsd', { pattern: PREFIX, rule: 'must match [A-Za-z0-9_.:-]{1,64}' }) ?? '';
 }
 
 /** Redis URLs: `redis://`, `rediss://`, `redis+unix://`; one, or several for a cluster. */
-export function checkUrls(what: string, url: unknown): string[] {
+export function checkUrls(opt: OptionChecks, url: unknown): string[] {
   const urls = Array.isArray(url) ? url : [url ?? 'redis://127.0.0.1:6379'];
-  if (urls.length === 0) throw new BackendConfigError(`${what}: url must not be an empty array`);
+  if (urls.length === 0) opt.fail('url', url, 'must not be an empty array');
   for (const u of urls) {
     if (typeof u !== 'string' || !/^(rediss?|redis\+unix|unix):\/\/[^\s]+$/.test(u)) {
-      throw new BackendConfigError(`${what}: url ${show(u)} is not a redis://, rediss:// or redis+unix:// URL`);
+      opt.fail('url', u, 'must be a redis://, rediss:// or redis+unix:// URL');
     }
     try {
       new URL(u);
     } catch {
-      throw new BackendConfigError(`${what}: url ${show(u)} is not a valid URL`);
+      opt.fail('url', u, 'must be a valid URL');
     }
   }
   return urls as string[];
 }
 
-/** The `logger` option: the four methods, or the library default (stderr, `PROMSD_LOG_LEVEL`). */
-export function checkLogger(what: string, logger: unknown): Logger {
-  return checkAnyLogger(what, logger, BackendConfigError);
-}
-
 /** A PEM certificate (or bundle) for `tlsCa`. */
-export function checkCa(what: string, ca: unknown): string | undefined {
+export function checkCa(opt: OptionChecks, ca: unknown): string | undefined {
   if (ca === undefined) return undefined;
   if (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new BackendConfigError(
-      `${what}: tlsCa must be PEM text (-----BEGIN CERTIFICATE-----…), got ${show(typeof ca === 'string' ? ca.slice(0, 40) : ca)}`,
-    );
+    opt.fail('tlsCa', typeof ca === 'string' ? ca.slice(0, 40) : ca, 'must be PEM text (-----BEGIN CERTIFICATE-----…)');
   }
   return ca;
 }
-
 /** The options every Redis-protocol backend shares, checked and with their defaults. */
 export interface ResolvedBackendOptions {
   urls: string[];
@@ -84,36 +60,31 @@ export interface ResolvedBackendOptions {
 
 /** Checks the options `RedisBackend` and `IoredisBackend` share; messages name the option and the value. */
 export function resolveBackendOptions(what: string, options: Record<string, unknown>): ResolvedBackendOptions {
-  const urls = checkUrls(what, options.url);
-  if (options.cluster !== undefined && typeof options.cluster !== 'boolean') {
-    throw new BackendConfigError(`${what}: cluster must be a boolean, got ${show(options.cluster)}`);
-  }
-  const cluster = options.cluster ?? false;
+  const opt = backendChecks(what);
+  const ms = { min: 0, unit: 'ms' };
+  const urls = checkUrls(opt, options.url);
+  const cluster = opt.boolean('cluster', options.cluster, false);
   if (!cluster && urls.length > 1) {
     throw new BackendConfigError(`${what}: several urls need cluster: true, got ${show(urls)}`);
   }
-  const flushIntervalMs = checkMs(what, 'flushIntervalMs', options.flushIntervalMs, 1000, 10);
-  const processTtlMs = checkMs(what, 'processTtlMs', options.processTtlMs, 15_000, 100);
+  const flushIntervalMs = opt.integer('flushIntervalMs', options.flushIntervalMs, 1000, { ...ms, min: 10 });
+  const processTtlMs = opt.integer('processTtlMs', options.processTtlMs, 15_000, { ...ms, min: 100 });
   if (processTtlMs <= flushIntervalMs) {
     throw new BackendConfigError(
       `${what}: processTtlMs (${processTtlMs}) must be longer than flushIntervalMs (${flushIntervalMs}), or live processes would look dead`,
     );
   }
-  const { processLabel } = options;
-  if (processLabel !== undefined && (typeof processLabel !== 'string' || processLabel === '')) {
-    throw new BackendConfigError(`${what}: processLabel must be a non-empty string, got ${show(processLabel)}`);
-  }
   return {
     urls,
     cluster,
-    prefix: checkPrefix(what, options.prefix ?? 'promsd'),
+    prefix: checkPrefix(opt, options.prefix),
     flushIntervalMs,
     processTtlMs,
-    retainMs: checkMs(what, 'retainMs', options.retainMs, 3_600_000, processTtlMs),
-    timeoutMs: checkMs(what, 'timeoutMs', options.timeoutMs, 5000, 1),
-    logThrottleMs: checkMs(what, 'logThrottleMs', options.logThrottleMs, 60_000, 0),
-    processLabel: (processLabel as string | undefined) ?? `${hostname()}:${process.pid}`,
-    logger: checkLogger(what, options.logger),
-    tlsCa: checkCa(what, options.tlsCa),
+    retainMs: opt.integer('retainMs', options.retainMs, 3_600_000, { ...ms, min: processTtlMs }),
+    timeoutMs: opt.integer('timeoutMs', options.timeoutMs, 5000, { ...ms, min: 1 }),
+    logThrottleMs: opt.integer('logThrottleMs', options.logThrottleMs, 60_000, ms),
+    processLabel: opt.string('processLabel', options.processLabel) ?? `${hostname()}:${process.pid}`,
+    logger: checkLogger(what, options.logger, BackendConfigError),
+    tlsCa: checkCa(opt, options.tlsCa),
   };
 }

@@ -103,13 +103,6 @@ export function parseValue(s: string): number | undefined {
   return DECIMAL.test(t) ? Number(t) : undefined;
 }
 
-/** Hides a password in a URL for logs. */
-export function redact(url: string): string {
-  const s = url.indexOf('://');
-  const at = url.lastIndexOf('@');
-  return s >= 0 && at > s ? `${url.slice(0, s + 3)}***${url.slice(at)}` : url;
-}
-
 /** This process's values as read from the store (the shape of `native.backendSnapshot()`). */
 export interface ProtocolSnapshot {
   metas: string[];

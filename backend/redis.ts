@@ -3,12 +3,11 @@
 // here runs per update: updates keep going to the shards; the core reads them.
 import { hostname } from 'node:os';
 
-import { show } from '../errors';
 import { native } from '../metrics/native';
 import { shard } from '../metrics/shard';
 import { BackendConfigError } from '../errors';
 import { unloadBackend } from './load';
-import { checkCa, checkMs, checkPrefix, checkUrls, resolveBackendOptions } from './options';
+import { backendChecks, checkCa, checkPrefix, checkUrls, resolveBackendOptions } from './options';
 import type { Backend, Logger, RenderOptions } from './types';
 
 /** Options of {@link RedisBackend}. */
@@ -62,10 +61,7 @@ export class RedisBackend implements Backend {
   #closed = false;
 
   constructor(options: RedisBackendOptions = {}) {
-    if (typeof options !== 'object' || options === null) {
-      throw new BackendConfigError(`${WHAT}: options must be an object, got ${show(options)}`);
-    }
-    const o = resolveBackendOptions(WHAT, options as Record<string, unknown>);
+    const o = resolveBackendOptions(WHAT, backendChecks(WHAT).object(options));
     this.#urls = o.urls;
     this.#cluster = o.cluster;
     this.#prefix = o.prefix;
@@ -151,7 +147,10 @@ export class RedisBackend implements Backend {
     this.#closed = true;
     unloadBackend(this);
     if (this.#processId === undefined) return;
-    const timeout = checkMs(WHAT, 'close timeoutMs', options.timeoutMs, this.#timeoutMs * 2, 1);
+    const timeout = backendChecks(WHAT).integer('close timeoutMs', options.timeoutMs, this.#timeoutMs * 2, {
+      min: 1,
+      unit: 'ms',
+    });
     await native.backendClose(timeout);
   }
 }
@@ -179,15 +178,15 @@ export interface RenderRedisOptions {
  * as `promsd serve`): one round trip, read and encoded off the JS thread.
  */
 export async function renderRedis(options: RenderRedisOptions = {}): Promise<string> {
-  const what = 'renderRedis';
-  const urls = checkUrls(what, options.url);
+  const opt = backendChecks('renderRedis');
+  const urls = checkUrls(opt, options.url);
   return native.redisRender({
     urls,
     cluster: options.cluster ?? urls.length > 1,
-    prefix: checkPrefix(what, options.prefix ?? 'promsd'),
-    timeoutMs: checkMs(what, 'timeoutMs', options.timeoutMs, 5000, 1),
+    prefix: checkPrefix(opt, options.prefix),
+    timeoutMs: opt.integer('timeoutMs', options.timeoutMs, 5000, { min: 1, unit: 'ms' }),
     openMetrics: options.openMetrics ?? false,
     defaultLabels: Object.entries(options.defaultLabels ?? {}).flat(),
-    tlsCa: checkCa(what, options.tlsCa),
+    tlsCa: checkCa(opt, options.tlsCa),
   });
 }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { ConfigError, show } from '../errors';
 
 export { ConfigError } from '../errors';
+import { redactUrl } from './rules';
 import { configKeys } from './schema';
 import type { KeyDef, PromsdConfig, PromsdConfigInput, StringKind } from './schema';
 
@@ -70,7 +71,7 @@ function where(def: KeyDef, source: ConfigSource, file: string | undefined): str
 
 function shown(def: KeyDef, value: unknown): string {
   if (!def.secret || value === '') return show(value);
-  return def.key === 'backend.redisUrl' && typeof value === 'string' ? show(maskUrl(value)) : '"***"';
+  return def.key === 'backend.redisUrl' && typeof value === 'string' ? show(redactUrl(value)) : '"***"';
 }
 
 /** Flattens `{ server: { port } }` into `server.port → value`, reporting unknown keys. */
@@ -222,19 +223,9 @@ export function maskedConfig(config: PromsdConfig): PromsdConfig {
     const [section = '', name = ''] = def.key.split('.');
     const v = sections[section]?.[name];
     if (typeof v !== 'string') continue;
-    (sections[section] as Record<string, unknown>)[name] = def.key === 'backend.redisUrl' ? maskUrl(v) : '***';
+    (sections[section] as Record<string, unknown>)[name] = def.key === 'backend.redisUrl' ? redactUrl(v) : '***';
   }
   return copy;
-}
-
-function maskUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return '***';
-  }
 }
 
 /** The README's configuration table, generated from the schema. */

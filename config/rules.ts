@@ -22,3 +22,17 @@ export function isMetricsPath(path: unknown): path is string {
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 /** A log level. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * A URL with its password replaced by `***` (the user kept), for logs and printed configuration;
+ * `***` whole when it does not parse, since it may then be a secret typed in the wrong place.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '***';
+  }
+}

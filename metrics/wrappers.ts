@@ -8,7 +8,8 @@
 // The wrapped call keeps `this`, the arguments, the return value and the thrown error (the same
 // objects); metrics are recorded when the call returns, throws, or its promise settles.
 import { Counter } from './counter';
-import { InvalidLabelsError, InvalidMetricError, InvalidOptionsError, InvalidValueError, show } from '../errors';
+import { InvalidLabelsError, InvalidMetricError, InvalidValueError, show } from '../errors';
+import { optionChecks, type OptionChecks } from '../options';
 import { Gauge } from './gauge';
 import { Histogram } from './histogram';
 import { labelValuesOf, type LabelValues } from './labels';
@@ -103,10 +104,8 @@ export function time<T extends string, A extends unknown[] = unknown[], R = unkn
   }
   const opts = checkOptions(api, options, ['labels', 'exemplars']);
   const labelsOf = resolver(api, metric, opts.labels, 3);
-  const exemplars = opts.exemplars;
-  if (exemplars !== undefined && typeof exemplars !== 'boolean') {
-    throw new InvalidOptionsError(`${api}: option exemplars must be a boolean, got ${show(exemplars)}`);
-  }
+  optionChecks(api).boolean('exemplars', opts.exemplars, false);
+  const exemplars = opts.exemplars as boolean | undefined; // undefined: on when the histogram has them
   const histogram = metric instanceof Histogram ? metric : undefined;
   const summary = metric instanceof Summary ? metric : undefined;
   const gauge = metric instanceof Gauge ? metric : undefined;
@@ -306,20 +305,8 @@ function isDecoratorContext(value: unknown): value is DecoratorContext {
 }
 
 /** Checks that options is an object with only known keys (a typo must not be ignored). */
-function checkOptions<O extends object>(
-  api: string,
-  options: O | undefined,
-  known: readonly string[],
-): Partial<Record<string, unknown>> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionsError(`${api}: options must be an object, got ${show(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key))
-      throw new InvalidOptionsError(`${api}: unknown option ${show(key)} (known: ${known.join(', ')})`);
-  }
-  return options as Partial<Record<string, unknown>>;
+function checkOptions(api: string, options: object | undefined, known: readonly string[]): Record<string, unknown> {
+  return optionChecks(api).keys(options, known);
 }
 
 /**
@@ -362,9 +349,8 @@ function resolver(
 function matcher(api: string, exc: unknown): (error: unknown) => boolean {
   if (exc === undefined) return () => true;
   if (typeof exc !== 'function') {
-    throw new InvalidOptionsError(
-      `${api}: option exc must be an error class or a predicate (error) => boolean, got ${show(exc)}`,
-    );
+    const opt: OptionChecks = optionChecks(api);
+    opt.fail('exc', exc, 'must be an error class or a predicate (error) => boolean');
   }
   if (isClass(exc)) return (error) => error instanceof exc;
   const predicate = exc as (error: unknown) => unknown;

@@ -5,7 +5,8 @@ import { resolveConnection, type ConsulConnection, type ConsulTlsOptions } from 
 import { goDuration, humanDuration, parseDuration, type Duration } from './duration';
 import { ConsulApiError, InvalidSdOptionError } from '../errors';
 import type { SdLogger } from './logger';
-import { checkKeys, optBoolean, optLogger, optString, optStringArray, optStringRecord } from './options';
+import { checkLogger } from '../log';
+import { optionChecks, type OptionChecks } from '../options';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from './types';
 
 export type { ConsulTlsOptions } from './consul-config';
@@ -95,7 +96,7 @@ const KNOWN = [
 ];
 // Consul's rules for service meta keys (structs.ValidateServiceMetadata).
 const META_KEY = /^[a-zA-Z0-9_-]{1,128}$/;
-const NO_SLASH = /^[^/]+$/;
+const NOT_A_PATH = { pattern: /^[^/]+$/, rule: 'must not contain "/"' };
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 interface Settings {
@@ -118,13 +119,15 @@ interface Settings {
   connection: ConsulConnection;
 }
 
+const opt: OptionChecks = optionChecks('ConsulAgent', InvalidSdOptionError);
+
 function settings(options: unknown): Settings {
-  const o = checkKeys('ConsulAgent', options, KNOWN);
-  const name = optString('ConsulAgent: name', o.name, NO_SLASH, 'must not contain "/"') ?? 'app-metrics';
-  const serviceId = optString('ConsulAgent: serviceId', o.serviceId, NO_SLASH, 'must not contain "/"');
-  const tags = optStringArray('ConsulAgent: tags', o.tags) ?? ['metrics'];
+  const o = opt.keys(options, KNOWN);
+  const name = opt.string('name', o.name, NOT_A_PATH) ?? 'app-metrics';
+  const serviceId = opt.string('serviceId', o.serviceId, NOT_A_PATH);
+  const tags = opt.stringArray('tags', o.tags) ?? ['metrics'];
   const meta =
-    optStringRecord('ConsulAgent: meta', o.meta, {
+    opt.stringRecord('meta', o.meta, {
       pattern: META_KEY,
       rule: 'must be 1-128 letters, digits, "_" or "-" (Consul\'s rule for meta keys)',
       reserved: (k) =>
@@ -141,9 +144,9 @@ function settings(options: unknown): Settings {
       `ConsulAgent: meta has ${Object.keys(meta).length} keys; Consul allows 64 including metrics_path and metrics_scheme`,
     );
   }
-  const token = optString('ConsulAgent: token', o.token);
-  const address = optString('ConsulAgent: address', o.address);
-  const agentAddress = optString('ConsulAgent: agentAddress', o.agentAddress);
+  const token = opt.string('token', o.token);
+  const address = opt.string('address', o.address);
+  const agentAddress = opt.string('agentAddress', o.agentAddress);
 
   let check: Settings['check'];
   const c = typeof o.check === 'string' ? { type: o.check } : (o.check ?? { type: 'http' });
@@ -152,27 +155,29 @@ function settings(options: unknown): Settings {
     c === null ||
     ((c as { type?: unknown }).type !== 'http' && (c as { type?: unknown }).type !== 'ttl')
   ) {
-    throw new InvalidSdOptionError(
-      `ConsulAgent: check must be 'http', 'ttl', { type: 'http', path, interval, timeout } or { type: 'ttl', ttl }, got ${show(o.check)}`,
+    opt.fail(
+      'check',
+      o.check,
+      "must be 'http', 'ttl', { type: 'http', path, interval, timeout } or { type: 'ttl', ttl }",
     );
   }
   if ((c as { type: string }).type === 'http') {
-    const h = checkKeys('ConsulAgent: check', c, ['type', 'path', 'interval', 'timeout']);
-    const path = optString('ConsulAgent: check.path', h.path, /^\//, 'must start with "/"');
+    const h = opt.keys(c, ['type', 'path', 'interval', 'timeout'], 'check');
+    const path = opt.string('check.path', h.path, { pattern: /^\//, rule: 'must start with "/"' });
     const interval = (h.interval ?? '10s') as Duration;
     const timeout = (h.timeout ?? '5s') as Duration;
     parseDuration(interval, 'ConsulAgent: check.interval');
     parseDuration(timeout, 'ConsulAgent: check.timeout');
     check = { type: 'http', path, interval, timeout };
   } else {
-    const t = checkKeys('ConsulAgent: check', c, ['type', 'ttl']);
+    const t = opt.keys(c, ['type', 'ttl'], 'check');
     const ttl = (t.ttl ?? '15s') as Duration;
     check = { type: 'ttl', ttl, ttlMs: parseDuration(ttl, 'ConsulAgent: check.ttl') };
   }
   const deregisterCriticalServiceAfter = (o.deregisterCriticalServiceAfter ?? '1m') as Duration;
   parseDuration(deregisterCriticalServiceAfter, 'ConsulAgent: deregisterCriticalServiceAfter');
 
-  const retry = checkKeys('ConsulAgent: retry', o.retry, ['initialDelay', 'maxDelay']);
+  const retry = opt.keys(o.retry, ['initialDelay', 'maxDelay'], 'retry');
   const initialDelayMs = parseDuration(retry.initialDelay ?? '1s', 'ConsulAgent: retry.initialDelay');
   const maxDelayMs = parseDuration(retry.maxDelay ?? '1m', 'ConsulAgent: retry.maxDelay');
   if (maxDelayMs < initialDelayMs) {
@@ -181,7 +186,7 @@ function settings(options: unknown): Settings {
     );
   }
   if (o.env !== undefined && (typeof o.env !== 'object' || o.env === null)) {
-    throw new InvalidSdOptionError(`ConsulAgent: env must be an object of environment variables, got ${show(o.env)}`);
+    opt.fail('env', o.env, 'must be an object of environment variables');
   }
   return {
     name,
@@ -191,13 +196,13 @@ function settings(options: unknown): Settings {
     address,
     check,
     deregisterCriticalServiceAfter,
-    deregister: optBoolean('ConsulAgent: deregister', o.deregister, true),
+    deregister: opt.boolean('deregister', o.deregister, true),
     requestTimeoutMs: parseDuration(o.requestTimeout ?? '5s', 'ConsulAgent: requestTimeout'),
     syncIntervalMs: parseDuration(o.syncInterval ?? '30s', 'ConsulAgent: syncInterval'),
     initialDelayMs,
     maxDelayMs,
-    handleSignals: optBoolean('ConsulAgent: handleSignals', o.handleSignals, false),
-    logger: optLogger('ConsulAgent: logger', o.logger),
+    handleSignals: opt.boolean('handleSignals', o.handleSignals, false),
+    logger: checkLogger('ConsulAgent', o.logger, InvalidSdOptionError),
     connection: resolveConnection(
       { agentAddress, token, tls: o.tls },
       (o.env as NodeJS.ProcessEnv | undefined) ?? process.env,

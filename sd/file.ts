@@ -3,7 +3,8 @@ import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { advertisedAddress, checkServerInfo, defaultInstanceId, hostPort } from './address';
 import { InvalidSdOptionError } from '../errors';
-import { LABEL_NAME, checkKeys, optString, optStringRecord } from './options';
+import { LABEL_NAME } from '../metrics/validation';
+import { optionChecks, type OptionChecks } from '../options';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery, TargetGroup } from './types';
 
 /** Options of {@link FileSD}. */
@@ -53,19 +54,20 @@ export class FileSD implements ServiceDiscovery {
 
   /** Validates `options`; throws {@link InvalidSdOptionError} naming the bad one. */
   constructor(options: FileSDOptions) {
-    const o = checkKeys('FileSD', options, ['dir', 'labels', 'serviceId', 'address']);
-    const dir = optString('FileSD: dir', o.dir);
+    const opt: OptionChecks = optionChecks('FileSD', InvalidSdOptionError);
+    const o = opt.keys(options, ['dir', 'labels', 'serviceId', 'address']);
+    const dir = opt.string('dir', o.dir);
     if (dir === undefined)
       throw new InvalidSdOptionError('FileSD: dir is required (the directory Prometheus file_sd_configs watches)');
     this.#dir = resolve(dir);
     this.#labels =
-      optStringRecord('FileSD: labels', o.labels, {
+      opt.stringRecord('labels', o.labels, {
         pattern: LABEL_NAME,
         rule: 'is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)',
       }) ?? {};
     const idRule = 'must be 1-200 letters, digits, ".", "_" or "-" not starting with "." or "-" (it names a file)';
-    this.#serviceId = optString('FileSD: serviceId', o.serviceId, ID, idRule);
-    this.#address = optString('FileSD: address', o.address);
+    this.#serviceId = opt.string('serviceId', o.serviceId, { pattern: ID, rule: idRule });
+    this.#address = opt.string('address', o.address);
   }
 
   /** True while this instance's file is in place. */

@@ -6,7 +6,9 @@ import { checkServerInfo, defaultInstanceId } from './address';
 import { InvalidSdOptionError } from '../errors';
 import { targetGroupOf } from './file';
 import type { SdLogger } from './logger';
-import { LABEL_NAME, checkKeys, optLogger, optString, optStringRecord } from './options';
+import { checkLogger } from '../log';
+import { LABEL_NAME } from '../metrics/validation';
+import { optionChecks, type OptionChecks } from '../options';
 import type { Deregister, HttpSdSource, MetricsServerInfo, ServiceDiscovery, TargetGroup } from './types';
 
 /** Options of {@link RedisHttpSD}: give either `url` or `redis`. */
@@ -102,20 +104,12 @@ export class RedisHttpSD implements ServiceDiscovery, HttpSdSource {
 
   /** Validates `options` (throws {@link InvalidSdOptionError} naming the bad one); connects lazily. */
   constructor(options: RedisHttpSDOptions) {
-    const o = checkKeys('RedisHttpSD', options, [
-      'url',
-      'redis',
-      'prefix',
-      'ttlSeconds',
-      'labels',
-      'serviceId',
-      'address',
-      'logger',
-    ]);
-    this.#url = optString('RedisHttpSD: url', o.url, /^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
+    const opt: OptionChecks = optionChecks('RedisHttpSD', InvalidSdOptionError);
+    const o = opt.keys(options, ['url', 'redis', 'prefix', 'ttlSeconds', 'labels', 'serviceId', 'address', 'logger']);
+    this.#url = opt.string('url', o.url, { pattern: /^rediss?:\/\//, rule: 'must be a redis:// or rediss:// URL' });
     const r = o.redis as { eval?: unknown } | undefined;
     if (r !== undefined && (typeof r !== 'object' || r === null || typeof r.eval !== 'function')) {
-      throw new InvalidSdOptionError(`RedisHttpSD: redis must be an ioredis Redis or Cluster instance, got ${show(r)}`);
+      opt.fail('redis', r, 'must be an ioredis Redis or Cluster instance');
     }
     if ((this.#url === undefined) === (r === undefined)) {
       throw new InvalidSdOptionError(
@@ -124,21 +118,24 @@ export class RedisHttpSD implements ServiceDiscovery, HttpSdSource {
     }
     this.#given = o.redis as Redis | Cluster | undefined;
     const prefixRule = 'must not contain "{", "}" or spaces (it becomes the Redis Cluster hash tag)';
-    const prefix = optString('RedisHttpSD: prefix', o.prefix, PREFIX, prefixRule) ?? 'promsd';
+    const prefix = opt.string('prefix', o.prefix, { pattern: PREFIX, rule: prefixRule }) ?? 'promsd';
     this.#keys = [`{${prefix}}:sd`, `{${prefix}}:sd:targets`];
     const ttl = o.ttlSeconds ?? 30;
     if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
-      throw new InvalidSdOptionError(`RedisHttpSD: ttlSeconds must be a positive number of seconds, got ${show(ttl)}`);
+      opt.fail('ttlSeconds', ttl, 'must be a positive number of seconds');
     }
     this.#ttlMs = Math.round(ttl * 1000);
     this.#labels =
-      optStringRecord('RedisHttpSD: labels', o.labels, {
+      opt.stringRecord('labels', o.labels, {
         pattern: LABEL_NAME,
         rule: 'is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)',
       }) ?? {};
-    this.#serviceId = optString('RedisHttpSD: serviceId', o.serviceId, ID, 'must be 1-200 characters without spaces');
-    this.#address = optString('RedisHttpSD: address', o.address);
-    this.#logger = optLogger('RedisHttpSD: logger', o.logger);
+    this.#serviceId = opt.string('serviceId', o.serviceId, {
+      pattern: ID,
+      rule: 'must be 1-200 characters without spaces',
+    });
+    this.#address = opt.string('address', o.address);
+    this.#logger = checkLogger('RedisHttpSD', o.logger, InvalidSdOptionError);
   }
 
   /** True while the last announcement reached Redis. */

@@ -2,7 +2,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { InvalidOptionsError, ServerStartError } from '../errors';
+import { ServerStartError } from '../errors';
 import { combineServiceDiscovery } from '../sd/combine';
 import { getBackend } from '../backend/load';
 import { native } from '../metrics/native';
@@ -14,7 +14,7 @@ import { importHono, importNodeServer } from './hono';
 import type { ExpositionSource } from './app';
 import { checkLogger, defaultLogger, LogThrottle } from '../log';
 import type { Logger } from '../log';
-import { resolveServerOptions, urlOf } from './options';
+import { resolveServerOptions, serverChecks, urlOf } from './options';
 import type { MetricsServerOptions, ResolvedServerOptions } from './options';
 
 /** Where a server actually listens. */
@@ -95,9 +95,7 @@ export class Registrations {
       return new Registrations(sd, false);
     }
     if (typeof sd !== 'object' || sd === null || typeof (sd as ServiceDiscovery).register !== 'function') {
-      throw new InvalidOptionsError(
-        `metrics server option "serviceDiscovery": expected a plugin with register(server), or an array of them`,
-      );
+      serverChecks.fail('serviceDiscovery', sd, 'must be a plugin with register(server), or an array of them');
     }
     return new Registrations([sd], true);
   }

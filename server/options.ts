@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isMetricsPath, RESERVED_PATHS } from '../config/rules';
-import { InvalidOptionsError, ServerStartError, show } from '../errors';
+import { ServerStartError, show } from '../errors';
+import { isPlainObject, optionChecks, type OptionChecks } from '../options';
 import { serverEnv } from '../config/index';
 import type { Logger } from '../log';
 import type { Registry } from '../metrics/registry';
@@ -92,19 +93,17 @@ const CORE_KEYS = new Set([
   'requestTimeoutMs',
   'maxConnections',
 ]);
-const ALL_KEYS = new Set([...CORE_KEYS, 'registry', 'serviceDiscovery', 'httpSd', 'logger']);
+const ALL_KEYS = [...CORE_KEYS, 'registry', 'serviceDiscovery', 'httpSd', 'logger'];
+
+/** The option checks of the metrics server, `metrics server: port must be …, got …`. */
+export const serverChecks: OptionChecks = optionChecks('metrics server');
+const opt: OptionChecks = serverChecks;
+const MS = { min: 1, unit: 'ms' };
 
 /** Defaults of the edge options. */
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_CONNECTIONS = 1000;
-
-function msOption(o: Record<string, unknown>, key: string, fallback: number): number {
-  const v = o[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 2 ** 31 - 1)
-    bad(key, v, 'an integer number of milliseconds ≥ 1');
-  return v;
-}
 
 /**
  * The options with what the environment sets (PROMSD_PORT, PROMSD_ADDR, PROMSD_PATH,
@@ -125,10 +124,6 @@ function withEnv(o: Record<string, unknown>, env: Record<string, string | undefi
 }
 export { isMetricsPath } from '../config/rules';
 
-function bad(key: string, value: unknown, expected: string): never {
-  throw new InvalidOptionsError(`metrics server option "${key}": ${show(value)} is invalid (expected ${expected})`);
-}
-
 function isPem(v: unknown): v is string | Buffer {
   return typeof v === 'string' || Buffer.isBuffer(v);
 }
@@ -139,48 +134,32 @@ export function resolveServerOptions(
   threaded = false,
   env: Record<string, string | undefined> = process.env,
 ): ResolvedServerOptions {
-  const given = (options ?? {}) as Record<string, unknown>;
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) bad('options', given, 'an object');
-  for (const k of Object.keys(given)) {
-    if (!ALL_KEYS.has(k)) bad(k, given[k], `one of the known options: ${[...ALL_KEYS].join(', ')}`);
-  }
-  const o = withEnv(given, env);
+  const o = withEnv(opt.keys(options ?? undefined, ALL_KEYS), env);
   if (threaded && o.httpSd !== undefined) {
-    bad(
+    opt.fail(
       'httpSd',
       '[object]',
-      'no httpSd on a threaded server: serve it from startHttpServer or mount httpSdHandler in your app',
+      'must not be given to a threaded server: serve it from startHttpServer or mount httpSdHandler in your app',
     );
   }
-  const port = o.port ?? 0;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
-    bad('port', port, 'an integer from 0 to 65535');
-  const addr = o.addr ?? '0.0.0.0';
-  if (typeof addr !== 'string' || addr === '') bad('addr', addr, 'a host name or IP address');
+  const port = opt.integer('port', o.port, 0, { min: 0, max: 65535 });
+  const addr = opt.string('addr', o.addr) ?? '0.0.0.0';
   const path = o.path ?? '/metrics';
   if (!isMetricsPath(path)) {
-    bad(
+    opt.fail(
       'path',
       path,
-      `an absolute URL path such as "/metrics", other than ${[...RESERVED_PATHS].join(', ')} (the server answers those itself)`,
+      `must be an absolute URL path such as "/metrics", other than ${[...RESERVED_PATHS].join(', ')} (the server answers those itself)`,
     );
   }
-  const compression = o.compression ?? true;
-  if (typeof compression !== 'boolean') bad('compression', compression, 'true or false');
+  const compression = opt.boolean('compression', o.compression, true);
   let auth: AuthOptions | undefined;
   if (o.auth !== undefined) {
     const a = o.auth as Record<string, unknown>;
-    if (
-      typeof a === 'object' &&
-      a !== null &&
-      typeof a.token === 'string' &&
-      a.token !== '' &&
-      Object.keys(a).length === 1
-    ) {
+    if (isPlainObject(a) && typeof a.token === 'string' && a.token !== '' && Object.keys(a).length === 1) {
       auth = { token: a.token };
     } else if (
-      typeof a === 'object' &&
-      a !== null &&
+      isPlainObject(a) &&
       typeof a.username === 'string' &&
       typeof a.password === 'string' &&
       a.username !== '' &&
@@ -189,21 +168,20 @@ export function resolveServerOptions(
     ) {
       auth = { username: a.username, password: a.password };
     } else {
-      bad(
+      opt.fail(
         'auth',
         a === null || typeof a !== 'object' ? a : '[object]',
-        '{ token } with a non-empty token, or { username, password } with a username without ":"',
+        'must be { token } with a non-empty token, or { username, password } with a username without ":"',
       );
     }
   }
   let tls: ResolvedServerOptions['tls'];
   if (o.tls !== undefined) {
     const t = o.tls as Record<string, unknown>;
-    if (typeof t !== 'object' || t === null) bad('tls', t, '{ key, cert, ca? } or { keyFile, certFile, caFile? }');
+    if (!isPlainObject(t)) opt.fail('tls', t, 'must be { key, cert, ca? } or { keyFile, certFile, caFile? }');
     const read = (fileKey: string): Buffer | undefined => {
-      const f = t[fileKey];
+      const f = opt.string(`tls.${fileKey}`, t[fileKey]);
       if (f === undefined) return undefined;
-      if (typeof f !== 'string' || f === '') bad(`tls.${fileKey}`, f, 'a file path');
       try {
         return readFileSync(f);
       } catch (err) {
@@ -216,24 +194,27 @@ export function resolveServerOptions(
     const key = t.key ?? read('keyFile');
     const cert = t.cert ?? read('certFile');
     const ca = t.ca ?? read('caFile');
-    if (!isPem(key)) bad('tls.key', key, 'a PEM private key (string or Buffer), or tls.keyFile');
-    if (!isPem(cert)) bad('tls.cert', cert, 'a PEM certificate (string or Buffer), or tls.certFile');
+    if (!isPem(key)) opt.fail('tls.key', key, 'must be a PEM private key (string or Buffer), or give tls.keyFile');
+    if (!isPem(cert)) opt.fail('tls.cert', cert, 'must be a PEM certificate (string or Buffer), or give tls.certFile');
     if (ca !== undefined && !isPem(ca) && !(Array.isArray(ca) && ca.every(isPem)))
-      bad('tls.ca', '[value]', 'PEM CA certificates');
+      opt.fail('tls.ca', '[value]', 'must be PEM CA certificates');
     tls = ca === undefined ? { key, cert } : { key, cert, ca: ca as string | Buffer | (string | Buffer)[] };
   }
-  const headersTimeoutMs = msOption(o, 'headersTimeoutMs', DEFAULT_HEADERS_TIMEOUT_MS);
-  const requestTimeoutMs = msOption(o, 'requestTimeoutMs', Math.max(DEFAULT_REQUEST_TIMEOUT_MS, headersTimeoutMs));
+  const headersTimeoutMs = opt.integer('headersTimeoutMs', o.headersTimeoutMs, DEFAULT_HEADERS_TIMEOUT_MS, MS);
+  const requestTimeoutMs = opt.integer(
+    'requestTimeoutMs',
+    o.requestTimeoutMs,
+    Math.max(DEFAULT_REQUEST_TIMEOUT_MS, headersTimeoutMs),
+    MS,
+  );
   if (requestTimeoutMs < headersTimeoutMs) {
-    bad(
+    opt.fail(
       'requestTimeoutMs',
       requestTimeoutMs,
-      `at least headersTimeoutMs (${headersTimeoutMs}): a request includes its headers`,
+      `must be at least headersTimeoutMs (${headersTimeoutMs}): a request includes its headers`,
     );
   }
-  const maxConnections = o.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  if (typeof maxConnections !== 'number' || !Number.isInteger(maxConnections) || maxConnections < 1)
-    bad('maxConnections', maxConnections, 'an integer ≥ 1');
+  const maxConnections = opt.integer('maxConnections', o.maxConnections, DEFAULT_MAX_CONNECTIONS, { min: 1 });
   return { port, addr, path, compression, auth, tls, headersTimeoutMs, requestTimeoutMs, maxConnections };
 }
 

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { InvalidOptionsError, ServerStartError, show } from '../errors';
+import { ServerStartError } from '../errors';
 import { getBackend } from '../backend/load';
 import { checkLogger } from '../log';
 import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../metrics/registry';
 import type { BoundSocket } from './http';
 import { Registrations, serverInfo } from './http';
-import { resolveServerOptions, urlOf } from './options';
+import { resolveServerOptions, serverChecks, urlOf } from './options';
 import type { MetricsServerOptions } from './options';
 import type { BackendPlace, OwnerMessage, WorkerMessage, WorkerStart } from './thread-protocol';
 
@@ -100,14 +100,10 @@ export async function startHttpServerInThread(
 ): Promise<ThreadedMetricsHTTPServer> {
   const { collectTimeoutMs = 0, startTimeoutMs = 10_000, ...rest } = options ?? {};
   if (typeof collectTimeoutMs !== 'number' || !Number.isFinite(collectTimeoutMs) || collectTimeoutMs < 0) {
-    throw new InvalidOptionsError(
-      `metrics server option "collectTimeoutMs": ${show(collectTimeoutMs)} is invalid (expected a number ≥ 0)`,
-    );
+    serverChecks.fail('collectTimeoutMs', collectTimeoutMs, 'must be a number ≥ 0');
   }
   if (typeof startTimeoutMs !== 'number' || !Number.isFinite(startTimeoutMs) || startTimeoutMs <= 0) {
-    throw new InvalidOptionsError(
-      `metrics server option "startTimeoutMs": ${show(startTimeoutMs)} is invalid (expected a number > 0)`,
-    );
+    serverChecks.fail('startTimeoutMs', startTimeoutMs, 'must be a number > 0');
   }
   const opts = resolveServerOptions(rest, true);
   const logger = checkLogger('metrics server', rest.logger);

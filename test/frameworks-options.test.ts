@@ -104,24 +104,24 @@ describe('options shared by every adapter', () => {
     const reg = new Registry();
     expect(() => expressMetrics({ registry: reg, excludeRoutes: '/healthz' as never })).toThrow(
       new InvalidOptionsError(
-        'metricsMiddleware: option excludeRoutes must be an array of strings and RegExps, got "/healthz"',
+        'metricsMiddleware: excludeRoutes must be an array of strings and RegExps, got "/healthz"',
       ),
     );
     expect(() => koaMetrics({ registry: reg, normalizePath: 'x' as never })).toThrow(
-      'metricsMiddleware: option normalizePath must be a function (request) => route label, got "x"',
+      'metricsMiddleware: normalizePath must be a function (request) => route label, got "x"',
     );
     expect(() => honoMetrics({ registry: reg, extraLabels: { route: () => 'x' } })).toThrow(
-      'metricsMiddleware: option extraLabels: label name "route" is invalid or reserved (method, route, status, le, and each other label once)',
+      'metricsMiddleware: extraLabels: label name must be valid and not reserved (method, route, status, le, and each other label once), got "route"',
     );
     expect(() => honoMetrics({ registry: reg, labels: { a: 1 }, extraLabels: { a: () => 'x' } })).toThrow(
-      'metricsMiddleware: option extraLabels: label name "a" is invalid or reserved',
+      /^metricsMiddleware: extraLabels: label name must be valid and not reserved .*, got "a"$/,
     );
     expect(() => honoMetrics({ registry: reg, sizes: 'yes' as never })).toThrow(
-      'metricsMiddleware: option sizes must be a boolean, got "yes"',
+      'metricsMiddleware: sizes must be true or false, got "yes"',
     );
     const app = Fastify();
     await expect(app.register(metricsPlugin, { registry: reg, endpoint: 'metrics' })).rejects.toThrow(
-      'promsd/fastify metricsPlugin: option endpoint must be an absolute URL path or false, got "metrics"',
+      'promsd/fastify metricsPlugin: endpoint must be an absolute URL path or false, got "metrics"',
     );
   });
 

@@ -184,7 +184,7 @@ describe('metricsMiddleware', () => {
       'metricsMiddleware: unknown option "bucket"',
     );
     expect(() => metricsMiddleware({ registry: reg, labels: { route: 'x' } })).toThrow(
-      'label name "route" is invalid or reserved',
+      'labels: label name must be valid and not reserved (method, route, status, le, and each other label once), got "route"',
     );
     expect(() => metricsMiddleware({ registry: reg, labels: { ok: {} as never } })).toThrow(
       'value of "ok" must be a string or a number, got {}',

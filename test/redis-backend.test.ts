@@ -140,10 +140,10 @@ describe('RedisBackend in this process', () => {
 
   it('refuses bad options with messages naming them', () => {
     expect(() => new RedisBackend({ url: 'http://x' })).toThrow(
-      new BackendConfigError('RedisBackend: url "http://x" is not a redis://, rediss:// or redis+unix:// URL'),
+      new BackendConfigError('RedisBackend: url must be a redis://, rediss:// or redis+unix:// URL, got "http://x"'),
     );
     expect(() => new RedisBackend({ prefix: 'a{b}' })).toThrow(
-      'RedisBackend: prefix "a{b}" must match [A-Za-z0-9_.:-]{1,64}',
+      'RedisBackend: prefix must match [A-Za-z0-9_.:-]{1,64}, got "a{b}"',
     );
     expect(() => new RedisBackend({ flushIntervalMs: 0 })).toThrow(
       'RedisBackend: flushIntervalMs must be an integer from 10 to 2147483647 (ms), got 0',

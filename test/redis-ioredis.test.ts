@@ -679,10 +679,10 @@ describe('IoredisBackend in this process', () => {
 
   it('refuses bad options with messages naming them', async () => {
     expect(() => new IoredisBackend({ url: 'http://x' })).toThrow(
-      new BackendConfigError('IoredisBackend: url "http://x" is not a redis://, rediss:// or redis+unix:// URL'),
+      new BackendConfigError('IoredisBackend: url must be a redis://, rediss:// or redis+unix:// URL, got "http://x"'),
     );
     expect(() => new IoredisBackend({ prefix: 'a{b}' })).toThrow(
-      'IoredisBackend: prefix "a{b}" must match [A-Za-z0-9_.:-]{1,64}',
+      'IoredisBackend: prefix must match [A-Za-z0-9_.:-]{1,64}, got "a{b}"',
     );
     expect(() => new IoredisBackend({ flushIntervalMs: 0 })).toThrow(
       'IoredisBackend: flushIntervalMs must be an integer from 10 to 2147483647 (ms), got 0',

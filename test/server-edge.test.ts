@@ -238,7 +238,7 @@ describe('configuration from the environment', () => {
     const empty = await startHttpServer({ auth: { token: '' } }).catch((e: unknown) => e as Error);
     expect(empty).toBeInstanceOf(InvalidOptionsError);
     expect((empty as Error).message).toBe(
-      'metrics server option "auth": "[object]" is invalid (expected { token } with a non-empty token, or { username, password } with a username without ":")',
+      'metrics server: auth must be { token } with a non-empty token, or { username, password } with a username without ":", got "[object]"',
     );
   });
 });

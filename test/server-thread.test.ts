@@ -140,11 +140,9 @@ describe('startHttpServerInThread', () => {
     );
     expect(err).toBeInstanceOf(ServerStartError);
     const bad = await startHttpServerInThread({ collectTimeoutMs: -1 }).catch((e: unknown) => e);
-    expect((bad as Error).message).toBe(
-      'metrics server option "collectTimeoutMs": -1 is invalid (expected a number ≥ 0)',
-    );
+    expect((bad as Error).message).toBe('metrics server: collectTimeoutMs must be a number ≥ 0, got -1');
     const sd = await startHttpServerInThread({ httpSd: { list: async () => [] } } as never).catch((e: unknown) => e);
-    expect((sd as Error).message).toContain('metrics server option "httpSd"');
+    expect((sd as Error).message).toContain('metrics server: httpSd must not be given to a threaded server');
   });
 
   it('registers from this thread, deregisters on close even when that fails, and stops the worker', async () => {

@@ -167,15 +167,15 @@ describe('startHttpServer', () => {
 
   it('rejects bad options with an error naming the option and the value', async () => {
     const cases: [Record<string, unknown>, string][] = [
-      [{ port: 70000 }, 'metrics server option "port": 70000 is invalid (expected an integer from 0 to 65535)'],
-      [{ port: '9464' }, 'metrics server option "port": "9464" is invalid'],
-      [{ path: 'metrics' }, 'metrics server option "path": "metrics" is invalid'],
-      [{ path: '/healthz' }, 'metrics server option "path": "/healthz" is invalid'],
-      [{ compression: 'yes' }, 'metrics server option "compression": "yes" is invalid'],
-      [{ auth: { token: '' } }, 'metrics server option "auth"'],
-      [{ auth: { username: 'a:b', password: 'x' } }, 'metrics server option "auth"'],
-      [{ tls: { key: 'k' } }, 'metrics server option "tls.cert"'],
-      [{ prot: 1 }, 'metrics server option "prot": 1 is invalid (expected one of the known options'],
+      [{ port: 70000 }, 'metrics server: port must be an integer from 0 to 65535, got 70000'],
+      [{ port: '9464' }, 'metrics server: port must be an integer from 0 to 65535, got "9464"'],
+      [{ path: 'metrics' }, 'metrics server: path must be an absolute URL path such as "/metrics"'],
+      [{ path: '/healthz' }, 'metrics server: path must be an absolute URL path'],
+      [{ compression: 'yes' }, 'metrics server: compression must be true or false, got "yes"'],
+      [{ auth: { token: '' } }, 'metrics server: auth must be'],
+      [{ auth: { username: 'a:b', password: 'x' } }, 'metrics server: auth must be'],
+      [{ tls: { key: 'k' } }, 'metrics server: tls.cert must be'],
+      [{ prot: 1 }, 'metrics server: unknown option "prot" (known: port, addr,'],
     ];
     for (const [options, message] of cases) {
       const err = await startHttpServer(options as Parameters<typeof startHttpServer>[0]).catch((e: unknown) => e);
@@ -262,7 +262,7 @@ describe('service discovery and close()', () => {
       (e: unknown) => e,
     );
     expect((one as Error).message).toBe(
-      'metrics server option "serviceDiscovery": expected a plugin with register(server), or an array of them',
+      'metrics server: serviceDiscovery must be a plugin with register(server), or an array of them, got {}',
     );
     const many = await startHttpServer({ addr: '127.0.0.1', serviceDiscovery: [{} as ServiceDiscovery] }).catch(
       (e: unknown) => e,

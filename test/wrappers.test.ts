@@ -338,7 +338,7 @@ describe('countExceptions', () => {
     expect(() => countExceptions(g as never)).toThrow('countExceptions: metric must be a Counter, got Gauge "g"');
     expect(() => countExceptions(c, { exc: 'Error' as never })).toThrow(InvalidOptionsError);
     expect(() => countExceptions(c, { exc: 'Error' as never })).toThrow(
-      'countExceptions: option exc must be an error class or a predicate (error) => boolean, got "Error"',
+      'countExceptions: exc must be an error class or a predicate (error) => boolean, got "Error"',
     );
     expect(() => countExceptions(c, { labels: { op: 'x' } as never })).toThrow(InvalidLabelsError);
   });

@@ -3,12 +3,13 @@
 // values, which requests are left out. An adapter only says, per request, which route template
 // handled it (or none), the status the client got, and the sizes it knows.
 import { Counter } from '../../metrics/counter';
-import { InvalidMetricError, InvalidOptionsError, show } from '../../errors';
+import { InvalidMetricError, show } from '../../errors';
 import { DEFAULT_BUCKETS, Histogram } from '../../metrics/histogram';
 import type { LabelValues } from '../../metrics/labels';
 import { OPENMETRICS_CONTENT_TYPE, register as globalRegister, type Registry } from '../../metrics/registry';
 import { traceExemplarLabels } from '../../metrics/trace';
 import { validateLabelName } from '../../metrics/validation';
+import { isPlainObject, optionChecks, type OptionChecks } from '../../options';
 
 /** What the options' callbacks (`normalizePath`, `extraLabels`) learn about a finished request. */
 export interface RequestInfo {
@@ -232,80 +233,52 @@ export class RequestMetrics {
 }
 
 function checkOptions(options: unknown, where: string, extraKeys: readonly string[]): MetricsMiddlewareOptions {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionsError(`${where}: options must be an object, got ${show(options)}`);
-  }
-  const known = [...OPTIONS, ...extraKeys];
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new InvalidOptionsError(`${where}: unknown option ${show(key)} (known: ${known.join(', ')})`);
-    }
-  }
-  const o = options as MetricsMiddlewareOptions;
+  const opt: OptionChecks = optionChecks(where);
+  const o = opt.keys(options ?? null, [...OPTIONS, ...extraKeys]) as MetricsMiddlewareOptions;
   for (const key of ['prefix', 'requestsTotalName', 'requestDurationName', 'unmatchedRoute'] as const) {
-    if (o[key] !== undefined && typeof o[key] !== 'string') {
-      throw new InvalidOptionsError(`${where}: option ${key} must be a string, got ${show(o[key])}`);
-    }
+    if (o[key] !== undefined && typeof o[key] !== 'string') opt.fail(key, o[key], 'must be a string');
   }
-  for (const key of ['exemplars', 'sizes'] as const) {
-    if (o[key] !== undefined && typeof o[key] !== 'boolean') {
-      throw new InvalidOptionsError(`${where}: option ${key} must be a boolean, got ${show(o[key])}`);
-    }
-  }
-  if (o.normalizePath !== undefined && typeof o.normalizePath !== 'function') {
-    throw new InvalidOptionsError(
-      `${where}: option normalizePath must be a function (request) => route label, got ${show(o.normalizePath)}`,
-    );
-  }
+  for (const key of ['exemplars', 'sizes'] as const) opt.boolean(key, o[key], false);
+  opt.func('normalizePath', o.normalizePath, '(request) => route label');
   if (
     o.excludeRoutes !== undefined &&
     (!Array.isArray(o.excludeRoutes) || !o.excludeRoutes.every((e) => typeof e === 'string' || e instanceof RegExp))
   ) {
-    throw new InvalidOptionsError(
-      `${where}: option excludeRoutes must be an array of strings and RegExps, got ${show(o.excludeRoutes)}`,
-    );
+    opt.fail('excludeRoutes', o.excludeRoutes, 'must be an array of strings and RegExps');
   }
   if (
     o.registry !== undefined &&
     (typeof o.registry !== 'object' || typeof o.registry?.getSingleMetric !== 'function')
   ) {
-    throw new InvalidOptionsError(`${where}: option registry must be a Registry, got ${show(o.registry)}`);
+    opt.fail('registry', o.registry, 'must be a Registry');
   }
   const taken = new Set<string>([...OWN_LABELS, 'le']);
   const checkName = (option: string, name: string): void => {
     if (!validateLabelName([name]) || taken.has(name)) {
-      throw new InvalidOptionsError(
-        `${where}: option ${option}: label name ${show(name)} is invalid or reserved (method, route, status, le, and each other label once)`,
+      opt.fail(
+        `${option}: label name`,
+        name,
+        'must be valid and not reserved (method, route, status, le, and each other label once)',
       );
     }
     taken.add(name);
   };
   if (o.labels !== undefined) {
-    if (typeof o.labels !== 'object' || o.labels === null || Array.isArray(o.labels)) {
-      throw new InvalidOptionsError(`${where}: option labels must be an object of label values, got ${show(o.labels)}`);
-    }
+    if (!isPlainObject(o.labels)) opt.fail('labels', o.labels, 'must be an object of label values');
     for (const [name, value] of Object.entries(o.labels)) {
       checkName('labels', name);
       if (typeof value !== 'string' && typeof value !== 'number') {
-        throw new InvalidOptionsError(
-          `${where}: option labels: value of "${name}" must be a string or a number, got ${show(value)}`,
-        );
+        opt.fail(`labels: value of ${show(name)}`, value, 'must be a string or a number');
       }
     }
   }
   if (o.extraLabels !== undefined) {
-    if (typeof o.extraLabels !== 'object' || o.extraLabels === null || Array.isArray(o.extraLabels)) {
-      throw new InvalidOptionsError(
-        `${where}: option extraLabels must be an object of functions (request) => value, got ${show(o.extraLabels)}`,
-      );
+    if (!isPlainObject(o.extraLabels)) {
+      opt.fail('extraLabels', o.extraLabels, 'must be an object of functions (request) => value');
     }
     for (const [name, fn] of Object.entries(o.extraLabels)) {
       checkName('extraLabels', name);
-      if (typeof fn !== 'function') {
-        throw new InvalidOptionsError(
-          `${where}: option extraLabels: "${name}" must be a function (request) => value, got ${show(fn)}`,
-        );
-      }
+      opt.func(`extraLabels: ${show(name)}`, fn ?? null, '(request) => value');
     }
   }
   return o;

@@ -1,7 +1,7 @@
 // Fastify adapter of the request metrics (server/frameworks/common.ts holds the rule). Fastify is
 // not imported: the plugin only uses the hooks and routes every Fastify 4/5 instance has.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidOptionsError, show } from '../../errors';
+import { optionChecks, type OptionChecks } from '../../options';
 import { renderMetrics, registrySource } from '../app';
 import { contentLength, pathOf, RequestMetrics } from './common';
 import type { MetricsMiddlewareOptions, RequestStart } from './common';
@@ -46,14 +46,11 @@ export function metricsPlugin(
 
 function setUp(fastify: FastifyInstance, options: FastifyMetricsOptions): void {
   const { endpoint = '/metrics', compression = true, ...rest } = (options ?? {}) as FastifyMetricsOptions;
+  const opt: OptionChecks = optionChecks(WHERE);
   if (endpoint !== false && (typeof endpoint !== 'string' || !/^\/\S*$/.test(endpoint))) {
-    throw new InvalidOptionsError(
-      `${WHERE}: option endpoint must be an absolute URL path or false, got ${show(endpoint)}`,
-    );
+    opt.fail('endpoint', endpoint, 'must be an absolute URL path or false');
   }
-  if (typeof compression !== 'boolean') {
-    throw new InvalidOptionsError(`${WHERE}: option compression must be a boolean, got ${show(compression)}`);
-  }
+  opt.boolean('compression', compression, true);
   const metrics = new RequestMetrics(
     endpoint === false ? rest : { ...rest, excludeRoutes: [endpoint, ...(rest.excludeRoutes ?? [])] },
     WHERE,
