@@ -401,18 +401,20 @@ struct Registry {
 }
 
 impl Registry {
-  fn insert(&mut self, family: u32, def: &FamilyDef) {
+  /// Adds a member; `exposed` is [`FamilyDef::exposed_names`] of its definition `def`.
+  fn insert(&mut self, family: u32, def: &FamilyDef, exposed: Vec<String>) {
     let seq = self.next_seq;
     self.next_seq += 1;
     self.order.insert(seq, family);
     self.seq.insert(family, seq);
-    self
-      .by_name
-      .entry(def.name.clone())
-      .or_default()
-      .push(family);
-    for n in def.exposed_names() {
-      self.exposed.entry(n).or_insert(family);
+    match self.by_name.get_mut(&def.name) {
+      Some(group) => group.push(family),
+      None => {
+        self.by_name.insert(def.name.clone(), vec![family]);
+        for n in exposed {
+          self.exposed.entry(n).or_insert(family);
+        }
+      }
     }
   }
 
@@ -764,8 +766,9 @@ impl Store {
         break;
       }
     }
-    for n in def.exposed_names() {
-      let Some(&owner) = reg.exposed.get(&n) else {
+    let names = def.exposed_names();
+    for n in &names {
+      let Some(&owner) = reg.exposed.get(n) else {
         continue;
       };
       let Ok(o) = self.family(owner) else { continue };
@@ -793,7 +796,7 @@ impl Store {
       families.get(family as usize),
       registries.get_mut(registry as usize),
     ) {
-      r.insert(family, &f.def);
+      r.insert(family, &f.def, names);
     }
     Ok(())
   }
