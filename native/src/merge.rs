@@ -191,7 +191,7 @@ pub fn merge_registry<'a>(
 ) -> Result<Vec<MergedFamily<'a>>, String> {
   let ids = store.registry_families(registry)?;
   Ok(
-    crate::store::group_by_name(store, ids)
+    crate::store::group_by_name(store, &ids)
       .iter()
       .filter(|g| only.is_none_or(|n| g[0].def.name == n))
       .filter_map(|g| merge(store, g, now_ms))
@@ -208,9 +208,10 @@ pub fn merge_family(
 ) -> Result<Option<MergedFamily<'_>>, String> {
   let f = store.family(family)?;
   if let Some(r) = registry {
-    let ids = store.registry_families(r)?;
-    if ids.contains(&family) {
-      let groups = crate::store::group_by_name(store, ids);
+    if store.registry_contains(r, family)? {
+      // The families of that name, in registration order: what grouping the whole registry
+      // would put in the group (registry lookups, not a scan of the registry).
+      let groups = crate::store::group_by_name(store, store.registry_named(r, &f.def.name)?);
       if let Some(g) = groups.into_iter().find(|g| g[0].def.name == f.def.name) {
         return Ok(merge(store, &g, now_ms));
       }

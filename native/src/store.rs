@@ -14,7 +14,7 @@
 //! When a thread's environment is torn down its chunks are copied into memory owned here,
 //! so a finished worker's counters keep counting in the totals.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
@@ -377,7 +377,77 @@ pub struct Store {
   chunks: Vec<Chunk>,
   shards: Vec<Shard>,
   families: Vec<Option<Family>>,
-  registries: Vec<Option<Vec<u32>>>,
+  registries: Vec<Option<Registry>>,
+}
+
+/// One registry's families, indexed so that registering a family costs the same whatever the
+/// registry's size (issue 17: the clash and merge checks used to compare with every family).
+///
+/// Invariant (kept by [`Store::registry_add`], the only way in): each exposed name belongs to
+/// the families of one metric name, and the families of one name are mutually compatible.
+#[derive(Default)]
+struct Registry {
+  /// Sequence number the next member gets (registration order).
+  next_seq: u64,
+  /// Members in registration order: sequence number → family.
+  order: BTreeMap<u64, u32>,
+  /// Member → its sequence number.
+  seq: HashMap<u32, u64>,
+  /// Metric name → its member families, in registration order.
+  by_name: HashMap<String, Vec<u32>>,
+  /// Every family and sample name a member can expose ([`FamilyDef::exposed_names`]) → the
+  /// first-registered member of the metric name that owns it.
+  exposed: HashMap<String, u32>,
+}
+
+impl Registry {
+  /// Adds a member; `exposed` is [`FamilyDef::exposed_names`] of its definition `def`.
+  fn insert(&mut self, family: u32, def: &FamilyDef, exposed: Vec<String>) {
+    let seq = self.next_seq;
+    self.next_seq += 1;
+    self.order.insert(seq, family);
+    self.seq.insert(family, seq);
+    match self.by_name.get_mut(&def.name) {
+      Some(group) => group.push(family),
+      None => {
+        self.by_name.insert(def.name.clone(), vec![family]);
+        for n in exposed {
+          self.exposed.entry(n).or_insert(family);
+        }
+      }
+    }
+  }
+
+  /// Forgets a member (`def` is its definition); nothing when it is not one.
+  fn remove(&mut self, family: u32, def: &FamilyDef) {
+    let Some(seq) = self.seq.remove(&family) else {
+      return;
+    };
+    self.order.remove(&seq);
+    let heir = match self.by_name.get_mut(&def.name) {
+      Some(group) => {
+        group.retain(|&f| f != family);
+        let heir = group.first().copied();
+        if heir.is_none() {
+          self.by_name.remove(&def.name);
+        }
+        heir
+      }
+      None => None,
+    };
+    for n in def.exposed_names() {
+      if self.exposed.get(&n) == Some(&family) {
+        match heir {
+          Some(h) => {
+            self.exposed.insert(n, h);
+          }
+          None => {
+            self.exposed.remove(&n);
+          }
+        }
+      }
+    }
+  }
 }
 
 /// Errors reported to JS with a message naming the bad value.
@@ -393,7 +463,7 @@ static STORE: OnceLock<Mutex<Store>> = OnceLock::new();
 pub fn store() -> MutexGuard<'static, Store> {
   let m = STORE.get_or_init(|| {
     Mutex::new(Store {
-      registries: vec![Some(Vec::new())],
+      registries: vec![Some(Registry::default())],
       ..Default::default()
     })
   });
@@ -636,8 +706,10 @@ impl Store {
 
   /// Drops a family entirely (it is in no registry any more and JS released it).
   pub fn drop_family(&mut self, family: u32) {
-    for members in self.registries.iter_mut().flatten() {
-      members.retain(|&f| f != family);
+    if let Some(Some(f)) = self.families.get(family as usize) {
+      for r in self.registries.iter_mut().flatten() {
+        r.remove(family, &f.def);
+      }
     }
     if let Some(f) = self.families.get_mut(family as usize) {
       *f = None;
@@ -646,15 +718,15 @@ impl Store {
 
   /// A new registry.
   pub fn new_registry(&mut self) -> u32 {
-    self.registries.push(Some(Vec::new()));
+    self.registries.push(Some(Registry::default()));
     (self.registries.len() - 1) as u32
   }
 
-  fn registry_mut(&mut self, id: u32) -> StoreResult<&mut Vec<u32>> {
+  fn registry(&self, id: u32) -> StoreResult<&Registry> {
     self
       .registries
-      .get_mut(id as usize)
-      .and_then(Option::as_mut)
+      .get(id as usize)
+      .and_then(Option::as_ref)
       .ok_or_else(|| format!("unknown registry {id}"))
   }
 
@@ -664,40 +736,86 @@ impl Store {
   /// A family whose names clash with another's (counter `x` and gauge `x_total`, histogram `h`
   /// and gauge `h_sum`…) is refused too: this is where the families of every thread meet, so
   /// the rule holds for all of them.
+  ///
+  /// The error names the first-registered member the family conflicts with (and, for a
+  /// clash, the first of the family's exposed names that member shares), as a scan of the
+  /// members in registration order would; the registry's indexes find it without the scan.
   pub fn registry_add(&mut self, registry: u32, family: u32) -> StoreResult<()> {
     let def = &self.family(family)?.def;
-    let names = def.exposed_names();
-    for &other in self.registry_families(registry)? {
-      if other == family {
-        continue;
+    let reg = self.registry(registry)?;
+    if reg.seq.contains_key(&family) {
+      // Already a member: it was checked against every other member when one of them came.
+      return Ok(());
+    }
+    // (registration position of the conflicting member, error)
+    let mut first: Option<(u64, String)> = None;
+    let mut keep = |seq: u64, err: &dyn Fn() -> String| {
+      if first.as_ref().is_none_or(|(s, _)| seq < *s) {
+        first = Some((seq, err()));
       }
-      if let Ok(o) = self.family(other) {
-        if o.def.name != def.name {
-          if let Some(n) = names.iter().find(|n| o.def.exposes(n)) {
-            return Err(format!(
-              "its name clashes with {} \"{}\" in this registry: both would expose \"{n}\" (OpenMetrics needs each family and sample name to belong to one metric)",
-              o.def.kind.as_str(),
-              o.def.name
-            ));
-          }
-        } else if let Some(diff) = o.def.mismatch(def) {
-          return Err(format!(
+    };
+    for &other in reg.by_name.get(&def.name).into_iter().flatten() {
+      let Ok(o) = self.family(other) else { continue };
+      if let Some(diff) = o.def.mismatch(def) {
+        keep(reg.seq[&other], &|| {
+          format!(
             "metric \"{}\" is already registered by another thread with a different definition ({diff})",
             def.name
-          ));
-        }
+          )
+        });
+        break;
       }
     }
-    let members = self.registry_mut(registry)?;
-    if !members.contains(&family) {
-      members.push(family);
+    let names = def.exposed_names();
+    for n in &names {
+      let Some(&owner) = reg.exposed.get(n) else {
+        continue;
+      };
+      let Ok(o) = self.family(owner) else { continue };
+      if o.def.name == def.name {
+        continue;
+      }
+      // `owner` is the first member of its name; the others of that name expose the same names.
+      keep(reg.seq[&owner], &|| {
+        format!(
+          "its name clashes with {} \"{}\" in this registry: both would expose \"{n}\" (OpenMetrics needs each family and sample name to belong to one metric)",
+          o.def.kind.as_str(),
+          o.def.name
+        )
+      });
+    }
+    if let Some((_, err)) = first {
+      return Err(err);
+    }
+    let Store {
+      families,
+      registries,
+      ..
+    } = self;
+    if let (Some(Some(f)), Some(Some(r))) = (
+      families.get(family as usize),
+      registries.get_mut(registry as usize),
+    ) {
+      r.insert(family, &f.def, names);
     }
     Ok(())
   }
 
   /// Removes a family from a registry.
   pub fn registry_remove(&mut self, registry: u32, family: u32) -> StoreResult<()> {
-    self.registry_mut(registry)?.retain(|&f| f != family);
+    self.registry(registry)?;
+    let Store {
+      families,
+      registries,
+      ..
+    } = self;
+    // A dropped family already left every registry.
+    if let (Some(Some(f)), Some(Some(r))) = (
+      families.get(family as usize),
+      registries.get_mut(registry as usize),
+    ) {
+      r.remove(family, &f.def);
+    }
     Ok(())
   }
 
@@ -711,12 +829,24 @@ impl Store {
   }
 
   /// Family ids of a registry, in registration order.
-  pub fn registry_families(&self, registry: u32) -> StoreResult<&[u32]> {
-    self
-      .registries
-      .get(registry as usize)
-      .and_then(Option::as_deref)
-      .ok_or_else(|| format!("unknown registry {registry}"))
+  pub fn registry_families(&self, registry: u32) -> StoreResult<Vec<u32>> {
+    Ok(self.registry(registry)?.order.values().copied().collect())
+  }
+
+  /// Whether `family` is in the registry.
+  pub fn registry_contains(&self, registry: u32, family: u32) -> StoreResult<bool> {
+    Ok(self.registry(registry)?.seq.contains_key(&family))
+  }
+
+  /// Family ids of a registry named `name`, in registration order.
+  pub fn registry_named(&self, registry: u32, name: &str) -> StoreResult<&[u32]> {
+    Ok(
+      self
+        .registry(registry)?
+        .by_name
+        .get(name)
+        .map_or(&[][..], Vec::as_slice),
+    )
   }
 }
 
@@ -802,7 +932,7 @@ mod tests {
   #[test]
   fn same_name_with_another_shape_is_refused_in_one_registry() {
     let mut s = Store {
-      registries: vec![Some(Vec::new())],
+      registries: vec![Some(Registry::default())],
       ..Default::default()
     };
     let a = s.new_shard();
@@ -879,7 +1009,7 @@ mod tests {
     ];
     for (first, second, exposed) in cases {
       let mut s = Store {
-        registries: vec![Some(Vec::new())],
+        registries: vec![Some(Registry::default())],
         ..Default::default()
       };
       let sh = s.new_shard();
@@ -891,7 +1021,7 @@ mod tests {
         s.registry_add(GLOBAL_REGISTRY, b).unwrap_err(),
         format!("its name clashes with {kind} \"{name}\" in this registry: both would expose \"{exposed}\" (OpenMetrics needs each family and sample name to belong to one metric)")
       );
-      assert_eq!(s.registry_families(GLOBAL_REGISTRY).unwrap(), &[a]);
+      assert_eq!(s.registry_families(GLOBAL_REGISTRY).unwrap(), vec![a]);
     }
   }
 
@@ -977,5 +1107,146 @@ mod tests {
     assert_eq!(live.len(), 100);
     assert_eq!(live[0], "a=\"00000900\"");
     assert_eq!(live[99], "a=\"00000999\"");
+  }
+
+  /// The clash and merge rules as a scan of every member in registration order: what
+  /// `registry_add` did before the registry indexes (issue 17).
+  fn scan_add(s: &Store, registry: u32, family: u32) -> StoreResult<()> {
+    let def = &s.family(family)?.def;
+    let names = def.exposed_names();
+    for other in s.registry_families(registry)? {
+      if other == family {
+        continue;
+      }
+      let o = &s.family(other).unwrap().def;
+      if o.name != def.name {
+        if let Some(n) = names.iter().find(|n| o.exposes(n)) {
+          return Err(format!(
+            "its name clashes with {} \"{}\" in this registry: both would expose \"{n}\" (OpenMetrics needs each family and sample name to belong to one metric)",
+            o.kind.as_str(),
+            o.name
+          ));
+        }
+      } else if let Some(diff) = o.mismatch(def) {
+        return Err(format!(
+          "metric \"{}\" is already registered by another thread with a different definition ({diff})",
+          def.name
+        ));
+      }
+    }
+    Ok(())
+  }
+
+  /// The registry's indexes, rebuilt from its members in registration order, equal the
+  /// maintained ones.
+  fn check_index(s: &Store, registry: u32) {
+    let reg = s.registry(registry).unwrap();
+    let ids = s.registry_families(registry).unwrap();
+    assert_eq!(ids.len(), reg.seq.len());
+    let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut exposed: HashMap<String, u32> = HashMap::new();
+    for &id in &ids {
+      assert_eq!(reg.order[&reg.seq[&id]], id);
+      let def = &s.family(id).unwrap().def;
+      by_name.entry(def.name.clone()).or_default().push(id);
+      for n in def.exposed_names() {
+        let owner = *exposed.entry(n.clone()).or_insert(id);
+        // One metric name per exposed name (the rule the index relies on).
+        assert_eq!(s.family(owner).unwrap().def.name, def.name, "{n}");
+      }
+    }
+    assert_eq!(by_name, reg.by_name);
+    assert_eq!(exposed, reg.exposed);
+  }
+
+  #[test]
+  fn registry_index_agrees_with_a_scan_of_the_registry() {
+    const NAMES: [&str; 12] = [
+      "x",
+      "x_total",
+      "x_created",
+      "x_bucket",
+      "x_sum",
+      "x_count",
+      "y",
+      "y_total",
+      "h",
+      "h_bucket",
+      "h_count",
+      "z",
+    ];
+    const KINDS: [Kind; 4] = [Kind::Counter, Kind::Gauge, Kind::Histogram, Kind::Summary];
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move |n: usize| {
+      rng ^= rng << 13;
+      rng ^= rng >> 7;
+      rng ^= rng << 17;
+      (rng % n as u64) as usize
+    };
+    let mut s = Store {
+      registries: vec![Some(Registry::default())],
+      ..Default::default()
+    };
+    let shards = [s.new_shard(), s.new_shard()];
+    let registries = [GLOBAL_REGISTRY, s.new_registry()];
+    let fresh = |s: &mut Store, next: &mut dyn FnMut(usize) -> usize| {
+      let mut d = def(KINDS[next(4)]);
+      d.name = NAMES[next(NAMES.len())].into();
+      if next(4) == 0 {
+        d.label_names = vec!["a".into()];
+      }
+      s.add_family(shards[next(2)], d).unwrap()
+    };
+    let mut pool: Vec<u32> = (0..40).map(|_| fresh(&mut s, &mut next)).collect();
+    let (mut refused, mut clashes, mut mismatches) = (0, 0, 0);
+    for _ in 0..20_000 {
+      let r = registries[next(2)];
+      let k = next(pool.len());
+      let f = pool[k];
+      match next(10) {
+        0..=5 => {
+          let want = scan_add(&s, r, f);
+          let before = s.registry_families(r).unwrap();
+          let got = s.registry_add(r, f);
+          assert_eq!(got, want, "adding {:?}", s.family(f).unwrap().def);
+          if let Err(e) = &got {
+            refused += 1;
+            clashes += e.contains("clashes") as u32;
+            mismatches += e.contains("different definition") as u32;
+            assert_eq!(s.registry_families(r).unwrap(), before);
+          } else if !before.contains(&f) {
+            assert_eq!(s.registry_families(r).unwrap().last(), Some(&f));
+          }
+        }
+        6..=8 => {
+          s.registry_remove(r, f).unwrap();
+          assert!(!s.registry_families(r).unwrap().contains(&f));
+        }
+        _ => {
+          s.drop_family(f);
+          for r in registries {
+            assert!(!s.registry_contains(r, f).unwrap());
+          }
+          pool[k] = fresh(&mut s, &mut next);
+        }
+      }
+      for r in registries {
+        check_index(&s, r);
+      }
+    }
+    // The run exercised both rules and the merges.
+    assert!(
+      clashes > 100 && mismatches > 100,
+      "{refused} {clashes} {mismatches}"
+    );
+    let merged = registries
+      .iter()
+      .flat_map(|&r| s.registry(r).unwrap().by_name.values())
+      .any(|g| g.len() > 1);
+    assert!(merged);
+    assert_eq!(
+      s.registry_named(GLOBAL_REGISTRY, "nope").unwrap(),
+      &[] as &[u32]
+    );
   }
 }

@@ -40,7 +40,7 @@ pub fn collect(store: &Store, now_ms: f64) -> Snapshot {
   let Ok(ids) = store.registry_families(GLOBAL_REGISTRY) else {
     return out;
   };
-  for group in group_by_name(store, ids) {
+  for group in group_by_name(store, &ids) {
     let def = &group[0].def;
     out.metas.push((def.name.clone(), field::meta_json(def)));
     if def.kind == Kind::Summary {
