@@ -28,18 +28,18 @@ export function compileLookup(names: readonly string[]): Lookup {
   if (names.length === 0) return () => undefined;
   // `null` passes the callers' `typeof labels === 'object'`; the slow path then reports it.
   const lines = ['if (labels === null) return undefined;', 'let m = tree;'];
-  lines.push('let v;');
+  lines.push('let v;', 'let present = 0;');
   names.forEach((n, i) => {
     const last = i === names.length - 1;
     const key = JSON.stringify(n);
-    // An absent label is stored under `undefined`; a missing key must not match it, or an
-    // unknown extra key could stand in for it and pass the count below.
-    lines.push(`v = labels[${key}];`, `if (v === undefined && !(${key} in labels)) return undefined;`);
+    // A label left out (or `undefined`) is stored under `undefined`, so a partial label set that
+    // prom-client accepts stays on this path instead of taking the slow one on every call.
+    lines.push(`v = labels[${key}];`, `if (v !== undefined || ${key} in labels) present++;`);
     lines.push(`${last ? 'const s' : 'm'} = m.get(v);`);
     lines.push(`if (${last ? 's' : 'm'} === undefined) return undefined;`);
   });
-  // Unknown extra keys must not be silently accepted: count the object's keys.
-  lines.push('let n = 0;', 'for (const k in labels) n++;', `return n === ${names.length} ? s : undefined;`);
+  // Unknown extra keys must not be silently accepted: every key of the object must be a label.
+  lines.push('let n = 0;', 'for (const k in labels) n++;', 'return n === present ? s : undefined;');
   return new Function('tree', 'labels', lines.join('\n')) as Lookup;
 }
 

@@ -86,6 +86,15 @@ describe('labels, as prom-client accepts them', () => {
     );
   });
 
+  it('repeated updates with one partial label set count in one series', async () => {
+    const reg = new Registry();
+    const c = new Counter({ name: 'pl_total', help: 'P.', labelNames: ['method', 'route'], registers: [reg] });
+    const labels = { method: 'GET' };
+    for (let i = 0; i < 1000; i++) c.inc(labels);
+    c.inc({ method: 'GET', route: undefined });
+    expect(await reg.metrics()).toBe('# HELP pl_total P.\n# TYPE pl_total counter\npl_total{method="GET"} 1001\n');
+  });
+
   it('an unknown label name is still refused; a missing key does not let an unknown one through', () => {
     const c = new Counter({ name: 'u_total', help: 'U.', labelNames: ['a', 'b'], registers: [] });
     c.inc({ a: '1' });
