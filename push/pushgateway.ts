@@ -7,9 +7,12 @@
 import http from 'http';
 // biome-ignore lint/style/useNodejsImportProtocol: see above.
 import https from 'https';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import { InvalidOptionsError, PushgatewayError, show } from '../errors';
 import { register as globalRegistry, type Registry, type RegistryContentType } from '../metrics/registry';
+
+const gzipAsync = promisify(gzipCallback);
 
 /** Options of `new Pushgateway(url, options)`: http(s).request options plus `requireJobName`. */
 export interface PushgatewayOptions extends https.RequestOptions {
@@ -138,14 +141,15 @@ export class Pushgateway<T extends RegistryContentType = RegistryContentType> {
       req.on('error', (err: Error) =>
         reject(new PushgatewayError(`${method} ${target.href} failed: ${err.message}`, target.href, undefined, err)),
       );
-      req.on('timeout', () => req.destroy(new Error('Pushgateway request timed out')));
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeout} ms (timeout option)`)));
       if (method === 'DELETE') {
         req.end();
         return;
       }
+      // gzip on the libuv pool, not on the JS thread.
       this.registry.metrics().then(
-        (text) => {
-          req.write(gzip ? gzipSync(text) : text);
+        async (text) => {
+          req.write(gzip ? await gzipAsync(text) : text);
           req.end();
         },
         (err: unknown) => {
