@@ -273,9 +273,10 @@ fn exemplar(out: &mut String, e: Option<&Exemplar>, format: Format) {
   }
 }
 
-/// OpenMetrics: a histogram with a negative bucket bound MUST NOT have a `_sum` (it would not be a
-/// counter), and parsers accept `_count` only beside `_sum`; its `+Inf` bucket is the count.
-fn has_negative_bucket(def: &crate::store::FamilyDef) -> bool {
+/// Whether a histogram accepts negative observations (metrics/histogram.ts `#min` is the same
+/// rule): a negative bucket bound, or native buckets only. OpenMetrics then forbids its `_sum` (it
+/// would not be a counter), and parsers accept `_count` only beside `_sum`; `+Inf` is the count.
+fn may_hold_negatives(def: &crate::store::FamilyDef) -> bool {
   // A native-only histogram accepts negative values (its native buckets hold them), so its
   // classic rendering counts as one with a negative bucket.
   def.buckets.first().is_some_and(|b| *b < 0.0) || (def.buckets.is_empty() && def.native.is_some())
@@ -360,7 +361,7 @@ fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
         cum += v[nb];
         sample(out, name, "_bucket", &labels, Some(("le", "+Inf")), cum);
         exemplar(out, ex[nb], opts.format);
-        if !om || !has_negative_bucket(def) {
+        if !om || !may_hold_negatives(def) {
           sample(out, name, "_sum", &labels, None, v[nb + 1]);
           sample(out, name, "_count", &labels, None, cum);
         }
