@@ -18,6 +18,7 @@ pub mod conn;
 pub mod embedded;
 pub mod field;
 pub mod flusher;
+pub mod model;
 pub mod render;
 pub mod snapshot;
 pub mod throttle;
