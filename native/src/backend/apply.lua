@@ -46,8 +46,30 @@ else
     i = i + 2
   end
 end
+-- Protocol v2: only gauges whose metadata says `last` (or has none yet) carry the server time,
+-- which the reader needs to pick the latest; the others store the bare value (v1 readers too
+-- read it: a missing stamp is 0). Metadata of this batch is read from its items.
+local batch_meta, stamped = {}, {}
+for k = i + ng * 2 + nd, i + ng * 2 + nd + nm * 2 - 1, 2 do
+  batch_meta[ARGV[k]] = ARGV[k + 1]
+end
+local function stamp(f)
+  local name = string.match(f, '^[^|]*')
+  local s = stamped[name]
+  if s == nil then
+    local m = batch_meta[name] or redis.call('HGET', KEYS[3], name)
+    local ok, d = pcall(cjson.decode, m or '')
+    s = not (ok and type(d) == 'table' and type(d.aggregator) == 'string' and d.aggregator ~= 'last')
+    stamped[name] = s
+  end
+  return s
+end
 for _ = 1, ng do
-  redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1] .. ' ' .. now)
+  if stamp(ARGV[i]) then
+    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1] .. ' ' .. now)
+  else
+    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1])
+  end
   i = i + 2
 end
 for _ = 1, nd do

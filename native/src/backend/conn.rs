@@ -1,5 +1,6 @@
 //! The Redis connection of one backend: a single node or a cluster, with timeouts, and the two
-//! scripts (EVALSHA, loaded again after `NOSCRIPT`, e.g. when Redis restarted).
+//! scripts (EVALSHA, loaded again after `NOSCRIPT`, e.g. when Redis restarted); reads run
+//! [`super::reader`] over it.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use redis::{ConnectionLike, Script, Value};
 
 use super::writer::{Chunk, Status};
-use super::{APPLY_LUA, READ_LUA};
+use super::APPLY_LUA;
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -121,10 +122,10 @@ pub struct ApplyArgs<'a> {
   pub info: &'a str,
 }
 
-/// The two scripts, hashed once.
-fn scripts() -> &'static (Script, Script) {
-  static S: OnceLock<(Script, Script)> = OnceLock::new();
-  S.get_or_init(|| (Script::new(APPLY_LUA), Script::new(READ_LUA)))
+/// The apply script, hashed once.
+fn apply_script() -> &'static Script {
+  static S: OnceLock<Script> = OnceLock::new();
+  S.get_or_init(|| Script::new(APPLY_LUA))
 }
 
 fn bulk(v: &Value) -> String {
@@ -143,7 +144,7 @@ pub fn apply(
   a: &ApplyArgs,
   chunk: &Chunk,
 ) -> redis::RedisResult<(Status, String)> {
-  let mut inv = scripts().0.prepare_invoke();
+  let mut inv = apply_script().prepare_invoke();
   for k in ["epoch", "c", "meta", "procs"] {
     inv.key(keys.key(k));
   }
@@ -192,18 +193,8 @@ pub fn apply(
   Ok((status, reply.get(1).map(bulk).unwrap_or_default()))
 }
 
-/// What the read script returns (protocol §8), as strings.
-#[derive(Debug, Default)]
-pub struct ReadData {
-  /// Server time, ms.
-  pub now_ms: f64,
-  /// Metric name → metadata JSON.
-  pub meta: Vec<(String, String)>,
-  /// Totals.
-  pub totals: Vec<(String, String)>,
-  /// Live processes: (id, their `g:` hash).
-  pub procs: Vec<(String, Vec<(String, String)>)>,
-}
+pub use super::reader::ReadData;
+use super::reader::{Reader, Reply, Version};
 
 fn into_string(v: Value) -> String {
   match v {
@@ -214,51 +205,53 @@ fn into_string(v: Value) -> String {
   }
 }
 
-/// A flat HGETALL reply as pairs, moving the bytes rather than copying them.
-fn pairs(v: Value) -> Vec<(String, String)> {
+/// A redis-rs value as the reader takes it, moving the bytes rather than copying them.
+fn reply(v: Value) -> Reply {
   match v {
-    Value::Array(items) => {
-      let mut out = Vec::with_capacity(items.len() / 2);
-      let mut it = items.into_iter();
-      while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        out.push((into_string(k), into_string(v)));
-      }
-      out
-    }
-    Value::Map(m) => m
-      .into_iter()
-      .map(|(k, v)| (into_string(k), into_string(v)))
-      .collect(),
-    _ => Vec::new(),
+    Value::Nil => Reply::Nil,
+    Value::Int(i) => Reply::Int(i),
+    Value::BulkString(_) | Value::SimpleString(_) | Value::Okay => Reply::Bulk(into_string(v)),
+    Value::Array(items) | Value::Set(items) => Reply::Array(items.into_iter().map(reply).collect()),
+    Value::Map(m) => Reply::Array(
+      m.into_iter()
+        .flat_map(|(k, v)| [reply(k), reply(v)])
+        .collect(),
+    ),
+    Value::ServerError(e) => Reply::Error(match e.details() {
+      Some(d) => format!("{} {d}", e.code()),
+      None => e.code().to_owned(),
+    }),
+    other => Reply::Bulk(bulk(&other)),
   }
 }
 
-/// Runs the read script.
+/// Reads the prefix's aggregate (protocol §8) in protocol v2.
 pub fn read(conn: &mut Conn, keys: &Keys) -> redis::RedisResult<ReadData> {
-  let reply: Vec<Value> = scripts()
-    .1
-    .key(keys.key("meta"))
-    .key(keys.key("c"))
-    .key(keys.key("procs"))
-    .arg(keys.key("g:"))
-    .invoke(conn.like())?;
-  let mut it = reply.into_iter();
-  let now_ms = match it.next() {
-    Some(Value::Int(i)) => i as f64,
-    _ => 0.0,
-  };
-  let meta = it.next().map(pairs).unwrap_or_default();
-  let totals = it.next().map(pairs).unwrap_or_default();
-  let mut procs = Vec::new();
-  while let (Some(id), Some(h)) = (it.next(), it.next()) {
-    procs.push((into_string(id), pairs(h)));
+  read_version(conn, keys, Version::V2)
+}
+
+/// Reads the prefix's aggregate in the given protocol version: runs [`Reader`] over the
+/// connection, one pipeline per round.
+pub fn read_version(conn: &mut Conn, keys: &Keys, version: Version) -> redis::RedisResult<ReadData> {
+  let mut r = Reader::with_version(&keys.base, version);
+  loop {
+    let mut p = redis::pipe();
+    p.ignore_errors();
+    for argv in r.commands() {
+      let mut c = redis::cmd(&argv[0]);
+      for a in &argv[1..] {
+        c.arg(a);
+      }
+      p.add_command(c);
+    }
+    let replies: Vec<Value> = p.query(conn.like())?;
+    let done = r
+      .feed(replies.into_iter().map(reply).collect())
+      .map_err(|e| redis::RedisError::from((redis::ErrorKind::Parse, "read", e.0)))?;
+    if done {
+      return Ok(r.finish());
+    }
   }
-  Ok(ReadData {
-    now_ms,
-    meta,
-    totals,
-    procs,
-  })
 }
 
 /// `close()`: the process's gauges vanish at once (protocol §7 step 4).

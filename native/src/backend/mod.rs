@@ -10,7 +10,7 @@
 //!
 //! [`snapshot`] copies the global registry's per-process values out of the store; [`writer`]
 //! turns successive snapshots into idempotent batches (cumulative values, epoch, seed mode);
-//! [`conn`] talks to Redis; [`flusher`] is the thread; [`render`] turns a read into the
+//! [`conn`] talks to Redis; [`reader`] says what to read and collects the replies; [`flusher`] is the thread; [`render`] turns a read into the
 //! exposition through the ordinary encoder; [`throttle`] keeps error storms to a few lines.
 
 pub mod conn;
@@ -19,6 +19,7 @@ pub mod embedded;
 pub mod field;
 pub mod flusher;
 pub mod model;
+pub mod reader;
 pub mod render;
 pub mod snapshot;
 pub mod throttle;
@@ -26,5 +27,7 @@ pub mod writer;
 
 /// The apply script (protocol v1).
 pub const APPLY_LUA: &str = include_str!("apply.lua");
-/// The read script (protocol v1).
+/// The read script of protocol v1 (one call returns everything; v2 readers use [`LIVE_LUA`]).
 pub const READ_LUA: &str = include_str!("read.lua");
+/// The live-ids script of protocol v2 (the reader then pipelines `HGETALL`s, [`reader`]).
+pub const LIVE_LUA: &str = include_str!("live.lua");

@@ -1,12 +1,12 @@
-//! The one-host aggregator's model: the two scripts (`apply.lua`, `read.lua`, protocol §7–§8)
-//! and the few other commands the flusher sends, executed on an in-memory copy of the keys of
+//! The one-host aggregator's model: the scripts (`apply.lua`, `read.lua`, `live.lua`, protocol
+//! §7–§8), the `HGETALL`s of a v2 read and the few other commands the flusher sends, executed on an in-memory copy of the keys of
 //! protocol §3. `embedded.rs` serves it on a Unix socket.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::field;
-use super::{APPLY_LUA, READ_LUA};
+use super::{APPLY_LUA, LIVE_LUA, READ_LUA};
 
 /// A RESP value, as much of it as the two scripts need.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,10 +157,27 @@ impl Model {
       fields: HashMap::new(),
       expires: 0.0,
     });
+    // Protocol v2: only `last` gauges (or those without metadata yet) carry the server time.
+    let meta_at = i + counts[1] * 2 + counts[2];
+    let batch_meta: HashMap<&str, &str> = (0..counts[3])
+      .map(|k| (argv[meta_at + 2 * k].as_str(), argv[meta_at + 2 * k + 1].as_str()))
+      .collect();
+    let mut stamped: HashMap<&str, bool> = HashMap::new();
     for _ in 0..counts[1] {
-      gauges
-        .fields
-        .insert(argv[i].clone(), format!("{} {now}", argv[i + 1]));
+      let name = argv[i].split('|').next().unwrap_or("");
+      let stamp = *stamped.entry(name).or_insert_with(|| {
+        let m = batch_meta.get(name).copied().or(sp.meta.get(name).map(String::as_str));
+        let agg = m
+          .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+          .and_then(|d| d["aggregator"].as_str().map(str::to_owned));
+        agg.is_none_or(|a| a == "last")
+      });
+      let v = if stamp {
+        format!("{} {now}", argv[i + 1])
+      } else {
+        argv[i + 1].clone()
+      };
+      gauges.fields.insert(argv[i].clone(), v);
       i += 2;
     }
     for _ in 0..counts[2] {
@@ -207,6 +224,46 @@ impl Model {
     Resp::Array(out)
   }
 
+  /// The live-ids script (live.lua): server time, then the live processes' ids.
+  pub fn live(&mut self, keys: &[String], now: f64) -> Resp {
+    let Some(b) = keys.first().and_then(|k| base(k, "procs")) else {
+      return Resp::Error("ERR bad live call".into());
+    };
+    let mut out = vec![Resp::Int(now as i64)];
+    if let Some(sp) = self.spaces.get_mut(&b) {
+      sp.expire(now);
+      out.extend(sp.procs.keys().map(|id| Resp::Bulk(id.clone())));
+    }
+    Resp::Array(out)
+  }
+
+  /// `HGETALL` of the hashes a v2 read asks for (`meta`, `c`, `g:<id>`); any other key is empty,
+  /// as a missing key is in Redis.
+  pub fn hgetall(&mut self, key: &str, now: f64) -> Resp {
+    let empty = Resp::Array(vec![]);
+    let (b, rest) = match key.rfind("}:") {
+      Some(i) => key.split_at(i + 2),
+      None => return empty,
+    };
+    let Some(sp) = self.spaces.get_mut(b) else {
+      return empty;
+    };
+    sp.expire(now);
+    match rest {
+      "meta" => flat(&sp.meta),
+      "c" => Resp::Array(
+        sp.totals
+          .iter()
+          .flat_map(|(k, v)| [Resp::Bulk(k.clone()), Resp::Bulk(field::value(*v))])
+          .collect(),
+      ),
+      _ => match rest.strip_prefix("g:").and_then(|id| sp.gauges.get(id)) {
+        Some(g) => flat(&g.fields),
+        None => empty,
+      },
+    }
+  }
+
   /// `ZREM procs id` / `DEL g:<id>` of a closing process.
   fn goodbye(&mut self, cmd: &str, args: &[String]) -> Resp {
     match cmd {
@@ -235,15 +292,16 @@ impl Model {
     };
     let now = now_ms();
     let upper = name.to_ascii_uppercase();
-    static SHAS: OnceLock<[String; 2]> = OnceLock::new();
-    let shas = SHAS
-      .get_or_init(|| [APPLY_LUA, READ_LUA].map(|l| redis::Script::new(l).get_hash().to_owned()));
-    let script = |s: &str| -> Option<&'static str> {
-      [APPLY_LUA, READ_LUA]
-        .into_iter()
+    const SCRIPTS: [&str; 3] = [APPLY_LUA, READ_LUA, LIVE_LUA];
+    static SHAS: OnceLock<[String; 3]> = OnceLock::new();
+    let shas =
+      SHAS.get_or_init(|| SCRIPTS.map(|l| redis::Script::new(l).get_hash().to_owned()));
+    // The index in SCRIPTS of a script given by source or SHA1.
+    let script = |s: &str| -> Option<usize> {
+      SCRIPTS
+        .iter()
         .zip(shas)
-        .find(|(l, sha)| s == *l || s == sha.as_str())
-        .map(|(l, _)| l)
+        .position(|(l, sha)| s == *l || s == sha.as_str())
     };
     match upper.as_str() {
       "EVALSHA" | "EVAL" if args.len() >= 3 => {
@@ -255,20 +313,23 @@ impl Model {
           return Resp::Error("ERR Number of keys can't be greater than number of args".into());
         }
         let (keys, argv) = args[3..].split_at(n);
-        if which == APPLY_LUA {
+        if which == 0 {
           if keys.len() != 6 {
             return Resp::Error("ERR apply takes 6 keys".into());
           }
           self.apply(keys, argv, now)
+        } else if which == 2 {
+          self.live(keys, now)
         } else {
           self.read(keys, now)
         }
       }
       "SCRIPT" if args.len() == 3 && args[1].eq_ignore_ascii_case("LOAD") => match script(&args[2])
       {
-        Some(l) => Resp::Bulk(shas[usize::from(l == READ_LUA)].clone()),
+        Some(i) => Resp::Bulk(shas[i].clone()),
         None => Resp::Error("ERR only promsd's scripts run here".into()),
       },
+      "HGETALL" if args.len() == 2 => self.hgetall(&args[1], now),
       "ZREM" | "DEL" => self.goodbye(&upper, &args[1..]),
       "PING" => Resp::Simple("PONG"),
       "CLIENT" | "SELECT" => Resp::Simple("OK"),
