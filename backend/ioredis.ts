@@ -2,7 +2,9 @@
 // field bytes and Lua scripts, written in TypeScript on ioredis. This process's values are read
 // from the store (`native.backendSnapshot()`, the snapshot the Rust flusher takes); everything
 // else — batching, diffing against what Redis acknowledged, retries, epoch/lost recovery,
-// throttled logging, reading and rendering the aggregate — happens here, on the JS thread.
+// throttled logging — happens here, on the JS thread. Reads run the core's reader
+// (`native.ProtocolReader`): this file sends the commands it names and feeds back the replies;
+// aggregation and encoding (text, OpenMetrics, protobuf) are the core's, off the JS thread.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -15,9 +17,8 @@ function ioredis(): typeof import('ioredis') {
 }
 
 import { show } from '../errors';
-import { native } from '../metrics/native';
+import { type NativeTypes, native } from '../metrics/native';
 import { shard } from '../metrics/shard';
-import { aggregate, encode, parseRead } from './aggregate';
 import { BackendConfigError } from '../errors';
 import { redactUrl } from '../config/rules';
 import { unloadBackend } from './load';
@@ -43,6 +44,14 @@ type Client = Redis | Cluster;
 
 const WHAT = 'IoredisBackend';
 const LIB = 'promsd-ioredis 0.1.0';
+
+/** A reply as the reader takes it: its items as strings (an `HGETALL` is field, value, …). */
+function flat(r: unknown): (string | string[])[] {
+  if (Array.isArray(r)) return r.map((x) => (Array.isArray(x) ? x.map(String) : String(x)));
+  if (r === null || r === undefined) return [];
+  if (typeof r === 'object') return Object.entries(r as Record<string, unknown>).flatMap(([k, v]) => [k, String(v)]);
+  return [String(r)];
+}
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -375,9 +384,21 @@ export class IoredisBackend implements Backend {
     );
   }
 
-  /** Flushes, then reads the aggregate with the read script (one round trip) and renders it. */
+  /** Flushes, then reads the aggregate (protocol v2: two pipelined round trips) and renders it. */
   async render(options: RenderOptions): Promise<string> {
     this.#check('render');
+    const body = await this.#read({ openMetrics: options.openMetrics, defaultLabels: options.defaultLabels });
+    return body.toString('utf8');
+  }
+
+  /** Flushes, then renders the aggregate in the protobuf format (native histograms included). */
+  async renderProtobuf(options: { defaultLabels: string[] }): Promise<Buffer> {
+    this.#check('render');
+    return this.#read({ protobuf: true, defaultLabels: options.defaultLabels });
+  }
+
+  /** Flush, then run the core's reader over this connection, one pipeline per round, and render. */
+  #read(options: NativeTypes.ProtocolRenderOptions): Promise<Buffer> {
     const work = this.#enqueue(async () => {
       try {
         await this.#flushOnce();
@@ -385,24 +406,25 @@ export class IoredisBackend implements Backend {
         // Logged; render what Redis has.
       }
       await this.#connect();
-      const { read } = luaScripts();
-      let reply: unknown;
+      const reader = new native.ProtocolReader({ prefix: this.#prefix });
       try {
-        const [[err, r]] = await this.#pipeline([
-          {
-            sha: read.sha,
-            source: read.source,
-            keys: ['meta', 'c', 'procs'].map((k) => this.#keys.key(k)),
-            args: [this.#keys.key('g:')],
-          },
-        ]);
-        if (err !== null) throw err;
-        reply = r;
+        for (let done = false; !done; ) {
+          const cmds = reader.commands();
+          const p: ChainableCommander = (this.#client as Client).pipeline();
+          for (const [name, ...args] of cmds) p.call(name, ...args);
+          const results = ((await p.exec()) ?? []) as [Error | null, unknown][];
+          done = reader.feed(
+            cmds.map((_, i) => {
+              const [e, r] = results[i] ?? [new Error('no reply'), undefined];
+              return e !== null ? e.message : flat(r);
+            }),
+          );
+        }
       } catch (e) {
         this.#drop();
         throw new Error(`promsd: reading the aggregate from Redis failed: ${message(e)}`);
       }
-      return encode(aggregate(parseRead(reply)), options.openMetrics, options.defaultLabels);
+      return reader.render(options);
     });
     return within(work, this.#timeoutMs * 3 + 1000, 'promsd: the backend did not answer in time');
   }

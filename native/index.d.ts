@@ -2,6 +2,33 @@
 /* eslint-disable */
 
 /**
+ * One read of a prefix's aggregate (protocol §8), as a state machine with no I/O.
+ *
+ * ```ts
+ * const r = new ProtocolReader({ prefix: 'checkout' });
+ * for (let cmds = r.commands(); cmds.length > 0; cmds = r.commands()) {
+ *   if (r.feed(await sendPipelined(cmds))) break;
+ * }
+ * const text = await r.render({ openMetrics: false });
+ * ```
+ */
+export declare class ProtocolReader {
+  /** A new read of `options.prefix`. */
+  constructor(options: ProtocolReaderOptions)
+  /** The commands to send next, pipelined and in order, each as its argv (empty once done). */
+  commands(): Array<Array<string>>
+  /**
+   * Takes the replies to the last `commands()`, in order: a reply is its array of items, each a
+   * string (numbers as decimal strings) or an array of strings (the v1 script's nested
+   * `HGETALL`s; an `HGETALL` reply is field, value, …), or a string for an error reply (its
+   * message, e.g. `NOSCRIPT …`). True once the read is complete.
+   */
+  feed(replies: Array<Array<string | string[]> | string>): boolean
+  /** Aggregates and encodes the completed read off the JS thread (once). */
+  render(options: ProtocolRenderOptions): Promise<Buffer>
+}
+
+/**
  * How values of one series from several threads are combined (prom-client's aggregators).
  * The one Rust list of them: the napi boundary takes this enum, the Redis metadata its
  * `as_str` names; `test/layout.test.ts` ties it to the TypeScript list.
@@ -224,6 +251,29 @@ export declare const enum MetricType {
 /** Adds a page of summary sketch bins to a series. */
 export declare function pageAdd(family: number, index: number, window: number, negative: boolean, base: number, chunk: number, offset: number): void
 
+/** Options of a [`ProtocolReader`]. */
+export interface ProtocolReaderOptions {
+  /** Namespace (`[A-Za-z0-9_.:-]{1,64}`). */
+  prefix: string
+  /**
+   * Read protocol: 2 (default; the live-ids script, then pipelined `HGETALL`s) or 1 (the v1
+   * read script).
+   */
+  protocol?: number
+}
+
+/** How to render a completed read. */
+export interface ProtocolRenderOptions {
+  /** OpenMetrics instead of text 0.0.4. */
+  openMetrics?: boolean
+  /** The Prometheus protobuf format instead of text (overrides `openMetrics`). */
+  protobuf?: boolean
+  /** Default labels as `[name, value, …]`. */
+  defaultLabels?: Array<string>
+  /** gzip the result (only from 1 KiB: smaller results come back plain; tell by the magic bytes). */
+  gzip?: boolean
+}
+
 /** This process's values as the protocol sends them, flattened (one allocation per string). */
 export interface ProtocolSnapshot {
   /** `[name, metadata JSON, …]` per metric name (§5). */
@@ -282,6 +332,8 @@ export interface RedisReadOptions {
   defaultLabels: Array<string>
   /** PEM of the CA for `rediss://` (default: the system's roots). */
   tlsCa?: string
+  /** Read protocol: 2 (default) or 1 (the v1 read script; the wide-read bench compares them). */
+  protocol?: number
 }
 
 /** Reads and renders a prefix's aggregate with a connection of its own. */

@@ -63,6 +63,8 @@ pub struct RedisReadOptions {
   pub default_labels: Vec<String>,
   /// PEM of the CA for `rediss://` (default: the system's roots).
   pub tls_ca: Option<String>,
+  /// Read protocol: 2 (default) or 1 (the v1 read script; the wide-read bench compares them).
+  pub protocol: Option<u32>,
 }
 
 struct Handle {
@@ -81,7 +83,7 @@ fn sender() -> Result<Sender<Cmd>> {
     .ok_or_else(|| err("promsd: no backend is loaded".into()))
 }
 
-fn check_prefix(p: &str) -> Result<()> {
+pub(crate) fn check_prefix(p: &str) -> Result<()> {
   let ok = !p.is_empty()
     && p.len() <= 64
     && p
@@ -345,7 +347,12 @@ impl Task for ReadTask {
         flusher::redact(&target.urls.join(","))
       ))
     })?;
-    let data = conn::read(&mut c, &Keys::new(&self.opts.prefix)).map_err(|e| {
+    let version = if self.opts.protocol == Some(1) {
+      crate::backend::reader::Version::V1
+    } else {
+      crate::backend::reader::Version::V2
+    };
+    let data = conn::read_version(&mut c, &Keys::new(&self.opts.prefix), version).map_err(|e| {
       err(format!(
         "promsd: reading the aggregate from Redis failed: {e}"
       ))
