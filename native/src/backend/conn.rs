@@ -235,21 +235,61 @@ pub fn read(conn: &mut Conn, keys: &Keys) -> redis::RedisResult<ReadData> {
 pub fn read_version(conn: &mut Conn, keys: &Keys, version: Version) -> redis::RedisResult<ReadData> {
   let mut r = Reader::with_version(&keys.base, version);
   loop {
-    let mut p = redis::pipe();
-    p.ignore_errors();
-    for argv in r.commands() {
-      let mut c = redis::cmd(&argv[0]);
-      for a in &argv[1..] {
-        c.arg(a);
-      }
-      p.add_command(c);
-    }
-    let replies: Vec<Value> = p.query(conn.like())?;
+    let replies = round(conn, &r.commands())?;
     let done = r
-      .feed(replies.into_iter().map(reply).collect())
+      .feed(replies)
       .map_err(|e| redis::RedisError::from((redis::ErrorKind::Parse, "read", e.0)))?;
     if done {
       return Ok(r.finish());
+    }
+  }
+}
+
+fn command(argv: &[String]) -> redis::Cmd {
+  let mut c = redis::cmd(&argv[0]);
+  for a in &argv[1..] {
+    c.arg(a);
+  }
+  c
+}
+
+/// One round of the reader: one pipeline on a single node, error replies kept as replies. A
+/// cluster pipelines only the `HGETALL`s (redis-rs routes no `EVALSHA` in a cluster pipeline);
+/// the script goes alone, its error reply kept as one too.
+fn round(conn: &mut Conn, cmds: &[Vec<String>]) -> redis::RedisResult<Vec<Reply>> {
+  match conn {
+    Conn::Single(c) => {
+      let mut p = redis::pipe();
+      p.ignore_errors();
+      for argv in cmds {
+        p.add_command(command(argv));
+      }
+      let replies: Vec<Value> = p.query(c)?;
+      Ok(replies.into_iter().map(reply).collect())
+    }
+    Conn::Cluster(c) => {
+      let mut out = Vec::with_capacity(cmds.len());
+      let (scripts, hashes): (Vec<_>, Vec<_>) = cmds.iter().partition(|a| a[0] != "HGETALL");
+      // The reader puts the script first, then the HGETALLs: the order is kept.
+      for argv in scripts {
+        match command(argv).query::<Value>(c.as_mut()) {
+          Ok(v) => out.push(reply(v)),
+          Err(e) if e.code().is_some() => out.push(Reply::Error(match e.detail() {
+            Some(d) => format!("{} {d}", e.code().unwrap_or_default()),
+            None => e.code().unwrap_or_default().to_owned(),
+          })),
+          Err(e) => return Err(e),
+        }
+      }
+      if !hashes.is_empty() {
+        let mut p = redis::cluster::cluster_pipe();
+        for argv in hashes {
+          p.add_command(command(argv));
+        }
+        let replies: Vec<Value> = p.query(c)?;
+        out.extend(replies.into_iter().map(reply));
+      }
+      Ok(out)
     }
   }
 }
