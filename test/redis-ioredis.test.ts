@@ -23,9 +23,11 @@ import { aggregate, encode, parseRead } from '../backend/aggregate';
 import { native } from '../metrics/native';
 import { REDIS_SERVER, RedisServer, freePort, redisCommand, startRedis, until } from './helpers/redis';
 
-// The TypeScript twin (IoredisBackend) against the Rust RedisBackend on one Redis: the same
-// series, exact totals, byte-identical expositions, and the protocol's guarantees (retried
-// batches, restarts, liveness, close) kept by the twin too. Children run the build (dist/).
+// The ioredis twin (IoredisBackend) against the Rust RedisBackend on one Redis. Both run the
+// core's writer (the twin through ProtocolWriter), so what is tested here is the twin's I/O:
+// the same series and exact totals through ioredis, the protocol's guarantees (retried batches,
+// restarts, liveness, close) kept over its connection, pipelines, cluster and logging.
+// Children run the build (dist/).
 
 const CHILD = join(__dirname, 'fixtures', 'redis-ioredis-child.js');
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
