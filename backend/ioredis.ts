@@ -14,7 +14,7 @@ function ioredis(): typeof import('ioredis') {
 }
 
 import { show } from '../errors';
-import { native } from '../metrics/native';
+import { native, type NativeTypes } from '../metrics/native';
 import { shard } from '../metrics/shard';
 import { aggregate, encode, parseRead } from './aggregate';
 import { BackendConfigError } from '../errors';
@@ -40,11 +40,11 @@ export interface IoredisBackendOptions extends RedisBackendOptions {
 type Client = Redis | Cluster;
 
 /** The protocol's scripts, as the core embeds them (same bytes, same SHA1 as the Rust flusher's). */
-function luaScripts(): ReturnType<typeof native.protocolScripts> {
+function luaScripts(): NativeTypes.ProtocolScripts {
   scripts ??= native.protocolScripts();
   return scripts;
 }
-let scripts: ReturnType<typeof native.protocolScripts> | undefined;
+let scripts: NativeTypes.ProtocolScripts | undefined;
 
 const WHAT = 'IoredisBackend';
 const LIB = 'promsd-ioredis 0.1.0';
@@ -84,8 +84,8 @@ export class IoredisBackend implements Backend {
   readonly #given: Client | undefined;
   readonly #tlsCa: string | undefined;
   readonly #keys: { key(suffix: string): string };
-  readonly #throttle: InstanceType<typeof native.ErrorThrottle>;
-  #writer: InstanceType<typeof native.ProtocolWriter> | undefined;
+  readonly #throttle: NativeTypes.ErrorThrottle;
+  #writer: NativeTypes.ProtocolWriter | undefined;
   #client: Client | undefined;
   #processId: string | undefined;
   #closed = false;
@@ -316,7 +316,7 @@ export class IoredisBackend implements Backend {
    * Sends the writer's batch in one pipeline and hands the replies back to it, up to the first
    * failed call; the error of that call (or of the pipeline), if any.
    */
-  async #apply(writer: InstanceType<typeof native.ProtocolWriter>): Promise<{ next: string; error: unknown }> {
+  async #apply(writer: NativeTypes.ProtocolWriter): Promise<{ next: string; error: unknown }> {
     const calls = writer.batch();
     let results: [Error | null, unknown][];
     try {
@@ -344,7 +344,7 @@ export class IoredisBackend implements Backend {
   /** One flush (§7): snapshot, batch, one pipeline, replies; again at once after epoch/lost. */
   async #flushOnce(): Promise<void> {
     await this.#connect();
-    const writer = this.#writer as InstanceType<typeof native.ProtocolWriter>;
+    const writer = this.#writer as NativeTypes.ProtocolWriter;
     for (let round = 0; round < 3; round++) {
       writer.update();
       const { next, error } = await this.#apply(writer);
@@ -436,7 +436,7 @@ export class IoredisBackend implements Backend {
       if (c.status === 'ready') {
         try {
           const p = c.pipeline();
-          for (const [name, ...args] of (this.#writer as InstanceType<typeof native.ProtocolWriter>).goodbye()) {
+          for (const [name, ...args] of (this.#writer as NativeTypes.ProtocolWriter).goodbye()) {
             p.call(name, ...args);
           }
           await p.exec();
