@@ -325,3 +325,104 @@ pub fn goodbye(conn: &mut Conn, keys: &Keys, id: &str) -> redis::RedisResult<()>
   }
   Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::backend::snapshot::{SeriesSnap, Snapshot};
+  use crate::backend::writer::Writer;
+
+  fn snap(c: f64, gauges: &[(&str, f64)]) -> Snapshot {
+    Snapshot {
+      metas: vec![("c".into(), "{}".into())],
+      series: vec![SeriesSnap {
+        name: "c".into(),
+        labels: "x".into(),
+        count: c,
+        counters: vec![(String::new(), c)],
+        gauges: gauges.iter().map(|&(p, v)| (p.to_owned(), v)).collect(),
+      }],
+    }
+  }
+
+  #[test]
+  fn apply_calls_are_laid_out_as_the_protocol_says() {
+    let keys = Keys::new("p");
+    assert_eq!(
+      apply_keys(&keys, "id1"),
+      [
+        "promsd:{p}:epoch",
+        "promsd:{p}:c",
+        "promsd:{p}:meta",
+        "promsd:{p}:procs",
+        "promsd:{p}:a:id1",
+        "promsd:{p}:g:id1"
+      ]
+    );
+    let a = |seed| ApplyArgs {
+      id: "id1",
+      epoch: "E",
+      candidate: "F",
+      seed,
+      live_ms: 15000,
+      retain_ms: 3_600_000,
+      info: "{\"v\":1}",
+    };
+    let mut w = Writer::new();
+    w.update(snap(5.5, &[("a", 1.0), ("b", 2.0)]));
+    let b = w.batch();
+    let ok: Vec<_> = b.chunks.iter().map(|_| (Status::Ok, "E".into())).collect();
+    w.on_replies(&b, &ok);
+    w.update(snap(8.0, &[("a", f64::NEG_INFINITY)]));
+    let chunk = &w.batch().chunks[0];
+    let head = [
+      "id1",
+      "E",
+      "F",
+      "n",
+      "15000",
+      "3600000",
+      "{\"v\":1}",
+      "1",
+      "1",
+      "1",
+      "0",
+    ];
+    let items = ["c||x", "8", "c|a|x", "-Inf", "c|b|x"];
+    assert_eq!(
+      apply_argv(&a(false), chunk),
+      [&head[..], &items[..]].concat()
+    );
+    // Lost: seed mode, every counter item with its acknowledged value, gauges and metadata again.
+    let b = w.batch();
+    w.on_replies(&b, &[(Status::Lost, "E".into())]);
+    let chunk = &w.batch().chunks[0];
+    let head = [
+      "id1",
+      "E",
+      "F",
+      "s",
+      "15000",
+      "3600000",
+      "{\"v\":1}",
+      "1",
+      "1",
+      "0",
+      "1",
+    ];
+    let items = ["c||x", "8", "5.5", "c|a|x", "-Inf", "c", "{}"];
+    assert_eq!(
+      apply_argv(&a(true), chunk),
+      [&head[..], &items[..]].concat()
+    );
+    assert_eq!(apply_status("lost"), Some(Status::Lost));
+    assert_eq!(apply_status("OK"), None);
+    assert_eq!(
+      goodbye_commands(&keys, "id1"),
+      [
+        vec!["ZREM", "promsd:{p}:procs", "id1"],
+        vec!["DEL", "promsd:{p}:g:id1"]
+      ]
+    );
+  }
+}
