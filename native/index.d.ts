@@ -2,7 +2,7 @@
 /* eslint-disable */
 
 /**
- * Error-storm throttling, the rule the Rust flusher logs by ([`crate::backend::throttle`]): the
+ * Error-storm throttling, the rule the Rust flusher logs by (`backend/throttle.rs`): the
  * same message within a window is logged once; when the window ends with repeats, one line says
  * how many were suppressed.
  */
@@ -22,8 +22,8 @@ export declare class ErrorThrottle {
 
 /**
  * The writer of one process (protocol §7): takes this process's snapshot, turns it into apply
- * calls, and records Redis's replies. One batch at a time: [`ProtocolWriter::batch`], then
- * [`ProtocolWriter::on_replies`] with what came back.
+ * calls, and records Redis's replies. One batch at a time: `batch()`, then `onReplies()` with
+ * what came back.
  */
 export declare class ProtocolWriter {
   /** A writer for a new process id (32 random hex digits) under `prefix`. */
@@ -301,7 +301,7 @@ export interface ProtocolScripts {
   read: LuaScript
 }
 
-/** What a [`ProtocolWriter`] needs to know about this process. */
+/** What a `ProtocolWriter` needs to know about this process. */
 export interface ProtocolWriterOptions {
   /** Namespace (checked by JS). */
   prefix: string
