@@ -22,6 +22,8 @@ pub mod model;
 pub mod render;
 pub mod snapshot;
 pub mod throttle;
+#[cfg(test)]
+mod vectors;
 pub mod writer;
 
 /// The apply script (protocol v1).
