@@ -1,13 +1,12 @@
-// The ioredis twin of RedisBackend: the same protocol (docs/REDIS-PROTOCOL.md), the same keys,
-// field bytes and Lua scripts, written in TypeScript on ioredis. This process's values are read
-// from the store (`native.backendSnapshot()`, the snapshot the Rust flusher takes); everything
-// else — batching, diffing against what Redis acknowledged, retries, epoch/lost recovery,
-// throttled logging — happens here, on the JS thread. Reads run the core's reader
-// (`native.ProtocolReader`): this file sends the commands it names and feeds back the replies;
-// aggregation and encoding (text, OpenMetrics, protobuf) are the core's, off the JS thread.
-import { randomBytes } from 'node:crypto';
+// The ioredis twin of RedisBackend: ioredis I/O over the core's protocol writer and reader
+// (docs/REDIS-PROTOCOL.md §7–§8, native/src/twin_api.rs, native/src/reader_api.rs). The core takes
+// this process's snapshot, diffs it against what Redis acknowledged and hands over the apply
+// calls as ready argv; it records the replies and says whether to flush again (epoch/lost
+// recovery), and its throttle rules the error log. Reads run the core's reader: this file sends
+// the commands it names and feeds back the replies; aggregation and encoding (text, OpenMetrics,
+// protobuf) are the core's, off the JS thread. Here: the connection, pipelines, EVALSHA with the
+// EVAL fallback, timeouts, the flush schedule and logging.
 import { hostname } from 'node:os';
-import { performance } from 'node:perf_hooks';
 
 import type { ChainableCommander, Cluster, Redis, RedisOptions } from 'ioredis';
 
@@ -17,13 +16,12 @@ function ioredis(): typeof import('ioredis') {
 }
 
 import { show } from '../errors';
-import { type NativeTypes, native } from '../metrics/native';
+import { native, type NativeTypes } from '../metrics/native';
 import { shard } from '../metrics/shard';
 import { BackendConfigError } from '../errors';
 import { redactUrl } from '../config/rules';
 import { unloadBackend } from './load';
 import { backendChecks, resolveBackendOptions } from './options';
-import { Keys, Throttle, Writer, applyArgs, luaScripts, type Batch, type Status } from './protocol';
 import type { RedisBackendOptions } from './redis';
 import type { Backend, Logger, RenderOptions } from './types';
 
@@ -41,6 +39,13 @@ export interface IoredisBackendOptions extends RedisBackendOptions {
 }
 
 type Client = Redis | Cluster;
+
+/** The protocol's scripts, as the core embeds them (same bytes, same SHA1 as the Rust flusher's). */
+function luaScripts(): NativeTypes.ProtocolScripts {
+  scripts ??= native.protocolScripts();
+  return scripts;
+}
+let scripts: NativeTypes.ProtocolScripts | undefined;
 
 const WHAT = 'IoredisBackend';
 const LIB = 'promsd-ioredis 0.1.0';
@@ -87,12 +92,10 @@ export class IoredisBackend implements Backend {
   readonly #logger: Logger;
   readonly #given: Client | undefined;
   readonly #tlsCa: string | undefined;
-  readonly #keys: Keys;
-  readonly #throttle: Throttle;
-  readonly #writer = new Writer();
+  readonly #throttle: NativeTypes.ErrorThrottle;
+  #writer: NativeTypes.ProtocolWriter | undefined;
   #client: Client | undefined;
   #processId: string | undefined;
-  #info = '';
   #closed = false;
   #timer: NodeJS.Timeout | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -130,10 +133,7 @@ export class IoredisBackend implements Backend {
     this.#processLabel = o.processLabel;
     this.#logger = o.logger;
     this.#tlsCa = o.tlsCa;
-    this.#keys = new Keys(this.#prefix);
-    this.#throttle = new Throttle(o.logThrottleMs);
-    // Fail here, not at the first flush, when the package lacks its scripts.
-    luaScripts();
+    this.#throttle = new native.ErrorThrottle(o.logThrottleMs);
   }
 
   /** This process's id in Redis (32 hex digits, random per start), once loaded. */
@@ -152,16 +152,15 @@ export class IoredisBackend implements Backend {
       throw new BackendConfigError(`${WHAT}: a closed backend cannot be loaded again; create a new one`);
     if (this.#processId !== undefined) return;
     shard();
-    this.#processId = randomBytes(16).toString('hex');
-    // Keys in serde_json's order, as the Rust core writes the same document (§6).
-    this.#info = JSON.stringify({
+    this.#writer = new native.ProtocolWriter({
+      prefix: this.#prefix,
+      processLabel: this.#processLabel,
       host: hostname(),
-      label: this.#processLabel,
       lib: LIB,
-      pid: process.pid,
-      started: Date.now(),
-      v: 1,
+      liveMs: this.#processTtlMs,
+      retainMs: Math.min(this.#retainMs, 2 ** 32 - 1),
     });
+    this.#processId = this.#writer.processId;
     this.#client = this.#given ?? this.#connectTo();
     process.on('beforeExit', this.#onBeforeExit);
     this.#schedule();
@@ -235,7 +234,7 @@ export class IoredisBackend implements Backend {
   }
 
   #error(msg: string): void {
-    for (const line of this.#throttle.error(msg, performance.now())) {
+    for (const line of this.#throttle.error(msg)) {
       this.#log(line.startsWith('suppressed ') ? 'warn' : 'error', line);
     }
   }
@@ -261,7 +260,7 @@ export class IoredisBackend implements Backend {
         } catch {
           // Logged (throttled); the values stay pending for the next flush.
         }
-        for (const line of this.#throttle.tick(performance.now())) this.#log('warn', line);
+        for (const line of this.#throttle.tick()) this.#log('warn', line);
       }).finally(() => this.#schedule());
     }, this.#flushIntervalMs);
     this.#timer.unref();
@@ -281,7 +280,7 @@ export class IoredisBackend implements Backend {
       throw new Error(msg);
     }
     this.#lastError = undefined;
-    for (const line of this.#throttle.drain(performance.now())) this.#log('warn', line);
+    for (const line of this.#throttle.drain()) this.#log('warn', line);
     this.#log(
       this.#down ? 'warn' : 'info',
       `promsd: ${this.#everConnected ? 'reconnected to' : 'connected to'} Redis at ${this.#target()} (prefix "${this.#prefix}")`,
@@ -294,15 +293,13 @@ export class IoredisBackend implements Backend {
     if (this.#given === undefined) this.#client?.disconnect();
   }
 
-  /** Runs one script per item of `calls` in one pipeline; on NOSCRIPT, again with EVAL. */
-  async #pipeline(
-    calls: { sha: string; source: string; keys: string[]; args: string[] }[],
-  ): Promise<[Error | null, unknown][]> {
+  /** Runs `EVALSHA argv` per call in one pipeline; on NOSCRIPT, all again with EVAL of the source. */
+  async #evalsha(calls: string[][], source: (sha: string) => string): Promise<[Error | null, unknown][]> {
     const run = async (useEval: boolean): Promise<[Error | null, unknown][]> => {
       const p: ChainableCommander = (this.#client as Client).pipeline();
-      for (const c of calls) {
-        if (useEval) p.eval(c.source, c.keys.length, ...c.keys, ...c.args);
-        else p.evalsha(c.sha, c.keys.length, ...c.keys, ...c.args);
+      for (const [sha, ...rest] of calls) {
+        if (useEval) p.call('EVAL', source(sha), ...rest);
+        else p.call('EVALSHA', sha, ...rest);
       }
       return ((await p.exec()) ?? []) as [Error | null, unknown][];
     };
@@ -311,51 +308,42 @@ export class IoredisBackend implements Backend {
     return run(true);
   }
 
-  async #apply(batch: Batch): Promise<{ replies: ([Status, string] | undefined)[]; error: unknown }> {
-    const { apply } = luaScripts();
-    const id = this.#processId as string;
-    const keys = ['epoch', 'c', 'meta', 'procs', `a:${id}`, `g:${id}`].map((k) => this.#keys.key(k));
-    const calls = batch.chunks.map((chunk) => ({
-      sha: apply.sha,
-      source: apply.source,
-      keys,
-      args: applyArgs(batch, chunk, {
-        id,
-        candidate: randomBytes(16).toString('hex'),
-        liveMs: this.#processTtlMs,
-        retainMs: Math.min(this.#retainMs, 2 ** 32 - 1),
-        info: this.#info,
-      }),
-    }));
+  /**
+   * Sends the writer's batch in one pipeline and hands the replies back to it, up to the first
+   * failed call; the error of that call (or of the pipeline), if any.
+   */
+  async #apply(writer: NativeTypes.ProtocolWriter): Promise<{ next: string; error: unknown }> {
+    const calls = writer.batch();
     let results: [Error | null, unknown][];
     try {
-      results = await this.#pipeline(calls);
+      results = await this.#evalsha(calls, () => luaScripts().apply.source);
     } catch (e) {
-      return { replies: [], error: e };
+      return { next: writer.onReplies([]).next, error: e };
     }
-    const replies: ([Status, string] | undefined)[] = [];
+    const replies: unknown[] = [];
     let error: unknown;
     for (let i = 0; i < calls.length; i++) {
       const [err, r] = results[i] ?? [new Error('no reply'), undefined];
-      const status = Array.isArray(r) ? String(r[0]) : undefined;
-      if (err === null && (status === 'ok' || status === 'epoch' || status === 'lost')) {
-        replies.push([status, String((r as unknown[])[1] ?? '')]);
-      } else {
-        replies.push(undefined);
-        error ??= err ?? new Error(`unexpected reply of the apply script: ${show(r)}`);
+      if (err !== null) {
+        error = err;
+        break;
       }
+      replies.push(r);
     }
-    return { replies, error };
+    const { next, unexpected } = writer.onReplies(replies);
+    if (unexpected !== undefined && unexpected !== null) {
+      error = new Error(`unexpected reply of the apply script: ${show(replies[unexpected])}`);
+    }
+    return { next, error };
   }
 
   /** One flush (§7): snapshot, batch, one pipeline, replies; again at once after epoch/lost. */
   async #flushOnce(): Promise<void> {
     await this.#connect();
+    const writer = this.#writer as NativeTypes.ProtocolWriter;
     for (let round = 0; round < 3; round++) {
-      this.#writer.update(native.backendSnapshot());
-      const batch = this.#writer.batch();
-      const { replies, error } = await this.#apply(batch);
-      const again = this.#writer.onReplies(batch, replies);
+      writer.update();
+      const { next, error } = await this.#apply(writer);
       if (error !== undefined) {
         this.#drop();
         this.#down = true;
@@ -363,7 +351,7 @@ export class IoredisBackend implements Backend {
         this.#error(msg);
         throw new Error(msg);
       }
-      if (!again) return;
+      if (next === 'done') return;
       this.#log('warn', "promsd: Redis lost this process's data (restart or expiry); resending all series");
     }
   }
@@ -456,17 +444,16 @@ export class IoredisBackend implements Backend {
       const c = this.#client as Client;
       if (c.status === 'ready') {
         try {
-          const id = this.#processId as string;
-          await c
-            .pipeline()
-            .zrem(this.#keys.key('procs'), id)
-            .del(this.#keys.key(`g:${id}`))
-            .exec();
+          const p = c.pipeline();
+          for (const [name, ...args] of (this.#writer as NativeTypes.ProtocolWriter).goodbye()) {
+            p.call(name, ...args);
+          }
+          await p.exec();
         } catch {
           // Gauges then go when the heartbeat expires.
         }
       }
-      for (const line of this.#throttle.drain(performance.now())) this.#log('warn', line);
+      for (const line of this.#throttle.drain()) this.#log('warn', line);
       if (failure !== undefined) throw failure;
     });
     try {

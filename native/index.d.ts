@@ -2,6 +2,25 @@
 /* eslint-disable */
 
 /**
+ * Error-storm throttling, the rule the Rust flusher logs by (`backend/throttle.rs`): the
+ * same message within a window is logged once; when the window ends with repeats, one line says
+ * how many were suppressed.
+ */
+export declare class ErrorThrottle {
+  /** A throttle with a window of `window_ms`. */
+  constructor(windowMs: number)
+  /**
+   * The lines to log (at `error`, summaries starting `suppressed ` at `warn`) for an
+   * occurrence of `message` now.
+   */
+  error(message: string): Array<string>
+  /** Summaries of windows that ended (call periodically); log at `warn`. */
+  tick(): Array<string>
+  /** Every pending summary now (recovery, close); log at `warn`. */
+  drain(): Array<string>
+}
+
+/**
  * One read of a prefix's aggregate (protocol §8), as a state machine with no I/O.
  *
  * ```ts
@@ -26,6 +45,37 @@ export declare class ProtocolReader {
   feed(replies: Array<Array<string | string[]> | string>): boolean
   /** Aggregates and encodes the completed read off the JS thread (once). */
   render(options: ProtocolRenderOptions): Promise<Buffer>
+}
+
+/**
+ * The writer of one process (protocol §7): takes this process's snapshot, turns it into apply
+ * calls, and records Redis's replies. One batch at a time: `batch()`, then `onReplies()` with
+ * what came back.
+ */
+export declare class ProtocolWriter {
+  /** A writer for a new process id (32 random hex digits) under `prefix`. */
+  constructor(options: ProtocolWriterOptions)
+  /** This process's id in Redis. */
+  get processId(): string
+  /** The process info JSON written to this process's gauges hash (§6). */
+  get info(): string
+  /** The epoch of the last `ok` reply (`''` before). */
+  get epoch(): string
+  /** Takes this process's snapshot of the global registry (merged across its threads) in. */
+  update(): void
+  /**
+   * The apply calls to send now, one per chunk, each the argv of `EVALSHA`: the apply
+   * script's SHA1, `6`, the six keys, then the arguments. Replaces any earlier batch whose
+   * replies were not given.
+   */
+  batch(): Array<Array<string>>
+  /**
+   * Records the replies of the last batch's calls, in order (a prefix of them when a call
+   * failed: the calls without a reply are sent again by a later batch).
+   */
+  onReplies(replies: unknown[]): ApplyOutcome
+  /** The commands of `close()` (name, then arguments): this process's heartbeat and gauges go. */
+  goodbye(): Array<Array<string>>
 }
 
 /**
@@ -64,6 +114,17 @@ export declare function aggregatorStart(path: string): void
 /** Stops the embedded aggregator and removes its socket file. Safe to call twice. */
 export declare function aggregatorStop(): void
 
+/** What to do after the replies of a batch. */
+export interface ApplyOutcome {
+  /** `done` until the next interval, or `again`: flush again at once (after `epoch` or `lost`). */
+  next: string
+  /**
+   * Index of the first reply that was not the apply script's (`[status, epoch, time]`); the
+   * replies from there on were not recorded.
+   */
+  unexpected?: number
+}
+
 /**
  * Flushes what is pending (bounded by `timeout_ms`), removes this process's heartbeat and
  * gauges from Redis and stops the thread. Safe to call twice.
@@ -87,12 +148,6 @@ export declare function backendRender(openMetrics: boolean, defaultLabels: Array
  * that carries native histograms).
  */
 export declare function backendRenderProtobuf(defaultLabels: Array<string>, timeoutMs: number): Promise<Buffer>
-
-/**
- * Copies this process's values of the global registry (merged across its threads) in the
- * shape of the Redis protocol (docs/REDIS-PROTOCOL.md §4).
- */
-export declare function backendSnapshot(): ProtocolSnapshot
 
 /** Hands a chunk of slots (a `Float64Array` over a `SharedArrayBuffer`) to the store. */
 export declare function chunkAttach(shard: number, slots: Float64Array): number
@@ -236,6 +291,14 @@ export interface LayoutFacts {
 /** Slots one series of a family of this shape occupies (see `native/src/layout.rs`). */
 export declare function layoutSlotsPerSeries(kind: MetricType, buckets: number, ageBuckets: number, native: boolean): number
 
+/** A Lua script of the protocol and its SHA1 (what EVALSHA names). */
+export interface LuaScript {
+  /** The script, verbatim. */
+  source: string
+  /** Its SHA1, hex. */
+  sha: string
+}
+
 /** Metric type. */
 export declare const enum MetricType {
   /** Monotonic counter. */
@@ -250,6 +313,9 @@ export declare const enum MetricType {
 
 /** Adds a page of summary sketch bins to a series. */
 export declare function pageAdd(family: number, index: number, window: number, negative: boolean, base: number, chunk: number, offset: number): void
+
+/** The common start of a prefix's keys (§3): `promsd:{<prefix>}:`. */
+export declare function protocolKeyBase(prefix: string): string
 
 /** Options of a [`ProtocolReader`]. */
 export interface ProtocolReaderOptions {
@@ -274,20 +340,31 @@ export interface ProtocolRenderOptions {
   gzip?: boolean
 }
 
-/** This process's values as the protocol sends them, flattened (one allocation per string). */
-export interface ProtocolSnapshot {
-  /** `[name, metadata JSON, …]` per metric name (§5). */
-  metas: Array<string>
-  /** `[name, labels, …]` per series; `labels` is the field's `<labels>` (§4). */
-  series: Array<string>
-  /** Per series: the count used to detect a reset (it only grows unless the series restarted). */
-  counts: Array<number>
-  /** Per series: `[number of counter-like parts, number of gauge-like parts]`, flattened. */
-  shape: Array<number>
-  /** The parts, per series its counter-like parts, then its gauge-like parts. */
-  parts: Array<string>
-  /** The value of each part (not cumulative across resets). */
-  values: Array<number>
+/** The apply and read scripts the core embeds, with their SHA1s. */
+export declare function protocolScripts(): ProtocolScripts
+
+/** The protocol's two scripts. */
+export interface ProtocolScripts {
+  /** `apply.lua` (§7). */
+  apply: LuaScript
+  /** `read.lua` (§8). */
+  read: LuaScript
+}
+
+/** What a `ProtocolWriter` needs to know about this process. */
+export interface ProtocolWriterOptions {
+  /** Namespace (checked by JS). */
+  prefix: string
+  /** Value of the `process` label of `perProcess` gauges. */
+  processLabel: string
+  /** Host name for the process info. */
+  host: string
+  /** The writing library, for the process info (`promsd-ioredis 0.1.0`). */
+  lib: string
+  /** Heartbeat TTL, ms. */
+  liveMs: number
+  /** Retention of the per-process `last_applied` records, ms. */
+  retainMs: number
 }
 
 /** Options of the Redis backend, validated by JS first. */

@@ -19,13 +19,15 @@ import {
   renderRedis,
 } from '../index';
 import { getBackend } from '../backend/load';
-import { Keys, Writer, applyArgs, formatValue, luaScripts } from '../backend/protocol';
+import { native } from '../metrics/native';
 import { readThrough } from './helpers/reader';
 import { REDIS_SERVER, RedisServer, freePort, redisCommand, startRedis, until } from './helpers/redis';
 
-// The TypeScript twin (IoredisBackend) against the Rust RedisBackend on one Redis: the same
-// series, exact totals, byte-identical expositions, and the protocol's guarantees (retried
-// batches, restarts, liveness, close) kept by the twin too. Children run the build (dist/).
+// The ioredis twin (IoredisBackend) against the Rust RedisBackend on one Redis. Both run the
+// core's writer (the twin through ProtocolWriter), so what is tested here is the twin's I/O:
+// the same series and exact totals through ioredis, the protocol's guarantees (retried batches,
+// restarts, liveness, close) kept over its connection, pipelines, cluster and logging.
+// Children run the build (dist/).
 
 const CHILD = join(__dirname, 'fixtures', 'redis-ioredis-child.js');
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -414,49 +416,71 @@ describe('IoredisBackend on Redis Cluster', () => {
 });
 
 describe('IoredisBackend in this process', () => {
-  it('applies a retried batch once: the same batch twice changes nothing, a lost reply is covered by the next', async () => {
-    const { apply } = luaScripts();
-    await client.script('LOAD', apply.source);
-    const keys = new Keys('retry');
-    const id = 'ab'.repeat(16);
-    const k = ['epoch', 'c', 'meta', 'procs', `a:${id}`, `g:${id}`].map((s) => keys.key(s));
-    const meta = '{"aggregator":"sum","help":"R.","labelNames":["x"],"type":"counter","v":1}';
-    const snap = (v: number) => ({
-      metas: ['rt_total', meta],
-      series: ['rt_total', 'a\\"b'],
-      counts: [v],
-      shape: [1, 0],
-      parts: [''],
-      values: [v],
+  it("applies the core writer's calls once: the same batch twice changes nothing, a lost reply is covered by the next", async () => {
+    const w = new native.ProtocolWriter({
+      prefix: 'retry',
+      processLabel: 'me',
+      host: 'h',
+      lib: 'test',
+      liveMs: 5000,
+      retainMs: 60_000,
     });
-    const w = new Writer();
-    const send = async (): Promise<[string, string]> => {
-      const b = w.batch();
-      const args = applyArgs(b, b.chunks[0], {
-        id,
-        candidate: 'cd'.repeat(16),
-        liveMs: 5000,
-        retainMs: 60_000,
-        info: '{}',
-      });
-      const r = (await client.evalsha(apply.sha, 6, ...k, ...args)) as string[];
-      return [r[0], r[1]];
-    };
-    const totalOf = () => client.hget(keys.key('c'), 'rt_total||a\\"b');
-    w.update(snap(5));
-    const b1 = w.batch();
-    const r1 = await send();
-    expect(await send()).toEqual(r1); // retried after, say, a timeout
+    expect(w.processId).toMatch(/^[0-9a-f]{32}$/);
+    expect(JSON.parse(w.info)).toMatchObject({ v: 1, label: 'me', host: 'h', lib: 'test', pid: process.pid });
+    const c = new Counter({ name: 'rt_total', help: 'R.', labelNames: ['x'] });
+    const send = (call: string[]) => client.call('EVALSHA', ...call) as Promise<[string, string, number]>;
+    const totalOf = () => client.hget('promsd:{retry}:c', 'rt_total||a\\"b');
+    await client.script('LOAD', native.protocolScripts().apply.source);
+    c.inc({ x: 'a"b' }, 5);
+    w.update();
+    const [call] = w.batch();
+    expect(call.slice(0, 8)).toEqual([
+      native.protocolScripts().apply.sha,
+      '6',
+      ...['epoch', 'c', 'meta', 'procs', `a:${w.processId}`, `g:${w.processId}`].map((k) => `promsd:{retry}:${k}`),
+    ]);
+    const r1 = await send(call);
+    expect(await send(call)).toEqual([r1[0], r1[1], expect.any(Number)]); // retried after, say, a timeout
     expect(r1[0]).toBe('ok');
     expect(await totalOf()).toBe('5');
-    w.onReplies(b1, [['ok', r1[1]]]);
-    w.update(snap(8));
-    await send(); // applied, reply lost: the writer does not know
-    w.update(snap(12));
-    expect(w.batch().chunks[0].counters[0].cum).toBe(12);
-    await send();
-    await send();
+    expect(w.onReplies([r1])).toEqual({ next: 'done' });
+    expect(w.epoch).toBe(r1[1]);
+    c.inc({ x: 'a"b' }, 3);
+    w.update();
+    await send(w.batch()[0]); // applied, reply lost: the writer does not know
+    w.onReplies([]);
+    c.inc({ x: 'a"b' }, 4);
+    w.update();
+    const again = w.batch()[0];
+    expect(again.slice(8, 19)).toEqual([
+      w.processId,
+      r1[1],
+      expect.stringMatching(/^[0-9a-f]{32}$/),
+      'n',
+      '5000',
+      '60000',
+      w.info,
+      '1',
+      '0',
+      '0',
+      '0',
+    ]);
+    expect(again.slice(19)).toEqual(['rt_total||a\\"b', '12']);
+    await send(again);
+    expect(w.onReplies([await send(again)])).toEqual({ next: 'done' });
     expect(await totalOf()).toBe('12');
+    // Anything but the apply script's reply is refused, and nothing of it is recorded.
+    c.inc({ x: 'a"b' }, 1);
+    w.update();
+    w.batch();
+    expect(w.onReplies(['OK'])).toEqual({ next: 'done', unexpected: 0 });
+    expect(w.batch()[0].slice(19)).toEqual(['rt_total||a\\"b', '13']);
+    expect(w.onReplies([['nope', 'x']])).toEqual({ next: 'done', unexpected: 0 });
+    expect(() => w.onReplies([])).toThrow('promsd: onReplies() without a batch()');
+    expect(w.goodbye()).toEqual([
+      ['ZREM', 'promsd:{retry}:procs', w.processId],
+      ['DEL', `promsd:{retry}:g:${w.processId}`],
+    ]);
   });
 
   it('renders crafted Redis data identically through both read protocols and both transports', async () => {
@@ -721,20 +745,5 @@ describe('IoredisBackend in this process', () => {
       'IoredisBackend: flush() needs a loaded, open backend (loadBackend(backend))',
     );
     expect(() => loadBackend(b)).toThrow('IoredisBackend: a closed backend cannot be loaded again; create a new one');
-  });
-
-  it('writes values as the Rust core does', () => {
-    expect([0.1, 3, -2.5, 1e21, 1.5e-7, 1e300, -0, NaN, Infinity, -Infinity].map(formatValue)).toEqual([
-      '0.1',
-      '3',
-      '-2.5',
-      '1000000000000000000000',
-      '0.00000015',
-      `1${'0'.repeat(300)}`,
-      '-0',
-      'NaN',
-      '+Inf',
-      '-Inf',
-    ]);
   });
 });

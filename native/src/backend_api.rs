@@ -124,17 +124,11 @@ pub fn backend_open(
     .weak::<true>()
     .build()?;
   let id = flusher::random_hex();
-  let info = serde_json::json!({
-    "v": 1,
-    "label": options.process_label,
-    "host": options.host,
-    "pid": std::process::id(),
-    "started": std::time::SystemTime::now()
-      .duration_since(std::time::UNIX_EPOCH)
-      .map_or(0, |d| d.as_millis() as u64),
-    "lib": concat!("promsd-rs ", env!("CARGO_PKG_VERSION")),
-  })
-  .to_string();
+  let info = crate::backend::field::process_info(
+    &options.process_label,
+    &options.host,
+    concat!("promsd-rs ", env!("CARGO_PKG_VERSION")),
+  );
   let cfg = Config {
     target: Target {
       urls: options.urls,

@@ -1,65 +1,273 @@
-//! The napi surface of the ioredis twin (`backend/ioredis.ts`): this process's values of the
-//! global registry, merged across its threads, in the shape the Redis protocol sends them — the
-//! same snapshot the Rust flusher takes, so both writers send identical field bytes and metadata.
-//! Read-only: the twin does all Redis I/O, batching and diffing in TypeScript.
+//! The napi surface of the ioredis twin (`backend/ioredis.ts`): the core's protocol writer
+//! (protocol §7, `backend/writer.rs`) and error throttle as objects, so the twin is ioredis
+//! I/O over the same code the Rust flusher runs. The snapshot of this process's values is taken
+//! here, inside the core, and never crosses to JS; what crosses are the ready argv of the apply
+//! calls and, back, Redis's replies.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use napi::bindgen_prelude::*;
+use napi::JsValue;
 use napi_derive::napi;
 
-use crate::backend::snapshot;
-use crate::store;
+use crate::backend::conn::{self, ApplyArgs, Keys};
+use crate::backend::flusher::random_hex;
+use crate::backend::throttle::Throttle;
+use crate::backend::writer::{Batch, Next, Status as ApplyStatus, Writer};
+use crate::backend::{field, snapshot, APPLY_LUA, READ_LUA};
+use crate::{clock, store};
 
-/// This process's values as the protocol sends them, flattened (one allocation per string).
+/// A Lua script of the protocol and its SHA1 (what EVALSHA names).
 #[napi(object)]
-pub struct ProtocolSnapshot {
-  /// `[name, metadata JSON, …]` per metric name (§5).
-  pub metas: Vec<String>,
-  /// `[name, labels, …]` per series; `labels` is the field's `<labels>` (§4).
-  pub series: Vec<String>,
-  /// Per series: the count used to detect a reset (it only grows unless the series restarted).
-  pub counts: Vec<f64>,
-  /// Per series: `[number of counter-like parts, number of gauge-like parts]`, flattened.
-  pub shape: Vec<u32>,
-  /// The parts, per series its counter-like parts, then its gauge-like parts.
-  pub parts: Vec<String>,
-  /// The value of each part (not cumulative across resets).
-  pub values: Vec<f64>,
+pub struct LuaScript {
+  /// The script, verbatim.
+  pub source: String,
+  /// Its SHA1, hex.
+  pub sha: String,
 }
 
-/// Copies this process's values of the global registry (merged across its threads) in the
-/// shape of the Redis protocol (docs/REDIS-PROTOCOL.md §4).
+/// The protocol's two scripts.
+#[napi(object)]
+pub struct ProtocolScripts {
+  /// `apply.lua` (§7).
+  pub apply: LuaScript,
+  /// `read.lua` (§8).
+  pub read: LuaScript,
+}
+
+/// The apply and read scripts the core embeds, with their SHA1s.
 #[napi]
-pub fn backend_snapshot() -> ProtocolSnapshot {
-  let now = SystemTime::now()
-    .duration_since(UNIX_EPOCH)
-    .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
-  let snap = {
-    let s = store::store();
-    snapshot::collect(&s, now)
-  };
-  let mut out = ProtocolSnapshot {
-    metas: Vec::with_capacity(snap.metas.len() * 2),
-    series: Vec::with_capacity(snap.series.len() * 2),
-    counts: Vec::with_capacity(snap.series.len()),
-    shape: Vec::with_capacity(snap.series.len() * 2),
-    parts: Vec::new(),
-    values: Vec::new(),
-  };
-  for (name, json) in snap.metas {
-    out.metas.push(name);
-    out.metas.push(json);
+pub fn protocol_scripts() -> ProtocolScripts {
+  ProtocolScripts {
+    apply: LuaScript {
+      source: APPLY_LUA.to_owned(),
+      sha: conn::apply_sha().to_owned(),
+    },
+    read: LuaScript {
+      source: READ_LUA.to_owned(),
+      sha: conn::read_sha().to_owned(),
+    },
   }
-  for s in snap.series {
-    out.series.push(s.name);
-    out.series.push(s.labels);
-    out.counts.push(s.count);
-    out.shape.push(s.counters.len() as u32);
-    out.shape.push(s.gauges.len() as u32);
-    for (part, v) in s.counters.into_iter().chain(s.gauges) {
-      out.parts.push(part);
-      out.values.push(v);
+}
+
+/// The common start of a prefix's keys (§3): `promsd:{<prefix>}:`.
+#[napi]
+pub fn protocol_key_base(prefix: String) -> String {
+  Keys::new(&prefix).base
+}
+
+/// What a `ProtocolWriter` needs to know about this process.
+#[napi(object)]
+pub struct ProtocolWriterOptions {
+  /// Namespace (checked by JS).
+  pub prefix: String,
+  /// Value of the `process` label of `perProcess` gauges.
+  pub process_label: String,
+  /// Host name for the process info.
+  pub host: String,
+  /// The writing library, for the process info (`promsd-ioredis 0.1.0`).
+  pub lib: String,
+  /// Heartbeat TTL, ms.
+  pub live_ms: u32,
+  /// Retention of the per-process `last_applied` records, ms.
+  pub retain_ms: u32,
+}
+
+/// What to do after the replies of a batch.
+#[napi(object)]
+pub struct ApplyOutcome {
+  /// `done` until the next interval, or `again`: flush again at once (after `epoch` or `lost`).
+  pub next: String,
+  /// Index of the first reply that was not the apply script's (`[status, epoch, time]`); the
+  /// replies from there on were not recorded.
+  pub unexpected: Option<u32>,
+}
+
+/// The writer of one process (protocol §7): takes this process's snapshot, turns it into apply
+/// calls, and records Redis's replies. One batch at a time: `batch()`, then `onReplies()` with
+/// what came back.
+#[napi]
+pub struct ProtocolWriter {
+  writer: Writer,
+  keys: Keys,
+  id: String,
+  info: String,
+  live_ms: u64,
+  retain_ms: u64,
+  pending: Option<Batch>,
+}
+
+#[napi]
+impl ProtocolWriter {
+  /// A writer for a new process id (32 random hex digits) under `prefix`.
+  #[napi(constructor)]
+  pub fn new(options: ProtocolWriterOptions) -> Self {
+    ProtocolWriter {
+      writer: Writer::new(),
+      keys: Keys::new(&options.prefix),
+      id: random_hex(),
+      info: field::process_info(&options.process_label, &options.host, &options.lib),
+      live_ms: options.live_ms.into(),
+      retain_ms: options.retain_ms.into(),
+      pending: None,
     }
   }
-  out
+
+  /// This process's id in Redis.
+  #[napi(getter)]
+  pub fn process_id(&self) -> String {
+    self.id.clone()
+  }
+
+  /// The process info JSON written to this process's gauges hash (§6).
+  #[napi(getter)]
+  pub fn info(&self) -> String {
+    self.info.clone()
+  }
+
+  /// The epoch of the last `ok` reply (`''` before).
+  #[napi(getter)]
+  pub fn epoch(&self) -> String {
+    self.writer.epoch().to_owned()
+  }
+
+  /// Takes this process's snapshot of the global registry (merged across its threads) in.
+  #[napi]
+  pub fn update(&mut self) {
+    let snap = {
+      let s = store::store();
+      snapshot::collect(&s, clock::now_ms())
+    };
+    self.writer.update(snap);
+  }
+
+  /// The apply calls to send now, one per chunk, each the argv of `EVALSHA`: the apply
+  /// script's SHA1, `6`, the six keys, then the arguments. Replaces any earlier batch whose
+  /// replies were not given.
+  #[napi]
+  pub fn batch(&mut self) -> Vec<Vec<String>> {
+    let batch = self.writer.batch();
+    let keys = conn::apply_keys(&self.keys, &self.id);
+    let calls = batch
+      .chunks
+      .iter()
+      .map(|chunk| {
+        let candidate = random_hex();
+        let args = ApplyArgs {
+          id: &self.id,
+          epoch: &batch.epoch,
+          candidate: &candidate,
+          seed: batch.seed,
+          live_ms: self.live_ms,
+          retain_ms: self.retain_ms,
+          info: &self.info,
+        };
+        let argv = conn::apply_argv(&args, chunk);
+        let mut call = Vec::with_capacity(8 + argv.len());
+        call.push(conn::apply_sha().to_owned());
+        call.push("6".to_owned());
+        call.extend(keys.iter().cloned());
+        call.extend(argv);
+        call
+      })
+      .collect();
+    self.pending = Some(batch);
+    calls
+  }
+
+  /// Records the replies of the last batch's calls, in order (a prefix of them when a call
+  /// failed: the calls without a reply are sent again by a later batch).
+  #[napi(ts_args_type = "replies: unknown[]")]
+  pub fn on_replies(&mut self, replies: Vec<Unknown>) -> Result<ApplyOutcome> {
+    let Some(batch) = self.pending.take() else {
+      return Err(Error::new(
+        Status::InvalidArg,
+        "promsd: onReplies() without a batch()".to_owned(),
+      ));
+    };
+    let mut parsed = Vec::with_capacity(replies.len());
+    let mut unexpected = None;
+    for (i, r) in replies.iter().enumerate() {
+      match apply_reply(r)? {
+        Some(p) => parsed.push(p),
+        None => {
+          unexpected = Some(i as u32);
+          break;
+        }
+      }
+    }
+    let next = match self.writer.on_replies(&batch, &parsed) {
+      Next::Done => "done",
+      Next::Again => "again",
+    };
+    Ok(ApplyOutcome {
+      next: next.to_owned(),
+      unexpected,
+    })
+  }
+
+  /// The commands of `close()` (name, then arguments): this process's heartbeat and gauges go.
+  #[napi]
+  pub fn goodbye(&self) -> Vec<Vec<String>> {
+    conn::goodbye_commands(&self.keys, &self.id).into()
+  }
+}
+
+/// `[status, epoch, …]` as ioredis returns an apply reply, or `None` for anything else.
+fn apply_reply(r: &Unknown) -> Result<Option<(ApplyStatus, String)>> {
+  if !r.is_array()? {
+    return Ok(None);
+  }
+  // SAFETY: `r` is an array, checked above.
+  let a: Array = unsafe { r.cast()? };
+  let text = |i: u32| -> Result<Option<String>> {
+    match a.get::<Unknown>(i)? {
+      Some(v) if v.get_type()? != ValueType::Undefined => {
+        Ok(Some(v.coerce_to_string()?.into_utf8()?.into_owned()?))
+      }
+      _ => Ok(None),
+    }
+  };
+  let Some(status) = text(0)?.as_deref().and_then(conn::apply_status) else {
+    return Ok(None);
+  };
+  Ok(Some((status, text(1)?.unwrap_or_default())))
+}
+
+/// Error-storm throttling, the rule the Rust flusher logs by (`backend/throttle.rs`): the
+/// same message within a window is logged once; when the window ends with repeats, one line says
+/// how many were suppressed.
+#[napi]
+pub struct ErrorThrottle {
+  inner: Throttle,
+}
+
+#[napi]
+impl ErrorThrottle {
+  /// A throttle with a window of `window_ms`.
+  #[napi(constructor)]
+  pub fn new(window_ms: u32) -> Self {
+    ErrorThrottle {
+      inner: Throttle::new(Duration::from_millis(window_ms.into())),
+    }
+  }
+
+  /// The lines to log (at `error`, summaries starting `suppressed ` at `warn`) for an
+  /// occurrence of `message` now.
+  #[napi]
+  pub fn error(&mut self, message: String) -> Vec<String> {
+    self.inner.error(&message, Instant::now())
+  }
+
+  /// Summaries of windows that ended (call periodically); log at `warn`.
+  #[napi]
+  pub fn tick(&mut self) -> Vec<String> {
+    self.inner.tick(Instant::now())
+  }
+
+  /// Every pending summary now (recovery, close); log at `warn`.
+  #[napi]
+  pub fn drain(&mut self) -> Vec<String> {
+    self.inner.drain()
+  }
 }

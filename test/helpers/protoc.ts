@@ -34,7 +34,6 @@ export function decodeFamilies(body: Uint8Array): string[] {
         [
           '--decode=io.prometheus.client.MetricFamily',
           `-I${PROTO_DIR}`,
-          '-I/usr/include',
           join(PROTO_DIR, 'metrics.proto'),
         ],
         { input: m, encoding: 'utf8' },

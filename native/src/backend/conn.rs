@@ -128,12 +128,86 @@ fn apply_script() -> &'static Script {
   S.get_or_init(|| Script::new(APPLY_LUA))
 }
 
+/// SHA1 of the apply script (what EVALSHA names).
+pub fn apply_sha() -> &'static str {
+  apply_script().get_hash()
+}
+
+/// SHA1 of the v1 read script.
+pub fn read_sha() -> &'static str {
+  super::reader::read_sha()
+}
+
 fn bulk(v: &Value) -> String {
   match v {
     Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
     Value::SimpleString(s) => s.clone(),
     Value::Int(i) => i.to_string(),
     _ => String::new(),
+  }
+}
+
+/// The six keys of an apply call (protocol §7 step 2).
+pub fn apply_keys(keys: &Keys, id: &str) -> [String; 6] {
+  [
+    keys.key("epoch"),
+    keys.key("c"),
+    keys.key("meta"),
+    keys.key("procs"),
+    keys.key(&format!("a:{id}")),
+    keys.key(&format!("g:{id}")),
+  ]
+}
+
+/// The ARGV of an apply call for one chunk (protocol §7 step 2): the eleven header values, then
+/// the items.
+pub fn apply_argv(a: &ApplyArgs, chunk: &Chunk) -> Vec<String> {
+  let step = if a.seed { 3 } else { 2 };
+  let mut argv = Vec::with_capacity(
+    11 + chunk.counters.len() * step
+      + chunk.gauges.len() * 2
+      + chunk.deletes.len()
+      + chunk.metas.len() * 2,
+  );
+  argv.extend([
+    a.id.to_owned(),
+    a.epoch.to_owned(),
+    a.candidate.to_owned(),
+    if a.seed { "s" } else { "n" }.to_owned(),
+    a.live_ms.to_string(),
+    a.retain_ms.to_string(),
+    a.info.to_owned(),
+    chunk.counters.len().to_string(),
+    chunk.gauges.len().to_string(),
+    chunk.deletes.len().to_string(),
+    chunk.metas.len().to_string(),
+  ]);
+  for it in &chunk.counters {
+    argv.push(it.field.clone());
+    argv.push(super::field::value(it.cum));
+    if a.seed {
+      argv.push(super::field::value(it.acked));
+    }
+  }
+  for (f, v) in &chunk.gauges {
+    argv.push(f.clone());
+    argv.push(super::field::value(*v));
+  }
+  argv.extend(chunk.deletes.iter().cloned());
+  for (n, j) in &chunk.metas {
+    argv.push(n.clone());
+    argv.push(j.clone());
+  }
+  argv
+}
+
+/// The status of an apply reply's first element (`ok`, `epoch`, `lost`), or `None`.
+pub fn apply_status(s: &str) -> Option<Status> {
+  match s {
+    "ok" => Some(Status::Ok),
+    "epoch" => Some(Status::Epoch),
+    "lost" => Some(Status::Lost),
+    _ => None,
   }
 }
 
@@ -145,50 +219,20 @@ pub fn apply(
   chunk: &Chunk,
 ) -> redis::RedisResult<(Status, String)> {
   let mut inv = apply_script().prepare_invoke();
-  for k in ["epoch", "c", "meta", "procs"] {
-    inv.key(keys.key(k));
+  for k in apply_keys(keys, a.id) {
+    inv.key(k);
   }
-  inv.key(keys.key(&format!("a:{}", a.id)));
-  inv.key(keys.key(&format!("g:{}", a.id)));
-  inv
-    .arg(a.id)
-    .arg(a.epoch)
-    .arg(a.candidate)
-    .arg(if a.seed { "s" } else { "n" })
-    .arg(a.live_ms)
-    .arg(a.retain_ms)
-    .arg(a.info)
-    .arg(chunk.counters.len())
-    .arg(chunk.gauges.len())
-    .arg(chunk.deletes.len())
-    .arg(chunk.metas.len());
-  for it in &chunk.counters {
-    inv.arg(&it.field).arg(super::field::value(it.cum));
-    if a.seed {
-      inv.arg(super::field::value(it.acked));
-    }
-  }
-  for (f, v) in &chunk.gauges {
-    inv.arg(f).arg(super::field::value(*v));
-  }
-  for f in &chunk.deletes {
-    inv.arg(f);
-  }
-  for (n, j) in &chunk.metas {
-    inv.arg(n).arg(j);
+  for arg in apply_argv(a, chunk) {
+    inv.arg(arg);
   }
   let reply: Vec<Value> = inv.invoke(conn.like())?;
-  let status = match reply.first().map(bulk).as_deref() {
-    Some("ok") => Status::Ok,
-    Some("epoch") => Status::Epoch,
-    Some("lost") => Status::Lost,
-    other => {
-      return Err(redis::RedisError::from((
-        redis::ErrorKind::Parse,
-        "unexpected reply of the apply script",
-        format!("{other:?}"),
-      )))
-    }
+  let first = reply.first().map(bulk);
+  let Some(status) = first.as_deref().and_then(apply_status) else {
+    return Err(redis::RedisError::from((
+      redis::ErrorKind::Parse,
+      "unexpected reply of the apply script",
+      format!("{first:?}"),
+    )));
   };
   Ok((status, reply.get(1).map(bulk).unwrap_or_default()))
 }
@@ -294,8 +338,124 @@ fn round(conn: &mut Conn, cmds: &[Vec<String>]) -> redis::RedisResult<Vec<Reply>
   }
 }
 
+/// The commands of `close()` (name, then arguments): the process's heartbeat and gauges vanish
+/// at once (protocol §7 step 4).
+pub fn goodbye_commands(keys: &Keys, id: &str) -> [Vec<String>; 2] {
+  [
+    vec!["ZREM".into(), keys.key("procs"), id.to_owned()],
+    vec!["DEL".into(), keys.key(&format!("g:{id}"))],
+  ]
+}
+
 /// `close()`: the process's gauges vanish at once (protocol §7 step 4).
 pub fn goodbye(conn: &mut Conn, keys: &Keys, id: &str) -> redis::RedisResult<()> {
-  conn.query::<()>(redis::cmd("ZREM").arg(keys.key("procs")).arg(id))?;
-  conn.query::<()>(redis::cmd("DEL").arg(keys.key(&format!("g:{id}"))))
+  for argv in goodbye_commands(keys, id) {
+    let mut cmd = redis::cmd(&argv[0]);
+    for a in &argv[1..] {
+      cmd.arg(a);
+    }
+    conn.query::<()>(&cmd)?;
+  }
+  Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::backend::snapshot::{SeriesSnap, Snapshot};
+  use crate::backend::writer::Writer;
+
+  fn snap(c: f64, gauges: &[(&str, f64)]) -> Snapshot {
+    Snapshot {
+      metas: vec![("c".into(), "{}".into())],
+      series: vec![SeriesSnap {
+        name: "c".into(),
+        labels: "x".into(),
+        count: c,
+        counters: vec![(String::new(), c)],
+        gauges: gauges.iter().map(|&(p, v)| (p.to_owned(), v)).collect(),
+      }],
+    }
+  }
+
+  #[test]
+  fn apply_calls_are_laid_out_as_the_protocol_says() {
+    let keys = Keys::new("p");
+    assert_eq!(
+      apply_keys(&keys, "id1"),
+      [
+        "promsd:{p}:epoch",
+        "promsd:{p}:c",
+        "promsd:{p}:meta",
+        "promsd:{p}:procs",
+        "promsd:{p}:a:id1",
+        "promsd:{p}:g:id1"
+      ]
+    );
+    let a = |seed| ApplyArgs {
+      id: "id1",
+      epoch: "E",
+      candidate: "F",
+      seed,
+      live_ms: 15000,
+      retain_ms: 3_600_000,
+      info: "{\"v\":1}",
+    };
+    let mut w = Writer::new();
+    w.update(snap(5.5, &[("a", 1.0), ("b", 2.0)]));
+    let b = w.batch();
+    let ok: Vec<_> = b.chunks.iter().map(|_| (Status::Ok, "E".into())).collect();
+    w.on_replies(&b, &ok);
+    w.update(snap(8.0, &[("a", f64::NEG_INFINITY)]));
+    let chunk = &w.batch().chunks[0];
+    let head = [
+      "id1",
+      "E",
+      "F",
+      "n",
+      "15000",
+      "3600000",
+      "{\"v\":1}",
+      "1",
+      "1",
+      "1",
+      "0",
+    ];
+    let items = ["c||x", "8", "c|a|x", "-Inf", "c|b|x"];
+    assert_eq!(
+      apply_argv(&a(false), chunk),
+      [&head[..], &items[..]].concat()
+    );
+    // Lost: seed mode, every counter item with its acknowledged value, gauges and metadata again.
+    let b = w.batch();
+    w.on_replies(&b, &[(Status::Lost, "E".into())]);
+    let chunk = &w.batch().chunks[0];
+    let head = [
+      "id1",
+      "E",
+      "F",
+      "s",
+      "15000",
+      "3600000",
+      "{\"v\":1}",
+      "1",
+      "1",
+      "0",
+      "1",
+    ];
+    let items = ["c||x", "8", "5.5", "c|a|x", "-Inf", "c", "{}"];
+    assert_eq!(
+      apply_argv(&a(true), chunk),
+      [&head[..], &items[..]].concat()
+    );
+    assert_eq!(apply_status("lost"), Some(Status::Lost));
+    assert_eq!(apply_status("OK"), None);
+    assert_eq!(
+      goodbye_commands(&keys, "id1"),
+      [
+        vec!["ZREM", "promsd:{p}:procs", "id1"],
+        vec!["DEL", "promsd:{p}:g:id1"]
+      ]
+    );
+  }
 }

@@ -127,6 +127,21 @@ pub fn meta_json(def: &FamilyDef) -> String {
   m.to_string()
 }
 
+/// The process info JSON of a process's gauges hash (§6): keys in serde_json's (sorted) order.
+pub fn process_info(label: &str, host: &str, lib: &str) -> String {
+  json!({
+    "v": 1,
+    "label": label,
+    "host": host,
+    "pid": std::process::id(),
+    "started": std::time::SystemTime::now()
+      .duration_since(std::time::UNIX_EPOCH)
+      .map_or(0, |d| d.as_millis() as u64),
+    "lib": lib,
+  })
+  .to_string()
+}
+
 fn floats(v: &Value) -> Option<Vec<f64>> {
   v.as_array()?.iter().map(Value::as_f64).collect()
 }

@@ -23,6 +23,8 @@ pub mod reader;
 pub mod render;
 pub mod snapshot;
 pub mod throttle;
+#[cfg(test)]
+mod vectors;
 pub mod writer;
 
 /// The apply script (protocol v1).

@@ -264,6 +264,45 @@ impl Model {
     }
   }
 
+  /// Every key of `base` (`promsd:{<prefix>}:`) as a redis-server would show it — strings,
+  /// hashes as field → value, the heartbeat sorted set as member → score — for the shared
+  /// protocol vectors (`vectors.rs`).
+  #[cfg(test)]
+  pub(crate) fn dump(&self, base: &str) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::Value;
+    let mut out = serde_json::Map::new();
+    let Some(sp) = self.spaces.get(base) else {
+      return out;
+    };
+    let mut hash = |key: String, fields: Vec<(String, String)>| {
+      if !fields.is_empty() {
+        let m = fields.into_iter().map(|(f, v)| (f, Value::String(v)));
+        out.insert(key, Value::Object(m.collect()));
+      }
+    };
+    let strings = |m: &HashMap<String, String>| -> Vec<(String, String)> {
+      m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    let numbers = |m: &HashMap<String, f64>| -> Vec<(String, String)> {
+      m.iter()
+        .map(|(k, v)| (k.clone(), field::value(*v)))
+        .collect()
+    };
+    hash(format!("{base}c"), numbers(&sp.totals));
+    hash(format!("{base}meta"), strings(&sp.meta));
+    hash(format!("{base}procs"), numbers(&sp.procs));
+    for (id, e) in &sp.applied {
+      hash(format!("{base}a:{id}"), strings(&e.fields));
+    }
+    for (id, e) in &sp.gauges {
+      hash(format!("{base}g:{id}"), strings(&e.fields));
+    }
+    if let Some(e) = &sp.epoch {
+      out.insert(format!("{base}epoch"), Value::String(e.clone()));
+    }
+    out
+  }
+
   /// `ZREM procs id` / `DEL g:<id>` of a closing process.
   fn goodbye(&mut self, cmd: &str, args: &[String]) -> Resp {
     match cmd {
