@@ -17,7 +17,11 @@ export async function readThrough(
     const p = client.pipeline();
     for (const [name, ...args] of cmds) p.call(name, ...args);
     const results = ((await p.exec()) ?? []) as [Error | null, unknown][];
-    done = reader.feed(results.map(([e, r]) => (e !== null ? e.message : (r as unknown[]).map((x) => (Array.isArray(x) ? x.map(String) : String(x))))));
+    done = reader.feed(
+      results.map(([e, r]) =>
+        e !== null ? e.message : (r as unknown[]).map((x) => (Array.isArray(x) ? x.map(String) : String(x))),
+      ),
+    );
   }
   return reader.render(options);
 }
