@@ -70,7 +70,10 @@ impl ProtocolReader {
       }
     };
     Ok(ProtocolReader {
-      reader: Some(Reader::with_version(&Keys::new(&options.prefix).base, version)),
+      reader: Some(Reader::with_version(
+        &Keys::new(&options.prefix).base,
+        version,
+      )),
       data: None,
     })
   }
@@ -78,7 +81,11 @@ impl ProtocolReader {
   /// The commands to send next, pipelined and in order, each as its argv (empty once done).
   #[napi]
   pub fn commands(&self) -> Vec<Vec<String>> {
-    self.reader.as_ref().map(Reader::commands).unwrap_or_default()
+    self
+      .reader
+      .as_ref()
+      .map(Reader::commands)
+      .unwrap_or_default()
   }
 
   /// Takes the replies to the last `commands()`, in order: a reply is its array of items, each a

@@ -276,7 +276,11 @@ pub fn read(conn: &mut Conn, keys: &Keys) -> redis::RedisResult<ReadData> {
 
 /// Reads the prefix's aggregate in the given protocol version: runs [`Reader`] over the
 /// connection, one pipeline per round.
-pub fn read_version(conn: &mut Conn, keys: &Keys, version: Version) -> redis::RedisResult<ReadData> {
+pub fn read_version(
+  conn: &mut Conn,
+  keys: &Keys,
+  version: Version,
+) -> redis::RedisResult<ReadData> {
   let mut r = Reader::with_version(&keys.base, version);
   loop {
     let replies = round(conn, &r.commands())?;

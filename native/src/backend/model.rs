@@ -160,13 +160,21 @@ impl Model {
     // Protocol v2: only `last` gauges (or those without metadata yet) carry the server time.
     let meta_at = i + counts[1] * 2 + counts[2];
     let batch_meta: HashMap<&str, &str> = (0..counts[3])
-      .map(|k| (argv[meta_at + 2 * k].as_str(), argv[meta_at + 2 * k + 1].as_str()))
+      .map(|k| {
+        (
+          argv[meta_at + 2 * k].as_str(),
+          argv[meta_at + 2 * k + 1].as_str(),
+        )
+      })
       .collect();
     let mut stamped: HashMap<&str, bool> = HashMap::new();
     for _ in 0..counts[1] {
       let name = argv[i].split('|').next().unwrap_or("");
       let stamp = *stamped.entry(name).or_insert_with(|| {
-        let m = batch_meta.get(name).copied().or(sp.meta.get(name).map(String::as_str));
+        let m = batch_meta
+          .get(name)
+          .copied()
+          .or(sp.meta.get(name).map(String::as_str));
         let agg = m
           .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
           .and_then(|d| d["aggregator"].as_str().map(str::to_owned));
@@ -333,8 +341,7 @@ impl Model {
     let upper = name.to_ascii_uppercase();
     const SCRIPTS: [&str; 3] = [APPLY_LUA, READ_LUA, LIVE_LUA];
     static SHAS: OnceLock<[String; 3]> = OnceLock::new();
-    let shas =
-      SHAS.get_or_init(|| SCRIPTS.map(|l| redis::Script::new(l).get_hash().to_owned()));
+    let shas = SHAS.get_or_init(|| SCRIPTS.map(|l| redis::Script::new(l).get_hash().to_owned()));
     // The index in SCRIPTS of a script given by source or SHA1.
     let script = |s: &str| -> Option<usize> {
       SCRIPTS

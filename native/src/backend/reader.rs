@@ -66,9 +66,13 @@ pub enum Version {
 
 enum Stage {
   /// Round 1 (both versions); `eval` after a `NOSCRIPT`.
-  First { eval: bool },
+  First {
+    eval: bool,
+  },
   /// v2 round 2: the live processes' hashes.
-  Hashes { ids: Vec<String> },
+  Hashes {
+    ids: Vec<String>,
+  },
   Done,
 }
 
@@ -329,7 +333,11 @@ mod tests {
     let mut r = Reader::new("promsd:{t}:");
     let noscript = Reply::Error("NOSCRIPT No matching script.".into());
     assert!(!r
-      .feed(vec![noscript.clone(), Reply::Array(vec![]), Reply::Array(vec![])])
+      .feed(vec![
+        noscript.clone(),
+        Reply::Array(vec![]),
+        Reply::Array(vec![])
+      ])
       .unwrap());
     let again = r.commands();
     assert_eq!(again[0][..2], ["EVAL".to_owned(), LIVE_LUA.to_owned()]);
@@ -350,10 +358,7 @@ mod tests {
       "HGETALL meta: WRONGTYPE Operation against a key holding the wrong kind of value"
     );
     let mut r = Reader::new("promsd:{t}:");
-    assert_eq!(
-      r.feed(vec![]).unwrap_err().0,
-      "expected 3 replies, got 0"
-    );
+    assert_eq!(r.feed(vec![]).unwrap_err().0, "expected 3 replies, got 0");
   }
 
   #[test]
@@ -363,7 +368,13 @@ mod tests {
     assert_eq!(c.len(), 1);
     assert_eq!(
       c[0][2..],
-      ["3", "promsd:{t}:meta", "promsd:{t}:c", "promsd:{t}:procs", "promsd:{t}:g:"]
+      [
+        "3",
+        "promsd:{t}:meta",
+        "promsd:{t}:c",
+        "promsd:{t}:procs",
+        "promsd:{t}:g:"
+      ]
     );
     assert!(r
       .feed(vec![Reply::Array(vec![

@@ -172,8 +172,24 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
     }
   }
   let live = data.procs.len();
+  // Processes holding the same series usually list them in the same order (Redis iterates a
+  // hash by its table, and equal field sets fill equal tables alike): the field at position i
+  // of the previous process, if equal, names the same gauge, so its slot is reused without
+  // splitting or hashing. A mismatch only costs the comparison.
+  let mut hints: Vec<(&str, usize)> = Vec::new();
   for (pi, (_, h)) in data.procs.iter().enumerate() {
-    for (f, v) in h {
+    let mut next: Vec<(&str, usize)> = vec![("", usize::MAX); h.len()];
+    for (i, (f, v)) in h.iter().enumerate() {
+      if let Some(&(hf, n)) = hints.get(i) {
+        if n != usize::MAX && hf == f.as_str() {
+          // Only gauges whose stamp is not read go into the hints (below).
+          if let Some(val) = field::parse(v) {
+            accs[n].2.gauges.push((pi, val, 0.0));
+            next[i] = (hf, n);
+            continue;
+          }
+        }
+      }
       let Some((name, part, labels)) = field::split(f) else {
         continue;
       };
@@ -185,7 +201,8 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
       };
       match def.kind {
         Kind::Gauge if part.is_empty() => {
-          let stamp = if def.aggregator == Aggregator::Last {
+          let last = def.aggregator == Aggregator::Last;
+          let stamp = if last {
             stamp.parse().unwrap_or(0.0)
           } else {
             0.0
@@ -196,6 +213,9 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
             g.reserve_exact(live);
           }
           g.push((pi, val, stamp));
+          if !last {
+            next[i] = (f.as_str(), n);
+          }
         }
         Kind::Summary => {
           if let Some(k) = field::bin_key(part) {
@@ -207,6 +227,7 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
         _ => {}
       }
     }
+    hints = next;
   }
   drop(index);
   accs.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
@@ -499,6 +520,61 @@ mod tests {
     assert_eq!(
       out,
       "# HELP c_total C.\n# TYPE c_total counter\nc_total{m=\"GET\"} 7\n\n# HELP g G.\n# TYPE g gauge\ng 9\n\n# HELP p P.\n# TYPE p gauge\np{process=\"h:1\"} 1\np{process=\"h:2\"} 2\n"
+    );
+  }
+
+  #[test]
+  fn gauges_sum_the_same_whether_processes_list_their_fields_in_the_same_order_or_not() {
+    let meta = |agg: &str| {
+      format!(r#"{{"v":1,"type":"gauge","help":"G.","labelNames":["k"],"aggregator":"{agg}"}}"#)
+    };
+    let data = ReadData {
+      now_ms: 0.0,
+      meta: vec![("g".into(), meta("sum")), ("l".into(), meta("last"))],
+      totals: vec![],
+      procs: vec![
+        (
+          "aa".into(),
+          vec![
+            s("@", "{}"),
+            s("g||a", "1"),
+            s("l||a", "5 10"),
+            s("g||b", "2"),
+          ],
+        ),
+        (
+          "bb".into(),
+          vec![
+            s("@", "{}"),
+            s("g||a", "10"),
+            s("l||a", "6 30"),
+            s("g||b", "20"),
+          ],
+        ),
+        (
+          "cc".into(),
+          vec![
+            s("g||b", "200"),
+            s("@", "{}"),
+            s("g||a", "100 7"),
+            s("l||a", "7 20"),
+          ],
+        ),
+        (
+          "dd".into(),
+          vec![s("g||b", "2000"), s("g||a", "1000"), s("g||c", "1")],
+        ),
+      ],
+    };
+    let mut out = String::new();
+    let opts = EncodeOptions {
+      format: Format::Text,
+      default_labels: &[],
+    };
+    encode(&aggregate(&data), &opts, &mut out);
+    assert_eq!(
+      out,
+      "# HELP g G.\n# TYPE g gauge\ng{k=\"a\"} 1111\ng{k=\"b\"} 2222\ng{k=\"c\"} 1\n\n# HELP l G.\n# TYPE l gauge\nl{k=\"a\"} 6\n"
     );
   }
 }
