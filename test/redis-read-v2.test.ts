@@ -181,7 +181,8 @@ describe('protocol v2 reads', () => {
 
 describe('the ioredis twin reads through the core', () => {
   it('renders protobuf (native buckets included) and text byte-identical to the core over redis-rs', async () => {
-    const twin = loadBackend(new IoredisBackend({ url: redis.url, prefix: 'twin', logger: quiet }));
+    const twin = new IoredisBackend({ url: redis.url, prefix: 'twin', logger: quiet });
+    loadBackend(twin);
     const nh = new Histogram({ name: 'lat_seconds', help: 'L.', buckets: [1], nativeHistogramBucketFactor: 2 });
     for (const v of [0.25, 0.5, 3, 0]) nh.observe(v);
     new Gauge({ name: 'up_now', help: 'U.' }).set(1);

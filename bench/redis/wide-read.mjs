@@ -100,7 +100,9 @@ async function twin(prefix) {
     const p = client.pipeline();
     for (const [name, ...args] of cmds) p.call(name, ...args);
     const res = await p.exec();
-    done = reader.feed(res.map(([e, r]) => (e ? e.message : r.map((x) => (Array.isArray(x) ? x.map(String) : String(x))))));
+    done = reader.feed(
+      res.map(([e, r]) => (e ? e.message : r.map((x) => (Array.isArray(x) ? x.map(String) : String(x))))),
+    );
   }
   return (await reader.render({})).toString();
 }
@@ -108,14 +110,25 @@ async function twin(prefix) {
 function redisUsec() {
   const text = cli('INFO', 'commandstats');
   let usec = 0;
-  for (const m of text.matchAll(/^cmdstat_(evalsha|eval|hgetall|zrangebyscore):calls=\d+,usec=(\d+)/gm)) usec += Number(m[2]);
+  for (const m of text.matchAll(/^cmdstat_(evalsha|eval|hgetall|zrangebyscore):calls=\d+,usec=(\d+)/gm))
+    usec += Number(m[2]);
   return usec;
 }
 
 const cases = [
-  { key: 'v1v1', what: 'v1 (`EVALSHA read.lua`)', data: 'v1 writers (every gauge stamped)', run: () => render('wide-v1', 1) },
+  {
+    key: 'v1v1',
+    what: 'v1 (`EVALSHA read.lua`)',
+    data: 'v1 writers (every gauge stamped)',
+    run: () => render('wide-v1', 1),
+  },
   { key: 'v1v2', what: 'v1 (`EVALSHA read.lua`)', data: 'v2 writers', run: () => render('wide-v2', 1) },
-  { key: 'v2v1', what: 'v2 (`live.lua` + pipelined `HGETALL`s)', data: 'v1 writers (every gauge stamped)', run: () => render('wide-v1', 2) },
+  {
+    key: 'v2v1',
+    what: 'v2 (`live.lua` + pipelined `HGETALL`s)',
+    data: 'v1 writers (every gauge stamped)',
+    run: () => render('wide-v1', 2),
+  },
   { key: 'v2v2', what: 'v2 (`live.lua` + pipelined `HGETALL`s)', data: 'v2 writers', run: () => render('wide-v2', 2) },
   { key: 'twin', what: 'v2, ioredis twin (`ProtocolReader`)', data: 'v2 writers', run: () => twin('wide-v2') },
 ];
@@ -130,7 +143,8 @@ for (let r = 0; r <= RUNS; r++) {
     const text = await c.run();
     const t = performance.now() - t0;
     const u = (redisUsec() - u0) / 1000;
-    const good = text.split('\n').filter((l) => l.startsWith('wide_inflight{') && l.endsWith(` ${PROCS}`)).length === SERIES;
+    const good =
+      text.split('\n').filter((l) => l.startsWith('wide_inflight{') && l.endsWith(` ${PROCS}`)).length === SERIES;
     ok[c.key] &&= good;
     if (r > 0) {
       ms[c.key].push(t);

@@ -21,6 +21,10 @@ pub struct ProtocolReaderOptions {
   pub protocol: Option<u32>,
 }
 
+/// One reply from JS: its items (strings, or arrays of strings one level down), or an error
+/// reply's message.
+type JsReply = Either<Vec<Either<String, Vec<String>>>, String>;
+
 /// How to render a completed read.
 #[napi(object)]
 pub struct ProtocolRenderOptions {
@@ -93,10 +97,7 @@ impl ProtocolReader {
   /// `HGETALL`s; an `HGETALL` reply is field, value, …), or a string for an error reply (its
   /// message, e.g. `NOSCRIPT …`). True once the read is complete.
   #[napi(ts_args_type = "replies: Array<Array<string | string[]> | string>")]
-  pub fn feed(
-    &mut self,
-    replies: Vec<Either<Vec<Either<String, Vec<String>>>, String>>,
-  ) -> Result<bool> {
+  pub fn feed(&mut self, replies: Vec<JsReply>) -> Result<bool> {
     let Some(reader) = self.reader.as_mut() else {
       return Err(err("promsd: the read is already complete".into()));
     };
