@@ -153,30 +153,6 @@ if (existsSync(PY)) {
   process.stderr.write('ok\n');
   py = { res, pyD, applied, sc };
 }
-process.stderr.write('wide read (16 processes x 10k series) ... ');
-const wide = [];
-for (let i = 0; i < 16; i++) {
-  const p = spawn(process.execPath, [here('./redis/gauges-proc.mjs'), url, 'bench-wide', '10000'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  await new Promise((resolve, reject) => {
-    p.stdout.once('data', resolve);
-    p.once('exit', (code) => reject(new Error(`gauges-proc exited ${code}`)));
-  });
-  wide.push(p);
-}
-const { renderRedis } = (await import('node:module')).createRequire(import.meta.url)('promsd');
-const wideMs = [];
-let wideOk = false;
-for (let r = 0; r <= RUNS; r++) {
-  const t0 = performance.now();
-  const text = await renderRedis({ url, prefix: 'bench-wide' });
-  if (r > 0) wideMs.push(performance.now() - t0);
-  wideOk = text.split('\n').filter((l) => l.startsWith('wide_inflight{') && l.endsWith(' 16')).length === 10000;
-}
-for (const p of wide) p.stdin.end();
-await Promise.all(wide.map((p) => new Promise((r) => p.once('exit', r))));
-process.stderr.write('ok\n');
 process.stderr.write('promsd scrape ... ');
 const sc = node([here('./redis/scrape.mjs'), url, '10000', String(RUNS)]);
 process.stderr.write('ok\n');
@@ -220,10 +196,8 @@ counter series.
 | Redis CPU during the run | ${py ? `${fmt(py.pyD.cpu * 100)} %` : '—'} | ${fmt(psD.cpu * 100)} % |
 | scrape of 10k series, ms (median of ${RUNS}) | ${py ? `${fmt(median(py.sc.ms))} (\`generate_metrics()\`, ${py.sc.lines} lines)` : '—'} | ${fmt(median(sc.own))} (\`register.metrics()\`: flush + read + render); ${fmt(median(sc.side))} (sidecar \`renderRedis\`) |
 
-**Wide read**: 16 live processes each hold the same 10k gauge series (sum) and 10k counter series;
-the sidecar's \`renderRedis\` (one \`EVALSHA read.lua\`: 10k totals + 16 × 10k per-process fields,
-aggregated and encoded in the core): **${fmt(median(wideMs))} ms** (median of ${RUNS}; target < 100 ms),
-values ${wideOk ? 'checked (every gauge = 16)' : '**wrong**'}.
+**Wide read** (16 live processes × 10k gauge series, protocol v1 next to v2): its own section below,
+written by \`bench/redis/wide-read.mjs\`, which this bench runs last.
 
 pytheus-backend-rs sends every increment to Redis as its own command through a channel to Rust
 threads; the increments it had not applied when its process ended are lost. promsd sends
@@ -237,3 +211,9 @@ const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
 const re = /<!-- redis:begin[\s\S]*?<!-- redis:end -->/;
 writeFileSync(file, re.test(old) ? old.replace(re, md) : `${old.trimEnd()}\n\n${md}\n`);
 console.log(md);
+
+// The wide read (protocol v1 vs v2), its own redis-server and section.
+const wideRun = spawnSync(process.execPath, [here('./redis/wide-read.mjs')], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+if (wideRun.status !== 0) throw new Error(`bench/redis/wide-read.mjs exited ${wideRun.status}`);
