@@ -351,14 +351,16 @@ impl Task for ReadTask {
         "promsd: reading the aggregate from Redis failed: {e}"
       ))
     })?;
-    Ok(flusher::render_data(
+    let out = flusher::render_data(
       &data,
       &RenderOpts {
         open_metrics: self.opts.open_metrics,
         default_labels: pairs(&self.opts.default_labels),
         protobuf: false,
       },
-    ))
+    );
+    flusher::drop_later(data);
+    Ok(out)
   }
 
   fn resolve(&mut self, _env: Env, output: String) -> Result<String> {

@@ -230,7 +230,11 @@ impl Flusher {
     let keys = &self.keys;
     let conn = self.conn.as_mut().expect("connected");
     match conn::read(conn, keys) {
-      Ok(data) => Ok(render_bytes(&data, opts)),
+      Ok(data) => {
+        let out = render_bytes(&data, opts);
+        drop_later(data);
+        Ok(out)
+      }
       Err(e) => {
         self.conn = None;
         Err(format!(
@@ -250,6 +254,17 @@ impl Flusher {
     }
     r
   }
+}
+
+/// Frees a read's strings on a thread of their own: a wide read holds ~10⁶ of them (~4 ms of
+/// `free`), which the scrape need not wait for.
+pub fn drop_later(data: conn::ReadData) {
+  if data.procs.len() < 4 {
+    return;
+  }
+  let _ = std::thread::Builder::new()
+    .name("promsd-drop".into())
+    .spawn(move || drop(data));
 }
 
 /// Renders a read in the requested format (text, OpenMetrics or protobuf).
