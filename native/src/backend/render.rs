@@ -104,7 +104,7 @@ fn escape(v: &str) -> String {
 
 /// Aggregates a read into families, sorted by name, series by label bytes.
 pub fn aggregate(data: &ReadData) -> Vec<Family> {
-  let mut defs: HashMap<&str, FamilyDef> = HashMap::new();
+  let mut defs: HashMap<&str, FamilyDef, FxBuild> = HashMap::default();
   for (name, json) in &data.meta {
     if let Some(d) = field::parse_meta(name, json) {
       defs.insert(name.as_str(), d);
