@@ -12,7 +12,7 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
-use crate::backend::conn::{self, Conn, Keys, Target};
+use crate::backend::conn::{self, Keys, Target};
 use crate::backend::flusher::{self, Cmd, Config, Level, RenderOpts};
 
 fn err(msg: String) -> Error {
@@ -335,7 +335,7 @@ impl Task for ReadTask {
       timeout: Duration::from_millis(self.opts.timeout_ms.max(1).into()),
       tls_ca: self.opts.tls_ca.clone().map(String::into_bytes),
     };
-    let mut c = Conn::open(&target).map_err(|e| {
+    let mut c = conn::ReadConn::open(&target).map_err(|e| {
       err(format!(
         "promsd: cannot connect to Redis at {}: {e}",
         flusher::redact(&target.urls.join(","))
@@ -346,11 +346,13 @@ impl Task for ReadTask {
     } else {
       crate::backend::reader::Version::V2
     };
-    let data = conn::read_version(&mut c, &Keys::new(&self.opts.prefix), version).map_err(|e| {
-      err(format!(
-        "promsd: reading the aggregate from Redis failed: {e}"
-      ))
-    })?;
+    let data = c
+      .read(&Keys::new(&self.opts.prefix), version)
+      .map_err(|e| {
+        err(format!(
+          "promsd: reading the aggregate from Redis failed: {e}"
+        ))
+      })?;
     let out = flusher::render_data(
       &data,
       &RenderOpts {

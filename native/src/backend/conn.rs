@@ -281,14 +281,56 @@ pub fn read_version(
   keys: &Keys,
   version: Version,
 ) -> redis::RedisResult<ReadData> {
+  read_with(keys, version, |cmds| round(conn, cmds))
+}
+
+/// Runs [`Reader`] with `round` as the transport: each round's commands in, their replies out.
+pub fn read_with(
+  keys: &Keys,
+  version: Version,
+  mut round: impl FnMut(&[Vec<String>]) -> redis::RedisResult<Vec<Reply>>,
+) -> redis::RedisResult<ReadData> {
   let mut r = Reader::with_version(&keys.base, version);
   loop {
-    let replies = round(conn, &r.commands())?;
+    let replies = round(&r.commands())?;
     let done = r
       .feed(replies)
       .map_err(|e| redis::RedisError::from((redis::ErrorKind::Parse, "read", e.0)))?;
     if done {
       return Ok(r.finish());
+    }
+  }
+}
+
+/// A connection of a reader's own (the sidecar's): the lean RESP connection of
+/// [`super::resp`] for a plain single node, else redis-rs.
+pub enum ReadConn {
+  /// Plain TCP or a Unix socket, one node.
+  Raw(super::resp::RawConn),
+  /// TLS or a cluster.
+  Rs(Conn),
+}
+
+impl ReadConn {
+  /// Connects (and authenticates).
+  pub fn open(t: &Target) -> redis::RedisResult<ReadConn> {
+    if !t.cluster && t.urls.len() <= 1 && t.tls_ca.is_none() {
+      let url = t
+        .urls
+        .first()
+        .map_or("redis://127.0.0.1:6379", String::as_str);
+      if let Some(raw) = super::resp::RawConn::open(url, t.timeout)? {
+        return Ok(ReadConn::Raw(raw));
+      }
+    }
+    Ok(ReadConn::Rs(Conn::open(t)?))
+  }
+
+  /// Reads a prefix's aggregate.
+  pub fn read(&mut self, keys: &Keys, version: Version) -> redis::RedisResult<ReadData> {
+    match self {
+      ReadConn::Raw(raw) => read_with(keys, version, |cmds| Ok(raw.round(cmds)?)),
+      ReadConn::Rs(c) => read_version(c, keys, version),
     }
   }
 }

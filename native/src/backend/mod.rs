@@ -21,6 +21,7 @@ pub mod flusher;
 pub mod model;
 pub mod reader;
 pub mod render;
+pub mod resp;
 pub mod snapshot;
 pub mod throttle;
 #[cfg(test)]
