@@ -4,7 +4,10 @@
 // (stamps only on `last` gauges), interleaved in one run. Writes the "Wide read" section of
 // bench/RESULTS.md.
 //
-//   npm run build && node bench/redis/wide-read.mjs [--runs 15]
+//   npm run build && node bench/redis/wide-read.mjs [--runs 15] [--before <addon.node> <label>]
+//
+// --before adds a row read by another build of the addon (e.g. one built from the commit before
+// protocol v2), on the v1-stamped data, in the same run.
 //
 // Starts its own redis-server and the 16 writer processes (bench/redis/gauges-proc.mjs); the
 // v1-stamped copy of their data is made in Redis (same ids, values with the server time).
@@ -23,6 +26,9 @@ const require = createRequire(import.meta.url);
 const { Redis } = require('ioredis');
 const addon = readdirSync(here('../../native')).find((f) => /^promsd\..*\.node$/.test(f));
 const native = require(here(`../../native/${addon}`));
+const beforeAt = process.argv.indexOf('--before');
+const before = beforeAt > 0 ? require(process.argv[beforeAt + 1]) : undefined;
+const beforeLabel = beforeAt > 0 ? process.argv[beforeAt + 2] : '';
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -116,6 +122,24 @@ function redisUsec() {
 }
 
 const cases = [
+  ...(before
+    ? [
+        {
+          key: 'before',
+          what: `v1, the addon before protocol v2 (${beforeLabel})`,
+          data: 'v1 writers (every gauge stamped)',
+          run: () =>
+            before.redisRender({
+              urls: [url],
+              cluster: false,
+              prefix: 'wide-v1',
+              timeoutMs: 10_000,
+              openMetrics: false,
+              defaultLabels: [],
+            }),
+        },
+      ]
+    : []),
   {
     key: 'v1v1',
     what: 'v1 (`EVALSHA read.lua`)',
@@ -134,14 +158,17 @@ const cases = [
 ];
 const ms = Object.fromEntries(cases.map((c) => [c.key, []]));
 const redisMs = Object.fromEntries(cases.map((c) => [c.key, []]));
+const cpuMs = Object.fromEntries(cases.map((c) => [c.key, []]));
 const ok = Object.fromEntries(cases.map((c) => [c.key, true]));
 process.stderr.write(`reads (${RUNS} rounds, interleaved) ... `);
 for (let r = 0; r <= RUNS; r++) {
   for (const c of cases) {
     const u0 = redisUsec();
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const text = await c.run();
     const t = performance.now() - t0;
+    const cu = process.cpuUsage(c0);
     const u = (redisUsec() - u0) / 1000;
     const good =
       text.split('\n').filter((l) => l.startsWith('wide_inflight{') && l.endsWith(` ${PROCS}`)).length === SERIES;
@@ -149,6 +176,7 @@ for (let r = 0; r <= RUNS; r++) {
     if (r > 0) {
       ms[c.key].push(t);
       redisMs[c.key].push(u);
+      cpuMs[c.key].push((cu.user + cu.system) / 1000);
     }
   }
 }
@@ -158,10 +186,10 @@ for (const p of procs) p.stdin.end();
 await Promise.all(procs.map((p) => new Promise((r) => p.once('exit', r))));
 server.kill('SIGKILL');
 
-const base = median(ms.v1v1);
+const base = median(ms.before ?? ms.v1v1);
 const rows = cases.map(
   (c) =>
-    `| ${c.what} | ${c.data} | **${fmt(median(ms[c.key]))}** | ${fmt(Math.min(...ms[c.key]))} | ${fmt(median(redisMs[c.key]))} | ${(median(ms[c.key]) / base).toFixed(2)}× | ${ok[c.key] ? 'yes' : '**no**'} |`,
+    `| ${c.what} | ${c.data} | **${fmt(median(ms[c.key]))}** | ${fmt(Math.min(...ms[c.key]))} | ${fmt(median(redisMs[c.key]))} | ${fmt(median(cpuMs[c.key]))} | ${(median(ms[c.key]) / base).toFixed(2)}× | ${ok[c.key] ? 'yes' : '**no**'} |`,
 );
 const md = `<!-- wide-read:begin (bench/redis/wide-read.mjs) -->
 ## Wide read: protocol v1 vs v2 (bench/redis/wide-read.mjs)
@@ -170,17 +198,22 @@ ${PROCS} live processes (bench/redis/gauges-proc.mjs, RedisBackend) each hold th
 (aggregator sum) and ${SERIES / 1000}k counter series; the sidecar's reader renders the aggregate (read, aggregate, encode
 in the core, as \`renderRedis\` does; text). The v1-stamped copy of the same data (a gauge value looks like
 \`${sampleV1}\` instead of \`${sample}\`) is made in Redis. All rows in one run, interleaved round by round;
-ms per render, median and best of ${RUNS} rounds; "Redis ms" is the server's own time for the commands of one read
-(INFO commandstats); target < 100 ms.
+ms per render (wall clock), median and best of ${RUNS} rounds; "Redis ms" is the server's own time for the commands
+of one read (INFO commandstats), "reader CPU ms" the reading process's CPU time for it (all its threads: connection,
+parse, aggregation, encoding) — the two figures the machine's other load does not inflate much; target < 100 ms.
 
-| reader | data | ms (median) | ms (best) | Redis ms | vs v1 on v1 data | every gauge = ${PROCS} |
-|---|---|--:|--:|--:|--:|:-:|
+| reader | data | ms (median) | ms (best) | Redis ms | reader CPU ms | vs ${before ? 'before' : 'v1 on v1 data'} | every gauge = ${PROCS} |
+|---|---|--:|--:|--:|--:|--:|:-:|
 ${rows.join('\n')}
 
-Where v1's time went (profiled before the change, same data, one process at a time): the read script ~55 ms of Redis
-time (its 18 \`HGETALL\`s ~20 ms; copying 330k strings into a Lua table and back the rest — and Redis serves nobody
-meanwhile), transfer and redis-rs parsing ~45 ms, aggregation ~24 ms, encoding ~1 ms. v2 removes the Lua copy
-(\`HGETALL\`s write the hashes straight into the reply) and, with v2 writers, ~40 % of the bytes (no stamps).
+Where the time went before (profiled on the same data, one read at a time, quiet machine): v1's script ~55 ms of
+Redis time (its 18 \`HGETALL\`s ~20 ms; copying 330k strings into a Lua table and back the rest, and Redis serves
+nobody meanwhile), transfer and redis-rs's parser ~45 ms, aggregation ~24 ms, freeing the strings ~4 ms, encoding
+~1 ms. Changed: v2's \`HGETALL\`s write the hashes straight into the reply, v2 writers leave ~40 % of the bytes out
+(no stamps), the sidecar parses replies with a lean RESP reader (\`native/src/backend/resp.rs\`; TLS and clusters
+keep redis-rs), aggregation reuses the previous process's slot when fields come in the same order and hashes with
+FxHash (24 → 14–17 ms), and the strings are freed on another thread. The v1 rows below "before" use the new client
+too; the twin's row is ioredis's JavaScript parser plus crossing the strings into the core.
 There is no prom-client figure: prom-client has no cross-process store to read.
 
 Machine: nproc ${availableParallelism()} (${cpus()[0]?.model.trim()}), node ${process.version}, ${new Date().toISOString()}; the
