@@ -27,7 +27,9 @@ function registerJs(render: Render, options: { protobuf?: boolean; timeoutMs?: n
   return token;
 }
 
-function request(o: Partial<NativeTypes.RouteRequest> & { format?: string } = {}): NativeTypes.RouteRequest {
+function request(
+  o: Partial<Omit<NativeTypes.RouteRequest, 'format'>> & { format?: string } = {},
+): NativeTypes.RouteRequest {
   return { registry: 0, defaultLabels: [], ...o, format: (o.format ?? 'text') as NativeTypes.ExpositionFormat };
 }
 

@@ -172,7 +172,7 @@ pub fn route_register(
   }));
   drop(slot);
   // The thread that holds the backend ends: nobody can answer for it any more.
-  env.add_env_cleanup_hook(token, |token| unregister(token))?;
+  env.add_env_cleanup_hook(token, unregister)?;
   Ok(token)
 }
 
