@@ -1,7 +1,20 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackendLoadedError, Counter, IoredisBackend, loadBackend, RedisBackend, Registry, register } from '../index';
+import {
+  type Backend,
+  BackendLoadedError,
+  Counter,
+  IoredisBackend,
+  loadBackend,
+  PROTOBUF_CONTENT_TYPE,
+  RedisBackend,
+  Registry,
+  register,
+  startHttpServerInThread,
+} from '../index';
+import { get } from './helpers/http';
+import { unloadBackend as backendUnload } from '../backend/load';
 import { native } from '../metrics/native';
 import type * as NativeTypes from '../native/index';
 import { requireBuild } from './helpers/build';
@@ -204,6 +217,45 @@ describe('where a scrape of the global registry comes from', () => {
     expect(r.body.toString()).toContain('route_after_total 5\n');
     registerJs((id) => native.routeReply(id, Buffer.from('new 1\n'), null));
     expect((await native.routeRender(request())).body.toString()).toBe('new 1\n');
+  });
+});
+
+describe('a JS backend loaded with loadBackend', () => {
+  it('is asked, on the thread that loaded it, in the format a threaded server negotiated — protobuf too when it renders it', async () => {
+    const asked: string[] = [];
+    const pb = Buffer.from([0x02, 0x0a, 0x00]);
+    const backend: Backend = {
+      processId: 'js',
+      start() {},
+      flush: async () => undefined,
+      render: async (o) => {
+        asked.push(`${o.openMetrics ? 'openmetrics' : 'text'} ${o.defaultLabels.join(',')}`);
+        return o.openMetrics ? '# TYPE js_up gauge\njs_up 1\n# EOF\n' : '# TYPE js_up gauge\njs_up 1\n';
+      },
+      renderProtobuf: async (o) => {
+        asked.push(`protobuf ${o.defaultLabels.join(',')}`);
+        return pb;
+      },
+      close: async () => backendUnload(backend),
+    };
+    loadBackend(backend);
+    register.setDefaultLabels({ service: 'shop' });
+    const server = await startHttpServerInThread({ addr: '127.0.0.1' });
+    try {
+      const text = await get(server.url);
+      expect(text.body.toString()).toBe('# TYPE js_up gauge\njs_up 1\n');
+      const proto = await get(server.url, { headers: { accept: PROTOBUF_CONTENT_TYPE } });
+      expect(proto.headers['content-type']).toBe(PROTOBUF_CONTENT_TYPE);
+      expect(proto.body.equals(pb)).toBe(true);
+      expect(register.encodesProtobuf()).toBe(true);
+      expect((await register.metricsBuffer({ contentType: PROTOBUF_CONTENT_TYPE })).equals(pb)).toBe(true);
+      expect(asked).toEqual(['text service,shop', 'protobuf service,shop', 'protobuf service,shop']);
+    } finally {
+      await server.close();
+      await backend.close();
+    }
+    // Closed: the local view again.
+    expect((await native.routeRender(request())).aggregate).toBe(false);
   });
 });
 
