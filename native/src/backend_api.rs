@@ -110,7 +110,7 @@ pub fn backend_open(
   >,
 ) -> Result<String> {
   check_prefix(&options.prefix)?;
-  crate::route_api::core_opening(options.timeout_ms)?;
+  let _no_js_backend = crate::route_api::core_opening(options.timeout_ms)?;
   let mut slot = BACKEND.lock().unwrap_or_else(|e| e.into_inner());
   if slot.is_some() {
     return Err(err(

@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
@@ -93,7 +93,7 @@ pub struct RouteResult {
 }
 
 /// A registered JS backend.
-struct JsRoute {
+pub(crate) struct JsRoute {
   render: ThreadsafeFunction<Args, (), Args, Status, false, true>,
   protobuf: bool,
   timeout: Duration,
@@ -119,16 +119,19 @@ fn js_route() -> Option<Arc<JsRoute>> {
 }
 
 /// Hook of `backend_open`: refuses a core backend while a JS backend is registered (one backend
-/// per process), and takes the bound on its renders.
-pub(crate) fn core_opening(timeout_ms: u32) -> Result<()> {
-  if let Some(js) = js_route() {
+/// per process), and takes the bound on its renders. The guard it returns keeps registrations
+/// out until the core backend is in its slot (locks are always taken JS slot first, then the
+/// core's, as in [`route_register`]).
+pub(crate) fn core_opening(timeout_ms: u32) -> Result<MutexGuard<'static, Option<Arc<JsRoute>>>> {
+  let slot = JS.lock().unwrap_or_else(|e| e.into_inner());
+  if let Some(js) = slot.as_ref() {
     return Err(err(format!(
       "promsd: a backend ({}) is already loaded in this process (close it first)",
       js.name
     )));
   }
   CORE_TIMEOUT_MS.store(u64::from(timeout_ms.max(1)) * 3 + 1000, Ordering::Relaxed);
-  Ok(())
+  Ok(slot)
 }
 
 /// Registers the JS backend that aggregates the global registry; returns the token that
