@@ -265,8 +265,6 @@ export function closeServer(server: Server): Promise<void> {
   });
 }
 
-export { LOCAL_FALLBACK_HEADER } from './app';
-
 /**
  * The registry's exposition; when the aggregate cannot be read (the backend is unreachable), this
  * process's own metrics instead, marked `X-Promsd-Fallback: local`, and the cause logged
