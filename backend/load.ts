@@ -5,7 +5,7 @@
 // for every thread alike: a backend the core holds (RedisBackend, EmbeddedBackend) is known to it
 // once opened; a JS backend (IoredisBackend, whose I/O runs on this thread's event loop) is
 // registered with it here, and the core calls it back on this thread to render for any thread.
-import { BackendLoadedError } from '../errors';
+import { BackendLoadedError, show } from '../errors';
 import { native } from '../metrics/native';
 import type * as NativeTypes from '../native/index';
 import type { Backend } from './types';
@@ -45,26 +45,30 @@ export function loadBackend(backend: Backend): Backend {
 
 /** Registers a JS backend with the core, which calls it on this thread for every thread's scrape. */
 function register(backend: Backend): number {
-  const name = backend.constructor?.name || 'the JS backend';
+  const own = backend.constructor?.name;
+  const name = own && own !== 'Object' ? own : 'the JS backend';
+  const protobuf = typeof backend.renderProtobuf === 'function';
+  const bytesOf = (method: string, value: unknown): Buffer => {
+    if (method === 'render' && typeof value === 'string') return Buffer.from(value, 'utf8');
+    if (method === 'renderProtobuf' && Buffer.isBuffer(value)) return value;
+    const want = method === 'render' ? 'a string' : 'a Buffer';
+    throw new Error(`promsd: ${name}'s ${method}() resolved with ${show(value)}, not ${want}`);
+  };
   const render = (id: number, format: NativeTypes.ExpositionFormat, defaultLabels: string[]): void => {
-    let body: Promise<Buffer>;
-    try {
-      body =
-        (format as string) === 'protobuf' && backend.renderProtobuf !== undefined
-          ? backend.renderProtobuf({ defaultLabels })
-          : backend
-              .render({ openMetrics: (format as string) === 'openmetrics', defaultLabels })
-              .then((text) => Buffer.from(text, 'utf8'));
-    } catch (err) {
-      body = Promise.reject(err);
-    }
-    body.then(
-      (bytes) => native.routeReply(id, bytes, undefined),
-      (err: unknown) => native.routeReply(id, undefined, err instanceof Error ? err.message : String(err)),
-    );
+    const method = protobuf && (format as string) === 'protobuf' ? 'renderProtobuf' : 'render';
+    // Any failure, thrown or rejected, becomes the scrape's error: never an uncaught one here.
+    new Promise<unknown>((resolve) =>
+      resolve(
+        method === 'renderProtobuf'
+          ? backend.renderProtobuf?.({ defaultLabels })
+          : backend.render({ openMetrics: (format as string) === 'openmetrics', defaultLabels }),
+      ),
+    )
+      .then((value) => native.routeReply(id, bytesOf(method, value), undefined))
+      .catch((err: unknown) => native.routeReply(id, undefined, err instanceof Error ? err.message : String(err)));
   };
   try {
-    return native.routeRegister(name, backend.renderProtobuf !== undefined, JS_RENDER_TIMEOUT_MS, render);
+    return native.routeRegister(name, protobuf, JS_RENDER_TIMEOUT_MS, render);
   } catch (err) {
     // Another thread of this process loaded one.
     throw new BackendLoadedError(`loadBackend: ${(err as Error).message.replace(/^promsd: /, '')}`);

@@ -259,4 +259,69 @@ describe('a JS backend loaded with loadBackend', () => {
   });
 });
 
+describe('a JS backend that misbehaves', () => {
+  function jsBackend(render: Backend['render'], extra: Partial<Backend> = {}): Backend {
+    const b: Backend = {
+      processId: 'bad',
+      start() {},
+      flush: async () => undefined,
+      render,
+      ...extra,
+      close: async () => backendUnload(b),
+    };
+    return b;
+  }
+
+  it('fails the scrape with an error naming what it resolved with, and a server falls back to the local view, marked', async () => {
+    const backend = loadBackend(jsBackend(async () => 42 as unknown as string));
+    const c = new Counter({ name: 'route_bad_total', help: 'Bad.' });
+    c.inc(7);
+    try {
+      await expect(register.metrics()).rejects.toThrow(
+        "promsd: the JS backend's render() resolved with 42, not a string",
+      );
+      const lines: string[] = [];
+      const server = await startHttpServerInThread({
+        addr: '127.0.0.1',
+        logger: { ...quietLogger, warn: (m) => lines.push(m) },
+      });
+      try {
+        const r = await get(server.url);
+        expect(r.status).toBe(200);
+        expect(r.headers['x-promsd-fallback']).toBe('local');
+        expect(r.body.toString()).toContain('route_bad_total 7\n');
+        for (let i = 0; i < 100 && lines.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
+        expect(lines).toEqual([
+          "promsd: metrics collection failed: promsd: the JS backend's render() resolved with 42, not a string",
+        ]);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('turns a render that throws, or a protobuf render that gives no Buffer, into the scrape error', async () => {
+    const backend = loadBackend(
+      jsBackend(
+        () => {
+          throw new Error('sync boom');
+        },
+        { renderProtobuf: async () => new Uint8Array([1]) as unknown as Buffer },
+      ),
+    );
+    try {
+      await expect(register.metrics()).rejects.toThrow('sync boom');
+      await expect(register.metricsBuffer({ contentType: PROTOBUF_CONTENT_TYPE })).rejects.toThrow(
+        `promsd: the JS backend's renderProtobuf() resolved with {"0":1}, not a Buffer`,
+      );
+    } finally {
+      await backend.close();
+    }
+    // Nothing stuck: the local view again.
+    expect((await native.routeRender(request())).aggregate).toBe(false);
+  });
+});
+
 const quietLogger = { debug() {}, info() {}, warn() {}, error() {} };
