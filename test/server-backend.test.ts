@@ -7,6 +7,7 @@ import {
   Counter,
   IoredisBackend,
   loadBackend,
+  PROTOBUF_CONTENT_TYPE,
   RedisBackend,
   register,
   startHttpServer,
@@ -142,6 +143,25 @@ describe('the aggregate, from every thread of the process', () => {
       expect((await get(server.url)).body.toString()).toContain(`${name} 1\n`);
     });
   }
+
+  it("a threaded server answers a protobuf request with the core backend's protobuf aggregate", async () => {
+    const name = 'p13_orders_total';
+    await otherProcessAdds10('p13', name);
+    const backend = new RedisBackend({ url: redis.url, prefix: 'p13', flushIntervalMs: 100, logger: quiet });
+    loadBackend(backend);
+    closers.push(() => backend.close());
+    new Counter({ name, help: 'Orders.' }).inc();
+    const server = await startHttpServerInThread({ addr: '127.0.0.1' });
+    closers.push(() => server.close());
+    const r = await get(server.url, { headers: { accept: PROTOBUF_CONTENT_TYPE } });
+    expect(r.headers['content-type']).toBe(PROTOBUF_CONTENT_TYPE);
+    expect(r.body.equals(await backend.renderProtobuf({ defaultLabels: [] }))).toBe(true);
+    // The family name and the aggregate (11 as a double) are in it.
+    expect(r.body.includes(Buffer.from(name.replace(/_total$/, '')))).toBe(true);
+    const eleven = Buffer.alloc(8);
+    eleven.writeDoubleLE(11);
+    expect(r.body.includes(eleven)).toBe(true);
+  });
 
   it("a threaded server serves this process's own series, marked, when the JS backend on the main thread cannot read", async () => {
     const lines: string[] = [];
