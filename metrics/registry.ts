@@ -289,15 +289,9 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
     await this.#collect();
     const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
     if (this.id === GLOBAL_ID) {
-      // The core says where the global registry's exposition comes from (the aggregate of every
-      // process while a backend is open in this process, whichever thread loaded it).
-      const r = await native.routeRender({
-        registry: GLOBAL_ID,
-        format: FORMAT_OF[contentType],
-        defaultLabels: this.#defaultLabelsFlat,
-        nowMs: Date.now(),
-      });
-      return this.#withCollectors(r.body.toString('utf8'), openMetrics);
+      // The global registry's one path: the core says whether it is the aggregate of every
+      // process (a backend is open in this process, whichever thread loaded it) or the local view.
+      return (await this.exposition({ contentType, collect: false })).body.toString('utf8');
     }
     const text = await native.encode({
       registry: this.id,
