@@ -174,6 +174,16 @@ export interface ExemplarSnapshot {
   timestamp: number
 }
 
+/** An exposition format. */
+export declare const enum ExpositionFormat {
+  /** Prometheus text 0.0.4. */
+  Text = 'text',
+  /** OpenMetrics 1.0. */
+  OpenMetrics = 'openmetrics',
+  /** Delimited protobuf `MetricFamily` messages (the only one carrying native histograms). */
+  Protobuf = 'protobuf',
+}
+
 /** Registers a metric family written by `shard`. */
 export declare function familyAdd(shard: number, options: FamilyOptions): number
 
@@ -375,6 +385,75 @@ export declare function registryNew(): number
 
 /** Removes a family from a registry. */
 export declare function registryRemove(registry: number, family: number): void
+
+/**
+ * False while a JS backend that renders text only aggregates the global registry: its
+ * protobuf requests are answered in OpenMetrics.
+ */
+export declare function routeEncodesProtobuf(registry: number): boolean
+
+/**
+ * Registers the JS backend that aggregates the global registry; returns the token that
+ * [`route_unregister`] takes. `render(id, format, defaultLabels)` is called on this thread for
+ * every scrape of the global registry from any thread, and must answer with [`route_reply`].
+ * `protobuf` says whether it renders the protobuf format (else it is asked for OpenMetrics);
+ * a scrape waits at most `timeoutMs` for it.
+ */
+export declare function routeRegister(name: string, protobuf: boolean, timeoutMs: number, render: (id: number, format: ExpositionFormat, defaultLabels: string[]) => void): number
+
+/**
+ * Renders a registry from any thread: the global registry through the backend open in this
+ * process (the core's, or the JS backend registered by the thread that loaded it), every other
+ * registry — and the global one without a backend — from this process's store. One question,
+ * asked by `Registry.metrics()`, `metricsBuffer()` and both servers alike.
+ */
+export declare function routeRender(request: RouteRequest): Promise<RouteResult>
+
+/**
+ * A JS backend's answer to request `id`: the exposition, or why it failed. An answer that
+ * comes after the scrape gave up is dropped.
+ */
+export declare function routeReply(id: number, body?: Buffer | undefined | null, error?: string | undefined | null): void
+
+/** One scrape of a registry, from any thread. */
+export interface RouteRequest {
+  /** The registry (0: the global one, which aggregates when a backend is open). */
+  registry: number
+  /**
+   * The format asked for. A JS backend that renders text only answers a protobuf request in
+   * OpenMetrics (the scraper's next choice); the result says which format it is.
+   */
+  format: ExpositionFormat
+  /** Default labels as `[name, value, …]`. */
+  defaultLabels: Array<string>
+  /** The caller's clock (`Date.now()`), for summary windows of the local view. */
+  nowMs?: number
+  /** gzip the result (from 1 KiB; smaller results come back plain). */
+  gzip?: boolean
+  /**
+   * When the aggregate cannot be read, answer with this process's own series and say why in
+   * `fallback` instead of rejecting (what servers do).
+   */
+  fallback?: boolean
+}
+
+/** What a scrape got. */
+export interface RouteResult {
+  /** The exposition, gzipped when asked and worth it (tell by the magic bytes). */
+  body: Buffer
+  /** The format of `body`. */
+  format: ExpositionFormat
+  /** True when `body` is the cross-process aggregate. */
+  aggregate: boolean
+  /** Why the aggregate could not be read, when `body` is this process's own series instead. */
+  fallback?: string
+}
+
+/**
+ * Removes the JS backend registered with `token` (a later registration is left alone); the
+ * scrapes still waiting for it fail at once. Safe to call twice.
+ */
+export declare function routeUnregister(token: number): void
 
 /**
  * Registers series `index` (dense per family, chosen by JS). Label values are rendered and

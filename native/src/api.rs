@@ -366,7 +366,7 @@ fn pairs(flat: &[String]) -> Vec<(String, String)> {
 }
 
 /// The protobuf exposition of a registry.
-fn encode_protobuf_now(req: &EncodeRequest) -> std::result::Result<Vec<u8>, String> {
+pub(crate) fn encode_protobuf_now(req: &EncodeRequest) -> std::result::Result<Vec<u8>, String> {
   let defaults = pairs(&req.default_labels);
   let s = store::store();
   let families = merge::merge_registry(&s, req.registry, req.only.as_deref(), now_ms())?;
@@ -379,7 +379,8 @@ fn encode_protobuf_now(req: &EncodeRequest) -> std::result::Result<Vec<u8>, Stri
   Ok(out)
 }
 
-fn encode_now(req: &EncodeRequest) -> std::result::Result<String, String> {
+/// The text exposition of a registry (also the local view of [`crate::route_api`]).
+pub(crate) fn encode_now(req: &EncodeRequest) -> std::result::Result<String, String> {
   if req.protobuf == Some(true) {
     return Err("the protobuf format is binary: use encodeBuffer".into());
   }
@@ -429,7 +430,7 @@ pub fn encode(request: EncodeRequest) -> AsyncTask<EncodeTask> {
 }
 
 /// gzip at level 1: on exposition text it keeps ~90% of level 6's saving at a third of the CPU.
-fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+pub(crate) fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
   use std::io::Write;
   let mut enc = flate2::write::GzEncoder::new(
     Vec::with_capacity(bytes.len() / 8 + 64),

@@ -72,7 +72,8 @@ struct Handle {
 
 static BACKEND: Mutex<Option<Handle>> = Mutex::new(None);
 
-fn sender() -> Result<Sender<Cmd>> {
+/// The open core backend's command channel (see [`crate::route_api`]).
+pub(crate) fn sender() -> Result<Sender<Cmd>> {
   BACKEND
     .lock()
     .unwrap_or_else(|e| e.into_inner())
@@ -109,6 +110,7 @@ pub fn backend_open(
   >,
 ) -> Result<String> {
   check_prefix(&options.prefix)?;
+  let _no_js_backend = crate::route_api::core_opening(options.timeout_ms)?;
   let mut slot = BACKEND.lock().unwrap_or_else(|e| e.into_inner());
   if slot.is_some() {
     return Err(err(

@@ -3,8 +3,9 @@
 //! JS threads write metric values into their own shards of shared memory; this crate keeps
 //! the process-wide table of which slots belong to which series ([`store`]), reads and merges
 //! them without the writers' help ([`merge`], [`sketch`]), and encodes the exposition off the
-//! JS thread ([`encoder`]); [`backend`] aggregates across processes through Redis. [`api`] and
-//! [`backend_api`] are the whole napi surface.
+//! JS thread ([`encoder`]); [`backend`] aggregates across processes through Redis. [`api`],
+//! [`backend_api`] and [`route_api`] (where a scrape's exposition comes from) are the whole napi
+//! surface.
 //!
 //! ```
 //! use promsd_native::encoder::{write_value};
@@ -24,6 +25,7 @@ pub mod layout;
 pub mod merge;
 pub mod native_histogram;
 pub mod protobuf;
+pub mod route_api;
 pub mod sketch;
 pub mod store;
 pub mod twin_api;
