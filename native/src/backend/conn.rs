@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use redis::{ConnectionLike, Script, Value};
 
-use super::writer::{Chunk, Status};
+use super::writer::{Chunk, Refusal, Status};
 use super::{APPLY_LUA, READ_LUA};
 
 /// Where and how to connect.
@@ -136,13 +136,24 @@ fn bulk(v: &Value) -> String {
   }
 }
 
-/// Applies one chunk (protocol §7 step 2); returns the status and the epoch.
+/// The reply of one apply call.
+#[derive(Debug, Clone)]
+pub struct Applied {
+  /// Status.
+  pub status: Status,
+  /// The prefix's epoch.
+  pub epoch: String,
+  /// Families refused by this call (§5).
+  pub refused: Vec<Refusal>,
+}
+
+/// Applies one chunk (protocol §7 step 2).
 pub fn apply(
   conn: &mut Conn,
   keys: &Keys,
   a: &ApplyArgs,
   chunk: &Chunk,
-) -> redis::RedisResult<(Status, String)> {
+) -> redis::RedisResult<Applied> {
   let mut inv = scripts().0.prepare_invoke();
   for k in ["epoch", "c", "meta", "procs"] {
     inv.key(keys.key(k));
@@ -189,7 +200,21 @@ pub fn apply(
       )))
     }
   };
-  Ok((status, reply.get(1).map(bulk).unwrap_or_default()))
+  let mut refused = Vec::new();
+  if let Some(Value::Array(items)) = reply.get(3) {
+    for r in items.chunks_exact(3) {
+      refused.push(Refusal {
+        name: bulk(&r[0]),
+        key: bulk(&r[1]),
+        stored: bulk(&r[2]),
+      });
+    }
+  }
+  Ok(Applied {
+    status,
+    epoch: reply.get(1).map(bulk).unwrap_or_default(),
+    refused,
+  })
 }
 
 /// What the read script returns (protocol §8), as strings.
@@ -264,5 +289,9 @@ pub fn read(conn: &mut Conn, keys: &Keys) -> redis::RedisResult<ReadData> {
 /// `close()`: the process's gauges vanish at once (protocol §7 step 4).
 pub fn goodbye(conn: &mut Conn, keys: &Keys, id: &str) -> redis::RedisResult<()> {
   conn.query::<()>(redis::cmd("ZREM").arg(keys.key("procs")).arg(id))?;
-  conn.query::<()>(redis::cmd("DEL").arg(keys.key(&format!("g:{id}"))))
+  conn.query::<()>(
+    redis::cmd("DEL")
+      .arg(keys.key(&format!("g:{id}")))
+      .arg(keys.key(&format!("m:{id}"))),
+  )
 }

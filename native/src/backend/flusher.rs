@@ -17,7 +17,7 @@ use super::conn::{self, ApplyArgs, Conn, Keys, Target};
 use super::render;
 use super::snapshot;
 use super::throttle::Throttle;
-use super::writer::{Next, Writer};
+use super::writer::{Next, Status, Writer};
 
 /// Log levels of the user's logger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,12 +180,14 @@ impl Flusher {
         snapshot::collect(&s, now_ms())
       };
       self.writer.update(snap);
-      let batch = self.writer.batch();
+      let mut batch = self.writer.batch();
       let mut replies = Vec::with_capacity(batch.chunks.len());
       let mut failure = None;
+      let mut refusals = Vec::new();
       {
         let conn = self.conn.as_mut().expect("connected");
-        for chunk in &batch.chunks {
+        for i in 0..batch.chunks.len() {
+          let chunk = &batch.chunks[i];
           let candidate = random_hex();
           let args = ApplyArgs {
             id: &self.cfg.id,
@@ -197,7 +199,17 @@ impl Flusher {
             info: &self.cfg.info,
           };
           match conn::apply(conn, &self.keys, &args, chunk) {
-            Ok(r) => replies.push(r),
+            Ok(r) => {
+              if r.status == Status::Ok {
+                refusals.extend(self.writer.on_refused(chunk, &r.refused));
+              }
+              if !r.refused.is_empty() {
+                for c in &mut batch.chunks[i..] {
+                  self.writer.prune(c);
+                }
+              }
+              replies.push((r.status, r.epoch));
+            }
             Err(e) => {
               failure = Some(e);
               break;
@@ -206,6 +218,9 @@ impl Flusher {
         }
       }
       let next = self.writer.on_replies(&batch, &replies);
+      for msg in refusals {
+        self.error(msg);
+      }
       if let Some(e) = failure {
         self.conn = None;
         self.down = true;

@@ -1,0 +1,128 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { Histogram, RedisBackend, loadBackend, register, renderRedis } from '../index';
+import { getBackend } from '../backend/load';
+import { type RedisServer, redisCommand, spawnChild, startRedis, until } from './helpers/redis';
+
+// Definitions are compared across processes (protocol §5): a family whose shape differs from the
+// one a live process holds is refused for the newcomer with one clear error, never merged; once
+// no live process holds the old definition, the new one replaces it.
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.kill();
+});
+afterEach(async () => {
+  await getBackend()?.close();
+  register.clear();
+});
+
+function capture(): { lines: string[]; logger: Record<string, (m: string) => void> } {
+  const lines: string[] = [];
+  const at = (level: string) => (m: string) => void lines.push(`${level} ${m}`);
+  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+}
+
+describe('definitions compared across processes', () => {
+  it('refuses histogram buckets that differ from a live process, then takes over when it exits', async () => {
+    const child = spawnChild({
+      url: redis.url,
+      prefix: 'defs',
+      metrics: [{ type: 'histogram', config: { name: 'http_seconds', help: 'Old.', buckets: [1, 2] } }],
+      steps: [{ metric: 0, method: 'observe', value: 1.5 }],
+      then: 'stay',
+    });
+    await child.waitFor('ready');
+    await until('the old definition is stored', async () =>
+      (await renderRedis({ url: redis.url, prefix: 'defs' })).includes('http_seconds_count 1'),
+    );
+
+    const { lines, logger } = capture();
+    loadBackend(new RedisBackend({ url: redis.url, prefix: 'defs', flushIntervalMs: 100, logger }));
+    const h = new Histogram({ name: 'http_seconds', help: 'New.', buckets: [10, 100] });
+    h.observe(50);
+    await getBackend()?.flush();
+    await getBackend()?.flush();
+    await until('the refusal is logged', async () => lines.some((l) => l.startsWith('error')));
+    const refused =
+      'promsd: metric "http_seconds" refused by the aggregate: buckets [10,100] differ from [1,2] stored by another process';
+    expect(lines.filter((l) => l.startsWith('error'))).toEqual([`error ${refused}`]);
+    // The aggregate keeps the live process's definition and only its observation.
+    expect(await renderRedis({ url: redis.url, prefix: 'defs' })).toBe(
+      [
+        '# HELP http_seconds Old.',
+        '# TYPE http_seconds histogram',
+        'http_seconds_bucket{le="1"} 0',
+        'http_seconds_bucket{le="2"} 1',
+        'http_seconds_bucket{le="+Inf"} 1',
+        'http_seconds_sum 1.5',
+        'http_seconds_count 1',
+        '',
+      ].join('\n'),
+    );
+
+    // The old process exits (close() releases its definitions): the next flush replaces the
+    // definition, and the old totals go with it (they cannot be read under the new buckets).
+    child.send('exit');
+    expect(await child.exited).toBe(0);
+    await getBackend()?.flush();
+    await getBackend()?.flush();
+    expect(await renderRedis({ url: redis.url, prefix: 'defs' })).toBe(
+      [
+        '# HELP http_seconds New.',
+        '# TYPE http_seconds histogram',
+        'http_seconds_bucket{le="10"} 0',
+        'http_seconds_bucket{le="100"} 1',
+        'http_seconds_bucket{le="+Inf"} 1',
+        'http_seconds_sum 50',
+        'http_seconds_count 1',
+        '',
+      ].join('\n'),
+    );
+    expect(lines.filter((l) => l.startsWith('error'))).toEqual([`error ${refused}`]);
+  });
+
+  it('refuses a type or label change and keeps the other families of the process', async () => {
+    const child = spawnChild({
+      url: redis.url,
+      prefix: 'defs2',
+      metrics: [
+        { type: 'counter', config: { name: 'jobs_total', help: 'Jobs.', labelNames: ['queue'] } },
+        { type: 'counter', config: { name: 'kind_total', help: 'Kind.' } },
+      ],
+      steps: [
+        { metric: 0, method: 'inc', labels: { queue: 'a' }, value: 3 },
+        { metric: 1, method: 'inc', value: 1 },
+      ],
+      then: 'stay',
+    });
+    await child.waitFor('ready');
+    await until('stored', async () =>
+      (await renderRedis({ url: redis.url, prefix: 'defs2' })).includes('kind_total 1'),
+    );
+    const { lines, logger } = capture();
+    loadBackend(new RedisBackend({ url: redis.url, prefix: 'defs2', flushIntervalMs: 100, logger }));
+    const { Counter, Gauge } = await import('../index');
+    new Counter({ name: 'jobs_total', help: 'Jobs.', labelNames: ['queue', 'host'] }).inc({ queue: 'a', host: 'h' }, 5);
+    new Gauge({ name: 'kind_total', help: 'Kind.' }).set(7);
+    new Counter({ name: 'fine_total', help: 'Fine.' }).inc(2);
+    await getBackend()?.flush();
+    // Log lines come from the flusher thread through the event loop.
+    await until('both refusals logged', async () => lines.filter((l) => l.startsWith('error')).length >= 2);
+    expect(lines.filter((l) => l.startsWith('error')).sort()).toEqual([
+      'error promsd: metric "jobs_total" refused by the aggregate: labelNames ["queue","host"] differ from ["queue"] stored by another process',
+      'error promsd: metric "kind_total" refused by the aggregate: type "gauge" differs from "counter" stored by another process',
+    ]);
+    const text = await renderRedis({ url: redis.url, prefix: 'defs2' });
+    expect(text).toContain('fine_total 2\n');
+    expect(text).toContain('jobs_total{queue="a"} 3\n');
+    expect(text).toContain('# TYPE kind_total counter\nkind_total 1\n');
+    // Nothing of the refused families reached Redis.
+    expect(await redisCommand(redis.port, 'HKEYS', 'promsd:{defs2}:c')).not.toContain('host');
+    child.send('exit');
+    expect(await child.exited).toBe(0);
+  });
+});
