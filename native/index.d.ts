@@ -264,6 +264,24 @@ export interface RedisBackendOptions {
   host: string
   /** PEM of the CA for `rediss://` (default: the system's roots). */
   tlsCa?: string
+  /** Append the backend's own metrics (`promsd_backend_*`) to rendered scrapes. */
+  selfMetrics?: boolean
+}
+
+/**
+ * Connects and PINGs once, with the backend's connection code: the cause of a failure is
+ * named as the backend's log lines name it (`promsd check`, `promsd serve`).
+ */
+export declare function redisPing(urls: Array<string>, cluster: boolean, timeoutMs: number, tlsCa?: string | undefined | null): Promise<RedisPingResult>
+
+/** What [`redis_ping`] found. */
+export interface RedisPingResult {
+  /** Redis answered `PING` (authenticated, over TLS when asked). */
+  ok: boolean
+  /** Why not: `dns`, `auth`, `tls`, `timeout`, `refused`, `closed`, `config`, `server`, `other`. */
+  cause?: string
+  /** `PONG`, or what failed in words (password masked). */
+  message: string
 }
 
 /** Options of a reader-only render (the sidecar). */

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { Histogram, RedisBackend, loadBackend, register, renderRedis } from '../index';
+import { Counter, Gauge, Histogram, type Logger, RedisBackend, loadBackend, register, renderRedis } from '../index';
 import { getBackend } from '../backend/load';
 import { type RedisServer, redisCommand, spawnChild, startRedis, until } from './helpers/redis';
 
@@ -20,7 +20,7 @@ afterEach(async () => {
   register.clear();
 });
 
-function capture(): { lines: string[]; logger: Record<string, (m: string) => void> } {
+function capture(): { lines: string[]; logger: Logger } {
   const lines: string[] = [];
   const at = (level: string) => (m: string) => void lines.push(`${level} ${m}`);
   return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
@@ -105,7 +105,6 @@ describe('definitions compared across processes', () => {
     );
     const { lines, logger } = capture();
     loadBackend(new RedisBackend({ url: redis.url, prefix: 'defs2', flushIntervalMs: 100, logger }));
-    const { Counter, Gauge } = await import('../index');
     new Counter({ name: 'jobs_total', help: 'Jobs.', labelNames: ['queue', 'host'] }).inc({ queue: 'a', host: 'h' }, 5);
     new Gauge({ name: 'kind_total', help: 'Kind.' }).set(7);
     new Counter({ name: 'fine_total', help: 'Fine.' }).inc(2);

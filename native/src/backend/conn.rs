@@ -30,6 +30,141 @@ fn certs(ca: &[u8]) -> redis::TlsCertificates {
   }
 }
 
+/// Why talking to Redis failed: what an operator must fix, one throttled storm and one
+/// `promsd_backend_flush_errors_total{cause}` series each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cause {
+  /// The host name does not resolve.
+  Dns,
+  /// Wrong or missing password, or an ACL refuses the user (`NOAUTH`, `WRONGPASS`, `NOPERM`).
+  Auth,
+  /// The TLS handshake failed (certificate, protocol).
+  Tls,
+  /// No answer within the timeout.
+  Timeout,
+  /// Nothing listens at the address.
+  Refused,
+  /// The connection was closed or reset.
+  Closed,
+  /// The URL does not parse (a configuration error).
+  Config,
+  /// Redis answered with another error (out of memory, a script error, ...).
+  Server,
+  /// Anything else.
+  Other,
+}
+
+impl Cause {
+  /// Every cause, in the order of [`Cause::as_str`]'s documentation.
+  pub const ALL: [Cause; 9] = [
+    Cause::Dns,
+    Cause::Auth,
+    Cause::Tls,
+    Cause::Timeout,
+    Cause::Refused,
+    Cause::Closed,
+    Cause::Config,
+    Cause::Server,
+    Cause::Other,
+  ];
+
+  /// `dns`, `auth`, `tls`, `timeout`, `refused`, `closed`, `config`, `server`, `other`: the
+  /// word in log lines and the value of the `cause` label.
+  pub fn as_str(self) -> &'static str {
+    match self {
+      Cause::Dns => "dns",
+      Cause::Auth => "auth",
+      Cause::Tls => "tls",
+      Cause::Timeout => "timeout",
+      Cause::Refused => "refused",
+      Cause::Closed => "closed",
+      Cause::Config => "config",
+      Cause::Server => "server",
+      Cause::Other => "other",
+    }
+  }
+
+  /// What the cause means, for the log line.
+  fn hint(self) -> &'static str {
+    match self {
+      Cause::Dns => "the host name does not resolve",
+      Cause::Auth => "authentication failed (wrong or missing password, or the ACL user may not do this)",
+      Cause::Tls => "the TLS handshake failed",
+      Cause::Timeout => "no answer within the timeout",
+      Cause::Refused => "connection refused (nothing listens there)",
+      Cause::Closed => "the connection was closed",
+      Cause::Config => "the URL is not valid",
+      Cause::Server => "Redis answered with an error",
+      Cause::Other => "unexpected error",
+    }
+  }
+}
+
+/// A failure to talk to Redis, with its cause named.
+#[derive(Debug, Clone)]
+pub struct Failure {
+  /// What to fix.
+  pub cause: Cause,
+  /// `<cause>: <what it means> (<the library's words>)`.
+  pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    f.write_str(&self.message)
+  }
+}
+
+/// Names the cause of a redis-rs error; `tls` when the target is `rediss://` (a handshake that
+/// stalls is still reported as a timeout, since that is what the operator sees).
+pub fn classify(e: &redis::RedisError, tls: bool) -> Cause {
+  use redis::ErrorKind as K;
+  let text = e.to_string().to_ascii_lowercase();
+  if e.kind() == K::AuthenticationFailed
+    || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+  {
+    return Cause::Auth;
+  }
+  if e.kind() == K::InvalidClientConfig {
+    return Cause::Config;
+  }
+  if e.is_timeout() || text.contains("timed out") {
+    return Cause::Timeout;
+  }
+  if e.is_connection_refusal() && text.contains("refused") {
+    return Cause::Refused;
+  }
+  if text.contains("lookup address") || text.contains("name or service not known") || text.contains("no such host") {
+    return Cause::Dns;
+  }
+  if tls && (text.contains("certificate") || text.contains("tls") || text.contains("handshake") || text.contains("alert"))
+  {
+    return Cause::Tls;
+  }
+  if e.is_connection_dropped() || text.contains("closed") || text.contains("broken pipe") || text.contains("reset by peer")
+  {
+    return Cause::Closed;
+  }
+  if matches!(e.kind(), K::Server(_) | K::Extension) || e.code().is_some() {
+    return Cause::Server;
+  }
+  Cause::Other
+}
+
+/// A redis-rs error as a [`Failure`] of a target.
+pub fn failure(e: &redis::RedisError, t: &Target) -> Failure {
+  let tls = t.urls.iter().any(|u| u.starts_with("rediss://"));
+  let cause = classify(e, tls);
+  let detail = match cause {
+    Cause::Timeout => format!("{} ms", t.timeout.as_millis()),
+    _ => e.to_string(),
+  };
+  Failure {
+    cause,
+    message: format!("{}: {} ({detail})", cause.as_str(), cause.hint()),
+  }
+}
+
 /// An open connection.
 pub enum Conn {
   /// One node.
@@ -39,8 +174,16 @@ pub enum Conn {
 }
 
 impl Conn {
-  /// Connects.
-  pub fn open(t: &Target) -> redis::RedisResult<Conn> {
+  /// Connects and checks the connection is usable (a `PING`, so that a missing password shows
+  /// here as `auth` rather than as a failed flush after a "connected").
+  pub fn open(t: &Target) -> Result<Conn, Failure> {
+    let mut c = Self::connect(t).map_err(|e| failure(&e, t))?;
+    c.query::<String>(&redis::cmd("PING"))
+      .map_err(|e| failure(&e, t))?;
+    Ok(c)
+  }
+
+  fn connect(t: &Target) -> redis::RedisResult<Conn> {
     if t.cluster {
       let mut b = redis::cluster::ClusterClient::builder(t.urls.clone())
         .connection_timeout(t.timeout)
@@ -295,3 +438,4 @@ pub fn goodbye(conn: &mut Conn, keys: &Keys, id: &str) -> redis::RedisResult<()>
       .arg(keys.key(&format!("m:{id}"))),
   )
 }
+
