@@ -33,7 +33,9 @@ export const serve: Command = {
         logger.error(`promsd serve: cannot use Redis: ${why.message}; exiting because of --require-backend`);
         return EXIT.unavailable;
       }
-      logger.warn(`promsd serve: cannot use Redis: ${why.message}; serving anyway, the aggregate appears once it is fixed`);
+      logger.warn(
+        `promsd serve: cannot use Redis: ${why.message}; serving anyway, the aggregate appears once it is fixed`,
+      );
     }
     const backend = loadBackend(backendOf(config, logger) as NonNullable<ReturnType<typeof backendOf>>);
     let server: Awaited<ReturnType<typeof startHttpServer>>;

@@ -60,7 +60,8 @@ export function redisUrlProblem(url: unknown, allowUnix = true): string | undefi
   if (scheme.includes('unix')) return undefined;
   // Ports out of range fail to parse too; say so rather than "Invalid URL".
   const port = /^[a-z]+:\/\/(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*):(\d+)(?:[/?#]|$)/.exec(url)?.[1];
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return `has a port (${port}) outside 1 to 65535`;
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535))
+    return `has a port (${port}) outside 1 to 65535`;
   let u: URL;
   try {
     u = new URL(url);

@@ -62,7 +62,9 @@ function buildKeys(z: typeof Zod): readonly KeyDef[] {
   const path = z.string().refine(isMetricsPath);
   const redisUrl = z.string().superRefine((v, ctx) => {
     const problem = redisUrlProblem(v, false);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    // `why`: resolveConfig adds the message to the problem line (the scheme case says nothing new).
+    if (problem !== undefined)
+      ctx.addIssue({ code: 'custom', message: problem, params: { why: !problem.startsWith('must be') } });
   });
   const consulAddr = z.string().regex(/^(https?:\/\/)?[^\s/]+(:\d+)?\/?$/);
   return [
@@ -183,7 +185,7 @@ function buildKeys(z: typeof Zod): readonly KeyDef[] {
       schema: z.boolean(),
       expected: 'true or false',
       default: false,
-      doc: 'Add the backend\'s own metrics (`promsd_backend_up`, `promsd_backend_flush_duration_seconds`, `promsd_backend_flush_errors_total{cause}`, `promsd_backend_series`, `promsd_backend_refused_families`) to the scrape.',
+      doc: "Add the backend's own metrics (`promsd_backend_up`, `promsd_backend_flush_duration_seconds`, `promsd_backend_flush_errors_total{cause}`, `promsd_backend_series`, `promsd_backend_refused_families`) to the scrape.",
       readBy: CLI,
     },
     {

@@ -95,7 +95,9 @@ describe('errors that keep their cause', () => {
 
   it('logs a missing password once too (no "connected" before each failure)', async () => {
     const { lines, logger } = capture();
-    loadBackend(new RedisBackend({ url: `redis://127.0.0.1:${authPort}`, flushIntervalMs: 50, timeoutMs: 300, logger }));
+    loadBackend(
+      new RedisBackend({ url: `redis://127.0.0.1:${authPort}`, flushIntervalMs: 50, timeoutMs: 300, logger }),
+    );
     await new Promise((r) => setTimeout(r, 2000));
     expect(lines).toEqual([
       `error promsd: cannot connect to Redis at redis://127.0.0.1:${authPort}: ${AUTH} ("NOAUTH": Authentication required.)`,
