@@ -88,7 +88,9 @@ impl Cause {
   fn hint(self) -> &'static str {
     match self {
       Cause::Dns => "the host name does not resolve",
-      Cause::Auth => "authentication failed (wrong or missing password, or the ACL user may not do this)",
+      Cause::Auth => {
+        "authentication failed (wrong or missing password, or the ACL user may not do this)"
+      }
       Cause::Tls => "the TLS handshake failed",
       Cause::Timeout => "no answer within the timeout",
       Cause::Refused => "connection refused (nothing listens there)",
@@ -134,14 +136,24 @@ pub fn classify(e: &redis::RedisError, tls: bool) -> Cause {
   if e.is_connection_refusal() && text.contains("refused") {
     return Cause::Refused;
   }
-  if text.contains("lookup address") || text.contains("name or service not known") || text.contains("no such host") {
+  if text.contains("lookup address")
+    || text.contains("name or service not known")
+    || text.contains("no such host")
+  {
     return Cause::Dns;
   }
-  if tls && (text.contains("certificate") || text.contains("tls") || text.contains("handshake") || text.contains("alert"))
+  if tls
+    && (text.contains("certificate")
+      || text.contains("tls")
+      || text.contains("handshake")
+      || text.contains("alert"))
   {
     return Cause::Tls;
   }
-  if e.is_connection_dropped() || text.contains("closed") || text.contains("broken pipe") || text.contains("reset by peer")
+  if e.is_connection_dropped()
+    || text.contains("closed")
+    || text.contains("broken pipe")
+    || text.contains("reset by peer")
   {
     return Cause::Closed;
   }
@@ -438,4 +450,3 @@ pub fn goodbye(conn: &mut Conn, keys: &Keys, id: &str) -> redis::RedisResult<()>
       .arg(keys.key(&format!("m:{id}"))),
   )
 }
-

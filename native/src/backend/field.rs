@@ -202,10 +202,13 @@ pub fn shape_differs(mine: &Value, stored: &Value) -> Option<&'static str> {
   SHAPE_KEYS[1..].iter().copied().find(|k| {
     let (a, b) = (shape_list(&mine[*k]), shape_list(&stored[*k]));
     a.len() != b.len()
-      || a.iter().zip(b).any(|(x, y)| match (x.as_f64(), y.as_f64()) {
-        (Some(x), Some(y)) => x != y,
-        _ => x != y,
-      })
+      || a
+        .iter()
+        .zip(b)
+        .any(|(x, y)| match (x.as_f64(), y.as_f64()) {
+          (Some(x), Some(y)) => x != y,
+          _ => x != y,
+        })
   })
 }
 
@@ -315,7 +318,10 @@ mod tests {
       Some("type")
     );
     assert_eq!(
-      shape_differs(&v(r#"{"type":"histogram","labelNames":[],"buckets":[1,2]}"#), &h),
+      shape_differs(
+        &v(r#"{"type":"histogram","labelNames":[],"buckets":[1,2]}"#),
+        &h
+      ),
       Some("labelNames")
     );
     assert_eq!(

@@ -14,8 +14,8 @@ use crate::encoder::{EncodeOptions, Format};
 use crate::store;
 
 use super::conn::{self, ApplyArgs, Cause, Conn, Failure, Keys, Target};
-use super::selfmetrics::Stats;
 use super::render;
+use super::selfmetrics::Stats;
 use super::snapshot;
 use super::throttle::Throttle;
 use super::writer::{Next, Status, Writer};
@@ -196,7 +196,11 @@ impl Flusher {
             Level::Warn,
             format!(
               "promsd: {} Redis at {} (prefix \"{}\")",
-              if self.ever_connected { "reconnected to" } else { "connected to" },
+              if self.ever_connected {
+                "reconnected to"
+              } else {
+                "connected to"
+              },
               self.where_(),
               self.cfg.prefix
             ),
@@ -327,7 +331,11 @@ impl Flusher {
 }
 
 /// Renders a read in the requested format (text, OpenMetrics or protobuf).
-pub fn render_bytes(data: &conn::ReadData, opts: &RenderOpts, extra: Vec<render::Family>) -> Vec<u8> {
+pub fn render_bytes(
+  data: &conn::ReadData,
+  opts: &RenderOpts,
+  extra: Vec<render::Family>,
+) -> Vec<u8> {
   if !opts.protobuf {
     return render_data(data, opts, extra).into_bytes();
   }

@@ -196,7 +196,8 @@ impl Model {
       }
       im += 2;
     }
-    let ours = |f: &str| refused.is_empty() || !refused.contains(&f.split('|').next().unwrap_or(""));
+    let ours =
+      |f: &str| refused.is_empty() || !refused.contains(&f.split('|').next().unwrap_or(""));
     let applied = sp.applied.entry(id.clone()).or_insert_with(|| Expiring {
       fields: HashMap::new(),
       expires: 0.0,
@@ -427,7 +428,10 @@ mod tests {
         id, epoch, "E", "n", "1000", "5000", "{}", "1", "0", "0", "1", bucket, "1", "h", meta,
       ])
     };
-    assert_eq!(status(&m.apply(&keys("p1"), &call("p1", "", old, "h|b0|"), 0.0)), "ok");
+    assert_eq!(
+      status(&m.apply(&keys("p1"), &call("p1", "", old, "h|b0|"), 0.0)),
+      "ok"
+    );
     let r = m.apply(&keys("p2"), &call("p2", "", new, "h|b1|"), 1.0);
     assert_eq!(status(&r), "ok");
     assert_eq!(
@@ -439,16 +443,27 @@ mod tests {
       ]
     );
     let sp = m.spaces.get("promsd:{t}:").unwrap();
-    assert_eq!(sp.totals.get("h|b1|"), None, "a refused family's items are skipped");
+    assert_eq!(
+      sp.totals.get("h|b1|"),
+      None,
+      "a refused family's items are skipped"
+    );
     assert_eq!(sp.meta["h"], old);
     // p1 dies (no flush for 1 s): its definition no longer holds the name.
     let r = m.apply(&keys("p2"), &call("p2", "E", new, "h|b1|"), 1000.0);
     assert_eq!((status(&r), refused(&r)), ("ok".into(), vec![]));
     let sp = m.spaces.get("promsd:{t}:").unwrap();
     assert_eq!(sp.meta["h"], new);
-    assert_eq!(sp.totals.get("h|b0|"), None, "the old definition's totals went with it");
+    assert_eq!(
+      sp.totals.get("h|b0|"),
+      None,
+      "the old definition's totals went with it"
+    );
     assert_eq!(sp.totals["h|b1|"], 1.0);
     // p1 comes back: it was seen dead, so it must resend everything (and is then refused).
-    assert_eq!(status(&m.apply(&keys("p1"), &call("p1", "E", old, "h|b0|"), 1600.0)), "lost");
+    assert_eq!(
+      status(&m.apply(&keys("p1"), &call("p1", "E", old, "h|b0|"), 1600.0)),
+      "lost"
+    );
   }
 }

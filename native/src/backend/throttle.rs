@@ -134,7 +134,10 @@ mod tests {
       t.error("refused", "down", t0 + Duration::from_secs(41)),
       vec!["suppressed 2 similar errors in the last 10s: down".to_string()]
     );
-    assert_eq!(t.error("auth", "other", t0 + Duration::from_secs(30)).len(), 1);
+    assert_eq!(
+      t.error("auth", "other", t0 + Duration::from_secs(30)).len(),
+      1
+    );
   }
 
   #[test]
@@ -149,7 +152,11 @@ mod tests {
       .error("auth", "flush failed: auth", t0 + Duration::from_secs(1))
       .is_empty());
     assert_eq!(
-      t.error("timeout", "cannot connect: timeout", t0 + Duration::from_secs(2)),
+      t.error(
+        "timeout",
+        "cannot connect: timeout",
+        t0 + Duration::from_secs(2)
+      ),
       vec!["cannot connect: timeout".to_string()]
     );
     assert_eq!(

@@ -179,7 +179,9 @@ impl Writer {
       return;
     }
     let ours = |f: &str| !self.refused.contains_key(f.split('|').next().unwrap_or(""));
-    chunk.counters.retain(|it| !self.refused.contains_key(&it.key.0));
+    chunk
+      .counters
+      .retain(|it| !self.refused.contains_key(&it.key.0));
     chunk.gauges.retain(|(f, _)| ours(f));
     chunk.deletes.retain(|f| ours(f));
     chunk.metas.retain(|(n, _)| !self.refused.contains_key(n));
@@ -258,9 +260,7 @@ impl Writer {
         .get(f)
         .is_none_or(|old| old.to_bits() != v.to_bits())
         && (self.refused.is_empty()
-          || !self
-            .refused
-            .contains_key(f.split('|').next().unwrap_or("")))
+          || !self.refused.contains_key(f.split('|').next().unwrap_or("")))
       {
         push(&mut |c| c.gauges.push((f.clone(), *v)));
       }
@@ -449,7 +449,10 @@ mod tests {
       gauges: vec![(String::new(), 2.0)],
     });
     s.metas = vec![
-      ("c".into(), r#"{"type":"counter","labelNames":["x"]}"#.into()),
+      (
+        "c".into(),
+        r#"{"type":"counter","labelNames":["x"]}"#.into(),
+      ),
       ("g".into(), r#"{"type":"gauge","labelNames":[]}"#.into()),
     ];
     w.update(s);
