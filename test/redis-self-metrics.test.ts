@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { Counter, RedisBackend, loadBackend, register } from '../index';
+import { Counter, EmbeddedBackend, RedisBackend, loadBackend, register } from '../index';
 import { getBackend } from '../backend/load';
 import { get } from './helpers/http';
 import { type RedisServer, freePort, startRedis, until } from './helpers/redis';
@@ -113,6 +114,23 @@ describe('self-metrics', () => {
     const back = await register.metrics();
     expect(back).toContain('jobs_total{q="a"} 1\n');
     expect(selfMetrics(back)).toBe(expected({ flushes: 6, errors, up: 1, series: 2 }));
+  });
+
+  it('are exposed by the embedded one-host backend too', async () => {
+    const backend = loadBackend(
+      new EmbeddedBackend({
+        role: 'primary',
+        socketPath: join(tmpdir(), `promsd-self-${process.pid}.sock`),
+        prefix: 'self3',
+        flushIntervalMs: 60_000,
+        processTtlMs: 120_000,
+        selfMetrics: true,
+        logger: quiet,
+      }),
+    );
+    new Counter({ name: 'one_total', help: 'One.' }).inc();
+    await backend.flush();
+    expect(selfMetrics(await register.metrics())).toBe(expected({ flushes: 2, errors: {}, up: 1, series: 1 }));
   });
 
   it('are served by the sidecar (promsd serve) with backend.selfMetrics', async () => {

@@ -122,6 +122,7 @@ struct Flusher {
   log: LogFn,
   down: bool,
   ever_connected: bool,
+  ever_flushed: bool,
   stats: Stats,
 }
 
@@ -186,6 +187,8 @@ impl Flusher {
     self.stats.refused = self.writer.refused().len();
     match r {
       Ok(()) => {
+        let first = !self.ever_flushed;
+        self.ever_flushed = true;
         if self.down {
           // Recovered: the storms are over.
           self.down = false;
@@ -196,10 +199,10 @@ impl Flusher {
             Level::Warn,
             format!(
               "promsd: {} Redis at {} (prefix \"{}\")",
-              if self.ever_connected {
-                "reconnected to"
-              } else {
+              if first {
                 "connected to"
+              } else {
+                "reconnected to"
               },
               self.where_(),
               self.cfg.prefix
@@ -428,6 +431,7 @@ pub fn spawn(cfg: Config, log: LogFn) -> std::io::Result<(Sender<Cmd>, JoinHandl
     log,
     down: false,
     ever_connected: false,
+    ever_flushed: false,
     stats: Stats::default(),
   };
   let h = std::thread::Builder::new()
