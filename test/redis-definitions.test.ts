@@ -68,7 +68,7 @@ describe('definitions compared across processes', () => {
     // definition, and the old totals go with it (they cannot be read under the new buckets).
     child.send('exit');
     expect(await child.exited).toBe(0);
-    await getBackend()?.flush();
+    // One flush: the definition is accepted and the held-back series follow in the same flush.
     await getBackend()?.flush();
     expect(await renderRedis({ url: redis.url, prefix: 'defs' })).toBe(
       [
@@ -83,6 +83,43 @@ describe('definitions compared across processes', () => {
       ].join('\n'),
     );
     expect(lines.filter((l) => l.startsWith('error'))).toEqual([`error ${refused}`]);
+    await until('the acceptance is logged', async () => lines.some((l) => l.includes('accepted')));
+    expect(lines.filter((l) => l.includes('accepted'))).toEqual([
+      'info promsd: metric "http_seconds" accepted by the aggregate: no live process holds the definition it differed from',
+    ]);
+  });
+
+  it('takes over from a holder that died without closing once its heartbeat expired', async () => {
+    const child = spawnChild({
+      url: redis.url,
+      prefix: 'defs3',
+      processTtlMs: 400,
+      metrics: [{ type: 'histogram', config: { name: 'q_seconds', help: 'Old.', buckets: [1] } }],
+      steps: [{ metric: 0, method: 'observe', value: 0.5 }],
+      then: 'stay',
+    });
+    await child.waitFor('ready');
+    await until('stored', async () =>
+      (await renderRedis({ url: redis.url, prefix: 'defs3' })).includes('q_seconds_count 1'),
+    );
+    const { lines, logger } = capture();
+    loadBackend(
+      new RedisBackend({ url: redis.url, prefix: 'defs3', flushIntervalMs: 60_000, processTtlMs: 120_000, logger }),
+    );
+    new Histogram({ name: 'q_seconds', help: 'New.', buckets: [2] }).observe(1.5);
+    await getBackend()?.flush();
+    await until('refused', async () => lines.some((l) => l.startsWith('error')));
+    child.proc.kill('SIGKILL');
+    await child.exited;
+    // Still refused while the dead holder's heartbeat lasts (400 ms)...
+    await getBackend()?.flush();
+    expect(await renderRedis({ url: redis.url, prefix: 'defs3' })).toContain('q_seconds_bucket{le="1"} 1\n');
+    await new Promise((r) => setTimeout(r, 500));
+    // ...then taken over.
+    await getBackend()?.flush();
+    const text = await renderRedis({ url: redis.url, prefix: 'defs3' });
+    expect(text).toContain('# HELP q_seconds New.\n# TYPE q_seconds histogram\nq_seconds_bucket{le="2"} 1\n');
+    expect(text).toContain('q_seconds_count 1\n');
   });
 
   it('refuses a type or label change and keeps the other families of the process', async () => {

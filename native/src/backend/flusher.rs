@@ -18,7 +18,7 @@ use super::render;
 use super::selfmetrics::Stats;
 use super::snapshot;
 use super::throttle::Throttle;
-use super::writer::{Next, Status, Writer};
+use super::writer::{Next, RefusalNews, Status, Writer};
 
 /// Log levels of the user's logger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,7 +227,7 @@ impl Flusher {
       let mut batch = self.writer.batch();
       let mut replies = Vec::with_capacity(batch.chunks.len());
       let mut failure = None;
-      let mut refusals = Vec::new();
+      let mut news = RefusalNews::default();
       {
         let conn = self.conn.as_mut().expect("connected");
         for i in 0..batch.chunks.len() {
@@ -245,7 +245,9 @@ impl Flusher {
           match conn::apply(conn, &self.keys, &args, chunk) {
             Ok(r) => {
               if r.status == Status::Ok {
-                refusals.extend(self.writer.on_refused(chunk, &r.refused));
+                let n = self.writer.on_refused(chunk, &r.refused);
+                news.refused.extend(n.refused);
+                news.accepted.extend(n.accepted);
               }
               if !r.refused.is_empty() {
                 for c in &mut batch.chunks[i..] {
@@ -262,8 +264,14 @@ impl Flusher {
         }
       }
       let next = self.writer.on_replies(&batch, &replies);
-      for msg in refusals {
+      for msg in news.refused {
         self.error(&msg.clone(), msg);
+      }
+      for name in &news.accepted {
+        (self.log)(
+          Level::Info,
+          format!("promsd: metric {name:?} accepted by the aggregate: no live process holds the definition it differed from"),
+        );
       }
       if let Some(f) = failure {
         // A connection that answered with an error still works: keep it (reconnecting would
@@ -280,7 +288,11 @@ impl Flusher {
         });
       }
       if next == Next::Done {
-        return Ok(());
+        if news.accepted.is_empty() {
+          return Ok(());
+        }
+        // Send the accepted families' series in this flush rather than the next.
+        continue;
       }
       (self.log)(
         Level::Warn,

@@ -97,6 +97,16 @@ pub struct Refusal {
   pub stored: String,
 }
 
+/// What changed with one reply, for the log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RefusalNews {
+  /// Messages of families newly refused, or refused for another reason than before: log each
+  /// once.
+  pub refused: Vec<String>,
+  /// Families refused before and accepted now: their series can be sent at once.
+  pub accepted: Vec<String>,
+}
+
 /// What the flusher should do after a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -145,17 +155,16 @@ impl Writer {
   }
 
   /// Records the refusals of the `ok` reply to `chunk` (call for every `ok` reply, before
-  /// [`Writer::on_replies`]; when it returns with families refused, [`Writer::prune`] the chunks
-  /// of the batch from that one on). The chunk's other definitions were accepted. Returns the
-  /// messages of families newly refused, or refused for another reason than before: log those
-  /// once.
-  pub fn on_refused(&mut self, chunk: &Chunk, refusals: &[Refusal]) -> Vec<String> {
+  /// [`Writer::on_replies`]; when the reply refused families, [`Writer::prune`] the chunks of the
+  /// batch from that one on). The chunk's other definitions were accepted.
+  pub fn on_refused(&mut self, chunk: &Chunk, refusals: &[Refusal]) -> RefusalNews {
+    let mut news = RefusalNews::default();
     for (n, _) in &chunk.metas {
-      if !refusals.iter().any(|r| r.name == *n) {
-        self.refused.remove(n);
+      if !refusals.iter().any(|r| r.name == *n) && self.refused.remove(n).is_some() {
+        news.accepted.push(n.clone());
       }
     }
-    let mut fresh = Vec::new();
+    let fresh = &mut news.refused;
     for r in refusals {
       let mine = self
         .metas_now
@@ -168,7 +177,7 @@ impl Writer {
         self.refused.insert(r.name.clone(), msg);
       }
     }
-    fresh
+    news
   }
 
   /// Removes the items of refused families from a chunk not yet sent (a batch is built before
@@ -464,14 +473,14 @@ mod tests {
     };
     let fresh = w.on_refused(&b.chunks[0], std::slice::from_ref(&refusal));
     assert_eq!(
-      fresh,
+      fresh.refused,
       vec![
         "promsd: metric \"c\" refused by the aggregate: labelNames [\"x\"] differ from [\"y\"] stored by another process"
           .to_string()
       ]
     );
     assert!(
-      w.on_refused(&b.chunks[0], &[refusal]).is_empty(),
+      w.on_refused(&b.chunks[0], &[refusal]).refused.is_empty(),
       "logged once"
     );
     w.prune(&mut b.chunks[0]);
@@ -484,13 +493,51 @@ mod tests {
     assert_eq!(b.chunks[0].metas.len(), 1);
     assert_eq!(b.chunks[0].counters.len() + b.chunks[0].gauges.len(), 0);
     // Accepted (no refusal in the reply): the series follow at once, in full.
-    assert!(w.on_refused(&b.chunks[0], &[]).is_empty());
+    assert_eq!(
+      w.on_refused(&b.chunks[0], &[]),
+      RefusalNews {
+        refused: vec![],
+        accepted: vec!["c".into()]
+      }
+    );
     w.prune(&mut b.chunks[0]);
     w.on_replies(&b, &ok(&b));
     assert!(w.refused().is_empty());
     let b = w.batch();
     assert_eq!(b.chunks[0].counters[0].cum, 5.0);
     assert_eq!(b.chunks[0].gauges, vec![("c||x".to_string(), 1.0)]);
+  }
+
+  #[test]
+  fn a_refusal_in_the_first_chunk_prunes_the_family_from_the_later_ones() {
+    let mut w = Writer::new();
+    let mut s = counter(1.0);
+    s.metas.push(("g".into(), "{}".into()));
+    s.series.push(SeriesSnap {
+      name: "g".into(),
+      labels: String::new(),
+      count: 0.0,
+      counters: vec![],
+      gauges: (0..MAX_ITEMS + 10)
+        .map(|i| (format!("p{i}"), 1.0))
+        .collect(),
+    });
+    w.update(s);
+    let mut b = w.batch();
+    assert_eq!(b.chunks.len(), 2);
+    let r = Refusal {
+      name: "g".into(),
+      key: "type".into(),
+      stored: r#"{"type":"counter"}"#.into(),
+    };
+    let news = w.on_refused(&b.chunks[0], &[r]);
+    assert_eq!(news.refused.len(), 1);
+    for c in &mut b.chunks {
+      w.prune(c);
+    }
+    assert!(b.chunks[1].gauges.iter().all(|(f, _)| !f.starts_with("g|")));
+    assert!(b.chunks[1].gauges.is_empty());
+    assert_eq!(b.chunks[0].counters.len(), 1, "the other family stays");
   }
 
   #[test]
