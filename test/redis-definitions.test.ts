@@ -41,7 +41,7 @@ describe('definitions compared across processes', () => {
     );
 
     const { lines, logger } = capture();
-    loadBackend(new RedisBackend({ url: redis.url, prefix: 'defs', flushIntervalMs: 100, logger }));
+    loadBackend(new RedisBackend({ url: redis.url, prefix: 'defs', flushIntervalMs: 100, selfMetrics: true, logger }));
     const h = new Histogram({ name: 'http_seconds', help: 'New.', buckets: [10, 100] });
     h.observe(50);
     await getBackend()?.flush();
@@ -64,6 +64,8 @@ describe('definitions compared across processes', () => {
       ].join('\n'),
     );
 
+    expect(await register.metrics()).toContain('\npromsd_backend_refused_families 1\n');
+
     // The old process exits (close() releases its definitions): the next flush replaces the
     // definition, and the old totals go with it (they cannot be read under the new buckets).
     child.send('exit');
@@ -83,6 +85,7 @@ describe('definitions compared across processes', () => {
       ].join('\n'),
     );
     expect(lines.filter((l) => l.startsWith('error'))).toEqual([`error ${refused}`]);
+    expect(await register.metrics()).toContain('\npromsd_backend_refused_families 0\n');
     await until('the acceptance is logged', async () => lines.some((l) => l.includes('accepted')));
     expect(lines.filter((l) => l.includes('accepted'))).toEqual([
       'info promsd: metric "http_seconds" accepted by the aggregate: no live process holds the definition it differed from',

@@ -450,3 +450,54 @@ pub fn goodbye(conn: &mut Conn, keys: &Keys, id: &str) -> redis::RedisResult<()>
       .arg(keys.key(&format!("m:{id}"))),
   )
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::io;
+
+  fn io_err(kind: io::ErrorKind, msg: &str) -> redis::RedisError {
+    redis::RedisError::from(io::Error::new(kind, msg.to_owned()))
+  }
+
+  #[test]
+  fn errors_are_classified_by_what_an_operator_fixes() {
+    let auth = redis::RedisError::from((
+      redis::ErrorKind::AuthenticationFailed,
+      "Password authentication failed",
+    ));
+    assert_eq!(classify(&auth, false), Cause::Auth);
+    let refused = redis::RedisError::from(io::Error::from(io::ErrorKind::ConnectionRefused));
+    assert_eq!(classify(&refused, false), Cause::Refused);
+    let timeout = redis::RedisError::from(io::Error::from(io::ErrorKind::WouldBlock));
+    assert_eq!(classify(&timeout, false), Cause::Timeout);
+    let dns = io_err(
+      io::ErrorKind::Other,
+      "failed to lookup address information: Name or service not known",
+    );
+    assert_eq!(classify(&dns, false), Cause::Dns);
+    let cert = io_err(
+      io::ErrorKind::InvalidData,
+      "invalid peer certificate: UnknownIssuer",
+    );
+    assert_eq!(classify(&cert, true), Cause::Tls);
+    let reset = redis::RedisError::from(io::Error::from(io::ErrorKind::ConnectionReset));
+    assert_eq!(classify(&reset, false), Cause::Closed);
+    let bad_url = redis::RedisError::from((
+      redis::ErrorKind::InvalidClientConfig,
+      "Redis URL did not parse",
+    ));
+    assert_eq!(classify(&bad_url, false), Cause::Config);
+    let t = Target {
+      urls: vec!["redis://h:1".into()],
+      cluster: false,
+      timeout: Duration::from_millis(250),
+      tls_ca: None,
+    };
+    assert_eq!(
+      failure(&timeout, &t).message,
+      "timeout: no answer within the timeout (250 ms)"
+    );
+    assert_eq!(Cause::ALL.map(Cause::as_str).len(), 9);
+  }
+}
