@@ -1,6 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { Counter, Gauge, Histogram, type Logger, RedisBackend, loadBackend, register, renderRedis } from '../index';
+import {
+  Counter,
+  EmbeddedBackend,
+  Gauge,
+  Histogram,
+  type Logger,
+  RedisBackend,
+  loadBackend,
+  register,
+  renderRedis,
+} from '../index';
 import { getBackend } from '../backend/load';
 import { type RedisServer, redisCommand, spawnChild, startRedis, until } from './helpers/redis';
 
@@ -163,5 +173,26 @@ describe('definitions compared across processes', () => {
     expect(await redisCommand(redis.port, 'HKEYS', 'promsd:{defs2}:c')).not.toContain('host');
     child.send('exit');
     expect(await child.exited).toBe(0);
+  });
+
+  it('refuses on the embedded one-host aggregator too (the model runs the same rule)', async () => {
+    const { logger } = capture();
+    loadBackend(new EmbeddedBackend({ role: 'primary', prefix: 'defs4', flushIntervalMs: 50, logger }));
+    new Histogram({ name: 'e_seconds', help: 'Primary.', buckets: [1, 2] }).observe(1.5);
+    await getBackend()?.flush();
+    const child = spawnChild({
+      backend: 'embedded',
+      prefix: 'defs4',
+      flushIntervalMs: 50,
+      metrics: [{ type: 'histogram', config: { name: 'e_seconds', help: 'Worker.', buckets: [10, 100] } }],
+      steps: [{ metric: 0, method: 'observe', value: 50 }],
+    });
+    // The worker flushes until close() succeeds: a refusal is not a failure.
+    expect(await child.exited).toBe(0);
+    const text = await register.metrics();
+    expect(text).toContain('# HELP e_seconds Primary.\n');
+    expect(text).toContain(
+      'e_seconds_bucket{le="1"} 0\ne_seconds_bucket{le="2"} 1\ne_seconds_bucket{le="+Inf"} 1\ne_seconds_sum 1.5\ne_seconds_count 1\n',
+    );
   });
 });
