@@ -11,9 +11,10 @@ export declare class ErrorThrottle {
   constructor(windowMs: number)
   /**
    * The lines to log (at `error`, summaries starting `suppressed ` at `warn`) for an
-   * occurrence of `message` now.
+   * occurrence of `message` now; occurrences of one `cause` (default: the message itself) are
+   * one storm.
    */
-  error(message: string): Array<string>
+  error(message: string, cause?: string | undefined | null): Array<string>
   /** Summaries of windows that ended (call periodically); log at `warn`. */
   tick(): Array<string>
   /** Every pending summary now (recovery, close); log at `warn`. */
@@ -44,7 +45,10 @@ export declare class ProtocolWriter {
   batch(): Array<Array<string>>
   /**
    * Records the replies of the last batch's calls, in order (a prefix of them when a call
-   * failed: the calls without a reply are sent again by a later batch).
+   * failed: the calls without a reply are sent again by a later batch). Send the calls one at a
+   * time and stop after a reply that refuses families (its fourth element is a non-empty array):
+   * the later calls were built before the refusal was known and still carry those families'
+   * items; the outcome is then `more`, and the next batch holds them back.
    */
   onReplies(replies: unknown[]): ApplyOutcome
   /** The commands of `close()` (name, then arguments): this process's heartbeat and gauges go. */
@@ -89,13 +93,23 @@ export declare function aggregatorStop(): void
 
 /** What to do after the replies of a batch. */
 export interface ApplyOutcome {
-  /** `done` until the next interval, or `again`: flush again at once (after `epoch` or `lost`). */
+  /**
+   * `done` until the next interval; `again`: flush again at once, resending (after `epoch` or
+   * `lost`); `more`: flush again at once, nothing was lost (a refusal cut the batch short, or
+   * families accepted now have series to send).
+   */
   next: string
   /**
    * Index of the first reply that was not the apply script's (`[status, epoch, time]`); the
    * replies from there on were not recorded.
    */
   unexpected?: number
+  /** Messages of families the aggregate newly refused (protocol §5): log each once, at `error`. */
+  refused: Array<string>
+  /** Families refused before and accepted now: log each once, at `info`. */
+  accepted: Array<string>
+  /** How many families are refused now. */
+  refusedFamilies: number
 }
 
 /**
@@ -351,6 +365,24 @@ export interface RedisBackendOptions {
   host: string
   /** PEM of the CA for `rediss://` (default: the system's roots). */
   tlsCa?: string
+  /** Append the backend's own metrics (`promsd_backend_*`) to rendered scrapes. */
+  selfMetrics?: boolean
+}
+
+/**
+ * Connects and PINGs once, with the backend's connection code: the cause of a failure is
+ * named as the backend's log lines name it (`promsd check`, `promsd serve`).
+ */
+export declare function redisPing(urls: Array<string>, cluster: boolean, timeoutMs: number, tlsCa?: string | undefined | null): Promise<RedisPingResult>
+
+/** What [`redis_ping`] found. */
+export interface RedisPingResult {
+  /** Redis answered `PING` (authenticated, over TLS when asked). */
+  ok: boolean
+  /** Why not: `dns`, `auth`, `tls`, `timeout`, `refused`, `closed`, `config`, `server`, `other`. */
+  cause?: string
+  /** `PONG`, or what failed in words (password masked). */
+  message: string
 }
 
 /** Options of a reader-only render (the sidecar). */

@@ -44,6 +44,8 @@ pub struct RedisBackendOptions {
   pub host: String,
   /// PEM of the CA for `rediss://` (default: the system's roots).
   pub tls_ca: Option<String>,
+  /// Append the backend's own metrics (`promsd_backend_*`) to rendered scrapes.
+  pub self_metrics: Option<bool>,
 }
 
 /// Options of a reader-only render (the sidecar).
@@ -143,6 +145,7 @@ pub fn backend_open(
     live_ms: options.live_ms.max(100).into(),
     retain_ms: options.retain_ms.max(options.live_ms).into(),
     throttle: Duration::from_millis(options.log_throttle_ms.into()),
+    self_metrics: options.self_metrics.unwrap_or(false),
   };
   let log = Box::new(move |level: Level, msg: String| {
     tsfn.call(
@@ -335,7 +338,7 @@ impl Task for ReadTask {
       timeout: Duration::from_millis(self.opts.timeout_ms.max(1).into()),
       tls_ca: self.opts.tls_ca.clone().map(String::into_bytes),
     };
-    let mut c = Conn::open(&target).map_err(|e| {
+    let mut c = Conn::open(&target).map_err(|e: conn::Failure| {
       err(format!(
         "promsd: cannot connect to Redis at {}: {e}",
         flusher::redact(&target.urls.join(","))
@@ -343,7 +346,8 @@ impl Task for ReadTask {
     })?;
     let data = conn::read(&mut c, &Keys::new(&self.opts.prefix)).map_err(|e| {
       err(format!(
-        "promsd: reading the aggregate from Redis failed: {e}"
+        "promsd: reading the aggregate from Redis failed: {}",
+        conn::failure(&e, &target)
       ))
     })?;
     Ok(flusher::render_data(
@@ -353,6 +357,7 @@ impl Task for ReadTask {
         default_labels: pairs(&self.opts.default_labels),
         protobuf: false,
       },
+      Vec::new(),
     ))
   }
 
@@ -365,6 +370,65 @@ impl Task for ReadTask {
 #[napi(ts_return_type = "Promise<string>")]
 pub fn redis_render(options: RedisReadOptions) -> AsyncTask<ReadTask> {
   AsyncTask::new(ReadTask { opts: options })
+}
+
+/// What [`redis_ping`] found.
+#[napi(object)]
+pub struct RedisPingResult {
+  /// Redis answered `PING` (authenticated, over TLS when asked).
+  pub ok: bool,
+  /// Why not: `dns`, `auth`, `tls`, `timeout`, `refused`, `closed`, `config`, `server`, `other`.
+  pub cause: Option<String>,
+  /// `PONG`, or what failed in words (password masked).
+  pub message: String,
+}
+
+/// The task of [`redis_ping`].
+pub struct PingTask {
+  target: Target,
+}
+
+impl Task for PingTask {
+  type Output = RedisPingResult;
+  type JsValue = RedisPingResult;
+
+  fn compute(&mut self) -> Result<RedisPingResult> {
+    Ok(match Conn::open(&self.target) {
+      Ok(_) => RedisPingResult {
+        ok: true,
+        cause: None,
+        message: "PONG".into(),
+      },
+      Err(f) => RedisPingResult {
+        ok: false,
+        cause: Some(f.cause.as_str().into()),
+        message: f.message,
+      },
+    })
+  }
+
+  fn resolve(&mut self, _env: Env, output: RedisPingResult) -> Result<RedisPingResult> {
+    Ok(output)
+  }
+}
+
+/// Connects and PINGs once, with the backend's connection code: the cause of a failure is
+/// named as the backend's log lines name it (`promsd check`, `promsd serve`).
+#[napi(ts_return_type = "Promise<RedisPingResult>")]
+pub fn redis_ping(
+  urls: Vec<String>,
+  cluster: bool,
+  timeout_ms: u32,
+  tls_ca: Option<String>,
+) -> AsyncTask<PingTask> {
+  AsyncTask::new(PingTask {
+    target: Target {
+      urls,
+      cluster,
+      timeout: Duration::from_millis(timeout_ms.max(1).into()),
+      tls_ca: tls_ca.map(String::into_bytes),
+    },
+  })
 }
 
 #[cfg(unix)]

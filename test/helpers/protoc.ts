@@ -31,11 +31,7 @@ export function decodeFamilies(body: Uint8Array): string[] {
     try {
       return execFileSync(
         'protoc',
-        [
-          '--decode=io.prometheus.client.MetricFamily',
-          `-I${PROTO_DIR}`,
-          join(PROTO_DIR, 'metrics.proto'),
-        ],
+        ['--decode=io.prometheus.client.MetricFamily', `-I${PROTO_DIR}`, join(PROTO_DIR, 'metrics.proto')],
         { input: m, encoding: 'utf8' },
       );
     } catch (err) {

@@ -20,6 +20,7 @@ pub mod field;
 pub mod flusher;
 pub mod model;
 pub mod render;
+pub mod selfmetrics;
 pub mod snapshot;
 pub mod throttle;
 #[cfg(test)]
