@@ -225,10 +225,15 @@ describe('the embedded aggregator socket', () => {
 });
 
 describe('cleanup and graceful handover', () => {
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    it(`a holder ended by ${signal} removes its socket and lock; the next holder has all its counts`, async () => {
+  const cases = [
+    { signal: 'SIGTERM', graceful: false, exit: 'SIGTERM', how: 'by SIGTERM (no handler of its own)' },
+    { signal: 'SIGINT', graceful: false, exit: 'SIGINT', how: 'by SIGINT (no handler of its own)' },
+    { signal: 'SIGTERM', graceful: true, exit: 0, how: 'on its own after its SIGTERM handler closed its server' },
+  ] as const;
+  for (const { signal, graceful, exit, how } of cases) {
+    it(`a holder that ends ${how} removes its socket and lock; the next holder has all its counts`, async () => {
       const ns = prefix();
-      const first = startApp({ OH_PREFIX: ns });
+      const first = startApp({ OH_PREFIX: ns, ...(graceful ? { OH_GRACEFUL: '1' } : {}) });
       const [{ port: p1 }] = await first.ready(1);
       const second = startApp({ OH_PREFIX: ns });
       const [{ port: p2 }] = await second.ready(1);
@@ -237,7 +242,7 @@ describe('cleanup and graceful handover', () => {
         for (let i = 0; i < 9; i++) await fetchText(p1, '/hit');
         await fetchText(p2, '/hit');
         first.proc.kill(signal);
-        expect(await first.exited).toBe(signal);
+        expect(await first.exited).toBe(exit);
         await until('the second holds', async () => (await fetchText(p2, '/holder')) === '1');
         await until('the aggregate', async () => {
           const s = samples((await fetchText(p2, '/metrics')) ?? '');
