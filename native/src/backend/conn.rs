@@ -36,11 +36,18 @@ pub enum Conn {
   Single(redis::Connection),
   /// Redis Cluster.
   Cluster(Box<redis::cluster::ClusterConnection>),
+  /// The one-host aggregator this process holds, in-process (`embedded::LocalConn`).
+  #[cfg(unix)]
+  Local(Box<super::embedded::LocalConn>),
 }
 
 impl Conn {
   /// Connects.
   pub fn open(t: &Target) -> redis::RedisResult<Conn> {
+    #[cfg(unix)]
+    if let Some(l) = t.urls.first().and_then(|u| super::embedded::local(u)) {
+      return Ok(Conn::Local(Box::new(l)));
+    }
     if t.cluster {
       let mut b = redis::cluster::ClusterClient::builder(t.urls.clone())
         .connection_timeout(t.timeout)
@@ -73,6 +80,8 @@ impl Conn {
     match self {
       Conn::Single(c) => c,
       Conn::Cluster(c) => c.as_mut(),
+      #[cfg(unix)]
+      Conn::Local(c) => c.as_mut(),
     }
   }
 

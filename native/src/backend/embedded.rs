@@ -193,7 +193,8 @@ struct Server {
   /// This process's id in the protocol, once known: a snapshot follows each of its applies.
   own: Arc<OnceLock<String>>,
   clients: Vec<Client>,
-  own_applied: bool,
+  /// Set by this process's applies (over the socket or through [`LocalConn`]).
+  own_applied: Arc<AtomicBool>,
   saved: Instant,
 }
 
@@ -222,7 +223,8 @@ impl Server {
           revents: 0,
         });
       }
-      let wait = if self.own_applied { 50 } else { 250 };
+      // Short: this process's own applies come through LocalConn, not through poll().
+      let wait = 50;
       // SAFETY: `fds` is a live, correctly sized array of pollfd for the duration of the call.
       let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait) };
       if n < 0 {
@@ -238,7 +240,9 @@ impl Server {
       if ready[0] {
         self.accept();
       }
-      if self.own_applied && self.saved.elapsed() >= Duration::from_millis(50) {
+      if self.own_applied.load(Ordering::Acquire)
+        && self.saved.elapsed() >= Duration::from_millis(50)
+      {
         self.save();
       }
     }
@@ -298,7 +302,7 @@ impl Server {
             .command(&args);
           reply.write(&mut c.out);
           if self.own.get().is_some_and(|id| is_apply_from(&args, id)) {
-            self.own_applied = true;
+            self.own_applied.store(true, Ordering::Release);
           }
         }
         Parse::More(need) => {
@@ -326,7 +330,7 @@ impl Server {
 
   /// Writes the model to the snapshot file atomically (temporary file, then rename).
   fn save(&mut self) {
-    self.own_applied = false;
+    self.own_applied.store(false, Ordering::Release);
     self.saved = Instant::now();
     let bytes = self
       .model
@@ -398,7 +402,7 @@ fn claim(
       cfg: cfg.clone(),
       own: own.clone(),
       clients: Vec::new(),
-      own_applied: false,
+      own_applied: Arc::new(AtomicBool::new(false)),
       saved: Instant::now(),
     },
   )))
@@ -407,12 +411,125 @@ fn claim(
 /// Serves until `stop`, then writes a last snapshot and removes the socket and the lock file
 /// (the lock still held, so no newcomer locks the file being removed).
 fn hold(lock: File, mut server: Server, stop: &AtomicBool) {
+  let serving = Arc::new(AtomicBool::new(true));
+  *LOCAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(LocalConn {
+    path: server.cfg.paths.socket.clone(),
+    model: server.model.clone(),
+    own: server.own.clone(),
+    own_applied: server.own_applied.clone(),
+    serving: serving.clone(),
+  });
   server.run(stop);
+  // This process's flusher goes back to the socket (and finds the next holder).
+  serving.store(false, Ordering::Release);
+  *LOCAL.lock().unwrap_or_else(|e| e.into_inner()) = None;
   server.save();
   let _ = std::fs::remove_file(&server.cfg.paths.socket);
   let _ = std::fs::remove_file(&server.cfg.paths.lock);
   drop(server);
   drop(lock);
+}
+
+/// The model of the aggregator this process holds, for its own flusher.
+static LOCAL: Mutex<Option<LocalConn>> = Mutex::new(None);
+
+/// The holder's own flusher's connection: its commands run on the model in-process, with no
+/// socket and no RESP replies to write and parse (the requests are still the redis crate's packed
+/// commands, read with the same bounded parser). Fails once this process stops holding, so the
+/// flusher reconnects through the socket to the next holder.
+#[derive(Clone)]
+pub struct LocalConn {
+  path: PathBuf,
+  model: Arc<Mutex<Model>>,
+  own: Arc<OnceLock<String>>,
+  own_applied: Arc<AtomicBool>,
+  serving: Arc<AtomicBool>,
+}
+
+/// A [`LocalConn`] when `url` (`redis+unix://<path>`) is the socket of the aggregator this
+/// process holds.
+pub fn local(url: &str) -> Option<LocalConn> {
+  let path = url.strip_prefix("redis+unix://")?;
+  let l = LOCAL.lock().unwrap_or_else(|e| e.into_inner());
+  l.as_ref()
+    .filter(|l| l.path.as_os_str() == path && l.serving.load(Ordering::Acquire))
+    .cloned()
+}
+
+fn to_value(r: super::model::Resp) -> redis::RedisResult<redis::Value> {
+  use super::model::Resp;
+  use redis::Value;
+  Ok(match r {
+    Resp::Bulk(s) => Value::BulkString(s.into_bytes()),
+    Resp::Int(i) => Value::Int(i),
+    Resp::Array(items) => Value::Array(items.into_iter().map(to_value).collect::<Result<_, _>>()?),
+    Resp::Simple("OK") => Value::Okay,
+    Resp::Simple(s) => Value::SimpleString(s.to_owned()),
+    e @ Resp::Error(_) => {
+      let mut out = Vec::new();
+      e.write(&mut out);
+      redis::parse_redis_value(&out)?
+    }
+  })
+}
+
+impl LocalConn {
+  fn run(&mut self, mut cmds: &[u8]) -> redis::RedisResult<Vec<redis::Value>> {
+    if !self.serving.load(Ordering::Acquire) {
+      return Err(std::io::Error::new(ErrorKind::NotConnected, "no longer the holder").into());
+    }
+    let mut out = Vec::new();
+    while !cmds.is_empty() {
+      let Parse::Done(args, used) = parse(cmds) else {
+        return Err(std::io::Error::new(ErrorKind::InvalidData, "a bad packed command").into());
+      };
+      cmds = &cmds[used..];
+      let reply = self
+        .model
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .command(&args);
+      if self.own.get().is_some_and(|id| is_apply_from(&args, id)) {
+        self.own_applied.store(true, Ordering::Release);
+      }
+      out.push(to_value(reply)?);
+    }
+    Ok(out)
+  }
+}
+
+impl redis::ConnectionLike for LocalConn {
+  fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<redis::Value> {
+    Ok(self.run(cmd)?.pop().unwrap_or(redis::Value::Nil))
+  }
+
+  fn req_packed_commands(
+    &mut self,
+    cmd: &[u8],
+    offset: usize,
+    count: usize,
+  ) -> redis::RedisResult<Vec<redis::Value>> {
+    Ok(
+      self
+        .run(cmd)?
+        .into_iter()
+        .skip(offset)
+        .take(count)
+        .collect(),
+    )
+  }
+
+  fn get_db(&self) -> i64 {
+    0
+  }
+
+  fn check_connection(&mut self) -> bool {
+    self.serving.load(Ordering::Acquire)
+  }
+
+  fn is_open(&self) -> bool {
+    self.serving.load(Ordering::Acquire)
+  }
 }
 
 /// This process's part in the one-host aggregation: holds the aggregator, or waits to.
