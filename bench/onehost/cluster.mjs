@@ -11,7 +11,9 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const m = require(lib);
 const backend =
   lib === 'promsd'
-    ? m.loadBackend(new m.EmbeddedBackend({ prefix: `bench-ohc-${cluster.isPrimary ? process.pid : process.ppid}`, logger: quiet }))
+    ? m.loadBackend(
+        new m.EmbeddedBackend({ prefix: `bench-ohc-${cluster.isPrimary ? process.pid : process.ppid}`, logger: quiet }),
+      )
     : undefined;
 
 // prom-client's workers answer the primary once they too have built an AggregatorRegistry.
