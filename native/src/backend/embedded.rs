@@ -627,6 +627,58 @@ mod tests {
     assert_eq!(parse(b"*2\r"), Parse::More(4));
   }
 
+  fn paths(dir: &std::path::Path) -> HolderConfig {
+    HolderConfig {
+      paths: Paths {
+        socket: dir.join("t.sock"),
+        lock: dir.join("t.lock"),
+        snapshot: dir.join("t.snap"),
+      },
+      poll: Duration::from_millis(20),
+      max_age_ms: 60_000.0,
+      never: false,
+    }
+  }
+
+  fn ask(path: &std::path::Path, cmd: &[u8]) -> String {
+    let mut s = UnixStream::connect(path).expect("connects");
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(cmd).unwrap();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+  }
+
+  #[test]
+  fn one_of_two_holders_holds_and_the_other_takes_over_when_it_stops() {
+    let dir = std::env::temp_dir().join(format!("promsd-holder-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = paths(&dir);
+    let mut a = Holder::start(cfg.clone()).unwrap();
+    let mut b = Holder::start(cfg.clone()).unwrap();
+    assert!(a.holding() && !b.holding());
+    assert_eq!(ask(&cfg.paths.socket, b"*1\r\n$4\r\nPING\r\n"), "+PONG\r\n");
+    assert_eq!(
+      ask(&cfg.paths.socket, b"*10000000000\r\n"),
+      "-ERR promsd: an array of 10000000000 (the limit is 131072); closing\r\n"
+    );
+    a.stop();
+    let t0 = Instant::now();
+    while !b.holding() {
+      assert!(t0.elapsed() < Duration::from_secs(5), "no takeover");
+      std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(ask(&cfg.paths.socket, b"*1\r\n$4\r\nPING\r\n"), "+PONG\r\n");
+    assert!(
+      cfg.paths.snapshot.exists(),
+      "the first holder left its snapshot"
+    );
+    b.stop();
+    assert!(!cfg.paths.socket.exists() && !cfg.paths.lock.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+  }
+
   #[test]
   fn counts_and_lengths_above_the_limits_are_refused_before_allocating() {
     let bad = |b: &[u8]| matches!(parse(b), Parse::Bad(_));
