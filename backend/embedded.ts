@@ -98,6 +98,8 @@ export class EmbeddedBackend implements Backend {
   readonly #pollMs: number;
   readonly #ttlMs: number;
   readonly #inner: RedisBackend;
+  readonly #logger: Logger;
+  #watch: ReturnType<typeof setInterval> | undefined;
   #onSignal: ((signal: NodeJS.Signals) => void) | undefined;
   #started = false;
   #closed = false;
@@ -130,9 +132,10 @@ export class EmbeddedBackend implements Backend {
     this.#privateDir = dir;
     this.#pollMs = Math.max(20, Math.floor(shared.flushIntervalMs / 2));
     this.#ttlMs = shared.processTtlMs;
+    this.#logger = asEmbedded(checkLogger(WHAT, rest.logger, BackendConfigError), path);
     this.#inner = new RedisBackend({
       ...rest,
-      logger: asEmbedded(checkLogger(WHAT, rest.logger, BackendConfigError), path),
+      logger: this.#logger,
       url: `redis+unix://${path}`,
       processTtlMs: rest.processTtlMs,
       timeoutMs: rest.timeoutMs ?? 2000,
@@ -187,6 +190,25 @@ export class EmbeddedBackend implements Backend {
     process.env[AGGREGATOR_SOCKET_ENV] = this.#path;
     this.#started = true;
     this.#installSignals();
+    this.#watchHolding();
+  }
+
+  // One info line when this process starts or stops holding the aggregator (a takeover).
+  #watchHolding(): void {
+    let held = false;
+    const check = (): void => {
+      const now = native.aggregatorHolding();
+      if (now === held) return;
+      held = now;
+      this.#logger.info(
+        now
+          ? `promsd: this process holds the embedded aggregator at ${this.#path}`
+          : `promsd: this process no longer holds the embedded aggregator at ${this.#path}`,
+      );
+    };
+    check();
+    this.#watch = setInterval(check, this.#pollMs);
+    this.#watch.unref();
   }
 
   flush(): Promise<void> {
@@ -210,6 +232,7 @@ export class EmbeddedBackend implements Backend {
     if (this.#closed) return;
     this.#closed = true;
     this.#removeSignals();
+    clearInterval(this.#watch);
     unloadBackend(this);
     try {
       await this.#inner.close(options);

@@ -149,9 +149,11 @@ describe('the embedded aggregator socket', () => {
     process.env.XDG_RUNTIME_DIR = base;
     try {
       const ns = prefix();
-      const backend = new EmbeddedBackend({ prefix: ns, logger: quiet });
+      const infos: string[] = [];
+      const backend = new EmbeddedBackend({ prefix: ns, logger: { ...quiet, info: (m) => infos.push(m) } });
       expect(backend.socketPath).toBe(join(base, 'promsd', `${ns}.sock`));
       loadBackend(backend);
+      expect(infos).toEqual([`promsd: this process holds the embedded aggregator at ${backend.socketPath}`]);
       expect(statSync(join(base, 'promsd')).mode & 0o777).toBe(0o700);
       expect(statSync(backend.socketPath).mode & 0o777).toBe(0o600);
       expect(statSync(join(base, 'promsd', `${ns}.lock`)).mode & 0o777).toBe(0o600);
