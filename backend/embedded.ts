@@ -212,16 +212,16 @@ export class EmbeddedBackend implements Backend {
   }
 
   flush(): Promise<void> {
-    return this.#inner.flush();
+    return this.#inner.flush().catch(renamedError(this.#path));
   }
 
   render(options: RenderOptions): Promise<string> {
-    return this.#inner.render(options);
+    return this.#inner.render(options).catch(renamedError(this.#path));
   }
 
   /** Flushes, then renders the aggregate in the protobuf format (native histograms included). */
   renderProtobuf(options: { defaultLabels: string[] }): Promise<Buffer> {
-    return this.#inner.renderProtobuf(options);
+    return this.#inner.renderProtobuf(options).catch(renamedError(this.#path));
   }
 
   /**
@@ -235,7 +235,7 @@ export class EmbeddedBackend implements Backend {
     clearInterval(this.#watch);
     unloadBackend(this);
     try {
-      await this.#inner.close(options);
+      await this.#inner.close(options).catch(renamedError(this.#path));
     } finally {
       if (this.#started) {
         native.aggregatorStop();
@@ -274,9 +274,22 @@ export class EmbeddedBackend implements Backend {
  * The core speaks the Redis protocol to the aggregator and says "Redis" in its lines; here they
  * name what it is: `connected to the embedded aggregator at /run/user/1000/promsd/app.sock`.
  */
+function renamed(m: string, path: string): string {
+  return m
+    .replace(/\bRedis at \S+?(:?)(?=\s|$)/g, (_m, colon: string) => `the embedded aggregator at ${path}${colon}`)
+    .replace(/\bRedis\b/g, 'the embedded aggregator');
+}
+
+/** The same for a rejection of the core. */
+function renamedError(path: string): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof Error) err.message = renamed(err.message, path);
+    throw err;
+  };
+}
+
 function asEmbedded(logger: Logger, path: string): Logger {
-  const rename = (m: string): string =>
-    m.replace(/\bRedis at \S+/g, `the embedded aggregator at ${path}`).replace(/\bRedis\b/g, 'the embedded aggregator');
+  const rename = (m: string): string => renamed(m, path);
   return {
     debug: (m) => logger.debug(rename(m)),
     info: (m) => logger.info(rename(m)),

@@ -200,6 +200,19 @@ describe('the embedded aggregator socket', () => {
     }
   });
 
+  it("role 'worker' never holds: alone, its flush fails naming the aggregator it cannot reach", async () => {
+    const ns = prefix();
+    const backend = new EmbeddedBackend({ prefix: ns, role: 'worker', flushIntervalMs: 50, logger: quiet });
+    loadBackend(backend);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(backend.holdsAggregator).toBe(false);
+    const why = `promsd: cannot connect to the embedded aggregator at ${backend.socketPath}: No such file or directory (os error 2)`;
+    await expect(backend.flush()).rejects.toThrow(why);
+    // Its last values could not be sent either: close() says so, and still closes.
+    await expect(backend.close({ timeoutMs: 500 })).rejects.toThrow(why);
+    expect(getBackend()).toBeUndefined();
+  });
+
   it("replaces a dead holder's stale socket and lock at start", async () => {
     const ns = prefix();
     const dir = runtimeDir();
