@@ -33,6 +33,9 @@ describe('one-host aggregation with no primary', () => {
     expect(await holders(ports)).toBe(1);
     const text = (await fetchText(ports[2], '/metrics')) as string;
     expect(text).toContain('oh_latency_seconds_bucket{le="0.01"} 90\noh_latency_seconds_bucket{le="1"} 90\n');
+    // The merged sketch's median of 0.25 (1 % relative accuracy), the same from every process.
+    expect(text).toContain('oh_work_seconds{quantile="0.5"} 0.24905131021792878\n');
+    expect(text).toContain('oh_work_seconds_sum 22.5\noh_work_seconds_count 90\n');
   });
 
   it('aggregates node:cluster workers (the primary serves nothing) on one shared port', async () => {
@@ -83,6 +86,9 @@ describe('one-host aggregation with no primary', () => {
     expect(after).toBeGreaterThanOrEqual(100 + 24);
     expect(after).toBeLessThanOrEqual(100 + 24 + 7);
     expect(await total(live[1])).toBe(after);
+    // The histogram and the summary count the same hits.
+    const s = samples((await fetchText(live[0], '/metrics')) as string);
+    expect([s.get('oh_latency_seconds_count'), s.get('oh_work_seconds_count')]).toEqual([after, after]);
     expect(scrapes.decreases).toEqual([]);
     expect(scrapes.scrapes).toBeGreaterThan(3);
     // Generous bound; the bench measures it.
