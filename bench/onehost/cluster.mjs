@@ -1,7 +1,8 @@
 // node:cluster primary + 4 workers, 2.5k counter series each (the same label values, so the
 // aggregate sums them): sequential scrapes from the primary, promsd's EmbeddedBackend vs
 // prom-client's AggregatorRegistry. node cluster.mjs <promsd|prom-client> <workers> <series> <runs>
-// Prints {ms: [...], value} where value is one aggregated sample (checked by the caller).
+// Prints {ms: [...], perSec, value}: sequential scrape times, scrapes/s with 4 in flight, and one
+// aggregated sample (checked by the caller).
 import cluster from 'node:cluster';
 import { createRequire } from 'node:module';
 
@@ -33,9 +34,21 @@ if (cluster.isPrimary) {
         await scrape();
         if (r > 0) ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
       }
+      // Throughput: 4 scrapes in flight for 2 s.
+      let done = 0;
+      const until = performance.now() + 2000;
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (performance.now() < until) {
+            await scrape();
+            done++;
+          }
+        }),
+      );
+      const perSec = done / 2;
       const text = await scrape();
       const value = /oh_ops_total\{k="7"\} (\S+)/.exec(text)?.[1];
-      console.log(JSON.stringify({ ms, value: Number(value) }));
+      console.log(JSON.stringify({ ms, perSec, value: Number(value) }));
       for (const w of Object.values(cluster.workers)) w.kill();
       await backend?.close();
       process.exit(0);
