@@ -82,13 +82,42 @@ export declare const enum Aggregator {
   PerProcess = 'perProcess',
 }
 
-/**
- * Starts the embedded aggregator of this host on a Unix socket (see
- * [`crate::backend::embedded`]); processes flush to it with a `redis+unix://` URL.
- */
-export declare function aggregatorStart(path: string): void
+/** Whether this process holds its host's aggregator now. */
+export declare function aggregatorHolding(): boolean
 
-/** Stops the embedded aggregator and removes its socket file. Safe to call twice. */
+/** Where and how this process takes part in its host's one-host aggregation. */
+export interface AggregatorOptions {
+  /** The Unix socket. */
+  socket: string
+  /** The lock file whose holder holds the aggregator. */
+  lock: string
+  /** The model's snapshot file. */
+  snapshot: string
+  /** How often a process that does not hold tries to take over, ms. */
+  pollMs: number
+  /** A snapshot older than this is not loaded (the heartbeat TTL), ms. */
+  maxAgeMs: number
+  /** Never hold; only flush to the holder. */
+  never: boolean
+}
+
+/**
+ * Names this process's id (from `backendOpen`): the holder writes its snapshot after each of
+ * this process's flushes.
+ */
+export declare function aggregatorOwnProcess(processId: string): void
+
+/**
+ * Takes part in the one-host aggregation (see [`crate::backend::embedded`]): holds the
+ * aggregator at once when no process does, else takes over when its holder is gone. Processes
+ * flush to it with a `redis+unix://` URL.
+ */
+export declare function aggregatorStart(options: AggregatorOptions): void
+
+/**
+ * Stops holding or waiting: a last snapshot is written and the socket and lock files are
+ * removed. Safe to call twice.
+ */
 export declare function aggregatorStop(): void
 
 /** What to do after the replies of a batch. */

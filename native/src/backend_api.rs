@@ -432,28 +432,87 @@ pub fn redis_ping(
 }
 
 #[cfg(unix)]
-static AGGREGATOR: Mutex<Option<crate::backend::embedded::Aggregator>> = Mutex::new(None);
+static AGGREGATOR: Mutex<Option<crate::backend::embedded::Holder>> = Mutex::new(None);
 
-/// Starts the embedded aggregator of this host on a Unix socket (see
-/// [`crate::backend::embedded`]); processes flush to it with a `redis+unix://` URL.
+/// Where and how this process takes part in its host's one-host aggregation.
+#[napi(object)]
+pub struct AggregatorOptions {
+  /// The Unix socket.
+  pub socket: String,
+  /// The lock file whose holder holds the aggregator.
+  pub lock: String,
+  /// The model's snapshot file.
+  pub snapshot: String,
+  /// How often a process that does not hold tries to take over, ms.
+  pub poll_ms: u32,
+  /// A snapshot older than this is not loaded (the heartbeat TTL), ms.
+  pub max_age_ms: u32,
+  /// Never hold; only flush to the holder.
+  pub never: bool,
+}
+
+/// Takes part in the one-host aggregation (see [`crate::backend::embedded`]): holds the
+/// aggregator at once when no process does, else takes over when its holder is gone. Processes
+/// flush to it with a `redis+unix://` URL.
 #[cfg(unix)]
 #[napi]
-pub fn aggregator_start(env: Env, path: String) -> Result<()> {
+pub fn aggregator_start(env: Env, options: AggregatorOptions) -> Result<()> {
+  use crate::backend::embedded::{Holder, HolderConfig, Paths};
   let mut slot = AGGREGATOR.lock().unwrap_or_else(|e| e.into_inner());
   if slot.is_some() {
     return Err(err(
-      "promsd: this process already runs an embedded aggregator".into(),
+      "promsd: this process already takes part in an embedded aggregation".into(),
     ));
   }
-  let a = crate::backend::embedded::Aggregator::start(&path)
-    .map_err(|e| err(format!("promsd: cannot listen on {path:?}: {e}")))?;
-  *slot = Some(a);
-  // The socket file goes with the process.
+  let socket = options.socket.clone();
+  let h = Holder::start(HolderConfig {
+    paths: Paths {
+      socket: options.socket.into(),
+      lock: options.lock.into(),
+      snapshot: options.snapshot.into(),
+    },
+    poll: Duration::from_millis(options.poll_ms.max(10).into()),
+    max_age_ms: options.max_age_ms.into(),
+    never: options.never,
+  })
+  .map_err(|e| {
+    err(format!(
+      "promsd: cannot hold the embedded aggregator at {socket:?}: {e}"
+    ))
+  })?;
+  *slot = Some(h);
+  // The socket and lock files go with the process.
   env.add_env_cleanup_hook((), |()| aggregator_stop())?;
   Ok(())
 }
 
-/// Stops the embedded aggregator and removes its socket file. Safe to call twice.
+/// Names this process's id (from `backendOpen`): the holder writes its snapshot after each of
+/// this process's flushes.
+#[cfg(unix)]
+#[napi]
+pub fn aggregator_own_process(process_id: String) {
+  if let Some(h) = AGGREGATOR
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+    .as_ref()
+  {
+    h.own_process(process_id);
+  }
+}
+
+/// Whether this process holds its host's aggregator now.
+#[cfg(unix)]
+#[napi]
+pub fn aggregator_holding() -> bool {
+  AGGREGATOR
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+    .as_ref()
+    .is_some_and(|h| h.holding())
+}
+
+/// Stops holding or waiting: a last snapshot is written and the socket and lock files are
+/// removed. Safe to call twice.
 #[cfg(unix)]
 #[napi]
 pub fn aggregator_stop() {

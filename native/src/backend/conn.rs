@@ -183,12 +183,20 @@ pub enum Conn {
   Single(redis::Connection),
   /// Redis Cluster.
   Cluster(Box<redis::cluster::ClusterConnection>),
+  /// The one-host aggregator this process holds, in-process (`embedded::LocalConn`).
+  #[cfg(unix)]
+  Local(Box<super::embedded::LocalConn>),
 }
 
 impl Conn {
   /// Connects and checks the connection is usable (a `PING`, so that a missing password shows
-  /// here as `auth` rather than as a failed flush after a "connected").
+  /// here as `auth` rather than as a failed flush after a "connected"). The holder of the
+  /// one-host aggregator runs its own commands on its model in-process (`embedded::local`).
   pub fn open(t: &Target) -> Result<Conn, Failure> {
+    #[cfg(unix)]
+    if let Some(l) = t.urls.first().and_then(|u| super::embedded::local(u)) {
+      return Ok(Conn::Local(Box::new(l)));
+    }
     let mut c = Self::connect(t).map_err(|e| failure(&e, t))?;
     c.query::<String>(&redis::cmd("PING"))
       .map_err(|e| failure(&e, t))?;
@@ -228,6 +236,8 @@ impl Conn {
     match self {
       Conn::Single(c) => c,
       Conn::Cluster(c) => c.as_mut(),
+      #[cfg(unix)]
+      Conn::Local(c) => c.as_mut(),
     }
   }
 

@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 use super::field;
 use super::{APPLY_LUA, READ_LUA};
 
+mod persist;
+
 /// A RESP value, as much of it as the two scripts need.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resp {
