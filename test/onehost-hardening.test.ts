@@ -206,7 +206,7 @@ describe('the embedded aggregator socket', () => {
     loadBackend(backend);
     await new Promise((r) => setTimeout(r, 150));
     expect(backend.holdsAggregator).toBe(false);
-    const why = `promsd: cannot connect to the embedded aggregator at ${backend.socketPath}: No such file or directory (os error 2)`;
+    const why = `promsd: cannot connect to the embedded aggregator at ${backend.socketPath}: refused: connection refused (nothing listens there) (No such file or directory (os error 2))`;
     await expect(backend.flush()).rejects.toThrow(why);
     // Its last values could not be sent either: close() says so, and still closes.
     await expect(backend.close({ timeoutMs: 500 })).rejects.toThrow(why);

@@ -81,8 +81,8 @@ describe('embedded multi-process mode', () => {
 
   // Issue 13: the aggregate is the core's answer for every thread, not a per-thread JS state.
   it("a worker thread's register.metrics() shows the aggregate with the backend loaded on the main thread (11, not its own 1)", async () => {
-    loadBackend(new EmbeddedBackend({ role: 'primary', flushIntervalMs: 50, logger: quiet }));
-    const child = childAdds10('emb13_worker_total');
+    loadBackend(new EmbeddedBackend({ role: 'primary', prefix: 'emb13w', flushIntervalMs: 50, logger: quiet }));
+    const child = childAdds10('emb13_worker_total', 'emb13w');
     expect(await child.exited).toBe(0);
     const worker = new Worker(join(__dirname, 'fixtures', 'global-render-worker.js'), {
       workerData: { name: 'emb13_worker_total', inc: 1 },
@@ -103,8 +103,8 @@ describe('embedded multi-process mode', () => {
     const server = await startHttpServerInThread({ addr: '127.0.0.1' });
     try {
       expect((await get(server.url)).body.toString()).toContain('emb13_server_total 1\n');
-      loadBackend(new EmbeddedBackend({ role: 'primary', flushIntervalMs: 50, logger: quiet }));
-      const child = childAdds10('emb13_server_total');
+      loadBackend(new EmbeddedBackend({ role: 'primary', prefix: 'emb13s', flushIntervalMs: 50, logger: quiet }));
+      const child = childAdds10('emb13_server_total', 'emb13s');
       expect(await child.exited).toBe(0);
       const first = await get(server.url);
       expect(first.headers['x-promsd-fallback']).toBeUndefined();
@@ -118,10 +118,14 @@ describe('embedded multi-process mode', () => {
   });
 });
 
-/** A child process of this host's aggregation adds 10 to counter `name`, flushes and exits. */
-function childAdds10(name: string): ReturnType<typeof spawnChild> {
+/**
+ * A child process of this host's aggregation under `prefix` adds 10 to counter `name`, flushes and
+ * exits. (Each test has its own prefix: a prefix's aggregate outlives the process holding it.)
+ */
+function childAdds10(name: string, prefix: string): ReturnType<typeof spawnChild> {
   return spawnChild({
     backend: 'embedded',
+    prefix,
     flushIntervalMs: 50,
     metrics: [{ type: 'counter', config: { name, help: 'Orders.' } }],
     steps: [{ metric: 0, method: 'inc', value: 10 }],

@@ -133,7 +133,11 @@ pub fn classify(e: &redis::RedisError, tls: bool) -> Cause {
   if e.is_timeout() || text.contains("timed out") {
     return Cause::Timeout;
   }
-  if e.is_connection_refusal() && text.contains("refused") {
+  // A Unix socket path with nothing bound (the one-host aggregator's holder is gone) is a refusal
+  // too, not a closed connection.
+  if (e.is_connection_refusal() && text.contains("refused"))
+    || text.contains("no such file or directory")
+  {
     return Cause::Refused;
   }
   if text.contains("lookup address")
@@ -635,6 +639,8 @@ mod tests {
     assert_eq!(classify(&auth, false), Cause::Auth);
     let refused = redis::RedisError::from(io::Error::from(io::ErrorKind::ConnectionRefused));
     assert_eq!(classify(&refused, false), Cause::Refused);
+    let no_socket = redis::RedisError::from(io::Error::from(io::ErrorKind::NotFound));
+    assert_eq!(classify(&no_socket, false), Cause::Refused);
     let timeout = redis::RedisError::from(io::Error::from(io::ErrorKind::WouldBlock));
     assert_eq!(classify(&timeout, false), Cause::Timeout);
     let dns = io_err(
