@@ -309,39 +309,49 @@ export class IoredisBackend implements Backend {
   }
 
   /**
-   * Sends the writer's batch in one pipeline and hands the replies back to it, up to the first
-   * failed call; the error of that call (or of the pipeline), if any.
+   * Sends the writer's batch, one call at a time (a reply that refuses a family stops the batch:
+   * the later calls still carry that family's items), and hands the replies back to it, up to the
+   * first failed call; the error of that call, if any.
    */
   async #apply(writer: NativeTypes.ProtocolWriter): Promise<{ next: string; error: unknown }> {
     const calls = writer.batch();
-    let results: [Error | null, unknown][];
-    try {
-      results = await this.#evalsha(calls, () => luaScripts().apply.source);
-    } catch (e) {
-      return { next: writer.onReplies([]).next, error: e };
-    }
     const replies: unknown[] = [];
     let error: unknown;
-    for (let i = 0; i < calls.length; i++) {
-      const [err, r] = results[i] ?? [new Error('no reply'), undefined];
+    for (const call of calls) {
+      let result: [Error | null, unknown] | undefined;
+      try {
+        [result] = await this.#evalsha([call], () => luaScripts().apply.source);
+      } catch (e) {
+        error = e;
+        break;
+      }
+      const [err, r] = result ?? [new Error('no reply'), undefined];
       if (err !== null) {
         error = err;
         break;
       }
       replies.push(r);
+      if (Array.isArray(r) && Array.isArray(r[3]) && r[3].length > 0) break;
     }
-    const { next, unexpected } = writer.onReplies(replies);
-    if (unexpected !== undefined && unexpected !== null) {
-      error = new Error(`unexpected reply of the apply script: ${show(replies[unexpected])}`);
+    const outcome = writer.onReplies(replies);
+    for (const msg of outcome.refused) this.#error(msg);
+    for (const name of outcome.accepted) {
+      this.#log(
+        'info',
+        `promsd: metric ${JSON.stringify(name)} accepted by the aggregate: no live process holds the definition it differed from`,
+      );
     }
-    return { next, error };
+    if (outcome.unexpected !== undefined && outcome.unexpected !== null) {
+      error = new Error(`unexpected reply of the apply script: ${show(replies[outcome.unexpected])}`);
+    }
+    return { next: outcome.next, error };
   }
 
   /** One flush (§7): snapshot, batch, one pipeline, replies; again at once after epoch/lost. */
   async #flushOnce(): Promise<void> {
     await this.#connect();
     const writer = this.#writer as NativeTypes.ProtocolWriter;
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 4; round++) {
       writer.update();
       const { next, error } = await this.#apply(writer);
       if (error !== undefined) {
@@ -352,6 +362,7 @@ export class IoredisBackend implements Backend {
         throw new Error(msg);
       }
       if (next === 'done') return;
+      if (next === 'more') continue;
       this.#log('warn', "promsd: Redis lost this process's data (restart or expiry); resending all series");
     }
   }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 // Checks shared by the backends' options; messages name the option and the value.
 import { BackendConfigError, show } from '../errors';
-import { PREFIX } from '../config/rules';
+import { PREFIX, redactUrl, redisUrlProblem } from '../config/rules';
 import { checkLogger } from '../log';
 import type { Logger } from '../log';
 import { optionChecks, type OptionChecks } from '../options';
@@ -23,14 +23,9 @@ export function checkUrls(opt: OptionChecks, url: unknown): string[] {
   const urls = Array.isArray(url) ? url : [url ?? 'redis://127.0.0.1:6379'];
   if (urls.length === 0) opt.fail('url', url, 'must not be an empty array');
   for (const u of urls) {
-    if (typeof u !== 'string' || !/^(rediss?|redis\+unix|unix):\/\/[^\s]+$/.test(u)) {
-      opt.fail('url', u, 'must be a redis://, rediss:// or redis+unix:// URL');
-    }
-    try {
-      new URL(u);
-    } catch {
-      opt.fail('url', u, 'must be a valid URL');
-    }
+    const problem = redisUrlProblem(u);
+    // The value is shown with its password masked: this message ends up in logs.
+    if (problem !== undefined) opt.fail('url', typeof u === 'string' ? redactUrl(u) : u, problem);
   }
   return urls as string[];
 }
@@ -56,6 +51,7 @@ export interface ResolvedBackendOptions {
   processLabel: string;
   logger: Logger;
   tlsCa: string | undefined;
+  selfMetrics: boolean;
 }
 
 /** Checks the options `RedisBackend` and `IoredisBackend` share; messages name the option and the value. */
@@ -86,5 +82,6 @@ export function resolveBackendOptions(what: string, options: Record<string, unkn
     processLabel: opt.string('processLabel', options.processLabel) ?? `${hostname()}:${process.pid}`,
     logger: checkLogger(what, options.logger, BackendConfigError),
     tlsCa: checkCa(opt, options.tlsCa),
+    selfMetrics: opt.boolean('selfMetrics', options.selfMetrics, false),
   };
 }

@@ -34,6 +34,14 @@ export interface RedisBackendOptions {
   logger?: Logger;
   /** For `rediss://`: PEM of the CA that signed the server certificates (default: the system's roots). */
   tlsCa?: string;
+  /**
+   * Add the backend's own metrics to the scrapes this process renders: `promsd_backend_up`,
+   * `promsd_backend_flush_duration_seconds`, `promsd_backend_flush_errors_total{cause}`,
+   * `promsd_backend_series`, `promsd_backend_refused_families`. They describe this process (not
+   * the aggregate), and during an outage a scrape still answers with them (`promsd_backend_up 0`).
+   * Default false.
+   */
+  selfMetrics?: boolean;
 }
 
 const WHAT = 'RedisBackend';
@@ -57,6 +65,7 @@ export class RedisBackend implements Backend {
   readonly #processLabel: string;
   readonly #logger: Logger;
   readonly #tlsCa: string | undefined;
+  readonly #selfMetrics: boolean;
   #processId: string | undefined;
   #closed = false;
 
@@ -73,6 +82,7 @@ export class RedisBackend implements Backend {
     this.#processLabel = o.processLabel;
     this.#logger = o.logger;
     this.#tlsCa = o.tlsCa;
+    this.#selfMetrics = o.selfMetrics;
   }
 
   /** This process's id in Redis (32 hex digits, random per start), once loaded. */
@@ -109,6 +119,7 @@ export class RedisBackend implements Backend {
         processLabel: this.#processLabel,
         host: hostname(),
         tlsCa: this.#tlsCa,
+        selfMetrics: this.#selfMetrics,
       },
       (level: string, message: string) => {
         try {

@@ -12,10 +12,15 @@ export const check: Command = {
   async run({ args, resolved, out }) {
     const { config, sources, file } = resolved;
     const masked = maskedConfig(config) as unknown as Record<string, Record<string, unknown>>;
-    const checks: { target: string; ok: boolean; detail: string }[] = [];
+    const checks: { target: string; ok: boolean; detail: string; cause?: string }[] = [];
     if (config.backend.redisUrl !== undefined) {
       const why = await pingRedis(config.backend.redisUrl);
-      checks.push({ target: `redis ${masked.backend?.redisUrl as string}`, ok: why === null, detail: why ?? 'PONG' });
+      checks.push({
+        target: `redis ${masked.backend?.redisUrl as string}`,
+        ok: why === null,
+        detail: why?.message ?? 'PONG',
+        ...(why === null ? {} : { cause: why.cause }),
+      });
     }
     if (config.sd.kinds.includes('consul')) {
       const why = await pingConsul(config);

@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { EmbeddedBackend } from '../backend/embedded';
 import { IoredisBackend } from '../backend/ioredis';
 import { RedisBackend } from '../backend/redis';
+import { native } from '../metrics/native';
 import type { Backend } from '../backend/types';
 import { configKeys } from '../config/schema';
 import type { PromsdConfig } from '../config/schema';
@@ -15,14 +15,14 @@ import type { CliLogger } from './log';
 
 /** The backend the configuration asks for (`memory`: none). */
 export function backendOf(config: PromsdConfig, logger: CliLogger): Backend | undefined {
-  const { kind, redisUrl, prefix, flushIntervalMs } = config.backend;
+  const { kind, redisUrl, prefix, flushIntervalMs, selfMetrics } = config.backend;
   switch (kind) {
     case 'memory':
       return undefined;
     case 'embedded':
-      return new EmbeddedBackend({ prefix, flushIntervalMs, logger });
+      return new EmbeddedBackend({ prefix, flushIntervalMs, logger, selfMetrics });
     case 'redis':
-      return new RedisBackend({ url: redisUrl as string, prefix, flushIntervalMs, logger });
+      return new RedisBackend({ url: redisUrl as string, prefix, flushIntervalMs, logger, selfMetrics });
     case 'ioredis':
       return new IoredisBackend({ url: redisUrl as string, prefix, flushIntervalMs, logger });
   }
@@ -75,25 +75,19 @@ export function serverOptionsOf(config: PromsdConfig): MetricsServerOptions {
   };
 }
 
-/** PINGs Redis once; resolves to null when it answers, else to why not. */
-export async function pingRedis(url: string, timeoutMs = 2000): Promise<string | null> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    enableOfflineQueue: false,
-  });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    const pong = await redis.ping();
-    return pong === 'PONG' ? null : `unexpected PING answer ${pong}`;
-  } catch (err) {
-    return (err as Error).message;
-  } finally {
-    redis.disconnect();
-  }
+/** Why a Redis PING failed: the cause (`dns`, `auth`, `tls`, `timeout`, `refused`, `closed`, ...) and the words. */
+export interface RedisProblem {
+  cause: string;
+  message: string;
+}
+
+/**
+ * Connects and PINGs Redis once with the core's connection code (so the cause is named as the
+ * backend's own log lines name it); resolves to null when it answers, else to why not.
+ */
+export async function pingRedis(url: string, timeoutMs = 2000): Promise<RedisProblem | null> {
+  const r = await native.redisPing([url], false, timeoutMs, undefined);
+  return r.ok ? null : { cause: r.cause ?? 'other', message: r.message };
 }
 
 /**

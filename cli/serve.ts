@@ -30,10 +30,12 @@ export const serve: Command = {
     const why = await pingRedis(url);
     if (why !== null) {
       if (args.extra['require-backend'] === true) {
-        logger.error(`promsd serve: Redis is unreachable (${why}); exiting because of --require-backend`);
+        logger.error(`promsd serve: cannot use Redis: ${why.message}; exiting because of --require-backend`);
         return EXIT.unavailable;
       }
-      logger.warn(`promsd serve: Redis is unreachable (${why}); serving anyway, the aggregate appears once it is back`);
+      logger.warn(
+        `promsd serve: cannot use Redis: ${why.message}; serving anyway, the aggregate appears once it is fixed`,
+      );
     }
     const backend = loadBackend(backendOf(config, logger) as NonNullable<ReturnType<typeof backendOf>>);
     let server: Awaited<ReturnType<typeof startHttpServer>>;

@@ -172,8 +172,10 @@ export function resolveConfig(input: ResolveConfigInput = {}): ResolvedConfig {
     if (typeof value === 'string' && def.kind !== 'string') value = fromString(def.kind, value);
     const parsed = def.schema.safeParse(value);
     if (!parsed.success) {
+      // A rule that says why (a Redis URL's port, say) is worth more than the generic expectation.
+      const why = parsed.error.issues.find((i) => (i as { params?: { why?: boolean } }).params?.why === true)?.message;
       problems.push(
-        `${def.key} = ${shown(def, values.get(def.key))} (from ${where(def, source, file.path)}): expected ${def.expected}`,
+        `${def.key} = ${shown(def, values.get(def.key))} (from ${where(def, source, file.path)}): expected ${def.expected}${why === undefined ? '' : `; this one ${why}`}`,
       );
       continue;
     }

@@ -1,5 +1,5 @@
 import type { z as Zod } from 'zod';
-import { isMetricsPath, LOG_LEVELS, PREFIX } from './rules';
+import { isMetricsPath, LOG_LEVELS, PREFIX, redisUrlProblem } from './rules';
 import type { LogLevel } from './rules';
 
 /**
@@ -60,7 +60,12 @@ function buildKeys(z: typeof Zod): readonly KeyDef[] {
   const nonEmpty = z.string().min(1);
   const prefix = z.string().regex(PREFIX);
   const path = z.string().refine(isMetricsPath);
-  const redisUrl = z.string().regex(/^rediss?:\/\/[^\s]+$/);
+  const redisUrl = z.string().superRefine((v, ctx) => {
+    const problem = redisUrlProblem(v, false);
+    // `why`: resolveConfig adds the message to the problem line (the scheme case says nothing new).
+    if (problem !== undefined)
+      ctx.addIssue({ code: 'custom', message: problem, params: { why: !problem.startsWith('must be') } });
+  });
   const consulAddr = z.string().regex(/^(https?:\/\/)?[^\s/]+(:\d+)?\/?$/);
   return [
     {
@@ -171,6 +176,16 @@ function buildKeys(z: typeof Zod): readonly KeyDef[] {
       expected: 'an integer from 10 to 600000',
       default: 1000,
       doc: 'How often changed series are sent.',
+      readBy: CLI,
+    },
+    {
+      key: 'backend.selfMetrics',
+      env: 'PROMSD_SELF_METRICS',
+      kind: 'bool',
+      schema: z.boolean(),
+      expected: 'true or false',
+      default: false,
+      doc: "Add the backend's own metrics (`promsd_backend_up`, `promsd_backend_flush_duration_seconds`, `promsd_backend_flush_errors_total{cause}`, `promsd_backend_series`, `promsd_backend_refused_families`) to the scrape.",
       readBy: CLI,
     },
     {
@@ -320,7 +335,7 @@ export interface PromsdConfig {
     authToken?: string;
     compression: boolean;
   };
-  backend: { kind: BackendKind; redisUrl?: string; prefix: string; flushIntervalMs: number };
+  backend: { kind: BackendKind; redisUrl?: string; prefix: string; flushIntervalMs: number; selfMetrics: boolean };
   sd: { kinds: SdKind[]; fileDir: string; serviceName: string };
   consul: {
     addr?: string;

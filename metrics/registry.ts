@@ -4,8 +4,8 @@ import type { Metric, MetricObjectWithValues, MetricValue } from './metric';
 import { valuesOf } from './values';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { globalAggregate } from './aggregate-source';
 import { checkCollector, renderCollector, splitFamilies, type MetricCollector } from './collector';
+import type * as NativeTypes from '../native/index';
 import { native } from './native';
 import { LABEL_NAME } from './validation';
 
@@ -58,6 +58,28 @@ export type ExpositionContentType = RegistryContentType | typeof PROTOBUF_CONTEN
 
 /** Id of the process-wide registry in the core (native/src/store.rs GLOBAL_REGISTRY). */
 const GLOBAL_ID = 0;
+
+// The core's string enums are const enums in the generated types; the strings are the same.
+const FORMAT_OF = {
+  [PROMETHEUS_CONTENT_TYPE]: 'text',
+  [OPENMETRICS_CONTENT_TYPE]: 'openmetrics',
+  [PROTOBUF_CONTENT_TYPE]: 'protobuf',
+} as unknown as Record<ExpositionContentType, NativeTypes.ExpositionFormat>;
+const CONTENT_TYPE_OF = {
+  text: PROMETHEUS_CONTENT_TYPE,
+  openmetrics: OPENMETRICS_CONTENT_TYPE,
+  protobuf: PROTOBUF_CONTENT_TYPE,
+} as Record<NativeTypes.ExpositionFormat, ExpositionContentType>;
+
+/** A scrape of a registry as the core answered it (see {@link Registry.exposition}). */
+export interface Exposition {
+  /** The bytes, gzipped when asked and worth it (tell with `isGzip`). */
+  body: Buffer;
+  /** Their format: the one asked for, or OpenMetrics for a protobuf request a JS backend cannot answer. */
+  contentType: ExpositionContentType;
+  /** Why the aggregate could not be read, when `body` is this process's own series instead. */
+  fallback?: string;
+}
 
 /**
  * A set of metrics exposed together (prom-client's `Registry`). The global registry (`register`)
@@ -266,11 +288,10 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
     const contentType = options?.contentType === undefined ? this.#contentType : checkContentType(options.contentType);
     await this.#collect();
     const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
-    const backend = this.id === GLOBAL_ID ? globalAggregate() : undefined;
-    if (backend !== undefined) {
-      // The aggregate of every process (this one's pending values flushed first).
-      const text = await backend.render({ openMetrics, defaultLabels: this.#defaultLabelsFlat });
-      return this.#withCollectors(text, openMetrics);
+    if (this.id === GLOBAL_ID) {
+      // The global registry's one path: the core says whether it is the aggregate of every
+      // process (a backend is open in this process, whichever thread loaded it) or the local view.
+      return (await this.exposition({ contentType, collect: false })).body.toString('utf8');
     }
     const text = await native.encode({
       registry: this.id,
@@ -294,58 +315,65 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
     gzip?: boolean;
   }): Promise<Buffer> {
     const protobuf = options?.contentType === PROTOBUF_CONTENT_TYPE;
-    if (protobuf && !this.encodesProtobuf()) {
-      throw new InvalidMetricError(
+    const refused = (): InvalidMetricError =>
+      new InvalidMetricError(
         `Content type ${show(PROTOBUF_CONTENT_TYPE)} is unsupported by the backend that aggregates the global registry (use OpenMetrics)`,
       );
-    }
-    const contentType =
-      options?.contentType === undefined || protobuf ? this.#contentType : checkContentType(options.contentType);
-    if (options?.collect !== false) await this.#collect();
+    if (protobuf && !this.encodesProtobuf()) throw refused();
+    const contentType: ExpositionContentType = protobuf
+      ? PROTOBUF_CONTENT_TYPE
+      : options?.contentType === undefined
+        ? this.#contentType
+        : checkContentType(options.contentType);
+    const r = await this.exposition({ ...options, contentType });
+    // A JS backend that renders text only was loaded since the check above.
+    if (r.contentType !== contentType) throw refused();
+    return r.body;
+  }
+
+  /**
+   * @internal The exposition as the core routes it: the global registry through the backend
+   * open in this process (from any thread), every other registry from this process's store.
+   * `fallback: true` (servers) answers a failed read of the aggregate with this process's own
+   * series and the cause instead of rejecting.
+   */
+  async exposition(options: {
+    contentType: ExpositionContentType;
+    collect?: boolean;
+    defaultLabels?: Record<string, string>;
+    gzip?: boolean;
+    fallback?: boolean;
+  }): Promise<Exposition> {
+    if (options.collect !== false) await this.#collect();
     const defaults =
-      options?.defaultLabels === undefined ? this.#defaultLabelsFlat : Object.entries(options.defaultLabels).flat();
-    const backend = this.id === GLOBAL_ID ? globalAggregate() : undefined;
-    if (protobuf && backend?.renderProtobuf !== undefined) {
-      const body = await backend.renderProtobuf({ defaultLabels: defaults });
-      return options?.gzip === true && body.length >= 1024 ? gzipAsync(body, { level: 1 }) : body;
-    }
-    if (protobuf) {
-      return native.encodeBuffer({
-        registry: this.id,
-        openMetrics: false,
-        protobuf: true,
-        defaultLabels: defaults,
-        gzip: options?.gzip === true,
-        nowMs: Date.now(),
-      });
-    }
-    const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
-    if (backend !== undefined) {
-      // The aggregate of every process (this one's pending values flushed first).
-      const text = await backend.render({ openMetrics, defaultLabels: defaults });
-      return exposition(await this.#withCollectors(text, openMetrics), options?.gzip === true);
-    }
-    if (this.#collectors > 0) {
-      const text = await native.encode({ registry: this.id, openMetrics, defaultLabels: defaults, nowMs: Date.now() });
-      return exposition(await this.#withCollectors(text, openMetrics), options?.gzip === true);
-    }
-    return native.encodeBuffer({
+      options.defaultLabels === undefined ? this.#defaultLabelsFlat : Object.entries(options.defaultLabels).flat();
+    // Collectors are spliced into the text (the protobuf format carries the native metrics only).
+    const splice = this.#collectors > 0 && options.contentType !== PROTOBUF_CONTENT_TYPE;
+    const gzip = options.gzip === true;
+    const r = await native.routeRender({
       registry: this.id,
-      openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
+      format: FORMAT_OF[options.contentType],
       defaultLabels: defaults,
-      gzip: options?.gzip === true,
+      gzip: gzip && !splice,
       nowMs: Date.now(),
+      fallback: options.fallback === true,
     });
+    const contentType = CONTENT_TYPE_OF[r.format];
+    let body = r.body;
+    if (splice) {
+      const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
+      body = await exposition(await this.#withCollectors(body.toString('utf8'), openMetrics), gzip);
+    }
+    return r.fallback === undefined ? { body, contentType } : { body, contentType, fallback: r.fallback };
   }
 
   /**
    * Whether `metricsBuffer()` can encode the protobuf format now: always, except for the global
-   * registry while a backend that renders only text aggregates it (IoredisBackend; servers then
-   * answer a protobuf request with OpenMetrics, the scraper's next choice).
+   * registry while a JS backend that renders only text aggregates it (servers then answer a
+   * protobuf request with OpenMetrics, the scraper's next choice).
    */
   encodesProtobuf(): boolean {
-    const backend = this.id === GLOBAL_ID ? globalAggregate() : undefined;
-    return backend === undefined || backend.renderProtobuf !== undefined;
+    return native.routeEncodesProtobuf(this.id);
   }
 
   /** Runs the `collect` callback of every metric registered here by this thread. */

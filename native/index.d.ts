@@ -11,9 +11,10 @@ export declare class ErrorThrottle {
   constructor(windowMs: number)
   /**
    * The lines to log (at `error`, summaries starting `suppressed ` at `warn`) for an
-   * occurrence of `message` now.
+   * occurrence of `message` now; occurrences of one `cause` (default: the message itself) are
+   * one storm.
    */
-  error(message: string): Array<string>
+  error(message: string, cause?: string | undefined | null): Array<string>
   /** Summaries of windows that ended (call periodically); log at `warn`. */
   tick(): Array<string>
   /** Every pending summary now (recovery, close); log at `warn`. */
@@ -71,7 +72,10 @@ export declare class ProtocolWriter {
   batch(): Array<Array<string>>
   /**
    * Records the replies of the last batch's calls, in order (a prefix of them when a call
-   * failed: the calls without a reply are sent again by a later batch).
+   * failed: the calls without a reply are sent again by a later batch). Send the calls one at a
+   * time and stop after a reply that refuses families (its fourth element is a non-empty array):
+   * the later calls were built before the refusal was known and still carry those families'
+   * items; the outcome is then `more`, and the next batch holds them back.
    */
   onReplies(replies: unknown[]): ApplyOutcome
   /** The commands of `close()` (name, then arguments): this process's heartbeat and gauges go. */
@@ -105,24 +109,63 @@ export declare const enum Aggregator {
   PerProcess = 'perProcess',
 }
 
-/**
- * Starts the embedded aggregator of this host on a Unix socket (see
- * [`crate::backend::embedded`]); processes flush to it with a `redis+unix://` URL.
- */
-export declare function aggregatorStart(path: string): void
+/** Whether this process holds its host's aggregator now. */
+export declare function aggregatorHolding(): boolean
 
-/** Stops the embedded aggregator and removes its socket file. Safe to call twice. */
+/** Where and how this process takes part in its host's one-host aggregation. */
+export interface AggregatorOptions {
+  /** The Unix socket. */
+  socket: string
+  /** The lock file whose holder holds the aggregator. */
+  lock: string
+  /** The model's snapshot file. */
+  snapshot: string
+  /** How often a process that does not hold tries to take over, ms. */
+  pollMs: number
+  /** A snapshot older than this is not loaded (the heartbeat TTL), ms. */
+  maxAgeMs: number
+  /** Never hold; only flush to the holder. */
+  never: boolean
+}
+
+/**
+ * Names this process's id (from `backendOpen`): the holder writes its snapshot after each of
+ * this process's flushes.
+ */
+export declare function aggregatorOwnProcess(processId: string): void
+
+/**
+ * Takes part in the one-host aggregation (see [`crate::backend::embedded`]): holds the
+ * aggregator at once when no process does, else takes over when its holder is gone. Processes
+ * flush to it with a `redis+unix://` URL.
+ */
+export declare function aggregatorStart(options: AggregatorOptions): void
+
+/**
+ * Stops holding or waiting: a last snapshot is written and the socket and lock files are
+ * removed. Safe to call twice.
+ */
 export declare function aggregatorStop(): void
 
 /** What to do after the replies of a batch. */
 export interface ApplyOutcome {
-  /** `done` until the next interval, or `again`: flush again at once (after `epoch` or `lost`). */
+  /**
+   * `done` until the next interval; `again`: flush again at once, resending (after `epoch` or
+   * `lost`); `more`: flush again at once, nothing was lost (a refusal cut the batch short, or
+   * families accepted now have series to send).
+   */
   next: string
   /**
    * Index of the first reply that was not the apply script's (`[status, epoch, time]`); the
    * replies from there on were not recorded.
    */
   unexpected?: number
+  /** Messages of families the aggregate newly refused (protocol §5): log each once, at `error`. */
+  refused: Array<string>
+  /** Families refused before and accepted now: log each once, at `info`. */
+  accepted: Array<string>
+  /** How many families are refused now. */
+  refusedFamilies: number
 }
 
 /**
@@ -199,6 +242,16 @@ export interface ExemplarSnapshot {
   value: number
   /** Unix seconds. */
   timestamp: number
+}
+
+/** An exposition format. */
+export declare const enum ExpositionFormat {
+  /** Prometheus text 0.0.4. */
+  Text = 'text',
+  /** OpenMetrics 1.0. */
+  OpenMetrics = 'openmetrics',
+  /** Delimited protobuf `MetricFamily` messages (the only one carrying native histograms). */
+  Protobuf = 'protobuf',
 }
 
 /** Registers a metric family written by `shard`. */
@@ -391,6 +444,24 @@ export interface RedisBackendOptions {
   host: string
   /** PEM of the CA for `rediss://` (default: the system's roots). */
   tlsCa?: string
+  /** Append the backend's own metrics (`promsd_backend_*`) to rendered scrapes. */
+  selfMetrics?: boolean
+}
+
+/**
+ * Connects and PINGs once, with the backend's connection code: the cause of a failure is
+ * named as the backend's log lines name it (`promsd check`, `promsd serve`).
+ */
+export declare function redisPing(urls: Array<string>, cluster: boolean, timeoutMs: number, tlsCa?: string | undefined | null): Promise<RedisPingResult>
+
+/** What [`redis_ping`] found. */
+export interface RedisPingResult {
+  /** Redis answered `PING` (authenticated, over TLS when asked). */
+  ok: boolean
+  /** Why not: `dns`, `auth`, `tls`, `timeout`, `refused`, `closed`, `config`, `server`, `other`. */
+  cause?: string
+  /** `PONG`, or what failed in words (password masked). */
+  message: string
 }
 
 /** Options of a reader-only render (the sidecar). */
@@ -427,6 +498,75 @@ export declare function registryNew(): number
 
 /** Removes a family from a registry. */
 export declare function registryRemove(registry: number, family: number): void
+
+/**
+ * False while a JS backend that renders text only aggregates the global registry: its
+ * protobuf requests are answered in OpenMetrics.
+ */
+export declare function routeEncodesProtobuf(registry: number): boolean
+
+/**
+ * Registers the JS backend that aggregates the global registry; returns the token that
+ * [`route_unregister`] takes. `render(id, format, defaultLabels)` is called on this thread for
+ * every scrape of the global registry from any thread, and must answer with [`route_reply`].
+ * `protobuf` says whether it renders the protobuf format (else it is asked for OpenMetrics);
+ * a scrape waits at most `timeoutMs` for it.
+ */
+export declare function routeRegister(name: string, protobuf: boolean, timeoutMs: number, render: (id: number, format: ExpositionFormat, defaultLabels: string[]) => void): number
+
+/**
+ * Renders a registry from any thread: the global registry through the backend open in this
+ * process (the core's, or the JS backend registered by the thread that loaded it), every other
+ * registry — and the global one without a backend — from this process's store. One question,
+ * asked by `Registry.metrics()`, `metricsBuffer()` and both servers alike.
+ */
+export declare function routeRender(request: RouteRequest): Promise<RouteResult>
+
+/**
+ * A JS backend's answer to request `id`: the exposition, or why it failed. An answer that
+ * comes after the scrape gave up is dropped.
+ */
+export declare function routeReply(id: number, body?: Buffer | undefined | null, error?: string | undefined | null): void
+
+/** One scrape of a registry, from any thread. */
+export interface RouteRequest {
+  /** The registry (0: the global one, which aggregates when a backend is open). */
+  registry: number
+  /**
+   * The format asked for. A JS backend that renders text only answers a protobuf request in
+   * OpenMetrics (the scraper's next choice); the result says which format it is.
+   */
+  format: ExpositionFormat
+  /** Default labels as `[name, value, …]`. */
+  defaultLabels: Array<string>
+  /** The caller's clock (`Date.now()`), for summary windows of the local view. */
+  nowMs?: number
+  /** gzip the result (from 1 KiB; smaller results come back plain). */
+  gzip?: boolean
+  /**
+   * When the aggregate cannot be read, answer with this process's own series and say why in
+   * `fallback` instead of rejecting (what servers do).
+   */
+  fallback?: boolean
+}
+
+/** What a scrape got. */
+export interface RouteResult {
+  /** The exposition, gzipped when asked and worth it (tell by the magic bytes). */
+  body: Buffer
+  /** The format of `body`. */
+  format: ExpositionFormat
+  /** True when `body` is the cross-process aggregate. */
+  aggregate: boolean
+  /** Why the aggregate could not be read, when `body` is this process's own series instead. */
+  fallback?: string
+}
+
+/**
+ * Removes the JS backend registered with `token` (a later registration is left alone); the
+ * scrapes still waiting for it fail at once. Safe to call twice.
+ */
+export declare function routeUnregister(token: number): void
 
 /**
  * Registers series `index` (dense per family, chosen by JS). Label values are rendered and

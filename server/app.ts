@@ -123,15 +123,27 @@ export function registrySource(registry: Registry | undefined): ExpositionSource
   return (contentType, gzip) => registryExposition(registry ?? getGlobalRegistry(), contentType, gzip);
 }
 
-/** A registry's exposition in `contentType`, or OpenMetrics when it cannot encode protobuf now. */
+/** Header telling a scraper the aggregate was unavailable and the body is this process's own metrics. */
+export const LOCAL_FALLBACK_HEADER = 'x-promsd-fallback';
+
+/**
+ * A registry's exposition in `asked`, or in OpenMetrics when the JS backend aggregating it cannot
+ * encode protobuf (the core decides, for every thread alike). With `fallbackLogger` (the servers),
+ * a failed read of the aggregate serves this process's own series instead, marked
+ * `X-Promsd-Fallback: local`, and the cause is logged there (throttled): Prometheus then keeps
+ * this process's series rather than losing every series of the target to a 500.
+ */
 export async function registryExposition(
   registry: Registry,
   asked: ExpositionContentType,
   gzip: boolean,
-  options?: { collect?: boolean; defaultLabels?: Record<string, string> },
-): Promise<{ body: Buffer; contentType: ExpositionContentType }> {
-  const contentType = asked === PROTOBUF_CONTENT_TYPE && !registry.encodesProtobuf() ? OPENMETRICS_CONTENT_TYPE : asked;
-  return { body: await registry.metricsBuffer({ ...options, contentType, gzip }), contentType };
+  options?: { collect?: boolean; defaultLabels?: Record<string, string>; fallbackLogger?: Logger },
+): Promise<{ body: Buffer; contentType: ExpositionContentType; headers?: Record<string, string> }> {
+  const { fallbackLogger, ...rest } = options ?? {};
+  const r = await registry.exposition({ ...rest, contentType: asked, gzip, fallback: fallbackLogger !== undefined });
+  if (r.fallback === undefined) return { body: r.body, contentType: r.contentType };
+  logScrapeFailure(new Error(r.fallback), fallbackLogger, 'warn');
+  return { body: r.body, contentType: r.contentType, headers: { [LOCAL_FALLBACK_HEADER]: 'local' } };
 }
 
 function toResponse(r: MetricsResponse, head: boolean): Response {

@@ -4,12 +4,10 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ServerStartError } from '../errors';
 import { combineServiceDiscovery } from '../sd/combine';
-import { getBackend } from '../backend/load';
-import { native } from '../metrics/native';
-import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE } from '../metrics/registry';
-import type { ExpositionContentType, Registry } from '../metrics/registry';
+import { getGlobalRegistry } from '../metrics/registry';
+import type { Registry } from '../metrics/registry';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from '../sd/types';
-import { createMetricsApp, logScrapeFailure, registryExposition } from './app';
+import { createMetricsApp, registryExposition } from './app';
 import { importHono, importNodeServer } from './hono';
 import type { ExpositionSource } from './app';
 import { checkLogger, defaultLogger, LogThrottle } from '../log';
@@ -267,44 +265,13 @@ export function closeServer(server: Server): Promise<void> {
   });
 }
 
-/** Header telling a scraper the aggregate was unavailable and the body is this process's own metrics. */
-export const LOCAL_FALLBACK_HEADER = 'x-promsd-fallback';
-
 /**
  * The registry's exposition; when the aggregate cannot be read (the backend is unreachable), this
  * process's own metrics instead, marked `X-Promsd-Fallback: local`, and the cause logged
- * (throttled). Prometheus then keeps this process's series rather than losing every series of the
- * target to a 500.
+ * (throttled). The rule is `registryExposition`'s (app.ts), shared with the threaded server.
  */
 export function withLocalFallback(registry: Registry, logger: Logger): ExpositionSource {
-  return async (asked, gzip) => {
-    try {
-      return await registryExposition(registry, asked, gzip);
-    } catch (err) {
-      if (registry.id !== 0 || getBackend() === undefined) throw err;
-      logScrapeFailure(err, logger, 'warn');
-      return {
-        body: await localExposition(registry, asked, gzip),
-        contentType: asked,
-        headers: { [LOCAL_FALLBACK_HEADER]: 'local' },
-      };
-    }
-  };
-}
-
-/** This process's own series of `registry`, without the backend (its collect callbacks already ran). */
-export function localExposition(
-  registry: Registry,
-  contentType: ExpositionContentType,
-  gzip: boolean,
-): Promise<Buffer> {
-  return native.encodeBuffer({
-    registry: registry.id,
-    openMetrics: contentType === OPENMETRICS_CONTENT_TYPE,
-    protobuf: contentType === PROTOBUF_CONTENT_TYPE,
-    defaultLabels: Object.entries(registry.getDefaultLabels()).flat(),
-    gzip,
-  });
+  return (asked, gzip) => registryExposition(registry, asked, gzip, { fallbackLogger: logger });
 }
 
 /** A running metrics server (`startHttpServer`). */

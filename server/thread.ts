@@ -2,14 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ServerStartError } from '../errors';
-import { getBackend } from '../backend/load';
 import { checkLogger } from '../log';
-import { getGlobalRegistry, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../metrics/registry';
+import { getGlobalRegistry } from '../metrics/registry';
 import type { BoundSocket } from './http';
 import { Registrations, serverInfo } from './http';
 import { resolveServerOptions, serverChecks, urlOf } from './options';
 import type { MetricsServerOptions } from './options';
-import type { BackendPlace, OwnerMessage, WorkerMessage, WorkerStart } from './thread-protocol';
+import type { OwnerMessage, WorkerMessage, WorkerStart } from './thread-protocol';
 
 /** Options of `startHttpServerInThread`. */
 export interface ThreadedMetricsServerOptions extends Omit<MetricsServerOptions, 'httpSd'> {
@@ -109,16 +108,11 @@ export async function startHttpServerInThread(
   const logger = checkLogger('metrics server', rest.logger);
   const registrations = Registrations.of(rest.serviceDiscovery);
   const registry = rest.registry ?? getGlobalRegistry();
-  const backendPlace = (): BackendPlace => {
-    const b = registry.id === 0 ? getBackend() : undefined;
-    return b === undefined ? 'none' : b.inCore === true ? 'core' : 'owner';
-  };
   const start: WorkerStart = {
     options: opts,
     registryId: registry.id,
     defaultLabels: registry.getDefaultLabels(),
     collectTimeoutMs,
-    backend: backendPlace(),
   };
   const worker = new Worker(workerEntry(), { workerData: start, name: 'promsd-metrics-server' });
 
@@ -145,7 +139,6 @@ export async function startHttpServerInThread(
           id,
           at: Date.now(),
           defaultLabels: registry.getDefaultLabels(),
-          backend: backendPlace(),
         };
         if (error !== undefined) reply.error = error;
         if (!exited) worker.postMessage(reply);
@@ -198,20 +191,6 @@ export async function startHttpServerInThread(
   worker.on('message', (m: WorkerMessage) => {
     if (m.type === 'collect') collect(m.id);
     else if (m.type === 'log') logger[m.level](m.message);
-    else if (m.type === 'render') {
-      // A JS backend lives on this thread: render the aggregate for the worker.
-      const contentType = m.openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
-      registry.metricsBuffer({ contentType, collect: false, defaultLabels: m.defaultLabels, gzip: m.gzip }).then(
-        (body) => !exited && worker.postMessage({ type: 'rendered', id: m.id, body } satisfies OwnerMessage),
-        (err: unknown) =>
-          !exited &&
-          worker.postMessage({
-            type: 'rendered',
-            id: m.id,
-            error: String(err instanceof Error ? err.message : err),
-          } satisfies OwnerMessage),
-      );
-    }
   });
   worker.on('error', (err) => logger.error(`promsd: the metrics server worker failed: ${err.message}`));
 

@@ -214,7 +214,7 @@ describe('promsd', () => {
       const dead = `redis://127.0.0.1:${await freePort()}`;
       const strict = run(['serve', '--require-backend', '--port', '0'], { PROMSD_REDIS_URL: dead });
       expect(strict.status).toBe(69);
-      expect(strict.stderr).toContain('promsd serve: Redis is unreachable');
+      expect(strict.stderr).toContain('promsd serve: cannot use Redis: refused: connection refused');
       expect(strict.stderr).toContain('exiting because of --require-backend');
       const port = await freePort();
       const lenient = new Running(

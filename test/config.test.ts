@@ -32,7 +32,7 @@ describe('resolveConfig', () => {
     const { config, sources, file } = resolveConfig({ env: {}, cwd: dirWith() });
     expect(config).toEqual({
       server: { port: 9464, addr: '0.0.0.0', path: '/metrics', compression: true },
-      backend: { kind: 'embedded', prefix: 'promsd', flushIntervalMs: 1000 },
+      backend: { kind: 'embedded', prefix: 'promsd', flushIntervalMs: 1000, selfMetrics: false },
       sd: { kinds: [], fileDir: './.promsd/targets', serviceName: 'app-metrics' },
       consul: {},
       log: { level: 'info', format: 'text' },
@@ -118,7 +118,7 @@ describe('resolveConfig', () => {
     // An empty token is an error (it would otherwise silently mean "no auth"); it is shown as "".
     expect(lines).toEqual([
       'server.authToken = "" (from env PROMSD_AUTH_TOKEN): expected a non-empty token',
-      'backend.redisUrl = "http://user:***@redis:6379/" (from env PROMSD_REDIS_URL): expected a redis:// or rediss:// URL',
+      'backend.redisUrl = "http://user:***@redis:6379" (from env PROMSD_REDIS_URL): expected a redis:// or rediss:// URL',
     ]);
     expect(lines.join('\n')).not.toContain('hunter2');
   });

@@ -103,6 +103,8 @@ describe('protocol vectors on redis-server', () => {
           const keys = step.keys as string[];
           const reply = (await client.evalsha(sha, keys.length, ...keys, ...(step.argv as string[]))) as unknown[];
           expect(reply.slice(0, 2), `step ${i}`).toEqual(step.reply);
+          // The fourth element lists refused families (protocol §5): none in these cases.
+          expect(reply[3] ?? [], `step ${i}: refused`).toEqual([]);
           expect(reply[2], `step ${i}: server time`).toBeGreaterThanOrEqual(start - 1000);
           times[i] = reply[2] as number;
         }

@@ -1,12 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { Counter, EmbeddedBackend, Gauge, loadBackend, register } from '../index';
+import { Counter, EmbeddedBackend, Gauge, loadBackend, register, startHttpServerInThread } from '../index';
 import { AGGREGATOR_SOCKET_ENV } from '../backend/embedded';
 import { getBackend } from '../backend/load';
+import { get } from './helpers/http';
 import { spawnChild, until } from './helpers/redis';
 
 // One host, no server: the primary's core aggregates over a Unix socket with the Redis protocol.
@@ -76,4 +78,56 @@ describe('embedded multi-process mode', () => {
     expect(existsSync(path)).toBe(false);
     expect(process.env[AGGREGATOR_SOCKET_ENV]).toBeUndefined();
   });
+
+  // Issue 13: the aggregate is the core's answer for every thread, not a per-thread JS state.
+  it("a worker thread's register.metrics() shows the aggregate with the backend loaded on the main thread (11, not its own 1)", async () => {
+    loadBackend(new EmbeddedBackend({ role: 'primary', prefix: 'emb13w', flushIntervalMs: 50, logger: quiet }));
+    const child = childAdds10('emb13_worker_total', 'emb13w');
+    expect(await child.exited).toBe(0);
+    const worker = new Worker(join(__dirname, 'fixtures', 'global-render-worker.js'), {
+      workerData: { name: 'emb13_worker_total', inc: 1 },
+    });
+    const m = await new Promise<{ type: string; text?: string }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    expect(m).toEqual({
+      type: 'text',
+      text: '# HELP emb13_worker_total Orders.\n# TYPE emb13_worker_total counter\nemb13_worker_total 11\n',
+    });
+  });
+
+  it('a threaded server started before the backend is loaded serves the aggregate on its first scrape after it (1, then 11)', async () => {
+    const orders = new Counter({ name: 'emb13_server_total', help: 'Orders.' });
+    orders.inc();
+    const server = await startHttpServerInThread({ addr: '127.0.0.1' });
+    try {
+      expect((await get(server.url)).body.toString()).toContain('emb13_server_total 1\n');
+      loadBackend(new EmbeddedBackend({ role: 'primary', prefix: 'emb13s', flushIntervalMs: 50, logger: quiet }));
+      const child = childAdds10('emb13_server_total', 'emb13s');
+      expect(await child.exited).toBe(0);
+      const first = await get(server.url);
+      expect(first.headers['x-promsd-fallback']).toBeUndefined();
+      // (The previous test's worker thread ended; its counter stays in the totals.)
+      expect(first.body.toString()).toContain(
+        '# HELP emb13_server_total Orders.\n# TYPE emb13_server_total counter\nemb13_server_total 11\n',
+      );
+    } finally {
+      await server.close();
+    }
+  });
 });
+
+/**
+ * A child process of this host's aggregation under `prefix` adds 10 to counter `name`, flushes and
+ * exits. (Each test has its own prefix: a prefix's aggregate outlives the process holding it.)
+ */
+function childAdds10(name: string, prefix: string): ReturnType<typeof spawnChild> {
+  return spawnChild({
+    backend: 'embedded',
+    prefix,
+    flushIntervalMs: 50,
+    metrics: [{ type: 'counter', config: { name, help: 'Orders.' } }],
+    steps: [{ metric: 0, method: 'inc', value: 10 }],
+  });
+}

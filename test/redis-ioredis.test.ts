@@ -440,10 +440,10 @@ describe('IoredisBackend in this process', () => {
       ...['epoch', 'c', 'meta', 'procs', `a:${w.processId}`, `g:${w.processId}`].map((k) => `promsd:{retry}:${k}`),
     ]);
     const r1 = await send(call);
-    expect(await send(call)).toEqual([r1[0], r1[1], expect.any(Number)]); // retried after, say, a timeout
+    expect(await send(call)).toEqual([r1[0], r1[1], expect.any(Number), []]); // retried after, say, a timeout
     expect(r1[0]).toBe('ok');
     expect(await totalOf()).toBe('5');
-    expect(w.onReplies([r1])).toEqual({ next: 'done' });
+    expect(w.onReplies([r1])).toEqual({ next: 'done', refused: [], accepted: [], refusedFamilies: 0 });
     expect(w.epoch).toBe(r1[1]);
     c.inc({ x: 'a"b' }, 3);
     w.update();
@@ -467,19 +467,25 @@ describe('IoredisBackend in this process', () => {
     ]);
     expect(again.slice(19)).toEqual(['rt_total||a\\"b', '12']);
     await send(again);
-    expect(w.onReplies([await send(again)])).toEqual({ next: 'done' });
+    expect(w.onReplies([await send(again)])).toEqual({ next: 'done', refused: [], accepted: [], refusedFamilies: 0 });
     expect(await totalOf()).toBe('12');
     // Anything but the apply script's reply is refused, and nothing of it is recorded.
     c.inc({ x: 'a"b' }, 1);
     w.update();
     w.batch();
-    expect(w.onReplies(['OK'])).toEqual({ next: 'done', unexpected: 0 });
+    expect(w.onReplies(['OK'])).toEqual({ next: 'done', unexpected: 0, refused: [], accepted: [], refusedFamilies: 0 });
     expect(w.batch()[0].slice(19)).toEqual(['rt_total||a\\"b', '13']);
-    expect(w.onReplies([['nope', 'x']])).toEqual({ next: 'done', unexpected: 0 });
+    expect(w.onReplies([['nope', 'x']])).toEqual({
+      next: 'done',
+      unexpected: 0,
+      refused: [],
+      accepted: [],
+      refusedFamilies: 0,
+    });
     expect(() => w.onReplies([])).toThrow('promsd: onReplies() without a batch()');
     expect(w.goodbye()).toEqual([
       ['ZREM', 'promsd:{retry}:procs', w.processId],
-      ['DEL', `promsd:{retry}:g:${w.processId}`],
+      ['DEL', `promsd:{retry}:g:${w.processId}`, `promsd:{retry}:m:${w.processId}`],
     ]);
   });
 

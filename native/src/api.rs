@@ -366,7 +366,7 @@ fn pairs(flat: &[String]) -> Vec<(String, String)> {
 }
 
 /// The protobuf exposition of a registry.
-fn encode_protobuf_now(req: &EncodeRequest) -> std::result::Result<Vec<u8>, String> {
+pub(crate) fn encode_protobuf_now(req: &EncodeRequest) -> std::result::Result<Vec<u8>, String> {
   let defaults = pairs(&req.default_labels);
   let s = store::store();
   let families = merge::merge_registry(&s, req.registry, req.only.as_deref(), now_ms())?;
@@ -379,7 +379,8 @@ fn encode_protobuf_now(req: &EncodeRequest) -> std::result::Result<Vec<u8>, Stri
   Ok(out)
 }
 
-fn encode_now(req: &EncodeRequest) -> std::result::Result<String, String> {
+/// The text exposition of a registry (also the local view of [`crate::route_api`]).
+pub(crate) fn encode_now(req: &EncodeRequest) -> std::result::Result<String, String> {
   if req.protobuf == Some(true) {
     return Err("the protobuf format is binary: use encodeBuffer".into());
   }

@@ -12,7 +12,7 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
-use crate::backend::conn::{self, Keys, Target};
+use crate::backend::conn::{self, Conn, Keys, Target};
 use crate::backend::flusher::{self, Cmd, Config, Level, RenderOpts};
 
 fn err(msg: String) -> Error {
@@ -44,6 +44,8 @@ pub struct RedisBackendOptions {
   pub host: String,
   /// PEM of the CA for `rediss://` (default: the system's roots).
   pub tls_ca: Option<String>,
+  /// Append the backend's own metrics (`promsd_backend_*`) to rendered scrapes.
+  pub self_metrics: Option<bool>,
 }
 
 /// Options of a reader-only render (the sidecar).
@@ -74,7 +76,8 @@ struct Handle {
 
 static BACKEND: Mutex<Option<Handle>> = Mutex::new(None);
 
-fn sender() -> Result<Sender<Cmd>> {
+/// The open core backend's command channel (see [`crate::route_api`]).
+pub(crate) fn sender() -> Result<Sender<Cmd>> {
   BACKEND
     .lock()
     .unwrap_or_else(|e| e.into_inner())
@@ -111,6 +114,7 @@ pub fn backend_open(
   >,
 ) -> Result<String> {
   check_prefix(&options.prefix)?;
+  let _no_js_backend = crate::route_api::core_opening(options.timeout_ms)?;
   let mut slot = BACKEND.lock().unwrap_or_else(|e| e.into_inner());
   if slot.is_some() {
     return Err(err(
@@ -143,6 +147,7 @@ pub fn backend_open(
     live_ms: options.live_ms.max(100).into(),
     retain_ms: options.retain_ms.max(options.live_ms).into(),
     throttle: Duration::from_millis(options.log_throttle_ms.into()),
+    self_metrics: options.self_metrics.unwrap_or(false),
   };
   let log = Box::new(move |level: Level, msg: String| {
     tsfn.call(
@@ -335,7 +340,7 @@ impl Task for ReadTask {
       timeout: Duration::from_millis(self.opts.timeout_ms.max(1).into()),
       tls_ca: self.opts.tls_ca.clone().map(String::into_bytes),
     };
-    let mut c = conn::ReadConn::open(&target).map_err(|e| {
+    let mut c = conn::ReadConn::open(&target).map_err(|e: conn::Failure| {
       err(format!(
         "promsd: cannot connect to Redis at {}: {e}",
         flusher::redact(&target.urls.join(","))
@@ -350,7 +355,8 @@ impl Task for ReadTask {
       .read(&Keys::new(&self.opts.prefix), version)
       .map_err(|e| {
         err(format!(
-          "promsd: reading the aggregate from Redis failed: {e}"
+          "promsd: reading the aggregate from Redis failed: {}",
+          conn::failure(&e, &target)
         ))
       })?;
     let out = flusher::render_data(
@@ -360,6 +366,7 @@ impl Task for ReadTask {
         default_labels: pairs(&self.opts.default_labels),
         protobuf: false,
       },
+      Vec::new(),
     );
     flusher::drop_later(data);
     Ok(out)
@@ -376,29 +383,147 @@ pub fn redis_render(options: RedisReadOptions) -> AsyncTask<ReadTask> {
   AsyncTask::new(ReadTask { opts: options })
 }
 
-#[cfg(unix)]
-static AGGREGATOR: Mutex<Option<crate::backend::embedded::Aggregator>> = Mutex::new(None);
+/// What [`redis_ping`] found.
+#[napi(object)]
+pub struct RedisPingResult {
+  /// Redis answered `PING` (authenticated, over TLS when asked).
+  pub ok: bool,
+  /// Why not: `dns`, `auth`, `tls`, `timeout`, `refused`, `closed`, `config`, `server`, `other`.
+  pub cause: Option<String>,
+  /// `PONG`, or what failed in words (password masked).
+  pub message: String,
+}
 
-/// Starts the embedded aggregator of this host on a Unix socket (see
-/// [`crate::backend::embedded`]); processes flush to it with a `redis+unix://` URL.
+/// The task of [`redis_ping`].
+pub struct PingTask {
+  target: Target,
+}
+
+impl Task for PingTask {
+  type Output = RedisPingResult;
+  type JsValue = RedisPingResult;
+
+  fn compute(&mut self) -> Result<RedisPingResult> {
+    Ok(match Conn::open(&self.target) {
+      Ok(_) => RedisPingResult {
+        ok: true,
+        cause: None,
+        message: "PONG".into(),
+      },
+      Err(f) => RedisPingResult {
+        ok: false,
+        cause: Some(f.cause.as_str().into()),
+        message: f.message,
+      },
+    })
+  }
+
+  fn resolve(&mut self, _env: Env, output: RedisPingResult) -> Result<RedisPingResult> {
+    Ok(output)
+  }
+}
+
+/// Connects and PINGs once, with the backend's connection code: the cause of a failure is
+/// named as the backend's log lines name it (`promsd check`, `promsd serve`).
+#[napi(ts_return_type = "Promise<RedisPingResult>")]
+pub fn redis_ping(
+  urls: Vec<String>,
+  cluster: bool,
+  timeout_ms: u32,
+  tls_ca: Option<String>,
+) -> AsyncTask<PingTask> {
+  AsyncTask::new(PingTask {
+    target: Target {
+      urls,
+      cluster,
+      timeout: Duration::from_millis(timeout_ms.max(1).into()),
+      tls_ca: tls_ca.map(String::into_bytes),
+    },
+  })
+}
+
+#[cfg(unix)]
+static AGGREGATOR: Mutex<Option<crate::backend::embedded::Holder>> = Mutex::new(None);
+
+/// Where and how this process takes part in its host's one-host aggregation.
+#[napi(object)]
+pub struct AggregatorOptions {
+  /// The Unix socket.
+  pub socket: String,
+  /// The lock file whose holder holds the aggregator.
+  pub lock: String,
+  /// The model's snapshot file.
+  pub snapshot: String,
+  /// How often a process that does not hold tries to take over, ms.
+  pub poll_ms: u32,
+  /// A snapshot older than this is not loaded (the heartbeat TTL), ms.
+  pub max_age_ms: u32,
+  /// Never hold; only flush to the holder.
+  pub never: bool,
+}
+
+/// Takes part in the one-host aggregation (see [`crate::backend::embedded`]): holds the
+/// aggregator at once when no process does, else takes over when its holder is gone. Processes
+/// flush to it with a `redis+unix://` URL.
 #[cfg(unix)]
 #[napi]
-pub fn aggregator_start(env: Env, path: String) -> Result<()> {
+pub fn aggregator_start(env: Env, options: AggregatorOptions) -> Result<()> {
+  use crate::backend::embedded::{Holder, HolderConfig, Paths};
   let mut slot = AGGREGATOR.lock().unwrap_or_else(|e| e.into_inner());
   if slot.is_some() {
     return Err(err(
-      "promsd: this process already runs an embedded aggregator".into(),
+      "promsd: this process already takes part in an embedded aggregation".into(),
     ));
   }
-  let a = crate::backend::embedded::Aggregator::start(&path)
-    .map_err(|e| err(format!("promsd: cannot listen on {path:?}: {e}")))?;
-  *slot = Some(a);
-  // The socket file goes with the process.
+  let socket = options.socket.clone();
+  let h = Holder::start(HolderConfig {
+    paths: Paths {
+      socket: options.socket.into(),
+      lock: options.lock.into(),
+      snapshot: options.snapshot.into(),
+    },
+    poll: Duration::from_millis(options.poll_ms.max(10).into()),
+    max_age_ms: options.max_age_ms.into(),
+    never: options.never,
+  })
+  .map_err(|e| {
+    err(format!(
+      "promsd: cannot hold the embedded aggregator at {socket:?}: {e}"
+    ))
+  })?;
+  *slot = Some(h);
+  // The socket and lock files go with the process.
   env.add_env_cleanup_hook((), |()| aggregator_stop())?;
   Ok(())
 }
 
-/// Stops the embedded aggregator and removes its socket file. Safe to call twice.
+/// Names this process's id (from `backendOpen`): the holder writes its snapshot after each of
+/// this process's flushes.
+#[cfg(unix)]
+#[napi]
+pub fn aggregator_own_process(process_id: String) {
+  if let Some(h) = AGGREGATOR
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+    .as_ref()
+  {
+    h.own_process(process_id);
+  }
+}
+
+/// Whether this process holds its host's aggregator now.
+#[cfg(unix)]
+#[napi]
+pub fn aggregator_holding() -> bool {
+  AGGREGATOR
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+    .as_ref()
+    .is_some_and(|h| h.holding())
+}
+
+/// Stops holding or waiting: a last snapshot is written and the socket and lock files are
+/// removed. Safe to call twice.
 #[cfg(unix)]
 #[napi]
 pub fn aggregator_stop() {

@@ -4,7 +4,8 @@
 //! the process-wide table of which slots belong to which series ([`store`]), reads and merges
 //! them without the writers' help ([`merge`], [`sketch`]), and encodes the exposition off the
 //! JS thread ([`encoder`]); [`backend`] aggregates across processes through Redis. [`api`],
-//! [`backend_api`], [`twin_api`] and [`reader_api`] are the whole napi surface.
+//! [`backend_api`], [`twin_api`], [`reader_api`] and [`route_api`] (where a scrape's exposition
+//! comes from) are the whole napi surface.
 //!
 //! ```
 //! use promsd_native::encoder::{write_value};
@@ -25,6 +26,7 @@ pub mod merge;
 pub mod native_histogram;
 pub mod protobuf;
 pub mod reader_api;
+pub mod route_api;
 pub mod sketch;
 pub mod store;
 pub mod twin_api;

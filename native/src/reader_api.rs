@@ -161,7 +161,7 @@ impl Task for RenderTask {
   type JsValue = Buffer;
 
   fn compute(&mut self) -> Result<Vec<u8>> {
-    let bytes = flusher::render_bytes(&self.data, &self.opts);
+    let bytes = flusher::render_bytes(&self.data, &self.opts, Vec::new());
     if !self.gzip || bytes.len() < 1024 {
       return Ok(bytes);
     }

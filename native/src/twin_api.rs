@@ -13,7 +13,7 @@ use napi_derive::napi;
 use crate::backend::conn::{self, ApplyArgs, Keys};
 use crate::backend::flusher::random_hex;
 use crate::backend::throttle::Throttle;
-use crate::backend::writer::{Batch, Next, Status as ApplyStatus, Writer};
+use crate::backend::writer::{Batch, Next, Refusal, Status as ApplyStatus, Writer};
 use crate::backend::{field, snapshot, APPLY_LUA, READ_LUA};
 use crate::{clock, store};
 
@@ -76,11 +76,19 @@ pub struct ProtocolWriterOptions {
 /// What to do after the replies of a batch.
 #[napi(object)]
 pub struct ApplyOutcome {
-  /// `done` until the next interval, or `again`: flush again at once (after `epoch` or `lost`).
+  /// `done` until the next interval; `again`: flush again at once, resending (after `epoch` or
+  /// `lost`); `more`: flush again at once, nothing was lost (a refusal cut the batch short, or
+  /// families accepted now have series to send).
   pub next: String,
   /// Index of the first reply that was not the apply script's (`[status, epoch, time]`); the
   /// replies from there on were not recorded.
   pub unexpected: Option<u32>,
+  /// Messages of families the aggregate newly refused (protocol §5): log each once, at `error`.
+  pub refused: Vec<String>,
+  /// Families refused before and accepted now: log each once, at `info`.
+  pub accepted: Vec<String>,
+  /// How many families are refused now.
+  pub refused_families: u32,
 }
 
 /// The writer of one process (protocol §7): takes this process's snapshot, turns it into apply
@@ -176,10 +184,13 @@ impl ProtocolWriter {
   }
 
   /// Records the replies of the last batch's calls, in order (a prefix of them when a call
-  /// failed: the calls without a reply are sent again by a later batch).
+  /// failed: the calls without a reply are sent again by a later batch). Send the calls one at a
+  /// time and stop after a reply that refuses families (its fourth element is a non-empty array):
+  /// the later calls were built before the refusal was known and still carry those families'
+  /// items; the outcome is then `more`, and the next batch holds them back.
   #[napi(ts_args_type = "replies: unknown[]")]
   pub fn on_replies(&mut self, replies: Vec<Unknown>) -> Result<ApplyOutcome> {
-    let Some(batch) = self.pending.take() else {
+    let Some(mut batch) = self.pending.take() else {
       return Err(Error::new(
         Status::InvalidArg,
         "promsd: onReplies() without a batch()".to_owned(),
@@ -187,22 +198,42 @@ impl ProtocolWriter {
     };
     let mut parsed = Vec::with_capacity(replies.len());
     let mut unexpected = None;
+    let mut refused = Vec::new();
+    let mut accepted = Vec::new();
+    let mut cut = false;
     for (i, r) in replies.iter().enumerate() {
-      match apply_reply(r)? {
-        Some(p) => parsed.push(p),
-        None => {
-          unexpected = Some(i as u32);
-          break;
+      let Some((status, epoch, refusals)) = apply_reply(r)? else {
+        unexpected = Some(i as u32);
+        break;
+      };
+      if status == ApplyStatus::Ok && i < batch.chunks.len() {
+        let news = self.writer.on_refused(&batch.chunks[i], &refusals);
+        refused.extend(news.refused);
+        accepted.extend(news.accepted);
+        if !refusals.is_empty() {
+          // The script skipped the refused families' items: they must not be acknowledged.
+          self.writer.prune(&mut batch.chunks[i]);
+          cut = i + 1 < batch.chunks.len();
         }
+      }
+      parsed.push((status, epoch));
+      if cut {
+        break;
       }
     }
     let next = match self.writer.on_replies(&batch, &parsed) {
-      Next::Done => "done",
       Next::Again => "again",
+      // Nothing was lost: the rest of the batch, or the series of families accepted now, go
+      // out at once.
+      Next::Done if cut || !accepted.is_empty() => "more",
+      Next::Done => "done",
     };
     Ok(ApplyOutcome {
       next: next.to_owned(),
       unexpected,
+      refused,
+      accepted,
+      refused_families: self.writer.refused().len() as u32,
     })
   }
 
@@ -213,25 +244,49 @@ impl ProtocolWriter {
   }
 }
 
-/// `[status, epoch, …]` as ioredis returns an apply reply, or `None` for anything else.
-fn apply_reply(r: &Unknown) -> Result<Option<(ApplyStatus, String)>> {
+/// `[status, epoch, time, refused]` as ioredis returns an apply reply (`refused`: `[name, key,
+/// stored JSON, …]`, protocol §5), or `None` for anything else.
+fn apply_reply(r: &Unknown) -> Result<Option<(ApplyStatus, String, Vec<Refusal>)>> {
   if !r.is_array()? {
     return Ok(None);
   }
   // SAFETY: `r` is an array, checked above.
   let a: Array = unsafe { r.cast()? };
-  let text = |i: u32| -> Result<Option<String>> {
-    match a.get::<Unknown>(i)? {
+  let text = |v: Option<Unknown>| -> Result<Option<String>> {
+    match v {
       Some(v) if v.get_type()? != ValueType::Undefined => {
         Ok(Some(v.coerce_to_string()?.into_utf8()?.into_owned()?))
       }
       _ => Ok(None),
     }
   };
-  let Some(status) = text(0)?.as_deref().and_then(conn::apply_status) else {
+  let Some(status) = text(a.get::<Unknown>(0)?)?
+    .as_deref()
+    .and_then(conn::apply_status)
+  else {
     return Ok(None);
   };
-  Ok(Some((status, text(1)?.unwrap_or_default())))
+  let mut refused = Vec::new();
+  if let Some(list) = a.get::<Unknown>(3)? {
+    if list.is_array()? {
+      // SAFETY: checked above.
+      let list: Array = unsafe { list.cast()? };
+      let mut i = 0;
+      while i + 2 < list.len() {
+        refused.push(Refusal {
+          name: text(list.get::<Unknown>(i)?)?.unwrap_or_default(),
+          key: text(list.get::<Unknown>(i + 1)?)?.unwrap_or_default(),
+          stored: text(list.get::<Unknown>(i + 2)?)?.unwrap_or_default(),
+        });
+        i += 3;
+      }
+    }
+  }
+  Ok(Some((
+    status,
+    text(a.get::<Unknown>(1)?)?.unwrap_or_default(),
+    refused,
+  )))
 }
 
 /// Error-storm throttling, the rule the Rust flusher logs by (`backend/throttle.rs`): the
@@ -253,10 +308,12 @@ impl ErrorThrottle {
   }
 
   /// The lines to log (at `error`, summaries starting `suppressed ` at `warn`) for an
-  /// occurrence of `message` now.
+  /// occurrence of `message` now; occurrences of one `cause` (default: the message itself) are
+  /// one storm.
   #[napi]
-  pub fn error(&mut self, message: String) -> Vec<String> {
-    self.inner.error(&message, Instant::now())
+  pub fn error(&mut self, message: String, cause: Option<String>) -> Vec<String> {
+    let cause = cause.as_deref().unwrap_or(&message);
+    self.inner.error(cause, &message, Instant::now())
   }
 
   /// Summaries of windows that ended (call periodically); log at `warn`.

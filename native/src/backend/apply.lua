@@ -4,7 +4,9 @@
 -- ARGV: 1 id, 2 known epoch ('' = none), 3 candidate epoch, 4 mode ('n' | 's'), 5 live ms,
 --       6 retain ms, 7 info JSON, 8 #counter items, 9 #gauge items, 10 #gauge deletes,
 --       11 #meta items, then the items (see the protocol document).
--- Returns { status, epoch, server time ms }; status 'ok' | 'epoch' | 'lost'.
+-- Returns { status, epoch, server time ms, refused }; status 'ok' | 'epoch' | 'lost'; refused is
+-- { name, key, stored JSON, ... } for the metadata items whose definition differs from the one
+-- a live process holds (§5): none of their items were applied.
 local id, known, mode = ARGV[1], ARGV[2], ARGV[4]
 local live_ms, retain_ms = tonumber(ARGV[5]), tonumber(ARGV[6])
 local nc, ng, nd, nm = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
@@ -18,57 +20,139 @@ if not epoch then
   redis.call('SET', KEYS[1], epoch)
 end
 if known ~= '' and known ~= epoch then
-  return { 'epoch', epoch, now }
+  return { 'epoch', epoch, now, {} }
 end
-if known ~= '' and mode ~= 's' and redis.call('HEXISTS', KEYS[5], '@') == 0 then
-  return { 'lost', epoch, now }
+-- Our gauges' hash gone means readers saw us dead (no flush for liveMs): what we sent and the
+-- definitions we held are forgotten, so we must resend them, as after a lost bookkeeping.
+if known ~= '' and mode ~= 's' and
+    (redis.call('HEXISTS', KEYS[5], '@') == 0 or redis.call('EXISTS', KEYS[6]) == 0) then
+  return { 'lost', epoch, now, {} }
+end
+
+-- Definitions (§5): the keys whose difference would merge series wrongly. A difference is
+-- refused while a live process holds the stored definition; otherwise the new one replaces it.
+local base = string.sub(KEYS[3], 1, -5)
+local owned = base .. 'm:' .. id
+local function decode(s)
+  local ok, v = pcall(cjson.decode, s or '')
+  if ok and type(v) == 'table' then return v end
+  return nil
+end
+local function list(v)
+  if type(v) == 'table' then return v end
+  return {}
+end
+local function differs(a, b)
+  if a.type ~= b.type then return 'type' end
+  for _, k in ipairs({ 'labelNames', 'buckets', 'quantiles' }) do
+    local x, y = list(a[k]), list(b[k])
+    if #x ~= #y then return k end
+    for j = 1, #x do
+      if x[j] ~= y[j] then return k end
+    end
+  end
+  return nil
+end
+local live = nil
+local function held_by_another(name, stored)
+  if live == nil then live = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. now, '+inf') end
+  for _, other in ipairs(live) do
+    if other ~= id then
+      local theirs = decode(redis.call('HGET', base .. 'm:' .. other, name))
+      if theirs ~= nil and differs(theirs, stored) == nil then return true end
+    end
+  end
+  return false
+end
+
+-- A replaced definition takes the family's totals with it (and our own records of them): what
+-- processes counted under the old one cannot be read under the new one. Rare (a deploy that
+-- changed a definition, once its last holder is gone), so a scan of the hash is affordable.
+local function forget(key, name)
+  local cursor = '0'
+  repeat
+    local r = redis.call('HSCAN', key, cursor, 'MATCH', name .. '|*', 'COUNT', 1000)
+    cursor = r[1]
+    for j = 1, #r[2], 2 do
+      redis.call('HDEL', key, r[2][j])
+    end
+  until cursor == '0'
+end
+
+local refused, out = {}, {}
+local im = 12 + nc * (mode == 's' and 3 or 2) + ng * 2 + nd
+for _ = 1, nm do
+  local name, json = ARGV[im], ARGV[im + 1]
+  local stored_json = redis.call('HGET', KEYS[3], name)
+  local stored, mine = decode(stored_json), decode(json)
+  local key = stored and mine and differs(mine, stored)
+  if key and held_by_another(name, stored) then
+    refused[name] = true
+    out[#out + 1] = name
+    out[#out + 1] = key
+    out[#out + 1] = stored_json
+  else
+    if key then
+      forget(KEYS[2], name)
+      forget(KEYS[5], name)
+    end
+    redis.call('HSET', KEYS[3], name, json)
+    redis.call('HSET', owned, name, json)
+  end
+  im = im + 2
+end
+local check = next(refused) ~= nil
+local function ours(f)
+  return not check or not refused[string.match(f, '^[^|]*')]
 end
 
 local i = 12
 if mode == 's' then
   for _ = 1, nc do
     local f, cum = ARGV[i], ARGV[i + 1]
-    local d = tonumber(cum) - tonumber(ARGV[i + 2])
-    if d ~= 0 and d == d and d > -math.huge and d < math.huge then
-      redis.pcall('HINCRBYFLOAT', KEYS[2], f, string.format('%.17g', d))
+    if ours(f) then
+      local d = tonumber(cum) - tonumber(ARGV[i + 2])
+      if d ~= 0 and d == d and d > -math.huge and d < math.huge then
+        redis.pcall('HINCRBYFLOAT', KEYS[2], f, string.format('%.17g', d))
+      end
+      redis.call('HSET', KEYS[5], f, cum)
     end
-    redis.call('HSET', KEYS[5], f, cum)
     i = i + 3
   end
 else
   for _ = 1, nc do
     local f, cum = ARGV[i], ARGV[i + 1]
-    local d = tonumber(cum) - tonumber(redis.call('HGET', KEYS[5], f) or '0')
-    if d ~= 0 and d == d and d > -math.huge and d < math.huge then
-      redis.pcall('HINCRBYFLOAT', KEYS[2], f, string.format('%.17g', d))
+    if ours(f) then
+      local d = tonumber(cum) - tonumber(redis.call('HGET', KEYS[5], f) or '0')
+      if d ~= 0 and d == d and d > -math.huge and d < math.huge then
+        redis.pcall('HINCRBYFLOAT', KEYS[2], f, string.format('%.17g', d))
+      end
+      redis.call('HSET', KEYS[5], f, cum)
     end
-    redis.call('HSET', KEYS[5], f, cum)
     i = i + 2
   end
 end
--- Protocol v2: only gauges whose metadata says `last` (or has none yet) carry the server time,
--- which the reader needs to pick the latest; the others store the bare value (v1 readers too
--- read it: a missing stamp is 0). Metadata of this batch is read from its items.
-local batch_meta, stamped = {}, {}
-for k = i + ng * 2 + nd, i + ng * 2 + nd + nm * 2 - 1, 2 do
-  batch_meta[ARGV[k]] = ARGV[k + 1]
-end
+-- Protocol v2: only gauges whose metadata says `last` (or has none) carry the server time, which
+-- the reader needs to pick the latest; the others store the bare value (v1 readers read it too:
+-- a missing stamp is 0). The metadata is this batch's by now (applied above).
+local stamped = {}
 local function stamp(f)
   local name = string.match(f, '^[^|]*')
   local s = stamped[name]
   if s == nil then
-    local m = batch_meta[name] or redis.call('HGET', KEYS[3], name)
-    local ok, d = pcall(cjson.decode, m or '')
-    s = not (ok and type(d) == 'table' and type(d.aggregator) == 'string' and d.aggregator ~= 'last')
+    local d = decode(redis.call('HGET', KEYS[3], name))
+    s = not (d and type(d.aggregator) == 'string' and d.aggregator ~= 'last')
     stamped[name] = s
   end
   return s
 end
 for _ = 1, ng do
-  if stamp(ARGV[i]) then
-    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1] .. ' ' .. now)
-  else
-    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1])
+  if ours(ARGV[i]) then
+    if stamp(ARGV[i]) then
+      redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1] .. ' ' .. now)
+    else
+      redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1])
+    end
   end
   i = i + 2
 end
@@ -76,14 +160,11 @@ for _ = 1, nd do
   redis.call('HDEL', KEYS[6], ARGV[i])
   i = i + 1
 end
-for _ = 1, nm do
-  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
 redis.call('HSET', KEYS[6], '@', ARGV[7])
 redis.call('HSET', KEYS[5], '@', epoch)
 redis.call('PEXPIRE', KEYS[6], live_ms)
 redis.call('PEXPIRE', KEYS[5], retain_ms)
+redis.call('PEXPIRE', owned, live_ms)
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
 redis.call('ZADD', KEYS[4], now + live_ms, id)
-return { 'ok', epoch, now }
+return { 'ok', epoch, now, out }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use redis::{ConnectionLike, Script, Value};
 
-use super::writer::{Chunk, Status};
+use super::writer::{Chunk, Refusal, Status};
 use super::APPLY_LUA;
 
 /// Where and how to connect.
@@ -31,17 +31,184 @@ fn certs(ca: &[u8]) -> redis::TlsCertificates {
   }
 }
 
+/// Why talking to Redis failed: what an operator must fix, one throttled storm and one
+/// `promsd_backend_flush_errors_total{cause}` series each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cause {
+  /// The host name does not resolve.
+  Dns,
+  /// Wrong or missing password, or an ACL refuses the user (`NOAUTH`, `WRONGPASS`, `NOPERM`).
+  Auth,
+  /// The TLS handshake failed (certificate, protocol).
+  Tls,
+  /// No answer within the timeout.
+  Timeout,
+  /// Nothing listens at the address.
+  Refused,
+  /// The connection was closed or reset.
+  Closed,
+  /// The URL does not parse (a configuration error).
+  Config,
+  /// Redis answered with another error (out of memory, a script error, ...).
+  Server,
+  /// Anything else.
+  Other,
+}
+
+impl Cause {
+  /// Every cause, in the order of [`Cause::as_str`]'s documentation.
+  pub const ALL: [Cause; 9] = [
+    Cause::Dns,
+    Cause::Auth,
+    Cause::Tls,
+    Cause::Timeout,
+    Cause::Refused,
+    Cause::Closed,
+    Cause::Config,
+    Cause::Server,
+    Cause::Other,
+  ];
+
+  /// `dns`, `auth`, `tls`, `timeout`, `refused`, `closed`, `config`, `server`, `other`: the
+  /// word in log lines and the value of the `cause` label.
+  pub fn as_str(self) -> &'static str {
+    match self {
+      Cause::Dns => "dns",
+      Cause::Auth => "auth",
+      Cause::Tls => "tls",
+      Cause::Timeout => "timeout",
+      Cause::Refused => "refused",
+      Cause::Closed => "closed",
+      Cause::Config => "config",
+      Cause::Server => "server",
+      Cause::Other => "other",
+    }
+  }
+
+  /// What the cause means, for the log line.
+  fn hint(self) -> &'static str {
+    match self {
+      Cause::Dns => "the host name does not resolve",
+      Cause::Auth => {
+        "authentication failed (wrong or missing password, or the ACL user may not do this)"
+      }
+      Cause::Tls => "the TLS handshake failed",
+      Cause::Timeout => "no answer within the timeout",
+      Cause::Refused => "connection refused (nothing listens there)",
+      Cause::Closed => "the connection was closed",
+      Cause::Config => "the URL is not valid",
+      Cause::Server => "Redis answered with an error",
+      Cause::Other => "unexpected error",
+    }
+  }
+}
+
+/// A failure to talk to Redis, with its cause named.
+#[derive(Debug, Clone)]
+pub struct Failure {
+  /// What to fix.
+  pub cause: Cause,
+  /// `<cause>: <what it means> (<the library's words>)`.
+  pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    f.write_str(&self.message)
+  }
+}
+
+/// Names the cause of a redis-rs error; `tls` when the target is `rediss://` (a handshake that
+/// stalls is still reported as a timeout, since that is what the operator sees).
+pub fn classify(e: &redis::RedisError, tls: bool) -> Cause {
+  use redis::ErrorKind as K;
+  let text = e.to_string().to_ascii_lowercase();
+  if e.kind() == K::AuthenticationFailed
+    || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+  {
+    return Cause::Auth;
+  }
+  if e.kind() == K::InvalidClientConfig {
+    return Cause::Config;
+  }
+  if e.is_timeout() || text.contains("timed out") {
+    return Cause::Timeout;
+  }
+  // A Unix socket path with nothing bound (the one-host aggregator's holder is gone) is a refusal
+  // too, not a closed connection.
+  if (e.is_connection_refusal() && text.contains("refused"))
+    || text.contains("no such file or directory")
+  {
+    return Cause::Refused;
+  }
+  if text.contains("lookup address")
+    || text.contains("name or service not known")
+    || text.contains("no such host")
+  {
+    return Cause::Dns;
+  }
+  if tls
+    && (text.contains("certificate")
+      || text.contains("tls")
+      || text.contains("handshake")
+      || text.contains("alert"))
+  {
+    return Cause::Tls;
+  }
+  if e.is_connection_dropped()
+    || text.contains("closed")
+    || text.contains("broken pipe")
+    || text.contains("reset by peer")
+  {
+    return Cause::Closed;
+  }
+  if matches!(e.kind(), K::Server(_) | K::Extension) || e.code().is_some() {
+    return Cause::Server;
+  }
+  Cause::Other
+}
+
+/// A redis-rs error as a [`Failure`] of a target.
+pub fn failure(e: &redis::RedisError, t: &Target) -> Failure {
+  let tls = t.urls.iter().any(|u| u.starts_with("rediss://"));
+  let cause = classify(e, tls);
+  let detail = match cause {
+    Cause::Timeout => format!("{} ms", t.timeout.as_millis()),
+    _ => e.to_string(),
+  };
+  Failure {
+    cause,
+    message: format!("{}: {} ({detail})", cause.as_str(), cause.hint()),
+  }
+}
+
 /// An open connection.
 pub enum Conn {
   /// One node.
   Single(redis::Connection),
   /// Redis Cluster.
   Cluster(Box<redis::cluster::ClusterConnection>),
+  /// The one-host aggregator this process holds, in-process (`embedded::LocalConn`).
+  #[cfg(unix)]
+  Local(Box<super::embedded::LocalConn>),
 }
 
 impl Conn {
-  /// Connects.
-  pub fn open(t: &Target) -> redis::RedisResult<Conn> {
+  /// Connects and checks the connection is usable (a `PING`, so that a missing password shows
+  /// here as `auth` rather than as a failed flush after a "connected"). The holder of the
+  /// one-host aggregator runs its own commands on its model in-process (`embedded::local`).
+  pub fn open(t: &Target) -> Result<Conn, Failure> {
+    #[cfg(unix)]
+    if let Some(l) = t.urls.first().and_then(|u| super::embedded::local(u)) {
+      return Ok(Conn::Local(Box::new(l)));
+    }
+    let mut c = Self::connect(t).map_err(|e| failure(&e, t))?;
+    c.query::<String>(&redis::cmd("PING"))
+      .map_err(|e| failure(&e, t))?;
+    Ok(c)
+  }
+
+  fn connect(t: &Target) -> redis::RedisResult<Conn> {
     if t.cluster {
       let mut b = redis::cluster::ClusterClient::builder(t.urls.clone())
         .connection_timeout(t.timeout)
@@ -74,6 +241,8 @@ impl Conn {
     match self {
       Conn::Single(c) => c,
       Conn::Cluster(c) => c.as_mut(),
+      #[cfg(unix)]
+      Conn::Local(c) => c.as_mut(),
     }
   }
 
@@ -211,13 +380,24 @@ pub fn apply_status(s: &str) -> Option<Status> {
   }
 }
 
-/// Applies one chunk (protocol §7 step 2); returns the status and the epoch.
+/// The reply of one apply call.
+#[derive(Debug, Clone)]
+pub struct Applied {
+  /// Status.
+  pub status: Status,
+  /// The prefix's epoch.
+  pub epoch: String,
+  /// Families refused by this call (§5).
+  pub refused: Vec<Refusal>,
+}
+
+/// Applies one chunk (protocol §7 step 2).
 pub fn apply(
   conn: &mut Conn,
   keys: &Keys,
   a: &ApplyArgs,
   chunk: &Chunk,
-) -> redis::RedisResult<(Status, String)> {
+) -> redis::RedisResult<Applied> {
   let mut inv = apply_script().prepare_invoke();
   for k in apply_keys(keys, a.id) {
     inv.key(k);
@@ -234,7 +414,21 @@ pub fn apply(
       format!("{first:?}"),
     )));
   };
-  Ok((status, reply.get(1).map(bulk).unwrap_or_default()))
+  let mut refused = Vec::new();
+  if let Some(Value::Array(items)) = reply.get(3) {
+    for r in items.chunks_exact(3) {
+      refused.push(Refusal {
+        name: bulk(&r[0]),
+        key: bulk(&r[1]),
+        stored: bulk(&r[2]),
+      });
+    }
+  }
+  Ok(Applied {
+    status,
+    epoch: reply.get(1).map(bulk).unwrap_or_default(),
+    refused,
+  })
 }
 
 pub use super::reader::ReadData;
@@ -313,14 +507,20 @@ pub enum ReadConn {
 
 impl ReadConn {
   /// Connects (and authenticates).
-  pub fn open(t: &Target) -> redis::RedisResult<ReadConn> {
+  pub fn open(t: &Target) -> Result<ReadConn, Failure> {
+    let url = t
+      .urls
+      .first()
+      .map_or("redis://127.0.0.1:6379", String::as_str);
+    #[cfg(unix)]
+    if let Some(l) = super::embedded::local(url) {
+      return Ok(ReadConn::Rs(Conn::Local(Box::new(l))));
+    }
     if !t.cluster && t.urls.len() <= 1 && t.tls_ca.is_none() {
-      let url = t
-        .urls
-        .first()
-        .map_or("redis://127.0.0.1:6379", String::as_str);
-      if let Some(raw) = super::resp::RawConn::open(url, t.timeout)? {
-        return Ok(ReadConn::Raw(raw));
+      match super::resp::RawConn::open(url, t.timeout) {
+        Ok(Some(raw)) => return Ok(ReadConn::Raw(raw)),
+        Ok(None) => {}
+        Err(e) => return Err(failure(&e, t)),
       }
     }
     Ok(ReadConn::Rs(Conn::open(t)?))
@@ -348,15 +548,6 @@ fn command(argv: &[String]) -> redis::Cmd {
 /// the script goes alone, its error reply kept as one too.
 fn round(conn: &mut Conn, cmds: &[Vec<String>]) -> redis::RedisResult<Vec<Reply>> {
   match conn {
-    Conn::Single(c) => {
-      let mut p = redis::pipe();
-      p.ignore_errors();
-      for argv in cmds {
-        p.add_command(command(argv));
-      }
-      let replies: Vec<Value> = p.query(c)?;
-      Ok(replies.into_iter().map(reply).collect())
-    }
     Conn::Cluster(c) => {
       let mut out = Vec::with_capacity(cmds.len());
       let (scripts, hashes): (Vec<_>, Vec<_>) = cmds.iter().partition(|a| a[0] != "HGETALL");
@@ -381,15 +572,29 @@ fn round(conn: &mut Conn, cmds: &[Vec<String>]) -> redis::RedisResult<Vec<Reply>
       }
       Ok(out)
     }
+    // One node, or the one-host aggregator this process holds.
+    _ => {
+      let mut p = redis::pipe();
+      p.ignore_errors();
+      for argv in cmds {
+        p.add_command(command(argv));
+      }
+      let replies: Vec<Value> = p.query(conn.like())?;
+      Ok(replies.into_iter().map(reply).collect())
+    }
   }
 }
 
-/// The commands of `close()` (name, then arguments): the process's heartbeat and gauges vanish
-/// at once (protocol §7 step 4).
+/// The commands of `close()` (name, then arguments): the process's heartbeat, gauges and held
+/// definitions vanish at once (protocol §7 step 4).
 pub fn goodbye_commands(keys: &Keys, id: &str) -> [Vec<String>; 2] {
   [
     vec!["ZREM".into(), keys.key("procs"), id.to_owned()],
-    vec!["DEL".into(), keys.key(&format!("g:{id}"))],
+    vec![
+      "DEL".into(),
+      keys.key(&format!("g:{id}")),
+      keys.key(&format!("m:{id}")),
+    ],
   ]
 }
 
@@ -500,8 +705,57 @@ mod tests {
       goodbye_commands(&keys, "id1"),
       [
         vec!["ZREM", "promsd:{p}:procs", "id1"],
-        vec!["DEL", "promsd:{p}:g:id1"]
+        vec!["DEL", "promsd:{p}:g:id1", "promsd:{p}:m:id1"]
       ]
     );
+  }
+
+  use std::io;
+
+  fn io_err(kind: io::ErrorKind, msg: &str) -> redis::RedisError {
+    redis::RedisError::from(io::Error::new(kind, msg.to_owned()))
+  }
+
+  #[test]
+  fn errors_are_classified_by_what_an_operator_fixes() {
+    let auth = redis::RedisError::from((
+      redis::ErrorKind::AuthenticationFailed,
+      "Password authentication failed",
+    ));
+    assert_eq!(classify(&auth, false), Cause::Auth);
+    let refused = redis::RedisError::from(io::Error::from(io::ErrorKind::ConnectionRefused));
+    assert_eq!(classify(&refused, false), Cause::Refused);
+    let no_socket = redis::RedisError::from(io::Error::from(io::ErrorKind::NotFound));
+    assert_eq!(classify(&no_socket, false), Cause::Refused);
+    let timeout = redis::RedisError::from(io::Error::from(io::ErrorKind::WouldBlock));
+    assert_eq!(classify(&timeout, false), Cause::Timeout);
+    let dns = io_err(
+      io::ErrorKind::Other,
+      "failed to lookup address information: Name or service not known",
+    );
+    assert_eq!(classify(&dns, false), Cause::Dns);
+    let cert = io_err(
+      io::ErrorKind::InvalidData,
+      "invalid peer certificate: UnknownIssuer",
+    );
+    assert_eq!(classify(&cert, true), Cause::Tls);
+    let reset = redis::RedisError::from(io::Error::from(io::ErrorKind::ConnectionReset));
+    assert_eq!(classify(&reset, false), Cause::Closed);
+    let bad_url = redis::RedisError::from((
+      redis::ErrorKind::InvalidClientConfig,
+      "Redis URL did not parse",
+    ));
+    assert_eq!(classify(&bad_url, false), Cause::Config);
+    let t = Target {
+      urls: vec!["redis://h:1".into()],
+      cluster: false,
+      timeout: Duration::from_millis(250),
+      tls_ca: None,
+    };
+    assert_eq!(
+      failure(&timeout, &t).message,
+      "timeout: no answer within the timeout (250 ms)"
+    );
+    assert_eq!(Cause::ALL.map(Cause::as_str).len(), 9);
   }
 }

@@ -1,129 +1,611 @@
-//! The embedded aggregator: one host, no server to install. The serving process's core listens
-//! on a Unix socket and answers the same two scripts as Redis (protocol §7–§8) from an in-memory
-//! model, so every process flushes to it with the ordinary flusher (`redis+unix://` URL) and the
-//! exactly-once, liveness and expiry rules are those of the Redis backend:
+//! The embedded aggregator: one host, no server to install, no primary needed. Every process of
+//! a namespace runs a [`Holder`]; the first to take the lock file in the private runtime
+//! directory holds the aggregator: it binds the Unix socket and answers the same two scripts as
+//! Redis (protocol §7–§8) from an in-memory model (`model.rs`), so every process — the holder
+//! included — flushes to it with the ordinary flusher (`redis+unix://` URL) and the exactly-once,
+//! liveness and expiry rules are those of the Redis backend:
 //!
 //! ```text
-//!  worker ─ flusher ─ EVALSHA apply ─┐
-//!  worker ─ flusher ─ EVALSHA apply ─┼─► unix socket ─► Model (model.rs) ◄─ EVALSHA read ─ scrape
-//!  primary ─ flusher ────────────────┘
+//!  process ─ flusher ─ EVALSHA apply ─┐                      ┌─ <ns>.lock  flock: who holds
+//!  process ─ flusher ─ EVALSHA apply ─┼─► <ns>.sock ─► Model ┤
+//!  holder ── flusher ─────────────────┘   (one poll loop)    └─ <ns>.snap  after each own flush
 //! ```
 //!
-//! Unlike client_python's multiprocess directory nothing grows with churn (a dead process's
-//! entries expire), a dead worker's gauges stop counting after its heartbeat TTL, and process
-//! identity is a random id, so pid reuse is harmless. If the serving process restarts, its new
-//! model has a new epoch and live workers resend everything.
+//! The others poll the lock; when the holder dies the kernel releases it and the first to take
+//! it loads the snapshot under a new epoch (see `model/persist.rs`: live processes resend and are
+//! exact, no total decreases) and binds the socket again, replacing the dead holder's file.
+//!
+//! Everything that arrives on the socket is untrusted: the reader refuses counts and lengths
+//! above fixed limits before allocating (closing that connection), one thread serves every
+//! connection with `poll(2)`, and connections beyond [`MAX_CONNS`] are refused.
 
-use std::io::{BufRead, BufReader, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::model::Model;
 
-fn read_line(r: &mut impl BufRead) -> std::io::Result<Option<String>> {
-  let mut line = String::new();
-  if r.read_line(&mut line)? == 0 {
-    return Ok(None);
+/// Items of one command: an apply of [`super::writer::MAX_ITEMS`] items has ~12k.
+pub const MAX_ARGS: usize = 1 << 17;
+/// Bytes of one bulk string (a metric's metadata JSON, a field, a script).
+pub const MAX_BULK: usize = 8 << 20;
+/// Bytes of one command, all of it.
+pub const MAX_COMMAND: usize = 64 << 20;
+/// Open connections (one per process of the namespace, plus reader-only renders).
+pub const MAX_CONNS: usize = 512;
+/// Replies a client has not read yet, past which its further commands wait.
+const MAX_PENDING_OUT: usize = 16 << 20;
+/// A header line (`*123\r\n`, `$456\r\n`).
+const MAX_HEADER: usize = 24;
+
+/// What [`parse`] found at the start of a buffer.
+#[derive(Debug, PartialEq)]
+enum Parse {
+  /// A command and the bytes it took.
+  Done(Vec<String>, usize),
+  /// Incomplete: nothing to do before the buffer holds this many bytes.
+  More(usize),
+  /// Not a command within the limits: close the connection.
+  Bad(String),
+}
+
+/// The line starting at `at`, and where the next one starts.
+fn line(buf: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, String> {
+  let window = &buf[at..buf.len().min(at + MAX_HEADER)];
+  match window.windows(2).position(|w| w == b"\r\n") {
+    Some(i) => Ok(Some((&window[..i], at + i + 2))),
+    None if window.len() >= MAX_HEADER => Err("a header line longer than 24 bytes".into()),
+    None => Ok(None),
   }
-  Ok(Some(line.trim_end_matches(['\r', '\n']).to_owned()))
 }
 
-fn bad(msg: &str) -> std::io::Error {
-  std::io::Error::new(std::io::ErrorKind::InvalidData, msg.to_owned())
-}
-
-/// Reads one command (an array of bulk strings); `None` at end of stream.
-fn read_command(r: &mut impl BufRead) -> std::io::Result<Option<Vec<String>>> {
-  let Some(head) = read_line(r)? else {
-    return Ok(None);
-  };
-  let n: usize = head
-    .strip_prefix('*')
+fn number(l: &[u8], tag: u8, limit: usize, what: &str) -> Result<usize, String> {
+  let digits = l
+    .strip_prefix(&[tag])
+    .filter(|d| !d.is_empty() && d.len() <= 19 && d.iter().all(u8::is_ascii_digit))
+    .ok_or_else(|| {
+      format!(
+        "expected {what} ({:?}), got {:?}",
+        tag as char,
+        String::from_utf8_lossy(l)
+      )
+    })?;
+  let n: u64 = std::str::from_utf8(digits)
+    .ok()
     .and_then(|s| s.parse().ok())
-    .ok_or_else(|| bad("expected an array"))?;
-  let mut args = Vec::with_capacity(n);
-  for _ in 0..n {
-    let len: usize = read_line(r)?
-      .and_then(|l| l.strip_prefix('$').and_then(|s| s.parse().ok()))
-      .ok_or_else(|| bad("expected a bulk string"))?;
-    let mut buf = vec![0u8; len + 2];
-    r.read_exact(&mut buf)?;
-    buf.truncate(len);
-    args.push(String::from_utf8(buf).map_err(|_| bad("not UTF-8"))?);
+    .unwrap_or(u64::MAX);
+  if n > limit as u64 {
+    return Err(format!("{what} of {n} (the limit is {limit})"));
   }
-  Ok(Some(args))
+  Ok(n as usize)
 }
 
-fn serve(stream: UnixStream, model: Arc<Mutex<Model>>) {
-  let Ok(mut w) = stream.try_clone() else {
-    return;
+/// Reads one command (an array of bulk strings) from the start of `buf`. Counts and lengths
+/// are checked before anything is allocated for them.
+fn parse(buf: &[u8]) -> Parse {
+  let more = |b: &[u8]| Parse::More(b.len() + 1);
+  let head = match line(buf, 0) {
+    Ok(Some(h)) => h,
+    Ok(None) => return more(buf),
+    Err(e) => return Parse::Bad(e),
   };
-  let mut r = BufReader::new(stream);
-  let mut out = Vec::new();
-  while let Ok(Some(args)) = read_command(&mut r) {
-    out.clear();
-    model
+  let n = match number(head.0, b'*', MAX_ARGS, "an array") {
+    Ok(n) => n,
+    Err(e) => return Parse::Bad(e),
+  };
+  let mut at = head.1;
+  let mut args = Vec::with_capacity(n.min(64));
+  for _ in 0..n {
+    let (h, next) = match line(buf, at) {
+      Ok(Some(h)) => h,
+      Ok(None) => return more(buf),
+      Err(e) => return Parse::Bad(e),
+    };
+    let len = match number(h, b'$', MAX_BULK, "a bulk string") {
+      Ok(n) => n,
+      Err(e) => return Parse::Bad(e),
+    };
+    let end = next + len + 2;
+    if buf.len() < end {
+      return Parse::More(end);
+    }
+    if &buf[next + len..end] != b"\r\n" {
+      return Parse::Bad("a bulk string longer than its length".into());
+    }
+    match std::str::from_utf8(&buf[next..next + len]) {
+      Ok(s) => args.push(s.to_owned()),
+      Err(_) => return Parse::Bad("a bulk string that is not UTF-8".into()),
+    }
+    at = end;
+  }
+  Parse::Done(args, at)
+}
+
+struct Client {
+  s: UnixStream,
+  inb: Vec<u8>,
+  /// `inb` holds no command before it reaches this length.
+  need: usize,
+  out: Vec<u8>,
+  sent: usize,
+  eof: bool,
+}
+
+impl Client {
+  fn pending(&self) -> usize {
+    self.out.len() - self.sent
+  }
+
+  /// Writes what the socket takes now; false when the peer is gone.
+  fn send(&mut self) -> bool {
+    while self.sent < self.out.len() {
+      match self.s.write(&self.out[self.sent..]) {
+        Ok(0) => return false,
+        Ok(k) => self.sent += k,
+        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+        Err(_) => return false,
+      }
+    }
+    if self.sent == self.out.len() {
+      self.out.clear();
+      self.sent = 0;
+    }
+    true
+  }
+}
+
+/// Where a namespace's aggregator lives.
+#[derive(Debug, Clone)]
+pub struct Paths {
+  /// The Unix socket.
+  pub socket: PathBuf,
+  /// The lock file (flock): its holder holds the aggregator.
+  pub lock: PathBuf,
+  /// The model's snapshot.
+  pub snapshot: PathBuf,
+}
+
+/// How a [`Holder`] behaves.
+#[derive(Debug, Clone)]
+pub struct HolderConfig {
+  /// The files.
+  pub paths: Paths,
+  /// How often a process that does not hold tries the lock.
+  pub poll: Duration,
+  /// A snapshot older than this (the heartbeat TTL) is not loaded.
+  pub max_age_ms: f64,
+  /// Never hold: only flush to the holder.
+  pub never: bool,
+}
+
+struct Server {
+  listener: UnixListener,
+  model: Arc<Mutex<Model>>,
+  cfg: HolderConfig,
+  /// This process's id in the protocol, once known: a snapshot follows each of its applies.
+  own: Arc<OnceLock<String>>,
+  clients: Vec<Client>,
+  /// Set by this process's applies (over the socket or through [`LocalConn`]).
+  own_applied: Arc<AtomicBool>,
+  saved: Instant,
+}
+
+/// The aggregator's poll loop (one thread for every connection).
+impl Server {
+  fn run(&mut self, stop: &AtomicBool) {
+    let mut buf = vec![0u8; 64 << 10];
+    while !stop.load(Ordering::Acquire) {
+      let mut fds = Vec::with_capacity(self.clients.len() + 1);
+      fds.push(libc::pollfd {
+        fd: self.listener.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+      });
+      for c in &self.clients {
+        let mut events = 0;
+        if c.pending() < MAX_PENDING_OUT && !c.eof {
+          events |= libc::POLLIN;
+        }
+        if c.pending() > 0 {
+          events |= libc::POLLOUT;
+        }
+        fds.push(libc::pollfd {
+          fd: c.s.as_raw_fd(),
+          events,
+          revents: 0,
+        });
+      }
+      // Short: this process's own applies come through LocalConn, not through poll().
+      let wait = 50;
+      // SAFETY: `fds` is a live, correctly sized array of pollfd for the duration of the call.
+      let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait) };
+      if n < 0 {
+        std::thread::sleep(Duration::from_millis(10));
+        continue;
+      }
+      let ready: Vec<bool> = fds.iter().map(|f| f.revents != 0).collect();
+      for i in (0..self.clients.len()).rev() {
+        if ready[i + 1] && !self.step(i, &mut buf) {
+          self.clients.swap_remove(i);
+        }
+      }
+      if ready[0] {
+        self.accept();
+      }
+      if self.own_applied.load(Ordering::Acquire)
+        && self.saved.elapsed() >= Duration::from_millis(50)
+      {
+        self.save();
+      }
+    }
+  }
+
+  fn accept(&mut self) {
+    loop {
+      match self.listener.accept() {
+        Ok((mut s, _)) => {
+          if self.clients.len() >= MAX_CONNS || s.set_nonblocking(true).is_err() {
+            let _ = s.write(
+              format!("-ERR promsd: too many connections (the limit is {MAX_CONNS})\r\n")
+                .as_bytes(),
+            );
+            continue;
+          }
+          self.clients.push(Client {
+            s,
+            inb: Vec::new(),
+            need: 1,
+            out: Vec::new(),
+            sent: 0,
+            eof: false,
+          });
+        }
+        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+        Err(_) => return,
+      }
+    }
+  }
+
+  /// Reads, executes and answers what client `i` sent; false to close it.
+  fn step(&mut self, i: usize, buf: &mut [u8]) -> bool {
+    let c = &mut self.clients[i];
+    if !c.send() {
+      return false;
+    }
+    while !c.eof && c.inb.len() <= MAX_COMMAND {
+      match c.s.read(buf) {
+        Ok(0) => c.eof = true,
+        Ok(k) => c.inb.extend_from_slice(&buf[..k]),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+        Err(_) => return false,
+      }
+    }
+    let mut at = 0;
+    while c.pending() < MAX_PENDING_OUT && c.inb.len() - at >= c.need {
+      match parse(&c.inb[at..]) {
+        Parse::Done(args, used) => {
+          at += used;
+          c.need = 1;
+          let reply = self
+            .model
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .command(&args);
+          reply.write(&mut c.out);
+          if self.own.get().is_some_and(|id| is_apply_from(&args, id)) {
+            self.own_applied.store(true, Ordering::Release);
+          }
+        }
+        Parse::More(need) => {
+          c.need = need;
+          break;
+        }
+        Parse::Bad(why) => {
+          c.out
+            .extend_from_slice(format!("-ERR promsd: {why}; closing\r\n").as_bytes());
+          let _ = c.send();
+          return false;
+        }
+      }
+    }
+    c.inb.drain(..at); // `need` counts from `at`, the new start
+    if c.inb.len() > MAX_COMMAND {
+      c.out.extend_from_slice(
+        format!("-ERR promsd: a command longer than {MAX_COMMAND} bytes; closing\r\n").as_bytes(),
+      );
+      let _ = c.send();
+      return false;
+    }
+    c.send() && !(c.eof && c.pending() == 0)
+  }
+
+  /// Writes the model to the snapshot file atomically (temporary file, then rename).
+  fn save(&mut self) {
+    self.own_applied.store(false, Ordering::Release);
+    self.saved = Instant::now();
+    let bytes = self
+      .model
       .lock()
       .unwrap_or_else(|e| e.into_inner())
-      .command(&args)
-      .write(&mut out);
-    if w.write_all(&out).is_err() {
-      return;
+      .save(crate::clock::now_ms());
+    let mut tmp = self.cfg.paths.snapshot.clone().into_os_string();
+    tmp.push(".tmp");
+    let written = OpenOptions::new()
+      .write(true)
+      .create(true)
+      .truncate(true)
+      .mode(0o600)
+      .open(&tmp)
+      .and_then(|mut f| f.write_all(&bytes));
+    if written.is_ok() {
+      let _ = std::fs::rename(&tmp, &self.cfg.paths.snapshot);
     }
   }
 }
 
-/// A running aggregator.
-pub struct Aggregator {
-  path: String,
+/// `EVALSHA <sha> <n> <keys…> <id> …` of the apply script from process `id`.
+fn is_apply_from(args: &[String], id: &str) -> bool {
+  let Some(n) = args.get(2).and_then(|n| n.parse::<usize>().ok()) else {
+    return false;
+  };
+  args.len() > 11 && n == 6 && args.get(3 + n).is_some_and(|a| a == id)
+}
+
+/// Takes the lock and binds the socket, or `None` when another process holds them.
+fn claim(
+  cfg: &HolderConfig,
+  own: &Arc<OnceLock<String>>,
+) -> std::io::Result<Option<(File, Server)>> {
+  let p = &cfg.paths;
+  let f = OpenOptions::new()
+    .create(true)
+    .truncate(false)
+    .read(true)
+    .write(true)
+    .mode(0o600)
+    .open(&p.lock)?;
+  match f.try_lock() {
+    Ok(()) => {}
+    Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+    Err(std::fs::TryLockError::Error(e)) => return Err(e),
+  }
+  // A holder that stops removes the file while it still has it locked: the file we locked
+  // must still be the one at the path, or a newcomer could lock a second one.
+  match std::fs::metadata(&p.lock) {
+    Ok(m) if m.ino() == f.metadata()?.ino() => {}
+    _ => return Ok(None),
+  }
+  // The lock is ours, so a socket file there is a dead holder's.
+  let _ = std::fs::remove_file(&p.socket);
+  let listener = UnixListener::bind(&p.socket)?;
+  std::fs::set_permissions(&p.socket, std::fs::Permissions::from_mode(0o600))?;
+  listener.set_nonblocking(true)?;
+  let now = crate::clock::now_ms();
+  let model = std::fs::read(&p.snapshot)
+    .ok()
+    .and_then(|b| Model::load(&b, now, cfg.max_age_ms, super::flusher::random_hex))
+    .unwrap_or_default();
+  Ok(Some((
+    f,
+    Server {
+      listener,
+      model: Arc::new(Mutex::new(model)),
+      cfg: cfg.clone(),
+      own: own.clone(),
+      clients: Vec::new(),
+      own_applied: Arc::new(AtomicBool::new(false)),
+      saved: Instant::now(),
+    },
+  )))
+}
+
+/// Serves until `stop`, then writes a last snapshot and removes the socket and the lock file
+/// (the lock still held, so no newcomer locks the file being removed).
+fn hold(lock: File, mut server: Server, stop: &AtomicBool) {
+  let serving = Arc::new(AtomicBool::new(true));
+  *LOCAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(LocalConn {
+    path: server.cfg.paths.socket.clone(),
+    model: server.model.clone(),
+    own: server.own.clone(),
+    own_applied: server.own_applied.clone(),
+    serving: serving.clone(),
+  });
+  server.run(stop);
+  // This process's flusher goes back to the socket (and finds the next holder).
+  serving.store(false, Ordering::Release);
+  *LOCAL.lock().unwrap_or_else(|e| e.into_inner()) = None;
+  server.save();
+  let _ = std::fs::remove_file(&server.cfg.paths.socket);
+  let _ = std::fs::remove_file(&server.cfg.paths.lock);
+  drop(server);
+  drop(lock);
+}
+
+/// The model of the aggregator this process holds, for its own flusher.
+static LOCAL: Mutex<Option<LocalConn>> = Mutex::new(None);
+
+/// The holder's own flusher's connection: its commands run on the model in-process, with no
+/// socket and no RESP replies to write and parse (the requests are still the redis crate's packed
+/// commands, read with the same bounded parser). Fails once this process stops holding, so the
+/// flusher reconnects through the socket to the next holder.
+#[derive(Clone)]
+pub struct LocalConn {
+  path: PathBuf,
+  model: Arc<Mutex<Model>>,
+  own: Arc<OnceLock<String>>,
+  own_applied: Arc<AtomicBool>,
+  serving: Arc<AtomicBool>,
+}
+
+/// A [`LocalConn`] when `url` (`redis+unix://<path>`) is the socket of the aggregator this
+/// process holds.
+pub fn local(url: &str) -> Option<LocalConn> {
+  let path = url.strip_prefix("redis+unix://")?;
+  let l = LOCAL.lock().unwrap_or_else(|e| e.into_inner());
+  l.as_ref()
+    .filter(|l| l.path.as_os_str() == path && l.serving.load(Ordering::Acquire))
+    .cloned()
+}
+
+fn to_value(r: super::model::Resp) -> redis::RedisResult<redis::Value> {
+  use super::model::Resp;
+  use redis::Value;
+  Ok(match r {
+    Resp::Bulk(s) => Value::BulkString(s.into_bytes()),
+    Resp::Int(i) => Value::Int(i),
+    Resp::Array(items) => Value::Array(items.into_iter().map(to_value).collect::<Result<_, _>>()?),
+    Resp::Simple("OK") => Value::Okay,
+    Resp::Simple(s) => Value::SimpleString(s.to_owned()),
+    e @ Resp::Error(_) => {
+      let mut out = Vec::new();
+      e.write(&mut out);
+      redis::parse_redis_value(&out)?
+    }
+  })
+}
+
+impl LocalConn {
+  fn run(&mut self, mut cmds: &[u8]) -> redis::RedisResult<Vec<redis::Value>> {
+    if !self.serving.load(Ordering::Acquire) {
+      return Err(std::io::Error::new(ErrorKind::NotConnected, "no longer the holder").into());
+    }
+    let mut out = Vec::new();
+    while !cmds.is_empty() {
+      let Parse::Done(args, used) = parse(cmds) else {
+        return Err(std::io::Error::new(ErrorKind::InvalidData, "a bad packed command").into());
+      };
+      cmds = &cmds[used..];
+      let reply = self
+        .model
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .command(&args);
+      if self.own.get().is_some_and(|id| is_apply_from(&args, id)) {
+        self.own_applied.store(true, Ordering::Release);
+      }
+      out.push(to_value(reply)?);
+    }
+    Ok(out)
+  }
+}
+
+impl redis::ConnectionLike for LocalConn {
+  fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<redis::Value> {
+    Ok(self.run(cmd)?.pop().unwrap_or(redis::Value::Nil))
+  }
+
+  fn req_packed_commands(
+    &mut self,
+    cmd: &[u8],
+    offset: usize,
+    count: usize,
+  ) -> redis::RedisResult<Vec<redis::Value>> {
+    Ok(
+      self
+        .run(cmd)?
+        .into_iter()
+        .skip(offset)
+        .take(count)
+        .collect(),
+    )
+  }
+
+  fn get_db(&self) -> i64 {
+    0
+  }
+
+  fn check_connection(&mut self) -> bool {
+    self.serving.load(Ordering::Acquire)
+  }
+
+  fn is_open(&self) -> bool {
+    self.serving.load(Ordering::Acquire)
+  }
+}
+
+/// This process's part in the one-host aggregation: holds the aggregator, or waits to.
+pub struct Holder {
+  cfg: HolderConfig,
+  own: Arc<OnceLock<String>>,
   stop: Arc<AtomicBool>,
+  holding: Arc<AtomicBool>,
   thread: Option<JoinHandle<()>>,
 }
 
-impl Aggregator {
-  /// Listens on `path` (a stale socket file there is replaced).
-  pub fn start(path: &str) -> std::io::Result<Aggregator> {
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path)?;
+impl Holder {
+  /// Claims the aggregator now if no process holds it (an error here is the caller's: the
+  /// directory is not writable, the socket cannot be bound), else keeps trying every
+  /// `cfg.poll` on a thread of its own.
+  pub fn start(cfg: HolderConfig) -> std::io::Result<Holder> {
+    let own = Arc::new(OnceLock::new());
+    let first = if cfg.never { None } else { claim(&cfg, &own)? };
     let stop = Arc::new(AtomicBool::new(false));
-    let model = Arc::new(Mutex::new(Model::default()));
-    let flag = stop.clone();
+    let holding = Arc::new(AtomicBool::new(first.is_some()));
+    let (flag, held, c, o) = (stop.clone(), holding.clone(), cfg.clone(), own.clone());
     let thread = std::thread::Builder::new()
       .name("promsd-aggregator".into())
+      .stack_size(256 << 10)
       .spawn(move || {
-        for conn in listener.incoming() {
-          if flag.load(Ordering::Acquire) {
-            return;
+        let mut claimed = first;
+        while claimed.is_none() && !c.never {
+          let until = Instant::now() + c.poll;
+          while Instant::now() < until {
+            if flag.load(Ordering::Acquire) {
+              return;
+            }
+            std::thread::sleep(Duration::from_millis(20).min(c.poll));
           }
-          if let Ok(c) = conn {
-            let m = model.clone();
-            let _ = std::thread::Builder::new()
-              .name("promsd-aggregator-conn".into())
-              .spawn(move || serve(c, m));
-          }
+          claimed = claim(&c, &o).ok().flatten();
+        }
+        if let Some((lock, server)) = claimed {
+          held.store(true, Ordering::Release);
+          hold(lock, server, &flag);
+          held.store(false, Ordering::Release);
         }
       })?;
-    Ok(Aggregator {
-      path: path.to_owned(),
+    Ok(Holder {
+      cfg,
+      own,
       stop,
+      holding,
       thread: Some(thread),
     })
   }
 
-  /// Stops listening and removes the socket file. Safe to call twice.
+  /// Names this process's id in the protocol (known once its flusher started), after whose
+  /// applies the holder writes its snapshot. Only the first call counts.
+  pub fn own_process(&self, id: String) {
+    let _ = self.own.set(id);
+  }
+
+  /// Whether this process holds the aggregator now.
+  pub fn holding(&self) -> bool {
+    self.holding.load(Ordering::Acquire)
+  }
+
+  /// Stops serving (last snapshot written, socket and lock file removed) or waiting. Safe to
+  /// call twice.
   pub fn stop(&mut self) {
     if let Some(t) = self.thread.take() {
       self.stop.store(true, Ordering::Release);
-      let _ = UnixStream::connect(&self.path); // wakes accept()
+      if self.holding() {
+        let _ = UnixStream::connect(&self.cfg.paths.socket); // wakes poll()
+      }
       let _ = t.join();
-      let _ = std::fs::remove_file(&self.path);
     }
   }
 }
 
-impl Drop for Aggregator {
+impl Drop for Holder {
   fn drop(&mut self) {
     self.stop();
   }
@@ -138,9 +620,78 @@ mod tests {
   }
 
   #[test]
-  fn resp_commands_parse() {
-    let mut r = BufReader::new(&b"*2\r\n$4\r\nPING\r\n$3\r\na\nb\r\n"[..]);
-    assert_eq!(read_command(&mut r).unwrap(), Some(s(&["PING", "a\nb"])));
-    assert_eq!(read_command(&mut r).unwrap(), None);
+  fn commands_parse_and_an_incomplete_one_says_how_much_it_needs() {
+    let b = b"*2\r\n$4\r\nPING\r\n$3\r\na\nb\r\n";
+    assert_eq!(parse(b), Parse::Done(s(&["PING", "a\nb"]), b.len()));
+    assert_eq!(parse(&b[..10]), Parse::More(14));
+    assert_eq!(parse(b"*2\r"), Parse::More(4));
+  }
+
+  fn paths(dir: &std::path::Path) -> HolderConfig {
+    HolderConfig {
+      paths: Paths {
+        socket: dir.join("t.sock"),
+        lock: dir.join("t.lock"),
+        snapshot: dir.join("t.snap"),
+      },
+      poll: Duration::from_millis(20),
+      max_age_ms: 60_000.0,
+      never: false,
+    }
+  }
+
+  fn ask(path: &std::path::Path, cmd: &[u8]) -> String {
+    let mut s = UnixStream::connect(path).expect("connects");
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(cmd).unwrap();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+  }
+
+  #[test]
+  fn one_of_two_holders_holds_and_the_other_takes_over_when_it_stops() {
+    let dir = std::env::temp_dir().join(format!("promsd-holder-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = paths(&dir);
+    let mut a = Holder::start(cfg.clone()).unwrap();
+    let mut b = Holder::start(cfg.clone()).unwrap();
+    assert!(a.holding() && !b.holding());
+    assert_eq!(ask(&cfg.paths.socket, b"*1\r\n$4\r\nPING\r\n"), "+PONG\r\n");
+    assert_eq!(
+      ask(&cfg.paths.socket, b"*10000000000\r\n"),
+      "-ERR promsd: an array of 10000000000 (the limit is 131072); closing\r\n"
+    );
+    a.stop();
+    let t0 = Instant::now();
+    while !b.holding() {
+      assert!(t0.elapsed() < Duration::from_secs(5), "no takeover");
+      std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(ask(&cfg.paths.socket, b"*1\r\n$4\r\nPING\r\n"), "+PONG\r\n");
+    assert!(
+      cfg.paths.snapshot.exists(),
+      "the first holder left its snapshot"
+    );
+    b.stop();
+    assert!(!cfg.paths.socket.exists() && !cfg.paths.lock.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+  }
+
+  #[test]
+  fn counts_and_lengths_above_the_limits_are_refused_before_allocating() {
+    let bad = |b: &[u8]| matches!(parse(b), Parse::Bad(_));
+    assert_eq!(
+      parse(b"*10000000000\r\n"),
+      Parse::Bad("an array of 10000000000 (the limit is 131072)".into())
+    );
+    assert!(bad(b"*1\r\n$100000000000\r\n"));
+    assert!(bad(b"*1\r\n$99999999999999999999999\r\n"));
+    assert!(bad(b"*-1\r\n"));
+    assert!(bad(b"PING\r\n"));
+    assert!(bad(b"*1\r\n$2\r\nabc\r\n"));
+    assert!(bad(b"*1\r\n$2\r\n\xff\xfe\r\n"));
+    assert!(bad(&[b'*'; 40]));
   }
 }

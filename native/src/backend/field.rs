@@ -199,6 +199,60 @@ pub fn parse_meta(name: &str, json: &str) -> Option<FamilyDef> {
   })
 }
 
+/// The metadata keys whose difference would merge series wrongly (§5), in the order they are
+/// compared; `apply.lua` compares the same keys.
+pub const SHAPE_KEYS: [&str; 4] = ["type", "labelNames", "buckets", "quantiles"];
+
+fn shape_list(v: &Value) -> &[Value] {
+  v.as_array().map_or(&[], Vec::as_slice)
+}
+
+/// The first key of [`SHAPE_KEYS`] on which two metadata documents differ; `None` when a series
+/// of one may be merged with a series of the other. Absent lists count as empty, numbers
+/// compare as numbers (`1` = `1.0`), as in the script.
+pub fn shape_differs(mine: &Value, stored: &Value) -> Option<&'static str> {
+  if mine["type"] != stored["type"] {
+    return Some("type");
+  }
+  SHAPE_KEYS[1..].iter().copied().find(|k| {
+    let (a, b) = (shape_list(&mine[*k]), shape_list(&stored[*k]));
+    a.len() != b.len()
+      || a
+        .iter()
+        .zip(b)
+        .any(|(x, y)| match (x.as_f64(), y.as_f64()) {
+          (Some(x), Some(y)) => x != y,
+          _ => x != y,
+        })
+  })
+}
+
+/// A metadata key's value as the refusal message shows it: numbers in the protocol's spelling
+/// (`[10,100]`, not `[10.0,100.0]`), strings quoted.
+pub fn shape_text(v: &Value) -> String {
+  match v {
+    Value::Array(items) => {
+      let parts: Vec<String> = items.iter().map(shape_text).collect();
+      format!("[{}]", parts.join(","))
+    }
+    Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), value),
+    Value::Null => "[]".into(),
+    other => other.to_string(),
+  }
+}
+
+/// The message of a family refused by the aggregate: which key differs, ours and the stored one.
+pub fn refusal_message(name: &str, key: &str, mine: &str, stored: &str) -> String {
+  let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+  let (m, s) = (parse(mine), parse(stored));
+  let verb = if key == "type" { "differs" } else { "differ" };
+  format!(
+    "promsd: metric {name:?} refused by the aggregate: {key} {} {verb} from {} stored by another process",
+    shape_text(&m[key]),
+    shape_text(&s[key])
+  )
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;
@@ -264,5 +318,39 @@ mod tests {
     assert!(back.compatible(&def));
     assert_eq!(back.help, def.help);
     assert!(meta_json(&def).contains("\"maxAgeSeconds\":null"));
+  }
+
+  #[test]
+  fn shapes_differ_on_type_labels_buckets_and_quantiles_only() {
+    let v = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+    let h = v(r#"{"type":"histogram","help":"a","labelNames":["r"],"buckets":[1,2]}"#);
+    let same = v(r#"{"type":"histogram","help":"b","labelNames":["r"],"buckets":[1.0,2.0]}"#);
+    assert_eq!(shape_differs(&h, &same), None);
+    let other = v(r#"{"type":"histogram","labelNames":["r"],"buckets":[10,100]}"#);
+    assert_eq!(shape_differs(&other, &h), Some("buckets"));
+    assert_eq!(
+      shape_differs(&v(r#"{"type":"gauge","labelNames":["r"]}"#), &h),
+      Some("type")
+    );
+    assert_eq!(
+      shape_differs(
+        &v(r#"{"type":"histogram","labelNames":[],"buckets":[1,2]}"#),
+        &h
+      ),
+      Some("labelNames")
+    );
+    assert_eq!(
+      refusal_message(
+        "http_seconds",
+        "buckets",
+        &other.to_string(),
+        &h.to_string()
+      ),
+      "promsd: metric \"http_seconds\" refused by the aggregate: buckets [10,100] differ from [1,2] stored by another process"
+    );
+    assert_eq!(
+      refusal_message("x", "type", r#"{"type":"gauge"}"#, r#"{"type":"counter"}"#),
+      "promsd: metric \"x\" refused by the aggregate: type \"gauge\" differs from \"counter\" stored by another process"
+    );
   }
 }

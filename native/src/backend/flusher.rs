@@ -13,11 +13,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::encoder::{EncodeOptions, Format};
 use crate::store;
 
-use super::conn::{self, ApplyArgs, Conn, Keys, Target};
+use super::conn::{self, ApplyArgs, Cause, Conn, Failure, Keys, Target};
 use super::render;
+use super::selfmetrics::Stats;
 use super::snapshot;
 use super::throttle::Throttle;
-use super::writer::{Next, Writer};
+use super::writer::{Next, RefusalNews, Status, Writer};
 
 /// Log levels of the user's logger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +66,8 @@ pub struct Config {
   pub retain_ms: u64,
   /// Error-throttle window.
   pub throttle: Duration,
+  /// Append the backend's own metrics (`promsd_backend_*`) to rendered scrapes.
+  pub self_metrics: bool,
 }
 
 /// Rendering options.
@@ -119,11 +122,14 @@ struct Flusher {
   log: LogFn,
   down: bool,
   ever_connected: bool,
+  ever_flushed: bool,
+  stats: Stats,
 }
 
 impl Flusher {
-  fn error(&mut self, msg: String) {
-    for line in self.throttle.error(&msg, Instant::now()) {
+  /// Logs `msg` through the throttle: one storm per `cause`.
+  fn error(&mut self, cause: &str, msg: String) {
+    for line in self.throttle.error(cause, &msg, Instant::now()) {
       let level = if line.starts_with("suppressed ") {
         Level::Warn
       } else {
@@ -133,59 +139,99 @@ impl Flusher {
     }
   }
 
-  fn connect(&mut self) -> Result<&mut Conn, String> {
-    if self.conn.is_none() {
-      match Conn::open(&self.cfg.target) {
-        Ok(c) => {
-          self.conn = Some(c);
-          for line in self.throttle.drain() {
-            (self.log)(Level::Warn, line);
-          }
-          let what = if self.ever_connected {
-            "reconnected to"
-          } else {
-            "connected to"
-          };
-          let level = if self.down { Level::Warn } else { Level::Info };
+  fn where_(&self) -> String {
+    redact(&self.cfg.target.urls.join(","))
+  }
+
+  fn connect(&mut self) -> Result<(), Failure> {
+    if self.conn.is_some() {
+      return Ok(());
+    }
+    match Conn::open(&self.cfg.target) {
+      Ok(c) => {
+        self.conn = Some(c);
+        // Recovery is logged once a flush succeeds again (flush()), not per connect: a storm of
+        // connect-then-fail is then its error line and a summary, nothing else.
+        if !self.ever_connected && !self.down {
           (self.log)(
-            level,
+            Level::Info,
             format!(
-              "promsd: {what} Redis at {} (prefix \"{}\")",
-              redact(&self.cfg.target.urls.join(",")),
+              "promsd: connected to Redis at {} (prefix \"{}\")",
+              self.where_(),
               self.cfg.prefix
             ),
           );
-          self.ever_connected = true;
-          self.down = false;
         }
-        Err(e) => {
-          self.down = true;
-          let msg = format!(
-            "promsd: cannot connect to Redis at {}: {e}",
-            redact(&self.cfg.target.urls.join(","))
-          );
-          self.error(msg.clone());
-          return Err(msg);
-        }
+        self.ever_connected = true;
+        Ok(())
+      }
+      Err(f) => {
+        self.down = true;
+        let msg = format!("promsd: cannot connect to Redis at {}: {f}", self.where_());
+        self.error(f.cause.as_str(), msg.clone());
+        Err(Failure {
+          cause: f.cause,
+          message: msg,
+        })
       }
     }
-    Ok(self.conn.as_mut().expect("connected"))
   }
 
   fn flush(&mut self) -> Result<(), String> {
+    let t0 = Instant::now();
+    let r = self.flush_once();
+    self.stats.flushed(
+      t0.elapsed().as_secs_f64(),
+      r.as_ref().err().map(|f| f.cause),
+    );
+    self.stats.refused = self.writer.refused().len();
+    match r {
+      Ok(()) => {
+        let first = !self.ever_flushed;
+        self.ever_flushed = true;
+        if self.down {
+          // Recovered: the storms are over.
+          self.down = false;
+          for line in self.throttle.drain() {
+            (self.log)(Level::Warn, line);
+          }
+          (self.log)(
+            Level::Warn,
+            format!(
+              "promsd: {} Redis at {} (prefix \"{}\")",
+              if first {
+                "connected to"
+              } else {
+                "reconnected to"
+              },
+              self.where_(),
+              self.cfg.prefix
+            ),
+          );
+        }
+        Ok(())
+      }
+      Err(f) => Err(f.message),
+    }
+  }
+
+  fn flush_once(&mut self) -> Result<(), Failure> {
     self.connect()?;
     for _ in 0..3 {
       let snap = {
         let s = store::store();
         snapshot::collect(&s, now_ms())
       };
+      self.stats.series = snap.series.len();
       self.writer.update(snap);
-      let batch = self.writer.batch();
+      let mut batch = self.writer.batch();
       let mut replies = Vec::with_capacity(batch.chunks.len());
       let mut failure = None;
+      let mut news = RefusalNews::default();
       {
         let conn = self.conn.as_mut().expect("connected");
-        for chunk in &batch.chunks {
+        for i in 0..batch.chunks.len() {
+          let chunk = &batch.chunks[i];
           let candidate = random_hex();
           let args = ApplyArgs {
             id: &self.cfg.id,
@@ -197,24 +243,56 @@ impl Flusher {
             info: &self.cfg.info,
           };
           match conn::apply(conn, &self.keys, &args, chunk) {
-            Ok(r) => replies.push(r),
+            Ok(r) => {
+              if r.status == Status::Ok {
+                let n = self.writer.on_refused(chunk, &r.refused);
+                news.refused.extend(n.refused);
+                news.accepted.extend(n.accepted);
+              }
+              if !r.refused.is_empty() {
+                for c in &mut batch.chunks[i..] {
+                  self.writer.prune(c);
+                }
+              }
+              replies.push((r.status, r.epoch));
+            }
             Err(e) => {
-              failure = Some(e);
+              failure = Some(conn::failure(&e, &self.cfg.target));
               break;
             }
           }
         }
       }
       let next = self.writer.on_replies(&batch, &replies);
-      if let Some(e) = failure {
-        self.conn = None;
+      for msg in news.refused {
+        self.error(&msg.clone(), msg);
+      }
+      for name in &news.accepted {
+        (self.log)(
+          Level::Info,
+          format!("promsd: metric {name:?} accepted by the aggregate: no live process holds the definition it differed from"),
+        );
+      }
+      if let Some(f) = failure {
+        // A connection that answered with an error still works: keep it (reconnecting would
+        // log a "reconnected" per flush).
+        if f.cause != Cause::Server && f.cause != Cause::Auth {
+          self.conn = None;
+        }
         self.down = true;
-        let msg = format!("promsd: flush to Redis failed: {e}");
-        self.error(msg.clone());
-        return Err(msg);
+        let msg = format!("promsd: flush to Redis at {} failed: {f}", self.where_());
+        self.error(f.cause.as_str(), msg.clone());
+        return Err(Failure {
+          cause: f.cause,
+          message: msg,
+        });
       }
       if next == Next::Done {
-        return Ok(());
+        if news.accepted.is_empty() {
+          return Ok(());
+        }
+        // Send the accepted families' series in this flush rather than the next.
+        continue;
       }
       (self.log)(
         Level::Warn,
@@ -225,22 +303,37 @@ impl Flusher {
   }
 
   fn render(&mut self, opts: &RenderOpts) -> Result<Vec<u8>, String> {
-    let _ = self.flush();
-    self.connect()?;
-    let keys = &self.keys;
-    let conn = self.conn.as_mut().expect("connected");
-    match conn::read(conn, keys) {
+    let flushed = self.flush();
+    let read = match self.connect() {
+      Ok(()) => {
+        let keys = &self.keys;
+        let conn = self.conn.as_mut().expect("connected");
+        conn::read(conn, keys).map_err(|e| {
+          let f = conn::failure(&e, &self.cfg.target);
+          if f.cause != Cause::Server {
+            self.conn = None;
+          }
+          format!("promsd: reading the aggregate from Redis failed: {f}")
+        })
+      }
+      Err(f) => Err(f.message),
+    };
+    let extra = if self.cfg.self_metrics {
+      self.stats.families()
+    } else {
+      Vec::new()
+    };
+    match read {
       Ok(data) => {
-        let out = render_bytes(&data, opts);
+        let out = render_bytes(&data, opts, extra);
         drop_later(data);
         Ok(out)
       }
-      Err(e) => {
-        self.conn = None;
-        Err(format!(
-          "promsd: reading the aggregate from Redis failed: {e}"
-        ))
+      // With self-metrics on, a scrape during an outage still says so (promsd_backend_up 0).
+      Err(_) if self.cfg.self_metrics && flushed.is_err() => {
+        Ok(render_bytes(&conn::ReadData::default(), opts, extra))
       }
+      Err(e) => Err(e),
     }
   }
 
@@ -268,11 +361,16 @@ pub fn drop_later(data: conn::ReadData) {
 }
 
 /// Renders a read in the requested format (text, OpenMetrics or protobuf).
-pub fn render_bytes(data: &conn::ReadData, opts: &RenderOpts) -> Vec<u8> {
+pub fn render_bytes(
+  data: &conn::ReadData,
+  opts: &RenderOpts,
+  extra: Vec<render::Family>,
+) -> Vec<u8> {
   if !opts.protobuf {
-    return render_data(data, opts).into_bytes();
+    return render_data(data, opts, extra).into_bytes();
   }
-  let fams = render::aggregate(data);
+  let mut fams = render::aggregate(data);
+  fams.extend(extra);
   let eo = EncodeOptions {
     format: Format::Text,
     default_labels: &opts.default_labels,
@@ -283,8 +381,9 @@ pub fn render_bytes(data: &conn::ReadData, opts: &RenderOpts) -> Vec<u8> {
 }
 
 /// Renders a read as text.
-pub fn render_data(data: &conn::ReadData, opts: &RenderOpts) -> String {
-  let fams = render::aggregate(data);
+pub fn render_data(data: &conn::ReadData, opts: &RenderOpts, extra: Vec<render::Family>) -> String {
+  let mut fams = render::aggregate(data);
+  fams.extend(extra);
   let mut out = String::with_capacity(fams.iter().map(|f| f.labels.len() * 48 + 64).sum());
   let eo = EncodeOptions {
     format: if opts.open_metrics {
@@ -298,11 +397,22 @@ pub fn render_data(data: &conn::ReadData, opts: &RenderOpts) -> String {
   out
 }
 
-/// Hides a password in a URL for logs.
+/// A URL with its password replaced by `***`, the user kept (`redis://user:***@host:port`): the
+/// rule of `redactUrl` in config/rules.ts, checked against the same vectors
+/// (test/fixtures/redact-vectors.json). The password is what lies between the first `:` of the
+/// userinfo and the last `@` of the authority; a URL without one is returned as it is.
 pub fn redact(url: &str) -> String {
-  match (url.find("://"), url.rfind('@')) {
-    (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
-    _ => url.to_owned(),
+  let Some(s) = url.find("://").map(|i| i + 3) else {
+    return url.to_owned();
+  };
+  let rest = &url[s..];
+  let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+  let Some(at) = rest[..auth_end].rfind('@') else {
+    return url.to_owned();
+  };
+  match rest[..at].find(':') {
+    Some(colon) => format!("{}{}:***{}", &url[..s], &rest[..colon], &rest[at..]),
+    None => url.to_owned(),
   }
 }
 
@@ -348,6 +458,8 @@ pub fn spawn(cfg: Config, log: LogFn) -> std::io::Result<(Sender<Cmd>, JoinHandl
     log,
     down: false,
     ever_connected: false,
+    ever_flushed: false,
+    stats: Stats::default(),
   };
   let h = std::thread::Builder::new()
     .name("promsd-flusher".into())
@@ -360,9 +472,13 @@ mod tests {
   use super::*;
 
   #[test]
-  fn passwords_are_hidden() {
-    assert_eq!(redact("redis://u:secret@h:1/0"), "redis://***@h:1/0");
-    assert_eq!(redact("redis://h:1"), "redis://h:1");
+  fn passwords_are_hidden_as_config_rules_ts_hides_them() {
+    let vectors: Vec<(String, String)> =
+      serde_json::from_str(include_str!("../../../test/fixtures/redact-vectors.json")).unwrap();
+    assert!(vectors.len() >= 8);
+    for (url, want) in vectors {
+      assert_eq!(redact(&url), want, "{url}");
+    }
     assert_eq!(random_hex().len(), 32);
   }
 }

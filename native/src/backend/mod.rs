@@ -22,6 +22,7 @@ pub mod model;
 pub mod reader;
 pub mod render;
 pub mod resp;
+pub mod selfmetrics;
 pub mod snapshot;
 pub mod throttle;
 #[cfg(test)]

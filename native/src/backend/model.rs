@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 use super::field;
 use super::{APPLY_LUA, LIVE_LUA, READ_LUA};
 
+mod persist;
+
 /// A RESP value, as much of it as the two scripts need.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resp {
@@ -67,6 +69,8 @@ struct Space {
   procs: HashMap<String, f64>,
   applied: HashMap<String, Expiring>,
   gauges: HashMap<String, Expiring>,
+  /// `m:<id>`: the definitions each process holds (name → metadata JSON), live as `g:<id>`.
+  owned: HashMap<String, Expiring>,
 }
 
 impl Space {
@@ -74,7 +78,26 @@ impl Space {
     self.procs.retain(|_, exp| *exp > now);
     self.applied.retain(|_, e| e.expires > now);
     self.gauges.retain(|_, e| e.expires > now);
+    self.owned.retain(|_, e| e.expires > now);
   }
+
+  /// Whether a live process other than `id` holds a definition of `name` of `stored`'s shape.
+  fn held_by_another(&self, id: &str, name: &str, stored: &serde_json::Value) -> bool {
+    self.procs.keys().filter(|p| *p != id).any(|p| {
+      self
+        .owned
+        .get(p)
+        .and_then(|o| o.fields.get(name))
+        .and_then(|j| serde_json::from_str(j).ok())
+        .is_some_and(|theirs| field::shape_differs(&theirs, stored).is_none())
+    })
+  }
+}
+
+fn decode(s: Option<&String>) -> Option<serde_json::Value> {
+  serde_json::from_str::<serde_json::Value>(s?)
+    .ok()
+    .filter(serde_json::Value::is_object)
 }
 
 /// Every prefix's data.
@@ -110,28 +133,73 @@ impl Model {
     let (live, retain) = (num(&argv[4]), num(&argv[5]));
     let counts: Vec<usize> = argv[7..11].iter().map(|s| s.parse().unwrap_or(0)).collect();
     let epoch = sp.epoch.get_or_insert_with(|| argv[2].clone()).clone();
-    let reply = |status: &str| {
+    let reply = |status: &str, refused: Vec<Resp>| {
       Resp::Array(vec![
         Resp::Bulk(status.into()),
         Resp::Bulk(epoch.clone()),
         Resp::Int(now as i64),
+        Resp::Array(refused),
       ])
     };
     if !known.is_empty() && *known != epoch {
-      return reply("epoch");
+      return reply("epoch", vec![]);
     }
     let has_marker = sp
       .applied
       .get(id)
       .is_some_and(|a| a.fields.contains_key("@"));
-    if !known.is_empty() && mode != "s" && !has_marker {
-      return reply("lost");
+    if !known.is_empty() && mode != "s" && (!has_marker || !sp.gauges.contains_key(id)) {
+      return reply("lost", vec![]);
     }
     let step = if mode == "s" { 3 } else { 2 };
     let need = 11 + counts[0] * step + counts[1] * 2 + counts[2] + counts[3] * 2;
     if argv.len() < need {
       return Resp::Error("ERR apply call with too few items".into());
     }
+    // Definitions first (§5): a refused family's items are skipped below.
+    let mut refused: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    let mut im = 11 + counts[0] * step + counts[1] * 2 + counts[2];
+    for _ in 0..counts[3] {
+      let (name, json) = (&argv[im], &argv[im + 1]);
+      let stored_json = sp.meta.get(name).cloned();
+      let (differs, differs_at_all) = match (decode(stored_json.as_ref()), decode(Some(json))) {
+        (Some(stored), Some(mine)) => {
+          let key = field::shape_differs(&mine, &stored);
+          (
+            key.filter(|_| sp.held_by_another(id, name, &stored)),
+            key.is_some(),
+          )
+        }
+        _ => (None, false),
+      };
+      if let (Some(key), Some(stored_json)) = (differs, stored_json) {
+        refused.push(name);
+        out.extend([
+          Resp::Bulk(name.clone()),
+          Resp::Bulk(key.into()),
+          Resp::Bulk(stored_json),
+        ]);
+      } else {
+        if differs_at_all {
+          // The old definition's totals cannot be read under the new one (apply.lua `forget`).
+          let pre = format!("{name}|");
+          sp.totals.retain(|f, _| !f.starts_with(&pre));
+          if let Some(a) = sp.applied.get_mut(id) {
+            a.fields.retain(|f, _| !f.starts_with(&pre));
+          }
+        }
+        sp.meta.insert(name.clone(), json.clone());
+        let owned = sp.owned.entry(id.clone()).or_insert_with(|| Expiring {
+          fields: HashMap::new(),
+          expires: 0.0,
+        });
+        owned.fields.insert(name.clone(), json.clone());
+      }
+      im += 2;
+    }
+    let ours =
+      |f: &str| refused.is_empty() || !refused.contains(&f.split('|').next().unwrap_or(""));
     let applied = sp.applied.entry(id.clone()).or_insert_with(|| Expiring {
       fields: HashMap::new(),
       expires: 0.0,
@@ -139,6 +207,10 @@ impl Model {
     let mut i = 11;
     for _ in 0..counts[0] {
       let (f, cum) = (&argv[i], &argv[i + 1]);
+      if !ours(f) {
+        i += step;
+        continue;
+      }
       let last = if mode == "s" {
         num(&argv[i + 2])
       } else {
@@ -157,49 +229,40 @@ impl Model {
       fields: HashMap::new(),
       expires: 0.0,
     });
-    // Protocol v2: only `last` gauges (or those without metadata yet) carry the server time.
-    let meta_at = i + counts[1] * 2 + counts[2];
-    let batch_meta: HashMap<&str, &str> = (0..counts[3])
-      .map(|k| {
-        (
-          argv[meta_at + 2 * k].as_str(),
-          argv[meta_at + 2 * k + 1].as_str(),
-        )
-      })
-      .collect();
+    // Protocol v2: only `last` gauges (or those without readable metadata) carry the server
+    // time; the metadata is this batch's by now (applied above), as in apply.lua.
     let mut stamped: HashMap<&str, bool> = HashMap::new();
     for _ in 0..counts[1] {
-      let name = argv[i].split('|').next().unwrap_or("");
-      let stamp = *stamped.entry(name).or_insert_with(|| {
-        let m = batch_meta
-          .get(name)
-          .copied()
-          .or(sp.meta.get(name).map(String::as_str));
-        let agg = m
-          .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
-          .and_then(|d| d["aggregator"].as_str().map(str::to_owned));
-        agg.is_none_or(|a| a == "last")
-      });
-      let v = if stamp {
-        format!("{} {now}", argv[i + 1])
-      } else {
-        argv[i + 1].clone()
-      };
-      gauges.fields.insert(argv[i].clone(), v);
+      if ours(&argv[i]) {
+        let name = argv[i].split('|').next().unwrap_or("");
+        let stamp = *stamped.entry(name).or_insert_with(|| {
+          let agg = sp
+            .meta
+            .get(name)
+            .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+            .and_then(|d| d["aggregator"].as_str().map(str::to_owned));
+          agg.is_none_or(|a| a == "last")
+        });
+        let v = if stamp {
+          format!("{} {now}", argv[i + 1])
+        } else {
+          argv[i + 1].clone()
+        };
+        gauges.fields.insert(argv[i].clone(), v);
+      }
       i += 2;
     }
     for _ in 0..counts[2] {
       gauges.fields.remove(&argv[i]);
       i += 1;
     }
-    for _ in 0..counts[3] {
-      sp.meta.insert(argv[i].clone(), argv[i + 1].clone());
-      i += 2;
-    }
     gauges.fields.insert("@".into(), argv[6].clone());
     gauges.expires = now + live;
+    if let Some(o) = sp.owned.get_mut(id) {
+      o.expires = now + live;
+    }
     sp.procs.insert(id.clone(), now + live);
-    reply("ok")
+    reply("ok", out)
   }
 
   /// The read script (read.lua).
@@ -305,6 +368,9 @@ impl Model {
     for (id, e) in &sp.gauges {
       hash(format!("{base}g:{id}"), strings(&e.fields));
     }
+    for (id, e) in &sp.owned {
+      hash(format!("{base}m:{id}"), strings(&e.fields));
+    }
     if let Some(e) = &sp.epoch {
       out.insert(format!("{base}epoch"), Value::String(e.clone()));
     }
@@ -320,11 +386,19 @@ impl Model {
         }
       }
       "DEL" if !args.is_empty() => {
-        let Some((b, id)) = args[0].rsplit_once(":g:") else {
-          return Resp::Int(0);
-        };
-        if let Some(sp) = self.spaces.get_mut(&format!("{b}:")) {
-          sp.gauges.remove(id);
+        for key in args {
+          let (b, id, gauges) = match (key.rsplit_once(":g:"), key.rsplit_once(":m:")) {
+            (Some((b, id)), _) => (b, id, true),
+            (None, Some((b, id))) => (b, id, false),
+            (None, None) => continue,
+          };
+          if let Some(sp) = self.spaces.get_mut(&format!("{b}:")) {
+            if gauges {
+              sp.gauges.remove(id);
+            } else {
+              sp.owned.remove(id);
+            }
+          }
         }
       }
       _ => return Resp::Error("ERR wrong number of arguments".into()),
@@ -435,6 +509,65 @@ mod tests {
     ]);
     assert_eq!(status(&m.apply(&keys("p1"), &later, 10_000.0)), "lost");
   }
+
+  fn refused(r: &Resp) -> Vec<Resp> {
+    match r {
+      Resp::Array(v) => match &v[3] {
+        Resp::Array(x) => x.clone(),
+        _ => vec![],
+      },
+      _ => vec![],
+    }
+  }
+
+  #[test]
+  fn a_definition_held_by_a_live_process_refuses_a_different_one_until_it_is_gone() {
+    let mut m = Model::default();
+    let old = r#"{"v":1,"type":"histogram","labelNames":[],"buckets":[1,2]}"#;
+    let new = r#"{"v":1,"type":"histogram","labelNames":[],"buckets":[10,100]}"#;
+    let call = |id: &str, epoch: &str, meta: &str, bucket: &str| {
+      s(&[
+        id, epoch, "E", "n", "1000", "5000", "{}", "1", "0", "0", "1", bucket, "1", "h", meta,
+      ])
+    };
+    assert_eq!(
+      status(&m.apply(&keys("p1"), &call("p1", "", old, "h|b0|"), 0.0)),
+      "ok"
+    );
+    let r = m.apply(&keys("p2"), &call("p2", "", new, "h|b1|"), 1.0);
+    assert_eq!(status(&r), "ok");
+    assert_eq!(
+      refused(&r),
+      vec![
+        Resp::Bulk("h".into()),
+        Resp::Bulk("buckets".into()),
+        Resp::Bulk(old.into())
+      ]
+    );
+    let sp = m.spaces.get("promsd:{t}:").unwrap();
+    assert_eq!(
+      sp.totals.get("h|b1|"),
+      None,
+      "a refused family's items are skipped"
+    );
+    assert_eq!(sp.meta["h"], old);
+    // p1 dies (no flush for 1 s): its definition no longer holds the name.
+    let r = m.apply(&keys("p2"), &call("p2", "E", new, "h|b1|"), 1000.0);
+    assert_eq!((status(&r), refused(&r)), ("ok".into(), vec![]));
+    let sp = m.spaces.get("promsd:{t}:").unwrap();
+    assert_eq!(sp.meta["h"], new);
+    assert_eq!(
+      sp.totals.get("h|b0|"),
+      None,
+      "the old definition's totals went with it"
+    );
+    assert_eq!(sp.totals["h|b1|"], 1.0);
+    // p1 comes back: it was seen dead, so it must resend everything (and is then refused).
+    assert_eq!(
+      status(&m.apply(&keys("p1"), &call("p1", "E", old, "h|b0|"), 1600.0)),
+      "lost"
+    );
+  }
 }
 
 #[cfg(test)]
@@ -503,6 +636,7 @@ mod read_vectors {
         default_labels: vec![],
         protobuf: false,
       },
+      Vec::new(),
     )
   }
 

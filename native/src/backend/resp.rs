@@ -82,7 +82,9 @@ impl RawConn {
     if r.db() != 0 {
       hello.push(vec!["SELECT".into(), r.db().to_string()]);
     }
-    if !hello.is_empty() {
+    // A PING as redis-rs's connection makes: a server that wants a password says so here.
+    hello.push(vec!["PING".into()]);
+    {
       for reply in c.round(&hello)? {
         if let Reply::Error(e) = reply {
           let (code, detail) = e.split_once(' ').unwrap_or((&e, ""));

@@ -1,5 +1,7 @@
-//! Error-storm throttling: the same error within a window is logged once; when the window ends
-//! with repeats, one line says how many were suppressed.
+//! Error-storm throttling: errors of one cause within a window are logged once; when the window
+//! ends with repeats, one line says how many were suppressed (with the latest message). A cause
+//! is what an operator fixes (`auth`, `dns`, ... or a refused family's name), not the exact
+//! text, so a storm whose words vary (connect failures, then flush failures) is still one storm.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -7,9 +9,10 @@ use std::time::{Duration, Instant};
 struct Entry {
   since: Instant,
   suppressed: u64,
+  last: String,
 }
 
-/// Per-message windows.
+/// Per-cause windows.
 pub struct Throttle {
   window: Duration,
   entries: HashMap<String, Entry>,
@@ -24,20 +27,20 @@ impl Throttle {
     }
   }
 
-  fn summary(&self, n: u64, msg: &str) -> String {
+  fn summary(n: u64, secs: f64, msg: &str) -> String {
     format!(
-      "suppressed {n} similar error{} in the last {}s: {msg}",
+      "suppressed {n} similar error{} in the last {secs:.0}s: {msg}",
       if n == 1 { "" } else { "s" },
-      self.window.as_secs_f64()
     )
   }
 
-  /// The lines to log for an occurrence of `msg`.
-  pub fn error(&mut self, msg: &str, now: Instant) -> Vec<String> {
+  /// The lines to log for an occurrence of `msg`, of cause `cause`.
+  pub fn error(&mut self, cause: &str, msg: &str, now: Instant) -> Vec<String> {
     let window = self.window;
-    match self.entries.get_mut(msg) {
+    match self.entries.get_mut(cause) {
       Some(e) if now.duration_since(e.since) < window => {
         e.suppressed += 1;
+        msg.clone_into(&mut e.last);
         Vec::new()
       }
       Some(e) => {
@@ -46,18 +49,20 @@ impl Throttle {
         let n = e.suppressed;
         e.since = now;
         e.suppressed = 0;
+        msg.clone_into(&mut e.last);
         if n > 0 {
-          vec![self.summary(n + 1, msg)]
+          vec![Self::summary(n + 1, window.as_secs_f64(), msg)]
         } else {
           vec![msg.to_owned()]
         }
       }
       None => {
         self.entries.insert(
-          msg.to_owned(),
+          cause.to_owned(),
           Entry {
             since: now,
             suppressed: 0,
+            last: msg.to_owned(),
           },
         );
         vec![msg.to_owned()]
@@ -65,39 +70,34 @@ impl Throttle {
     }
   }
 
-  /// Summaries of windows that ended (call periodically and on recovery).
+  /// Summaries of windows that ended (call periodically).
   pub fn tick(&mut self, now: Instant) -> Vec<String> {
-    let mut out = Vec::new();
     let window = self.window;
-    let mut ended: Vec<(String, u64)> = Vec::new();
-    self.entries.retain(|msg, e| {
+    let mut out = Vec::new();
+    self.entries.retain(|_, e| {
       if now.duration_since(e.since) < window {
         return true;
       }
       if e.suppressed > 0 {
-        ended.push((msg.clone(), e.suppressed));
+        out.push(Self::summary(e.suppressed, window.as_secs_f64(), &e.last));
         e.since = now;
         e.suppressed = 0;
         return true;
       }
       false
     });
-    for (msg, n) in ended {
-      out.push(self.summary(n, &msg));
-    }
     out
   }
 
-  /// Emits every pending summary now (recovery, close).
+  /// Emits every pending summary now (recovery, close) and forgets every storm.
   pub fn drain(&mut self) -> Vec<String> {
     let mut out = Vec::new();
-    for (msg, e) in std::mem::take(&mut self.entries) {
+    for (_, e) in std::mem::take(&mut self.entries) {
       if e.suppressed > 0 {
-        out.push(format!(
-          "suppressed {} similar error{} in the last {:.0}s: {msg}",
+        out.push(Self::summary(
           e.suppressed,
-          if e.suppressed == 1 { "" } else { "s" },
-          e.since.elapsed().as_secs_f64()
+          e.since.elapsed().as_secs_f64(),
+          &e.last,
         ));
       }
     }
@@ -113,10 +113,10 @@ mod tests {
   fn a_storm_is_one_line_then_one_summary_per_window() {
     let mut t = Throttle::new(Duration::from_secs(10));
     let t0 = Instant::now();
-    assert_eq!(t.error("down", t0).len(), 1);
+    assert_eq!(t.error("refused", "down", t0).len(), 1);
     for i in 1..100 {
       assert!(t
-        .error("down", t0 + Duration::from_millis(i * 50))
+        .error("refused", "down", t0 + Duration::from_millis(i * 50))
         .is_empty());
     }
     assert!(t.tick(t0 + Duration::from_secs(9)).is_empty());
@@ -126,14 +126,42 @@ mod tests {
     );
     assert!(t.tick(t0 + Duration::from_secs(21)).is_empty());
     assert_eq!(
-      t.error("down", t0 + Duration::from_secs(30)),
+      t.error("refused", "down", t0 + Duration::from_secs(30)),
       vec!["down".to_string()]
     );
-    t.error("down", t0 + Duration::from_secs(31));
+    t.error("refused", "down", t0 + Duration::from_secs(31));
     assert_eq!(
-      t.error("down", t0 + Duration::from_secs(41)),
+      t.error("refused", "down", t0 + Duration::from_secs(41)),
       vec!["suppressed 2 similar errors in the last 10s: down".to_string()]
     );
-    assert_eq!(t.error("other", t0 + Duration::from_secs(30)).len(), 1);
+    assert_eq!(
+      t.error("auth", "other", t0 + Duration::from_secs(30)).len(),
+      1
+    );
+  }
+
+  #[test]
+  fn messages_of_one_cause_are_one_storm_summarised_with_the_latest() {
+    let mut t = Throttle::new(Duration::from_secs(10));
+    let t0 = Instant::now();
+    assert_eq!(
+      t.error("auth", "cannot connect: auth", t0),
+      vec!["cannot connect: auth".to_string()]
+    );
+    assert!(t
+      .error("auth", "flush failed: auth", t0 + Duration::from_secs(1))
+      .is_empty());
+    assert_eq!(
+      t.error(
+        "timeout",
+        "cannot connect: timeout",
+        t0 + Duration::from_secs(2)
+      ),
+      vec!["cannot connect: timeout".to_string()]
+    );
+    assert_eq!(
+      t.tick(t0 + Duration::from_secs(10)),
+      vec!["suppressed 1 similar error in the last 10s: flush failed: auth".to_string()]
+    );
   }
 }

@@ -86,6 +86,27 @@ pub enum Status {
   Lost,
 }
 
+/// A family the aggregate refused (§5): its definition differs from one a live process holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+  /// The metric name.
+  pub name: String,
+  /// The first metadata key that differs (`type`, `labelNames`, `buckets`, `quantiles`).
+  pub key: String,
+  /// The stored metadata JSON.
+  pub stored: String,
+}
+
+/// What changed with one reply, for the log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RefusalNews {
+  /// Messages of families newly refused, or refused for another reason than before: log each
+  /// once.
+  pub refused: Vec<String>,
+  /// Families refused before and accepted now: their series can be sent at once.
+  pub accepted: Vec<String>,
+}
+
 /// What the flusher should do after a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -105,6 +126,10 @@ pub struct Writer {
   gauges_now: HashMap<String, f64>,
   metas: HashMap<String, String>,
   metas_now: Vec<(String, String)>,
+  /// Refused families → the message that says why. Their metadata is offered again on every
+  /// flush (accepted once no live process holds the other definition); their series are held
+  /// back, never sent under a definition they do not match.
+  refused: HashMap<String, String>,
 }
 
 impl Writer {
@@ -116,6 +141,59 @@ impl Writer {
   /// The epoch of the last `ok` reply (`''` before).
   pub fn epoch(&self) -> &str {
     &self.epoch
+  }
+
+  /// The families refused now, with the message of each (sorted by name).
+  pub fn refused(&self) -> Vec<(&str, &str)> {
+    let mut v: Vec<(&str, &str)> = self
+      .refused
+      .iter()
+      .map(|(n, m)| (n.as_str(), m.as_str()))
+      .collect();
+    v.sort_unstable();
+    v
+  }
+
+  /// Records the refusals of the `ok` reply to `chunk` (call for every `ok` reply, before
+  /// [`Writer::on_replies`]; when the reply refused families, [`Writer::prune`] the chunks of the
+  /// batch from that one on). The chunk's other definitions were accepted.
+  pub fn on_refused(&mut self, chunk: &Chunk, refusals: &[Refusal]) -> RefusalNews {
+    let mut news = RefusalNews::default();
+    for (n, _) in &chunk.metas {
+      if !refusals.iter().any(|r| r.name == *n) && self.refused.remove(n).is_some() {
+        news.accepted.push(n.clone());
+      }
+    }
+    let fresh = &mut news.refused;
+    for r in refusals {
+      let mine = self
+        .metas_now
+        .iter()
+        .find(|(n, _)| *n == r.name)
+        .map_or("{}", |(_, j)| j.as_str());
+      let msg = field::refusal_message(&r.name, &r.key, mine, &r.stored);
+      if self.refused.get(&r.name) != Some(&msg) {
+        fresh.push(msg.clone());
+        self.refused.insert(r.name.clone(), msg);
+      }
+    }
+    news
+  }
+
+  /// Removes the items of refused families from a chunk not yet sent (a batch is built before
+  /// the replies of its first chunks say what was refused), or from the chunk whose reply
+  /// refused them (the script skipped them, so they must not be acknowledged).
+  pub fn prune(&self, chunk: &mut Chunk) {
+    if self.refused.is_empty() {
+      return;
+    }
+    let ours = |f: &str| !self.refused.contains_key(f.split('|').next().unwrap_or(""));
+    chunk
+      .counters
+      .retain(|it| !self.refused.contains_key(&it.key.0));
+    chunk.gauges.retain(|(f, _)| ours(f));
+    chunk.deletes.retain(|f| ours(f));
+    chunk.metas.retain(|(n, _)| !self.refused.contains_key(n));
   }
 
   /// Takes a snapshot in: updates local values, carrying over series that were reset.
@@ -168,6 +246,9 @@ impl Writer {
       }
     }
     for ((name, labels), st) in &self.series {
+      if self.refused.contains_key(name) {
+        continue;
+      }
       for (part, cell) in &st.cells {
         let cum = cell.cum();
         if self.seed || cum.to_bits() != cell.acked.to_bits() {
@@ -187,6 +268,8 @@ impl Writer {
         .gauges
         .get(f)
         .is_none_or(|old| old.to_bits() != v.to_bits())
+        && (self.refused.is_empty()
+          || !self.refused.contains_key(f.split('|').next().unwrap_or("")))
       {
         push(&mut |c| c.gauges.push((f.clone(), *v)));
       }
@@ -228,6 +311,7 @@ impl Writer {
           }
           for (n, j) in &chunk.metas {
             self.metas.insert(n.clone(), j.clone());
+            self.refused.remove(n);
           }
         }
         Status::Epoch => {
@@ -359,6 +443,101 @@ mod tests {
     assert!(b.seed);
     let it = &b.chunks[0].counters[0];
     assert_eq!((it.cum, it.acked), (8.0, 5.0));
+  }
+
+  #[test]
+  fn a_refused_family_is_held_back_and_offered_again_until_accepted() {
+    let mut w = Writer::new();
+    let mut s = counter(5.0);
+    s.series[0].gauges.push(("".into(), 1.0));
+    s.series.push(SeriesSnap {
+      name: "g".into(),
+      labels: String::new(),
+      count: 0.0,
+      counters: vec![],
+      gauges: vec![(String::new(), 2.0)],
+    });
+    s.metas = vec![
+      (
+        "c".into(),
+        r#"{"type":"counter","labelNames":["x"]}"#.into(),
+      ),
+      ("g".into(), r#"{"type":"gauge","labelNames":[]}"#.into()),
+    ];
+    w.update(s);
+    let mut b = w.batch();
+    let refusal = Refusal {
+      name: "c".into(),
+      key: "labelNames".into(),
+      stored: r#"{"type":"counter","labelNames":["y"]}"#.into(),
+    };
+    let fresh = w.on_refused(&b.chunks[0], std::slice::from_ref(&refusal));
+    assert_eq!(
+      fresh.refused,
+      vec![
+        "promsd: metric \"c\" refused by the aggregate: labelNames [\"x\"] differ from [\"y\"] stored by another process"
+          .to_string()
+      ]
+    );
+    assert!(
+      w.on_refused(&b.chunks[0], &[refusal]).refused.is_empty(),
+      "logged once"
+    );
+    w.prune(&mut b.chunks[0]);
+    assert_eq!(b.chunks[0].counters.len(), 0);
+    assert_eq!(b.chunks[0].gauges, vec![("g||".to_string(), 2.0)]);
+    assert_eq!(b.chunks[0].metas.len(), 1);
+    w.on_replies(&b, &ok(&b));
+    // Next flush: the definition is offered again, its series are not sent.
+    let mut b = w.batch();
+    assert_eq!(b.chunks[0].metas.len(), 1);
+    assert_eq!(b.chunks[0].counters.len() + b.chunks[0].gauges.len(), 0);
+    // Accepted (no refusal in the reply): the series follow at once, in full.
+    assert_eq!(
+      w.on_refused(&b.chunks[0], &[]),
+      RefusalNews {
+        refused: vec![],
+        accepted: vec!["c".into()]
+      }
+    );
+    w.prune(&mut b.chunks[0]);
+    w.on_replies(&b, &ok(&b));
+    assert!(w.refused().is_empty());
+    let b = w.batch();
+    assert_eq!(b.chunks[0].counters[0].cum, 5.0);
+    assert_eq!(b.chunks[0].gauges, vec![("c||x".to_string(), 1.0)]);
+  }
+
+  #[test]
+  fn a_refusal_in_the_first_chunk_prunes_the_family_from_the_later_ones() {
+    let mut w = Writer::new();
+    let mut s = counter(1.0);
+    s.metas.push(("g".into(), "{}".into()));
+    s.series.push(SeriesSnap {
+      name: "g".into(),
+      labels: String::new(),
+      count: 0.0,
+      counters: vec![],
+      gauges: (0..MAX_ITEMS + 10)
+        .map(|i| (format!("p{i}"), 1.0))
+        .collect(),
+    });
+    w.update(s);
+    let mut b = w.batch();
+    assert_eq!(b.chunks.len(), 2);
+    let r = Refusal {
+      name: "g".into(),
+      key: "type".into(),
+      stored: r#"{"type":"counter"}"#.into(),
+    };
+    let news = w.on_refused(&b.chunks[0], &[r]);
+    assert_eq!(news.refused.len(), 1);
+    for c in &mut b.chunks {
+      w.prune(c);
+    }
+    assert!(b.chunks[1].gauges.iter().all(|(f, _)| !f.starts_with("g|")));
+    assert!(b.chunks[1].gauges.is_empty());
+    assert_eq!(b.chunks[0].counters.len(), 1, "the other family stays");
   }
 
   #[test]
