@@ -138,6 +138,7 @@ pub fn classify(e: &redis::RedisError, tls: bool) -> Cause {
   // too, not a closed connection.
   if (e.is_connection_refusal() && text.contains("refused"))
     || text.contains("no such file or directory")
+    || text.contains("entity not found")
   {
     return Cause::Refused;
   }
