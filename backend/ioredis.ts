@@ -233,10 +233,17 @@ export class IoredisBackend implements Backend {
     }
   }
 
-  #error(msg: string): void {
-    for (const line of this.#throttle.error(msg)) {
+  #error(msg: string, cause?: string): void {
+    for (const line of this.#throttle.error(msg, cause)) {
       this.#log(line.startsWith('suppressed ') ? 'warn' : 'error', line);
     }
+  }
+
+  /** An error's cause, named by the rule the Rust backends use (`dns`, `auth`, `timeout`, …). */
+  #named(e: unknown): { cause: string; message: string } {
+    const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : undefined;
+    const tls = this.#urls[0]?.startsWith('rediss:') === true;
+    return native.nameRedisFailure(code, message(e), tls, this.#timeoutMs);
   }
 
   #target(): string {
@@ -274,9 +281,10 @@ export class IoredisBackend implements Backend {
       await c.connect();
     } catch (e) {
       this.#down = true;
-      const msg = `promsd: cannot connect to Redis at ${this.#target()}: ${message(this.#lastError ?? e)}`;
+      const f = this.#named(this.#lastError ?? e);
+      const msg = `promsd: cannot connect to Redis at ${this.#target()}: ${f.message}`;
       this.#lastError = undefined;
-      this.#error(msg);
+      this.#error(msg, f.cause);
       throw new Error(msg);
     }
     this.#lastError = undefined;
@@ -357,8 +365,9 @@ export class IoredisBackend implements Backend {
       if (error !== undefined) {
         this.#drop();
         this.#down = true;
-        const msg = `promsd: flush to Redis failed: ${message(error)}`;
-        this.#error(msg);
+        const f = this.#named(error);
+        const msg = `promsd: flush to Redis at ${this.#target()} failed: ${f.message}`;
+        this.#error(msg, f.cause);
         throw new Error(msg);
       }
       if (next === 'done') return;
@@ -421,7 +430,9 @@ export class IoredisBackend implements Backend {
         }
       } catch (e) {
         this.#drop();
-        throw new Error(`promsd: reading the aggregate from Redis failed: ${message(e)}`);
+        throw new Error(
+          `promsd: reading the aggregate from Redis at ${this.#target()} failed: ${this.#named(e).message}`,
+        );
       }
       return reader.render(options);
     });

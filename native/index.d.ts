@@ -364,6 +364,21 @@ export declare const enum MetricType {
   Summary = 'summary',
 }
 
+/** A failure of the ioredis twin, named by the rule the Rust backends use. */
+export interface NamedFailure {
+  /** `dns`, `auth`, `tls`, `timeout`, `refused`, `closed`, `config`, `server` or `other`. */
+  cause: string
+  /** `<cause>: <what it means> (<detail>)`, as the Rust backends log it. */
+  message: string
+}
+
+/**
+ * Names the cause of an ioredis error from its `code` (Node's or Redis's) and message, by the
+ * one rule (`conn::classify_text`); `tls` when the target is `rediss://`, `timeoutMs` for the
+ * detail of a timeout.
+ */
+export declare function nameRedisFailure(code: string | undefined | null, message: string, tls: boolean, timeoutMs: number): NamedFailure
+
 /** Adds a page of summary sketch bins to a series. */
 export declare function pageAdd(family: number, index: number, window: number, negative: boolean, base: number, chunk: number, offset: number): void
 

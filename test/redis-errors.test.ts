@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { type Logger, RedisBackend, loadBackend, register } from '../index';
+import { IoredisBackend, type Logger, RedisBackend, loadBackend, register } from '../index';
 import { getBackend } from '../backend/load';
 import { pingRedis } from '../cli/runtime';
 import { REDIS_SERVER, freePort, redisCommand, until } from './helpers/redis';
@@ -102,6 +102,38 @@ describe('errors that keep their cause', () => {
     expect(lines).toEqual([
       `error promsd: cannot connect to Redis at redis://127.0.0.1:${authPort}: ${AUTH} ("NOAUTH": Authentication required.)`,
     ]);
+  });
+
+  it('the ioredis twin names each cause by the same rule, and logs a storm of one cause once', async () => {
+    const refusedPort = await freePort();
+    const cases: [string, string, string][] = [
+      [
+        `redis://u:wrong@127.0.0.1:${authPort}`,
+        `redis://u:***@127.0.0.1:${authPort}`,
+        `${AUTH} (WRONGPASS invalid username-password pair or user is disabled.)`,
+      ],
+      [`redis://127.0.0.1:${authPort}`, `redis://127.0.0.1:${authPort}`, `${AUTH} (NOAUTH Authentication required.)`],
+      [
+        `redis://127.0.0.1:${refusedPort}`,
+        `redis://127.0.0.1:${refusedPort}`,
+        `refused: connection refused (nothing listens there) (connect ECONNREFUSED 127.0.0.1:${refusedPort})`,
+      ],
+      [
+        'redis://promsd-test.invalid:6379',
+        'redis://promsd-test.invalid:6379',
+        'dns: the host name does not resolve (getaddrinfo ENOTFOUND promsd-test.invalid)',
+      ],
+    ];
+    for (const [url, shown, why] of cases) {
+      const { lines, logger } = capture();
+      const backend = loadBackend(new IoredisBackend({ url, flushIntervalMs: 50, timeoutMs: 300, logger }));
+      const line = `promsd: cannot connect to Redis at ${shown}: ${why}`;
+      await expect(backend.flush()).rejects.toThrow(line);
+      // ~10 flushes in 0.5 s: one line.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(lines).toEqual([`error ${line}`]);
+      await backend.close({ timeoutMs: 300 }).catch(() => undefined);
+    }
   });
 
   it('promsd check and promsd serve say which cause', () => {

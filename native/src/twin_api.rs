@@ -328,3 +328,33 @@ impl ErrorThrottle {
     self.inner.drain()
   }
 }
+
+/// A failure of the ioredis twin, named by the rule the Rust backends use.
+#[napi(object)]
+pub struct NamedFailure {
+  /// `dns`, `auth`, `tls`, `timeout`, `refused`, `closed`, `config`, `server` or `other`.
+  pub cause: String,
+  /// `<cause>: <what it means> (<detail>)`, as the Rust backends log it.
+  pub message: String,
+}
+
+/// Names the cause of an ioredis error from its `code` (Node's or Redis's) and message, by the
+/// one rule (`conn::classify_text`); `tls` when the target is `rediss://`, `timeoutMs` for the
+/// detail of a timeout.
+#[napi]
+pub fn name_redis_failure(
+  code: Option<String>,
+  message: String,
+  tls: bool,
+  timeout_ms: u32,
+) -> NamedFailure {
+  let cause = conn::classify_text(code.as_deref(), &message, tls);
+  let detail = match cause {
+    conn::Cause::Timeout => format!("{timeout_ms} ms"),
+    _ => message,
+  };
+  NamedFailure {
+    cause: cause.as_str().to_owned(),
+    message: conn::describe(cause, &detail),
+  }
+}

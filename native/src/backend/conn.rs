@@ -122,51 +122,94 @@ impl std::fmt::Display for Failure {
 /// stalls is still reported as a timeout, since that is what the operator sees).
 pub fn classify(e: &redis::RedisError, tls: bool) -> Cause {
   use redis::ErrorKind as K;
-  let text = e.to_string().to_ascii_lowercase();
-  if e.kind() == K::AuthenticationFailed
-    || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
-  {
+  if e.kind() == K::AuthenticationFailed {
     return Cause::Auth;
   }
   if e.kind() == K::InvalidClientConfig {
     return Cause::Config;
   }
-  if e.is_timeout() || text.contains("timed out") {
+  if e.is_timeout() {
+    return Cause::Timeout;
+  }
+  let text = e.to_string();
+  let by_text = classify_text(e.code(), &text, tls);
+  if by_text != Cause::Other {
+    return by_text;
+  }
+  if e.is_connection_refusal() {
+    return Cause::Refused;
+  }
+  if e.is_connection_dropped() {
+    return Cause::Closed;
+  }
+  if matches!(e.kind(), K::Server(_) | K::Extension) {
+    return Cause::Server;
+  }
+  Cause::Other
+}
+
+/// The cause a failure's words name: the rule for every client's errors, redis-rs's (through
+/// [`classify`]) and Node's (the ioredis twin's `code` and `message`, e.g. `ENOTFOUND`,
+/// `ECONNREFUSED`, `WRONGPASS …`). `code` is the Redis error code or Node's error code.
+pub fn classify_text(code: Option<&str>, text: &str, tls: bool) -> Cause {
+  let text = text.to_ascii_lowercase();
+  let code = code.map(str::to_ascii_uppercase);
+  let first = text.split_whitespace().next().unwrap_or("");
+  if matches!(code.as_deref(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+    || matches!(first, "noauth" | "wrongpass" | "noperm")
+  {
+    return Cause::Auth;
+  }
+  if text.contains("timed out")
+    || text.contains("etimedout")
+    || code.as_deref() == Some("ETIMEDOUT")
+  {
     return Cause::Timeout;
   }
   // A Unix socket path with nothing bound (the one-host aggregator's holder is gone) is a refusal
   // too, not a closed connection.
-  if (e.is_connection_refusal() && text.contains("refused"))
+  if text.contains("connection refused")
+    || text.contains("econnrefused")
     || text.contains("no such file or directory")
     || text.contains("entity not found")
+    || text.contains("enoent")
   {
     return Cause::Refused;
   }
   if text.contains("lookup address")
     || text.contains("name or service not known")
     || text.contains("no such host")
+    || text.contains("enotfound")
+    || text.contains("eai_again")
   {
     return Cause::Dns;
   }
   if tls
     && (text.contains("certificate")
       || text.contains("tls")
+      || text.contains("ssl")
       || text.contains("handshake")
       || text.contains("alert"))
   {
     return Cause::Tls;
   }
-  if e.is_connection_dropped()
-    || text.contains("closed")
+  if text.contains("closed")
     || text.contains("broken pipe")
     || text.contains("reset by peer")
+    || text.contains("econnreset")
+    || text.contains("epipe")
   {
     return Cause::Closed;
   }
-  if matches!(e.kind(), K::Server(_) | K::Extension) || e.code().is_some() {
+  if code.is_some_and(|c| !c.starts_with('E') || c == "ERR" || c == "EXECABORT") {
     return Cause::Server;
   }
   Cause::Other
+}
+
+/// `<cause>: <what it means> (<detail>)`, the words of every [`Failure`].
+pub fn describe(cause: Cause, detail: &str) -> String {
+  format!("{}: {} ({detail})", cause.as_str(), cause.hint())
 }
 
 /// A redis-rs error as a [`Failure`] of a target.
@@ -179,7 +222,7 @@ pub fn failure(e: &redis::RedisError, t: &Target) -> Failure {
   };
   Failure {
     cause,
-    message: format!("{}: {} ({detail})", cause.as_str(), cause.hint()),
+    message: describe(cause, &detail),
   }
 }
 
