@@ -88,6 +88,9 @@ export class IoredisBackend implements Backend {
   readonly #processTtlMs: number;
   readonly #retainMs: number;
   readonly #timeoutMs: number;
+  readonly #selfMetrics: boolean;
+  /** The cause of the failure being raised, as named for the self-metrics. */
+  #failureCause: string | undefined;
   readonly #processLabel: string;
   readonly #logger: Logger;
   readonly #given: Client | undefined;
@@ -130,6 +133,7 @@ export class IoredisBackend implements Backend {
     this.#processTtlMs = o.processTtlMs;
     this.#retainMs = o.retainMs;
     this.#timeoutMs = o.timeoutMs;
+    this.#selfMetrics = o.selfMetrics;
     this.#processLabel = o.processLabel;
     this.#logger = o.logger;
     this.#tlsCa = o.tlsCa;
@@ -284,6 +288,7 @@ export class IoredisBackend implements Backend {
       const f = this.#named(this.#lastError ?? e);
       const msg = `promsd: cannot connect to Redis at ${this.#target()}: ${f.message}`;
       this.#lastError = undefined;
+      this.#failureCause = f.cause;
       this.#error(msg, f.cause);
       throw new Error(msg);
     }
@@ -355,8 +360,21 @@ export class IoredisBackend implements Backend {
     return { next: outcome.next, error };
   }
 
-  /** One flush (§7): snapshot, batch, one pipeline, replies; again at once after epoch/lost. */
+  /** One flush, recorded for the backend's own metrics (`selfMetrics`). */
   async #flushOnce(): Promise<void> {
+    const started = performance.now();
+    this.#failureCause = undefined;
+    try {
+      await this.#flushRounds();
+      this.#writer?.recordFlush((performance.now() - started) / 1000);
+    } catch (e) {
+      this.#writer?.recordFlush((performance.now() - started) / 1000, this.#failureCause ?? this.#named(e).cause);
+      throw e;
+    }
+  }
+
+  /** One flush (§7): snapshot, batch, one pipeline, replies; again at once after epoch/lost. */
+  async #flushRounds(): Promise<void> {
     await this.#connect();
     const writer = this.#writer as NativeTypes.ProtocolWriter;
     for (let round = 0; round < 4; round++) {
@@ -367,6 +385,7 @@ export class IoredisBackend implements Backend {
         this.#down = true;
         const f = this.#named(error);
         const msg = `promsd: flush to Redis at ${this.#target()} failed: ${f.message}`;
+        this.#failureCause = f.cause;
         this.#error(msg, f.cause);
         throw new Error(msg);
       }
@@ -408,14 +427,17 @@ export class IoredisBackend implements Backend {
   /** Flush, then run the core's reader over this connection, one pipeline per round, and render. */
   #read(options: NativeTypes.ProtocolRenderOptions): Promise<Buffer> {
     const work = this.#enqueue(async () => {
+      let flushed = true;
       try {
         await this.#flushOnce();
       } catch {
         // Logged; render what Redis has.
+        flushed = false;
       }
-      await this.#connect();
+      const self = this.#selfMetrics ? this.#writer : undefined;
       const reader = new native.ProtocolReader({ prefix: this.#prefix });
       try {
+        await this.#connect();
         for (let done = false; !done; ) {
           const cmds = reader.commands();
           const p: ChainableCommander = (this.#client as Client).pipeline();
@@ -430,11 +452,15 @@ export class IoredisBackend implements Backend {
         }
       } catch (e) {
         this.#drop();
+        // With self-metrics on, a scrape during an outage still says so (promsd_backend_up 0).
+        if (self !== undefined && !flushed) {
+          return new native.ProtocolReader({ prefix: this.#prefix }).render(options, self);
+        }
         throw new Error(
           `promsd: reading the aggregate from Redis at ${this.#target()} failed: ${this.#named(e).message}`,
         );
       }
-      return reader.render(options);
+      return reader.render(options, self);
     });
     return within(work, this.#timeoutMs * 3 + 1000, 'promsd: the backend did not answer in time');
   }

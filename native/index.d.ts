@@ -44,8 +44,14 @@ export declare class ProtocolReader {
    * message, e.g. `NOSCRIPT …`). True once the read is complete.
    */
   feed(replies: Array<Array<string | string[]> | string>): boolean
-  /** Aggregates and encodes the completed read off the JS thread (once). */
-  render(options: ProtocolRenderOptions): Promise<Buffer>
+  /**
+   * Aggregates and encodes the completed read off the JS thread (once).
+   *
+   * With `selfMetrics` (the twin's writer, when its `selfMetrics` option is on), the backend's
+   * own metrics are appended; a read that did not complete (Redis is down) then renders those
+   * alone, so the scrape says `promsd_backend_up 0`.
+   */
+  render(options: ProtocolRenderOptions, selfMetrics?: ProtocolWriter | undefined | null): Promise<Buffer>
 }
 
 /**
@@ -78,6 +84,11 @@ export declare class ProtocolWriter {
    * items; the outcome is then `more`, and the next batch holds them back.
    */
   onReplies(replies: unknown[]): ApplyOutcome
+  /**
+   * Records one flush for the backend's own metrics (`selfMetrics`): its duration, and the
+   * cause it failed with (a name `nameRedisFailure` gives), if it failed.
+   */
+  recordFlush(seconds: number, cause?: string | undefined | null): void
   /** The commands of `close()` (name, then arguments): this process's heartbeat and gauges go. */
   goodbye(): Array<Array<string>>
 }

@@ -127,11 +127,26 @@ impl ProtocolReader {
 
   /// Aggregates and encodes the completed read off the JS thread (once).
   #[napi(ts_return_type = "Promise<Buffer>")]
-  pub fn render(&mut self, options: ProtocolRenderOptions) -> Result<AsyncTask<RenderTask>> {
-    let Some(data) = self.data.take() else {
-      return Err(err(
-        "promsd: render() needs a complete read (feed() returned true), once".into(),
-      ));
+  ///
+  /// With `selfMetrics` (the twin's writer, when its `selfMetrics` option is on), the backend's
+  /// own metrics are appended; a read that did not complete (Redis is down) then renders those
+  /// alone, so the scrape says `promsd_backend_up 0`.
+  pub fn render(
+    &mut self,
+    options: ProtocolRenderOptions,
+    self_metrics: Option<&crate::twin_api::ProtocolWriter>,
+  ) -> Result<AsyncTask<RenderTask>> {
+    let extra = self_metrics
+      .map(|w| w.stats().families())
+      .unwrap_or_default();
+    let data = match (self.data.take(), self_metrics) {
+      (Some(d), _) => d,
+      (None, Some(_)) => ReadData::default(),
+      (None, None) => {
+        return Err(err(
+          "promsd: render() needs a complete read (feed() returned true), once".into(),
+        ))
+      }
     };
     let labels = options.default_labels.unwrap_or_default();
     Ok(AsyncTask::new(RenderTask {
@@ -145,6 +160,7 @@ impl ProtocolReader {
         protobuf: options.protobuf == Some(true),
       },
       gzip: options.gzip == Some(true),
+      extra,
     }))
   }
 }
@@ -154,6 +170,7 @@ pub struct RenderTask {
   data: ReadData,
   opts: RenderOpts,
   gzip: bool,
+  extra: Vec<crate::backend::render::Family>,
 }
 
 impl Task for RenderTask {
@@ -161,7 +178,7 @@ impl Task for RenderTask {
   type JsValue = Buffer;
 
   fn compute(&mut self) -> Result<Vec<u8>> {
-    let bytes = flusher::render_bytes(&self.data, &self.opts, Vec::new());
+    let bytes = flusher::render_bytes(&self.data, &self.opts, std::mem::take(&mut self.extra));
     if !self.gzip || bytes.len() < 1024 {
       return Ok(bytes);
     }

@@ -12,6 +12,7 @@ use napi_derive::napi;
 
 use crate::backend::conn::{self, ApplyArgs, Keys};
 use crate::backend::flusher::random_hex;
+use crate::backend::selfmetrics::Stats;
 use crate::backend::throttle::Throttle;
 use crate::backend::writer::{Batch, Next, Refusal, Status as ApplyStatus, Writer};
 use crate::backend::{field, snapshot, APPLY_LUA, READ_LUA};
@@ -103,6 +104,7 @@ pub struct ProtocolWriter {
   live_ms: u64,
   retain_ms: u64,
   pending: Option<Batch>,
+  stats: Stats,
 }
 
 #[napi]
@@ -118,6 +120,7 @@ impl ProtocolWriter {
       live_ms: options.live_ms.into(),
       retain_ms: options.retain_ms.into(),
       pending: None,
+      stats: Stats::default(),
     }
   }
 
@@ -146,6 +149,7 @@ impl ProtocolWriter {
       let s = store::store();
       snapshot::collect(&s, clock::now_ms())
     };
+    self.stats.series = snap.series.len();
     self.writer.update(snap);
   }
 
@@ -228,6 +232,7 @@ impl ProtocolWriter {
       Next::Done if cut || !accepted.is_empty() => "more",
       Next::Done => "done",
     };
+    self.stats.refused = self.writer.refused().len();
     Ok(ApplyOutcome {
       next: next.to_owned(),
       unexpected,
@@ -235,6 +240,24 @@ impl ProtocolWriter {
       accepted,
       refused_families: self.writer.refused().len() as u32,
     })
+  }
+
+  /// Records one flush for the backend's own metrics (`selfMetrics`): its duration, and the
+  /// cause it failed with (a name `nameRedisFailure` gives), if it failed.
+  #[napi]
+  pub fn record_flush(&mut self, seconds: f64, cause: Option<String>) {
+    let cause = cause.map(|c| {
+      conn::Cause::ALL
+        .into_iter()
+        .find(|x| x.as_str() == c)
+        .unwrap_or(conn::Cause::Other)
+    });
+    self.stats.flushed(seconds, cause);
+  }
+
+  /// The counts the backend's own metrics are rendered from.
+  pub(crate) fn stats(&self) -> &Stats {
+    &self.stats
   }
 
   /// The commands of `close()` (name, then arguments): this process's heartbeat and gauges go.
