@@ -393,9 +393,6 @@ export declare function nameRedisFailure(code: string | undefined | null, messag
 /** Adds a page of summary sketch bins to a series. */
 export declare function pageAdd(family: number, index: number, window: number, negative: boolean, base: number, chunk: number, offset: number): void
 
-/** The common start of a prefix's keys (§3): `promsd:{<prefix>}:`. */
-export declare function protocolKeyBase(prefix: string): string
-
 /** Options of a [`ProtocolReader`]. */
 export interface ProtocolReaderOptions {
   /** Namespace (`[A-Za-z0-9_.:-]{1,64}`). */

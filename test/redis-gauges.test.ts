@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { renderRedis } from '../index';
+import { Gauge, RedisBackend, loadBackend, register, renderRedis } from '../index';
+import { getBackend } from '../backend/load';
 import { type RedisServer, spawnChild, startRedis, until, type Child } from './helpers/redis';
 
 // Gauges combine per aggregator over live processes only; a killed process's gauges drop out
@@ -103,5 +104,20 @@ describe('gauge aggregation across processes', () => {
     expect('g_only_one{k="v"}' in after).toBe(false);
     children[2].send('exit');
     expect(await children[2].exited).toBe(0);
+  });
+
+  it("max and min over a NaN give NaN, as prom-client's Math.max/Math.min do (not -Inf/+Inf)", async () => {
+    loadBackend(new RedisBackend({ url: redis.url, prefix: 'gauges-nan', flushIntervalMs: 10_000 }));
+    try {
+      new Gauge({ name: 'n_max', help: 'Max.', aggregator: 'max' }).set(Number.NaN);
+      new Gauge({ name: 'n_min', help: 'Min.', aggregator: 'min' }).set(Number.NaN);
+      await getBackend()?.flush();
+      expect(await renderRedis({ url: redis.url, prefix: 'gauges-nan' })).toBe(
+        '# HELP n_max Max.\n# TYPE n_max gauge\nn_max NaN\n\n# HELP n_min Min.\n# TYPE n_min gauge\nn_min NaN\n',
+      );
+    } finally {
+      await getBackend()?.close();
+      register.clear();
+    }
   });
 });

@@ -19,6 +19,7 @@ pub mod api;
 pub mod backend;
 pub mod backend_api;
 pub mod clock;
+pub mod combine;
 pub mod encoder;
 pub mod label_order;
 pub mod layout;

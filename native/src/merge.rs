@@ -140,8 +140,8 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
               vals[0] + r
             }
             Aggregator::First | Aggregator::Last => vals[0],
-            Aggregator::Min => vals[0].min(r),
-            Aggregator::Max => vals[0].max(r),
+            Aggregator::Min => crate::combine::min(vals[0], r),
+            Aggregator::Max => crate::combine::max(vals[0], r),
           };
         }
         Kind::Summary => {

@@ -51,12 +51,6 @@ pub fn protocol_scripts() -> ProtocolScripts {
   }
 }
 
-/// The common start of a prefix's keys (§3): `promsd:{<prefix>}:`.
-#[napi]
-pub fn protocol_key_base(prefix: String) -> String {
-  Keys::new(&prefix).base
-}
-
 /// What a `ProtocolWriter` needs to know about this process.
 #[napi(object)]
 pub struct ProtocolWriterOptions {

@@ -327,8 +327,8 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
           let vals = a.gauges.iter().map(|g| g.1);
           let v = match def.aggregator {
             Aggregator::Sum | Aggregator::PerProcess => vals.sum(),
-            Aggregator::Min => vals.fold(f64::INFINITY, f64::min),
-            Aggregator::Max => vals.fold(f64::NEG_INFINITY, f64::max),
+            Aggregator::Min => vals.fold(f64::INFINITY, crate::combine::min),
+            Aggregator::Max => vals.fold(f64::NEG_INFINITY, crate::combine::max),
             Aggregator::Average => vals.sum::<f64>() / a.gauges.len() as f64,
             Aggregator::Omit => {
               if a.gauges.len() != 1 {
