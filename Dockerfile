@@ -70,7 +70,6 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 # The addon as a clone builds it (the loader's first place, metrics/native.ts), not a platform package.
 COPY --from=build /src/native/*.node ./native/
-COPY --from=build /src/native/src/backend/*.lua ./native/src/backend/
 
 # Fail the image build, not the first container, if the addon cannot load here (missing
 # shared library, wrong libc). `promsd demo` writes FileSD targets to ./.promsd by default.
