@@ -81,6 +81,32 @@ const CASES = [
       rss: { title: 'rss added by that `require()`', target: null },
     },
   },
+  {
+    name: 'memory-churn',
+    id: 'memory-drop',
+    args: ['drop'],
+    procs: 3,
+    rows: {
+      value: {
+        title: 'rss growth, 100k counters created and dropped × 10 (round 10 − round 1)',
+        target: null,
+        limit: 5,
+      },
+    },
+  },
+  {
+    name: 'memory-churn',
+    id: 'memory-workers',
+    args: ['workers'],
+    procs: 3,
+    rows: {
+      value: {
+        title: 'rss growth, 1,000 worker threads that each create a counter and exit',
+        target: null,
+        limit: 10,
+      },
+    },
+  },
   { name: 'counter-inc', rows: { value: { title: 'unlabelled `counter.inc()`', target: null } } },
   { name: 'gauge-set', rows: { value: { title: '`gauge.set(v)`', target: null } } },
 ];

@@ -117,6 +117,23 @@ export interface FamilyShape {
 
 const SERIES_ADDR_INITIAL = 8;
 
+/**
+ * Frees a metric's native family once the JS object is unreachable. A metric that left every
+ * registry is still usable (prom-client lets it be re-registered, its values kept), so leaving
+ * the registries frees nothing; being collected does: the core drops the family (series, label
+ * arena, exemplars, pages) and hands back its shard slots for this thread's next series.
+ */
+const families = new FinalizationRegistry<number>((familyId) => {
+  // Batched: a GC often collects thousands of metrics at once; one core call releases them.
+  if (released.push(familyId) === 1) setImmediate(releaseFamilies);
+});
+const released: number[] = [];
+
+function releaseFamilies(): void {
+  const ids = released.splice(0);
+  shard().releaseRuns(native.familyReleaseMany(ids));
+}
+
 /** Base class of Counter, Gauge, Histogram and Summary. */
 export abstract class Metric<T extends string = string> {
   /** Metric name. */
@@ -227,6 +244,7 @@ export abstract class Metric<T extends string = string> {
       );
     }
     this.#registerAll(registers);
+    families.register(this, this.familyId);
   }
 
   /** Adds the metric to every registry, or (when one refuses it) to none. */

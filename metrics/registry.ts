@@ -59,6 +59,9 @@ export type ExpositionContentType = RegistryContentType | typeof PROTOBUF_CONTEN
 /** Id of the process-wide registry in the core (native/src/store.rs GLOBAL_REGISTRY). */
 const GLOBAL_ID = 0;
 
+/** Frees the core's registry of a collected `Registry` (only ids it allocated; never a `byId` view's). */
+const registries = new FinalizationRegistry<number>((id) => native.registryDrop(id));
+
 /**
  * A set of metrics exposed together (prom-client's `Registry`). The global registry (`register`)
  * is shared by every thread of the process: metrics of the same name registered in it from
@@ -124,9 +127,13 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
     return r;
   }
 
-  /** The core's id of this registry (allocated on first use). */
+  /** The core's id of this registry (allocated on first use; freed when this object is collected). */
   get id(): number {
-    return (this.#id ??= native.registryNew());
+    if (this.#id === undefined) {
+      this.#id = native.registryNew();
+      registries.register(this, this.#id);
+    }
+    return this.#id;
   }
 
   /** Content type `metrics()` produces. */

@@ -15,6 +15,8 @@ class Shard {
   /** Chunks by local index; `chunks[i]` has native id `chunkIds[i]`. */
   readonly chunks: Float64Array[] = [];
   readonly chunkIds: number[] = [];
+  /** Native chunk id → local index (for slots the core hands back). */
+  readonly #localOf = new Map<number, number>();
   #next = CHUNK_SLOTS; // forces a chunk on first allocation
   // Freed runs by length, reused before fresh slots (series removed by remove()/reset()).
   readonly #free = new Map<number, number[]>();
@@ -31,7 +33,9 @@ class Shard {
     if (reuse !== undefined) return reuse;
     if (this.#next + n > CHUNK_SLOTS) {
       const chunk = new Float64Array(new SharedArrayBuffer(CHUNK_SLOTS * 8));
-      this.chunkIds.push(native.chunkAttach(this.id, chunk));
+      const id = native.chunkAttach(this.id, chunk);
+      this.#localOf.set(id, this.chunks.length);
+      this.chunkIds.push(id);
       this.chunks.push(chunk);
       this.#next = 0;
     }
@@ -46,6 +50,17 @@ class Shard {
     let list = this.#free.get(n);
     if (list === undefined) this.#free.set(n, (list = []));
     list.push(addr);
+  }
+
+  /**
+   * Makes reusable the slots the core handed back for a dropped family (`familyRelease`):
+   * `[nativeChunk, offset, length]` triples. Runs of another shard's chunks are ignored.
+   */
+  releaseRuns(runs: readonly number[]): void {
+    for (let i = 0; i + 2 < runs.length; i += 3) {
+      const local = this.#localOf.get(runs[i]);
+      if (local !== undefined) this.free((local << CHUNK_SHIFT) | runs[i + 1], runs[i + 2]);
+    }
   }
 
   /** Native chunk id of an address. */

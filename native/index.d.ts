@@ -158,6 +158,20 @@ export interface FamilyOptions {
   nativeMinResetSeconds?: number
 }
 
+/**
+ * Forgets a family entirely and hands back the shard slots it held, as `[chunk, offset,
+ * length]` triples (native chunk ids), for the writing thread to reuse. Empty when it was
+ * already dropped. Called when the JS metric object is garbage-collected.
+ */
+export declare function familyRelease(family: number): Array<number>
+
+/**
+ * [`family_release`] for many families at once (one lock), as JS batches its finalizations;
+ * the triples of all of them, back to back. After a large batch the allocator is asked to
+ * return the freed pages (see [`return_free_memory`]).
+ */
+export declare function familyReleaseMany(families: Array<number>): Array<number>
+
 /** The merged values of one family, for `get()` and `getMetricsAsJSON()`. */
 export interface FamilySnapshot {
   /** Family name, as `get()` reports it. */
@@ -340,3 +354,14 @@ export declare function snapshotFamily(family: number, registry?: number | undef
 
 /** Merged values of a whole registry; `now` is the caller's clock (see [`EncodeRequest`]). */
 export declare function snapshotRegistry(registry: number, now?: number | undefined | null): Array<FamilySnapshot>
+
+/** How many families and registries the core holds now. */
+export declare function storeCounts(): StoreCounts
+
+/** How many families and registries the core holds (leak checks). */
+export interface StoreCounts {
+  /** Live metric families, every thread's. */
+  families: number
+  /** Live registries, the global one included. */
+  registries: number
+}

@@ -250,6 +250,75 @@ pub fn family_drop(family: u32) {
   store::store().drop_family(family);
 }
 
+/// Forgets a family entirely and hands back the shard slots it held, as `[chunk, offset,
+/// length]` triples (native chunk ids), for the writing thread to reuse. Empty when it was
+/// already dropped. Called when the JS metric object is garbage-collected.
+#[napi]
+pub fn family_release(family: u32) -> Vec<u32> {
+  store::store().release_family(family)
+}
+
+/// [`family_release`] for many families at once (one lock), as JS batches its finalizations;
+/// the triples of all of them, back to back. After a large batch the allocator is asked to
+/// return the freed pages (see [`return_free_memory`]).
+#[napi]
+pub fn family_release_many(families: Vec<u32>) -> Vec<u32> {
+  let runs = {
+    let mut s = store::store();
+    let mut runs = Vec::new();
+    for f in &families {
+      runs.extend(s.release_family(*f));
+    }
+    if families.len() >= TRIM_AFTER {
+      s.shrink_if_sparse();
+    }
+    runs
+  };
+  if families.len() >= TRIM_AFTER {
+    return_free_memory();
+  }
+  runs
+}
+
+/// Families released at once from which [`return_free_memory`] is worth its cost.
+const TRIM_AFTER: usize = 1024;
+
+/// Gives the pages freed inside glibc's heap back to the system. glibc returns only the top of
+/// its heap on `free`: a family's many small allocations (definition, label arena, registry
+/// index entries) freed among live ones stay in rss forever otherwise (issue 17: dropped
+/// metrics left their memory in rss even once freed). A no-op on other allocators.
+pub fn return_free_memory() {
+  #[cfg(all(target_os = "linux", target_env = "gnu"))]
+  {
+    extern "C" {
+      fn malloc_trim(pad: usize) -> i32;
+    }
+    // SAFETY: glibc's malloc_trim takes the allocator's own locks; no precondition.
+    unsafe {
+      malloc_trim(0);
+    }
+  }
+}
+
+/// How many families and registries the core holds (leak checks).
+#[napi(object)]
+pub struct StoreCounts {
+  /// Live metric families, every thread's.
+  pub families: u32,
+  /// Live registries, the global one included.
+  pub registries: u32,
+}
+
+/// How many families and registries the core holds now.
+#[napi]
+pub fn store_counts() -> StoreCounts {
+  let s = store::store();
+  StoreCounts {
+    families: s.family_count() as u32,
+    registries: s.registry_count() as u32,
+  }
+}
+
 /// Forgets every series of a family (`reset()`).
 #[napi]
 pub fn family_clear(family: u32) -> Result<()> {
@@ -341,7 +410,18 @@ pub fn registry_new() -> u32 {
 /// Frees a registry.
 #[napi]
 pub fn registry_drop(registry: u32) {
-  store::store().drop_registry(registry);
+  let members = {
+    let mut s = store::store();
+    let n = s.registry_families(registry).map_or(0, |f| f.len());
+    s.drop_registry(registry);
+    if n >= TRIM_AFTER {
+      s.shrink_if_sparse();
+    }
+    n
+  };
+  if members >= TRIM_AFTER {
+    return_free_memory();
+  }
 }
 
 /// Adds a family to a registry.
