@@ -82,6 +82,17 @@ const CASES = [
     },
   },
   {
+    name: 'scrape-block',
+    rows: {
+      median: {
+        title: 'creating a series during a 100k-series scrape: longest wait per scrape, median (other thread)',
+        target: null,
+        limit: 1,
+      },
+      max: { title: 'the same, longest over 3 s of back-to-back scrapes', target: null },
+    },
+  },
+  {
     name: 'memory-churn',
     id: 'memory-drop',
     args: ['drop'],

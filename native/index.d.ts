@@ -235,6 +235,9 @@ export declare const enum MetricType {
   Summary = 'summary',
 }
 
+/** The sequence number of the oldest scrape snapshot still being read, or the next one's. */
+export declare function oldestSnapshotReader(): number
+
 /** Adds a page of summary sketch bins to a series. */
 export declare function pageAdd(family: number, index: number, window: number, negative: boolean, base: number, chunk: number, offset: number): void
 
@@ -354,6 +357,12 @@ export declare function snapshotFamily(family: number, registry?: number | undef
 
 /** Merged values of a whole registry; `now` is the caller's clock (see [`EncodeRequest`]). */
 export declare function snapshotRegistry(registry: number, now?: number | undefined | null): Array<FamilySnapshot>
+
+/**
+ * The sequence number the next scrape snapshot gets: record it when freeing a series' slots,
+ * reuse them once [`oldest_snapshot_reader`] reaches it (see `store::snapshot_seq`).
+ */
+export declare function snapshotSeq(): number
 
 /** How many families and registries the core holds now. */
 export declare function storeCounts(): StoreCounts

@@ -154,7 +154,12 @@ pub fn shard_open(env: Env, realm: Option<Unknown>) -> Result<u32> {
     VM_SHARDS.with(|v| v.borrow_mut().push(shard));
   }
   drop(s);
-  env.add_env_cleanup_hook(shard, |shard| store::store().retire_shard(shard))?;
+  env.add_env_cleanup_hook(shard, |shard| {
+    // Scrapes reading a snapshot outside the store lock may still hold this shard's chunk
+    // pointers: wait for them before the memory goes.
+    let _readers = store::chunk_teardown();
+    store::store().retire_shard(shard)
+  })?;
   Ok(shard)
 }
 
@@ -298,6 +303,19 @@ pub fn return_free_memory() {
       malloc_trim(0);
     }
   }
+}
+
+/// The sequence number the next scrape snapshot gets: record it when freeing a series' slots,
+/// reuse them once [`oldest_snapshot_reader`] reaches it (see `store::snapshot_seq`).
+#[napi]
+pub fn snapshot_seq() -> f64 {
+  store::snapshot_seq() as f64
+}
+
+/// The sequence number of the oldest scrape snapshot still being read, or the next one's.
+#[napi]
+pub fn oldest_snapshot_reader() -> f64 {
+  store::oldest_reader() as f64
 }
 
 /// How many families and registries the core holds (leak checks).
@@ -448,8 +466,9 @@ fn pairs(flat: &[String]) -> Vec<(String, String)> {
 /// The protobuf exposition of a registry.
 fn encode_protobuf_now(req: &EncodeRequest) -> std::result::Result<Vec<u8>, String> {
   let defaults = pairs(&req.default_labels);
-  let s = store::store();
-  let families = merge::merge_registry(&s, req.registry, req.only.as_deref(), now_ms())?;
+  let _chunks = store::chunk_readers();
+  let snap = store::store().snapshot(req.registry, req.only.as_deref())?;
+  let families = merge::merge_registry(&snap.store, req.registry, None, now_ms())?;
   let opts = EncodeOptions {
     format: Format::Text,
     default_labels: &defaults,
@@ -464,11 +483,14 @@ fn encode_now(req: &EncodeRequest) -> std::result::Result<String, String> {
     return Err("the protobuf format is binary: use encodeBuffer".into());
   }
   let defaults = pairs(&req.default_labels);
-  let s = store::store();
+  // The store lock is held only while the registry is copied; merging and encoding read the
+  // copy, so creating a series during a large scrape waits for the copy, not the encode.
+  let _chunks = store::chunk_readers();
+  let snap = store::store().snapshot(req.registry, req.only.as_deref())?;
   let families = merge::merge_registry(
-    &s,
+    &snap.store,
     req.registry,
-    req.only.as_deref(),
+    None,
     req.now_ms.unwrap_or_else(now_ms),
   )?;
   let opts = EncodeOptions {

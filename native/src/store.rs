@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use crate::layout::PAGE_BINS;
 
@@ -295,7 +295,7 @@ pub struct Series {
 }
 
 /// One JS metric object's family.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Family {
   /// Definition.
   pub def: FamilyDef,
@@ -355,20 +355,24 @@ impl Family {
   }
 }
 
+#[derive(Clone)]
 struct Chunk {
   ptr: *const f64,
   len: usize,
   shard: u32,
-  /// Set once the owning thread is gone: the values were copied here.
-  owned: Option<Box<[f64]>>,
+  /// Set once the owning thread is gone: the values were copied here (shared with the
+  /// snapshots scrapes read, see [`Store::snapshot`]).
+  owned: Option<std::sync::Arc<[f64]>>,
 }
 
-// SAFETY: the pointer is only dereferenced for reads while the store lock is held, and it
-// stays valid while the owning JS environment lives (the store holds a reference to the
-// typed array); on environment teardown the values are copied into `owned` before V8 can
-// free the buffer.
+// SAFETY: the pointer is only dereferenced for reads while the store lock is held, or by the
+// reader of a snapshot who holds `chunk_readers()`; it stays valid while the owning JS
+// environment lives (the store holds a reference to the typed array); on environment teardown
+// (which first takes `chunk_teardown()`, waiting for snapshot readers) the values are copied
+// out before V8 can free the buffer.
 unsafe impl Send for Chunk {}
 
+#[derive(Clone)]
 struct Shard {
   alive: bool,
 }
@@ -500,6 +504,115 @@ pub fn store() -> MutexGuard<'static, Store> {
   m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Held (shared) by every reader of a [`Store::snapshot`] while it reads slots outside the store
+/// lock, and (exclusive) by a thread's environment teardown before its chunks go: a snapshot's
+/// chunk pointers stay valid as long as its reader holds this. Writers never take it.
+static CHUNK_READERS: RwLock<()> = RwLock::new(());
+
+/// For a scrape: hold this, then take a [`Store::snapshot`] under the store lock, then read it
+/// with the lock released.
+pub fn chunk_readers() -> RwLockReadGuard<'static, ()> {
+  CHUNK_READERS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// For a thread's environment teardown (see [`chunk_readers`]): waits for running scrapes.
+pub fn chunk_teardown() -> RwLockWriteGuard<'static, ()> {
+  CHUNK_READERS.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sequence number the next snapshot gets.
+static NEXT_SNAPSHOT: AtomicU64 = AtomicU64::new(1);
+/// Sequence numbers of the snapshots being read (see [`oldest_reader`]).
+static READING: Mutex<BTreeMap<u64, ()>> = Mutex::new(BTreeMap::new());
+
+/// A registered reader of a snapshot; dropping it ends the read.
+pub struct SnapshotRead(u64);
+
+impl SnapshotRead {
+  fn start() -> SnapshotRead {
+    let mut r = READING.lock().unwrap_or_else(|e| e.into_inner());
+    let seq = NEXT_SNAPSHOT.fetch_add(1, Ordering::SeqCst);
+    r.insert(seq, ());
+    SnapshotRead(seq)
+  }
+}
+
+impl Drop for SnapshotRead {
+  fn drop(&mut self) {
+    READING
+      .lock()
+      .unwrap_or_else(|e| e.into_inner())
+      .remove(&self.0);
+  }
+}
+
+/// The sequence number the next snapshot will get. A thread freeing a series' slots records it:
+/// the slots may be zeroed and reused once [`oldest_reader`] reaches it, i.e. once every
+/// snapshot that could still show the old series has been read (else a scrape running while
+/// `remove()` ran could show the old labels with a zero or with the next series' values).
+pub fn snapshot_seq() -> u64 {
+  let _r = READING.lock().unwrap_or_else(|e| e.into_inner());
+  NEXT_SNAPSHOT.load(Ordering::SeqCst)
+}
+
+/// The sequence number of the oldest snapshot still being read, or the next one's.
+pub fn oldest_reader() -> u64 {
+  let r = READING.lock().unwrap_or_else(|e| e.into_inner());
+  r.keys()
+    .next()
+    .copied()
+    .unwrap_or_else(|| NEXT_SNAPSHOT.load(Ordering::SeqCst))
+}
+
+/// A consistent copy of what a scrape of one registry reads, taken under the store lock and
+/// read without it (issue 17: the lock was held for a whole merge and encode, 9 ms at 100k
+/// series, and every series creation waited). See docs/ARCHITECTURE.md "Scrapes and writers".
+pub struct Snapshot {
+  /// The copy: the registry's families (all, or those named `only`), every chunk's pointer
+  /// and the shards' liveness; readable with the ordinary `&Store` functions.
+  pub store: Store,
+  _read: SnapshotRead,
+}
+
+impl Store {
+  /// Copies registry `registry` (only its families named `only`, when given) for a reader that
+  /// holds [`chunk_readers`]. Costs a copy of the families' series tables and label arenas
+  /// (bulk copies, no per-series work), not their merge and encoding.
+  pub fn snapshot(&self, registry: u32, only: Option<&str>) -> StoreResult<Snapshot> {
+    let reg = self.registry(registry)?;
+    let ids: Vec<u32> = match only {
+      Some(n) => reg.by_name.get(n).cloned().unwrap_or_default(),
+      None => reg.order.values().copied().collect(),
+    };
+    let mut copy = Store {
+      chunks: self.chunks.clone(),
+      shards: self.shards.clone(),
+      families: HashMap::with_capacity(ids.len()),
+      next_family: 0,
+      registries: HashMap::new(),
+      next_registry: 0,
+    };
+    let mut order = BTreeMap::new();
+    for (seq, id) in ids.into_iter().enumerate() {
+      if let Some(f) = self.families.get(&id) {
+        copy.families.insert(id, f.clone());
+        order.insert(seq as u64, id);
+      }
+    }
+    copy.registries.insert(
+      registry,
+      Registry {
+        order,
+        ..Default::default()
+      },
+    );
+    Ok(Snapshot {
+      store: copy,
+      _read: SnapshotRead::start(),
+    })
+  }
+}
+
 impl Store {
   /// A new shard for a JS thread.
   pub fn new_shard(&mut self) -> u32 {
@@ -580,7 +693,7 @@ impl Store {
       need += f.live().count() * f.def.slots_per_series();
       need += f.pages.values().map(Vec::len).sum::<usize>() * PAGE_BINS;
     }
-    let mut copy = vec![0f64; need].into_boxed_slice();
+    let mut copy = vec![0f64; need];
     let new_chunk = self.chunks.len() as u32;
     let Store {
       chunks, families, ..
@@ -617,6 +730,7 @@ impl Store {
       c.owned = None;
     }
     if need > 0 {
+      let copy: std::sync::Arc<[f64]> = copy.into();
       self.chunks.push(Chunk {
         ptr: copy.as_ptr(),
         len: copy.len(),
