@@ -26,7 +26,7 @@ import { median, RUNS } from './lib.mjs';
 const CASES = [
   { name: 'counter-labels', rows: { value: { title: 'labelled `counter.inc({method, status}, 1)`', target: 8 } } },
   { name: 'counter-child', rows: { value: { title: 'cached child `labels(...).inc()`', target: 30 } } },
-  { name: 'histogram-observe', rows: { value: { title: '`histogram.observe(v)`, default buckets', target: 10 } } },
+  { name: 'histogram-observe', rows: { value: { title: '`histogram.observe(v)`, default buckets', target: 15 } } },
   { name: 'scrape-counters', rows: { value: { title: '`register.metrics()`, 100k counter series', target: 8 } } },
   { name: 'scrape-histograms', rows: { value: { title: '`register.metrics()`, 10k histogram series', target: 5 } } },
   {
@@ -118,7 +118,9 @@ const CASES = [
       },
     },
   },
-  { name: 'counter-inc', rows: { value: { title: 'unlabelled `counter.inc()`', target: null } } },
+  { name: 'counter-inc', rows: { value: { title: 'unlabelled `counter.inc()`', target: 1 } } },
+  { name: 'histogram-timer', rows: { value: { title: '`histogram.startTimer()` + end', target: 5 } } },
+  { name: 'summary-observe', rows: { value: { title: '`summary.observe(v)`, default percentiles', target: 25 } } },
   { name: 'gauge-set', rows: { value: { title: '`gauge.set(v)`', target: null } } },
 ];
 const LIBS = ['prom-client', 'promsd'];
