@@ -9,10 +9,11 @@
 //! ```
 //!
 //! Writers never take the lock: a series is registered here once, when JS first creates it,
-//! and every later update is a plain store into the shard. Readers (the encoder, a future
-//! flusher) take the lock, read slots with relaxed atomic loads, and sum across shards.
-//! When a thread's environment is torn down its chunks are copied into memory owned here,
-//! so a finished worker's counters keep counting in the totals.
+//! and every later update is a plain store into the shard. Readers read slots with relaxed
+//! atomic loads and sum across shards: a scrape takes the lock only to copy its registry
+//! ([`Store::snapshot`]) and merges the copy without it; `get()` and the flusher read under it.
+//! When a thread's environment is torn down its readable series are copied into memory owned
+//! here, so a finished worker's counters keep counting in the totals.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
