@@ -37,6 +37,13 @@ const CASES = [
       rss: { title: 'memory per counter series, rss delta (heap + native)', target: 3.5 },
     },
   },
+  {
+    name: 'memory-histograms',
+    procs: RUNS,
+    rows: {
+      rss: { title: 'memory per histogram series (default buckets), rss delta (heap + native)', target: 3 },
+    },
+  },
   ...[
     ['1k', '1000'],
     ['10k', '10000'],

@@ -144,6 +144,7 @@ pub fn shard_open(env: Env, realm: Option<Unknown>) -> Result<u32> {
     }
     None => false,
   };
+  trim_after_teardown();
   let mut s = store::store();
   let shard = s.new_shard();
   let earlier = VM_SHARDS.with(|v| std::mem::take(&mut *v.borrow_mut()));
@@ -158,9 +159,23 @@ pub fn shard_open(env: Env, realm: Option<Unknown>) -> Result<u32> {
     // Scrapes reading a snapshot outside the store lock may still hold this shard's chunk
     // pointers: wait for them before the memory goes.
     let _readers = store::chunk_teardown();
-    store::store().retire_shard(shard)
+    store::store().retire_shard(shard);
+    TORN_DOWN.store(true, std::sync::atomic::Ordering::Relaxed);
   })?;
   Ok(shard)
+}
+
+/// Set when a thread's environment was torn down since the last [`trim_after_teardown`].
+static TORN_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// After a worker thread ended, the memory its isolate freed sits in glibc's per-thread arenas
+/// (rss grew 1.5–10 MB per 1,000 exited workers depending on which arenas the next threads
+/// reused): the next thread start or scrape returns it (the hook itself runs before the isolate
+/// is freed, too early).
+fn trim_after_teardown() {
+  if TORN_DOWN.swap(false, std::sync::atomic::Ordering::Relaxed) {
+    return_free_memory();
+  }
 }
 
 thread_local! {
@@ -516,6 +531,7 @@ impl Task for EncodeTask {
   type JsValue = Exposition;
 
   fn compute(&mut self) -> Result<Exposition> {
+    trim_after_teardown();
     let text = encode_now(&self.req).map_err(err)?;
     // Checked here, on the pool thread, so that the JS thread only copies.
     let ascii = text.is_ascii();
@@ -591,6 +607,7 @@ impl Task for EncodeBufferTask {
   type JsValue = Buffer;
 
   fn compute(&mut self) -> Result<Vec<u8>> {
+    trim_after_teardown();
     let bytes = if self.req.protobuf == Some(true) {
       encode_protobuf_now(&self.req).map_err(err)?
     } else {
