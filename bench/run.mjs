@@ -28,6 +28,12 @@ const CASES = [
   { name: 'counter-child', rows: { value: { title: 'cached child `labels(...).inc()`', target: 40 } } },
   { name: 'histogram-observe', rows: { value: { title: '`histogram.observe(v)`, default buckets', target: 15 } } },
   { name: 'scrape-counters', rows: { value: { title: '`register.metrics()`, 100k counter series', target: 8 } } },
+  {
+    name: 'scrape-mainthread',
+    rows: {
+      value: { title: '`register.metrics()` main-thread time, 100k counter series', target: null, limit: 1.5 },
+    },
+  },
   { name: 'scrape-histograms', rows: { value: { title: '`register.metrics()`, 10k histogram series', target: 5 } } },
   {
     name: 'memory-counters',
