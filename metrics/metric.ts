@@ -124,8 +124,9 @@ const SERIES_ADDR_INITIAL = 8;
  * arena, exemplars, pages) and hands back its shard slots for this thread's next series.
  */
 const families = new FinalizationRegistry<number>((familyId) => {
-  // Batched: a GC often collects thousands of metrics at once; one core call releases them.
-  if (released.push(familyId) === 1) setImmediate(releaseFamilies);
+  // Batched: a GC often collects thousands of metrics at once; one core call releases them, after
+  // this turn's callbacks (a microtask where a vm context has no setImmediate).
+  if (released.push(familyId) === 1) (globalThis.setImmediate ?? queueMicrotask)(releaseFamilies);
 });
 const released: number[] = [];
 
