@@ -76,14 +76,12 @@ export class Gauge<T extends string = string> extends Metric<T> {
 
   /** Starts a timer; the returned function sets the gauge to the elapsed seconds and returns them. */
   startTimer(labels?: LabelValues<T>): (endLabels?: LabelValues<T>) => number {
-    const start = process.hrtime.bigint();
-    return (endLabels?: LabelValues<T>) => {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const all = labels || endLabels ? { ...labels, ...endLabels } : undefined;
-      if (all === undefined) this.set(seconds);
-      else this.set(all as LabelValues<T>, seconds);
-      return seconds;
-    };
+    return this.timer(labels);
+  }
+
+  protected override timed(labels: object | undefined, seconds: number): void {
+    if (labels === undefined) this.set(seconds);
+    else this.set(labels as LabelValues<T>, seconds);
   }
 
   /** A child bound to one label set. */

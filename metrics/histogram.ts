@@ -165,17 +165,15 @@ export class Histogram<T extends string = string> extends Metric<T> {
     labels?: LabelValues<T>,
     exemplarLabels?: LabelValues<string>,
   ): (endLabels?: LabelValues<T>, endExemplarLabels?: LabelValues<string>) => number {
-    const start = process.hrtime.bigint();
-    return (endLabels?: LabelValues<T>, endExemplarLabels?: LabelValues<string>) => {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const all = labels || endLabels ? ({ ...labels, ...endLabels } as LabelValues<T>) : undefined;
-      // As prom-client: the start's and the end's exemplar labels, merged.
-      if (this.enableExemplars)
-        this.observe({ labels: all, value: seconds, exemplarLabels: { ...exemplarLabels, ...endExemplarLabels } });
-      else if (all === undefined) this.observe(seconds);
-      else this.observe(all, seconds);
-      return seconds;
-    };
+    return this.timer(labels, exemplarLabels);
+  }
+
+  protected override timed(labels: object | undefined, seconds: number, startEx?: object, endEx?: object): void {
+    const all = labels as LabelValues<T> | undefined;
+    // As prom-client: the start's and the end's exemplar labels, merged.
+    if (this.enableExemplars) this.observe({ labels: all, value: seconds, exemplarLabels: { ...startEx, ...endEx } });
+    else if (all === undefined) this.observe(seconds);
+    else this.observe(all, seconds);
   }
 
   /** A child bound to one label set. */

@@ -117,6 +117,24 @@ export interface FamilyShape {
 
 const SERIES_ADDR_INITIAL = 8;
 
+/**
+ * Frees a metric's native family once the JS object is unreachable. A metric that left every
+ * registry is still usable (prom-client lets it be re-registered, its values kept), so leaving
+ * the registries frees nothing; being collected does: the core drops the family (series, label
+ * arena, exemplars, pages) and hands back its shard slots for this thread's next series.
+ */
+const families = new FinalizationRegistry<number>((familyId) => {
+  // Batched: a GC often collects thousands of metrics at once; one core call releases them, after
+  // this turn's callbacks (a microtask where a vm context has no setImmediate).
+  if (released.push(familyId) === 1) (globalThis.setImmediate ?? queueMicrotask)(releaseFamilies);
+});
+const released: number[] = [];
+
+function releaseFamilies(): void {
+  const ids = released.splice(0);
+  shard().releaseRuns(native.familyReleaseMany(ids));
+}
+
 /** Base class of Counter, Gauge, Histogram and Summary. */
 export abstract class Metric<T extends string = string> {
   /** Metric name. */
@@ -148,6 +166,9 @@ export abstract class Metric<T extends string = string> {
   protected addrs = new Int32Array(SERIES_ADDR_INITIAL);
   /** Series index of the unlabelled series, or -1. */
   protected index0 = -1;
+  /** Chunk and offset of the unlabelled series while it exists (the unlabelled hot paths). */
+  protected c0: Float64Array | undefined = undefined;
+  protected o0 = 0;
   /** Bumped whenever series are removed, so cached children re-resolve. */
   protected generation = 0;
   /** Native family id. */
@@ -227,6 +248,7 @@ export abstract class Metric<T extends string = string> {
       );
     }
     this.#registerAll(registers);
+    families.register(this, this.familyId);
   }
 
   /** Adds the metric to every registry, or (when one refuses it) to none. */
@@ -284,7 +306,12 @@ export abstract class Metric<T extends string = string> {
     const raw = labels as Record<string, unknown>;
     const values = labelValuesOf(this.what, this.labelNames, raw, this.strict);
     if (values.length === 0) {
-      if (this.index0 < 0) this.index0 = this.createSeries(values);
+      if (this.index0 < 0) {
+        this.index0 = this.createSeries(values);
+        const addr = this.addrs[this.index0];
+        this.c0 = this.chunks[addr >>> CHUNK_SHIFT];
+        this.o0 = addr & CHUNK_MASK;
+      }
       return this.index0;
     }
     let index = find(this.tree, values);
@@ -391,8 +418,10 @@ export abstract class Metric<T extends string = string> {
     const values = labelValuesOf(this.what, this.labelNames, raw, this.strict);
     const index = values.length === 0 ? (this.index0 >= 0 ? this.index0 : undefined) : find(this.tree, values);
     if (index === undefined) return;
-    if (values.length === 0) this.index0 = -1;
-    else removeFromTree(this.tree, values);
+    if (values.length === 0) {
+      this.index0 = -1;
+      this.c0 = undefined;
+    } else removeFromTree(this.tree, values);
     this.release(index);
   }
 
@@ -410,6 +439,7 @@ export abstract class Metric<T extends string = string> {
     if (this.index0 >= 0) seen.add(this.index0);
     this.tree.clear();
     this.index0 = -1;
+    this.c0 = undefined;
     for (const index of seen) this.release(index, false);
     // The core's familyClear empties its series table, and it only accepts a new index that is
     // free and at most one past its end: number series densely from 0 again.
@@ -478,6 +508,25 @@ export abstract class Metric<T extends string = string> {
   /** Sends the exemplar of one update (labels from `exemplarLabelsOf`) to the core. */
   protected setExemplar(labels: object | undefined, slot: number, flat: string[], value: number): void {
     native.exemplarSet(this.familyId, this.seriesIndex(labels), slot, flat, value, Date.now() / 1000);
+  }
+
+  /**
+   * The one `startTimer` (histograms, summaries, gauges): the returned function records the
+   * elapsed seconds through `timed` and returns them. `performance.now()` (a double, no
+   * allocation) rather than two `process.hrtime.bigint()` BigInts.
+   */
+  protected timer(labels: object | undefined, startExtra?: object): (endLabels?: object, endExtra?: object) => number {
+    const start = performance.now();
+    return (endLabels?: object, endExtra?: object) => {
+      const seconds = (performance.now() - start) / 1000;
+      this.timed(labels || endLabels ? { ...labels, ...endLabels } : undefined, seconds, startExtra, endExtra);
+      return seconds;
+    };
+  }
+
+  /** Records a timer's seconds (types with `startTimer` override it). */
+  protected timed(_labels: object | undefined, _seconds: number, _startExtra?: object, _endExtra?: object): void {
+    throw new TypeError(`${this.what}: no timer`);
   }
 
   /** Runs the collect callback, if any. */

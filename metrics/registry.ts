@@ -81,6 +81,9 @@ export interface Exposition {
   fallback?: string;
 }
 
+/** Frees the core's registry of a collected `Registry` (only ids it allocated; never a `byId` view's). */
+const registries = new FinalizationRegistry<number>((id) => native.registryDrop(id));
+
 /**
  * A set of metrics exposed together (prom-client's `Registry`). The global registry (`register`)
  * is shared by every thread of the process: metrics of the same name registered in it from
@@ -146,9 +149,13 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
     return r;
   }
 
-  /** The core's id of this registry (allocated on first use). */
+  /** The core's id of this registry (allocated on first use; freed when this object is collected). */
   get id(): number {
-    return (this.#id ??= native.registryNew());
+    if (this.#id === undefined) {
+      this.#id = native.registryNew();
+      registries.register(this, this.#id);
+    }
+    return this.#id;
   }
 
   /** Content type `metrics()` produces. */
@@ -288,17 +295,17 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
     const contentType = options?.contentType === undefined ? this.#contentType : checkContentType(options.contentType);
     await this.#collect();
     const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
-    if (this.id === GLOBAL_ID) {
-      // The global registry's one path: the core says whether it is the aggregate of every
-      // process (a backend is open in this process, whichever thread loaded it) or the local view.
-      return (await this.exposition({ contentType, collect: false })).body.toString('utf8');
-    }
-    const text = await native.encode({
+    // One path for every registry: the core says whether the global registry is the aggregate
+    // of every process (a backend is open in this process, whichever thread loaded it) or the
+    // local view. The answer comes as a string (a large ASCII one is external: not copied).
+    const r = await native.routeRender({
       registry: this.id,
-      openMetrics,
+      format: FORMAT_OF[contentType],
       defaultLabels: this.#defaultLabelsFlat,
       nowMs: Date.now(),
+      asText: true,
     });
+    const text = r.text ?? r.body.toString('utf8');
     return this.#withCollectors(text, openMetrics);
   }
 

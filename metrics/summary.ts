@@ -244,14 +244,11 @@ export class Summary<T extends string = string> extends Metric<T> {
 
   /** Starts a timer; the returned function observes the elapsed seconds and returns them. */
   startTimer(labels?: LabelValues<T>): (endLabels?: LabelValues<T>) => number {
-    const start = process.hrtime.bigint();
-    return (endLabels?: LabelValues<T>) => {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const all = labels || endLabels ? ({ ...labels, ...endLabels } as LabelValues<T>) : undefined;
-      if (all === undefined) this.observe(seconds);
-      else this.observe(all, seconds);
-      return seconds;
-    };
+    return this.timer(labels);
+  }
+
+  protected override timed(labels: object | undefined, seconds: number): void {
+    this.#observe(labels, seconds);
   }
 
   /** A child bound to one label set. */

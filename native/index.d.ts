@@ -304,6 +304,20 @@ export interface FamilyOptions {
   nativeMinResetSeconds?: number
 }
 
+/**
+ * Forgets a family entirely and hands back the shard slots it held, as `[chunk, offset,
+ * length]` triples (native chunk ids), for the writing thread to reuse. Empty when it was
+ * already dropped. Called when the JS metric object is garbage-collected.
+ */
+export declare function familyRelease(family: number): Array<number>
+
+/**
+ * [`family_release`] for many families at once (one lock), as JS batches its finalizations;
+ * the triples of all of them, back to back. After a large batch the allocator is asked to
+ * return the freed pages (see [`return_free_memory`]).
+ */
+export declare function familyReleaseMany(families: Array<number>): Array<number>
+
 /** The merged values of one family, for `get()` and `getMetricsAsJSON()`. */
 export interface FamilySnapshot {
   /** Family name, as `get()` reports it. */
@@ -389,6 +403,9 @@ export interface NamedFailure {
  * detail of a timeout.
  */
 export declare function nameRedisFailure(code: string | undefined | null, message: string, tls: boolean, timeoutMs: number): NamedFailure
+
+/** The sequence number of the oldest scrape snapshot still being read, or the next one's. */
+export declare function oldestSnapshotReader(): number
 
 /** Adds a page of summary sketch bins to a series. */
 export declare function pageAdd(family: number, index: number, window: number, negative: boolean, base: number, chunk: number, offset: number): void
@@ -571,6 +588,11 @@ export interface RouteRequest {
    * `fallback` instead of rejecting (what servers do).
    */
   fallback?: boolean
+  /**
+   * Answer in `text` (a JS string; V8 keeps a large ASCII one as an external string instead of
+   * copying it) rather than in `body`: what `metrics()` returns. Not with `gzip` or protobuf.
+   */
+  asText?: boolean
 }
 
 /** What a scrape got. */
@@ -583,6 +605,8 @@ export interface RouteResult {
   aggregate: boolean
   /** Why the aggregate could not be read, when `body` is this process's own series instead. */
   fallback?: string
+  /** The exposition as a string, when asked (`asText`); `body` is then empty. */
+  text?: string
 }
 
 /**
@@ -632,3 +656,20 @@ export declare function snapshotFamily(family: number, registry?: number | undef
 
 /** Merged values of a whole registry; `now` is the caller's clock (see [`EncodeRequest`]). */
 export declare function snapshotRegistry(registry: number, now?: number | undefined | null): Array<FamilySnapshot>
+
+/**
+ * The sequence number the next scrape snapshot gets: record it when freeing a series' slots,
+ * reuse them once [`oldest_snapshot_reader`] reaches it (see `store::snapshot_seq`).
+ */
+export declare function snapshotSeq(): number
+
+/** How many families and registries the core holds now. */
+export declare function storeCounts(): StoreCounts
+
+/** How many families and registries the core holds (leak checks). */
+export interface StoreCounts {
+  /** Live metric families, every thread's. */
+  families: number
+  /** Live registries, the global one included. */
+  registries: number
+}

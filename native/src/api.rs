@@ -144,6 +144,7 @@ pub fn shard_open(env: Env, realm: Option<Unknown>) -> Result<u32> {
     }
     None => false,
   };
+  trim_after_teardown();
   let mut s = store::store();
   let shard = s.new_shard();
   let earlier = VM_SHARDS.with(|v| std::mem::take(&mut *v.borrow_mut()));
@@ -154,8 +155,27 @@ pub fn shard_open(env: Env, realm: Option<Unknown>) -> Result<u32> {
     VM_SHARDS.with(|v| v.borrow_mut().push(shard));
   }
   drop(s);
-  env.add_env_cleanup_hook(shard, |shard| store::store().retire_shard(shard))?;
+  env.add_env_cleanup_hook(shard, |shard| {
+    // Scrapes reading a snapshot outside the store lock may still hold this shard's chunk
+    // pointers: wait for them before the memory goes.
+    let _readers = store::chunk_teardown();
+    store::store().retire_shard(shard);
+    TORN_DOWN.store(true, std::sync::atomic::Ordering::Relaxed);
+  })?;
   Ok(shard)
+}
+
+/// Set when a thread's environment was torn down since the last [`trim_after_teardown`].
+static TORN_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// After a worker thread ended, the memory its isolate freed sits in glibc's per-thread arenas
+/// (rss grew 1.5–10 MB per 1,000 exited workers depending on which arenas the next threads
+/// reused): the next thread start or scrape returns it (the hook itself runs before the isolate
+/// is freed, too early).
+fn trim_after_teardown() {
+  if TORN_DOWN.swap(false, std::sync::atomic::Ordering::Relaxed) {
+    return_free_memory();
+  }
 }
 
 thread_local! {
@@ -250,6 +270,88 @@ pub fn family_drop(family: u32) {
   store::store().drop_family(family);
 }
 
+/// Forgets a family entirely and hands back the shard slots it held, as `[chunk, offset,
+/// length]` triples (native chunk ids), for the writing thread to reuse. Empty when it was
+/// already dropped. Called when the JS metric object is garbage-collected.
+#[napi]
+pub fn family_release(family: u32) -> Vec<u32> {
+  store::store().release_family(family)
+}
+
+/// [`family_release`] for many families at once (one lock), as JS batches its finalizations;
+/// the triples of all of them, back to back. After a large batch the allocator is asked to
+/// return the freed pages (see [`return_free_memory`]).
+#[napi]
+pub fn family_release_many(families: Vec<u32>) -> Vec<u32> {
+  let runs = {
+    let mut s = store::store();
+    let mut runs = Vec::new();
+    for f in &families {
+      runs.extend(s.release_family(*f));
+    }
+    if families.len() >= TRIM_AFTER {
+      s.shrink_if_sparse();
+    }
+    runs
+  };
+  if families.len() >= TRIM_AFTER {
+    return_free_memory();
+  }
+  runs
+}
+
+/// Families released at once from which [`return_free_memory`] is worth its cost.
+const TRIM_AFTER: usize = 1024;
+
+/// Gives the pages freed inside glibc's heap back to the system. glibc returns only the top of
+/// its heap on `free`: a family's many small allocations (definition, label arena, registry
+/// index entries) freed among live ones stay in rss forever otherwise (issue 17: dropped
+/// metrics left their memory in rss even once freed). A no-op on other allocators.
+pub fn return_free_memory() {
+  #[cfg(all(target_os = "linux", target_env = "gnu"))]
+  {
+    extern "C" {
+      fn malloc_trim(pad: usize) -> i32;
+    }
+    // SAFETY: glibc's malloc_trim takes the allocator's own locks; no precondition.
+    unsafe {
+      malloc_trim(0);
+    }
+  }
+}
+
+/// The sequence number the next scrape snapshot gets: record it when freeing a series' slots,
+/// reuse them once [`oldest_snapshot_reader`] reaches it (see `store::snapshot_seq`).
+#[napi]
+pub fn snapshot_seq() -> f64 {
+  store::snapshot_seq() as f64
+}
+
+/// The sequence number of the oldest scrape snapshot still being read, or the next one's.
+#[napi]
+pub fn oldest_snapshot_reader() -> f64 {
+  store::oldest_reader() as f64
+}
+
+/// How many families and registries the core holds (leak checks).
+#[napi(object)]
+pub struct StoreCounts {
+  /// Live metric families, every thread's.
+  pub families: u32,
+  /// Live registries, the global one included.
+  pub registries: u32,
+}
+
+/// How many families and registries the core holds now.
+#[napi]
+pub fn store_counts() -> StoreCounts {
+  let s = store::store();
+  StoreCounts {
+    families: s.family_count() as u32,
+    registries: s.registry_count() as u32,
+  }
+}
+
 /// Forgets every series of a family (`reset()`).
 #[napi]
 pub fn family_clear(family: u32) -> Result<()> {
@@ -341,7 +443,18 @@ pub fn registry_new() -> u32 {
 /// Frees a registry.
 #[napi]
 pub fn registry_drop(registry: u32) {
-  store::store().drop_registry(registry);
+  let members = {
+    let mut s = store::store();
+    let n = s.registry_families(registry).map_or(0, |f| f.len());
+    s.drop_registry(registry);
+    if n >= TRIM_AFTER {
+      s.shrink_if_sparse();
+    }
+    n
+  };
+  if members >= TRIM_AFTER {
+    return_free_memory();
+  }
 }
 
 /// Adds a family to a registry.
@@ -368,8 +481,9 @@ fn pairs(flat: &[String]) -> Vec<(String, String)> {
 /// The protobuf exposition of a registry.
 pub(crate) fn encode_protobuf_now(req: &EncodeRequest) -> std::result::Result<Vec<u8>, String> {
   let defaults = pairs(&req.default_labels);
-  let s = store::store();
-  let families = merge::merge_registry(&s, req.registry, req.only.as_deref(), now_ms())?;
+  let _chunks = store::chunk_readers();
+  let snap = store::store().snapshot(req.registry, req.only.as_deref())?;
+  let families = merge::merge_registry(&snap.store, req.registry, None, now_ms())?;
   let opts = EncodeOptions {
     format: Format::Text,
     default_labels: &defaults,
@@ -385,11 +499,14 @@ pub(crate) fn encode_now(req: &EncodeRequest) -> std::result::Result<String, Str
     return Err("the protobuf format is binary: use encodeBuffer".into());
   }
   let defaults = pairs(&req.default_labels);
-  let s = store::store();
+  // The store lock is held only while the registry is copied; merging and encoding read the
+  // copy, so creating a series during a large scrape waits for the copy, not the encode.
+  let _chunks = store::chunk_readers();
+  let snap = store::store().snapshot(req.registry, req.only.as_deref())?;
   let families = merge::merge_registry(
-    &s,
+    &snap.store,
     req.registry,
-    req.only.as_deref(),
+    None,
     req.now_ms.unwrap_or_else(now_ms),
   )?;
   let opts = EncodeOptions {
@@ -411,16 +528,167 @@ pub struct EncodeTask {
 }
 
 impl Task for EncodeTask {
-  type Output = String;
-  type JsValue = String;
+  type Output = Exposition;
+  type JsValue = Exposition;
 
-  fn compute(&mut self) -> Result<String> {
-    encode_now(&self.req).map_err(err)
+  fn compute(&mut self) -> Result<Exposition> {
+    trim_after_teardown();
+    let text = encode_now(&self.req).map_err(err)?;
+    // Checked here, on the pool thread, so that the JS thread only copies.
+    let ascii = text.is_ascii();
+    Ok(Exposition { text, ascii })
   }
 
-  fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
+  fn resolve(&mut self, _env: Env, output: Exposition) -> Result<Exposition> {
     Ok(output)
   }
+}
+
+/// An exposition on its way to a JS string. Building it is what `metrics()` costs the JS thread
+/// (the encoding ran on the pool): from UTF-8, V8 validates and transcodes every byte; the
+/// exposition is almost always ASCII, which V8 takes as a Latin-1 one-byte string by a plain
+/// copy (100k counters: about half the time).
+pub struct Exposition {
+  text: String,
+  ascii: bool,
+}
+
+impl Exposition {
+  /// `text`, checked for ASCII here (call on a pool thread: the JS thread then only hands it over).
+  pub fn new(text: String) -> Self {
+    let ascii = text.is_ascii();
+    Exposition { text, ascii }
+  }
+}
+
+impl TypeName for Exposition {
+  fn type_name() -> &'static str {
+    "string"
+  }
+
+  fn value_type() -> ValueType {
+    ValueType::String
+  }
+}
+
+impl ToNapiValue for Exposition {
+  unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+    if !val.ascii {
+      return unsafe { String::to_napi_value(env, val.text) };
+    }
+    #[cfg(target_os = "linux")]
+    let val = match unsafe { external_latin1(env, val) } {
+      Ok(v) => return Ok(v),
+      Err(val) => val,
+    };
+    let mut out = std::ptr::null_mut();
+    check_status!(unsafe {
+      sys::napi_create_string_latin1(
+        env,
+        val.text.as_ptr().cast(),
+        val.text.len() as isize,
+        &mut out,
+      )
+    })?;
+    Ok(out)
+  }
+}
+
+/// `node_api_create_external_string_latin1` (Node >= 20.4, still marked experimental): V8 keeps a
+/// pointer to our bytes instead of copying them into its heap (the 2.6 MB copy, and the garbage
+/// it leaves, cost the JS thread ~3-5 ms per `metrics()` at 100k series). Looked up at run time,
+/// so a runtime without it gets the copy instead of failing to load the addon.
+#[cfg(target_os = "linux")]
+type ExternalLatin1 = unsafe extern "C" fn(
+  sys::napi_env,
+  *mut std::ffi::c_char,
+  isize,
+  sys::napi_finalize,
+  *mut std::ffi::c_void,
+  *mut sys::napi_value,
+  *mut bool,
+) -> sys::napi_status;
+
+#[cfg(target_os = "linux")]
+fn external_latin1_fn() -> Option<ExternalLatin1> {
+  static FN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+  extern "C" {
+    fn dlsym(
+      handle: *mut std::ffi::c_void,
+      symbol: *const std::ffi::c_char,
+    ) -> *mut std::ffi::c_void;
+  }
+  let addr = *FN.get_or_init(|| {
+    // SAFETY: RTLD_DEFAULT (null on glibc and musl) searches the process's global symbols.
+    unsafe {
+      dlsym(
+        std::ptr::null_mut(),
+        c"node_api_create_external_string_latin1".as_ptr(),
+      ) as usize
+    }
+  });
+  // SAFETY: the symbol has this signature (js_native_api.h).
+  (addr != 0).then(|| unsafe { std::mem::transmute::<usize, ExternalLatin1>(addr) })
+}
+
+#[cfg(target_os = "linux")]
+unsafe extern "C" fn free_exposition(
+  _env: sys::napi_env,
+  data: *mut std::ffi::c_void,
+  hint: *mut std::ffi::c_void,
+) {
+  // SAFETY: `data` and `hint` are the pointer and length of the bytes leaked below.
+  drop(unsafe {
+    Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+      data as *mut u8,
+      hint as usize,
+    ))
+  });
+}
+
+/// The exposition as an external one-byte string; gives `val` back when that is not possible.
+///
+/// # Safety
+/// `env` is the calling thread's environment.
+#[cfg(target_os = "linux")]
+unsafe fn external_latin1(
+  env: sys::napi_env,
+  val: Exposition,
+) -> std::result::Result<sys::napi_value, Exposition> {
+  let Some(create) = external_latin1_fn() else {
+    return Err(val);
+  };
+  if val.text.len() < 64 * 1024 {
+    return Err(val); // small: a copy is as cheap
+  }
+  let bytes = val.text.into_bytes().into_boxed_slice();
+  let len = bytes.len();
+  let ptr = Box::into_raw(bytes) as *mut u8;
+  let mut out = std::ptr::null_mut();
+  let mut copied = false;
+  // SAFETY: `ptr` is valid for `len` bytes until the finalizer frees it.
+  let status = unsafe {
+    create(
+      env,
+      ptr.cast(),
+      len as isize,
+      Some(free_exposition),
+      len as *mut std::ffi::c_void,
+      &mut out,
+      &mut copied,
+    )
+  };
+  if status == sys::Status::napi_ok {
+    // When V8 copied, the finalizer already freed the bytes.
+    return Ok(out);
+  }
+  // Not created: the bytes are still ours.
+  // SAFETY: leaked above and not handed over.
+  let bytes = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) };
+  Err(Exposition {
+    text: String::from_utf8(bytes.into_vec()).unwrap_or_default(),
+    ascii: true,
+  })
 }
 
 /// Encodes the merged view of a registry off the JS thread.
@@ -450,6 +718,7 @@ impl Task for EncodeBufferTask {
   type JsValue = Buffer;
 
   fn compute(&mut self) -> Result<Vec<u8>> {
+    trim_after_teardown();
     let bytes = if self.req.protobuf == Some(true) {
       encode_protobuf_now(&self.req).map_err(err)?
     } else {

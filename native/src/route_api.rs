@@ -77,10 +77,13 @@ pub struct RouteRequest {
   /// When the aggregate cannot be read, answer with this process's own series and say why in
   /// `fallback` instead of rejecting (what servers do).
   pub fallback: Option<bool>,
+  /// Answer in `text` (a JS string; V8 keeps a large ASCII one as an external string instead of
+  /// copying it) rather than in `body`: what `metrics()` returns. Not with `gzip` or protobuf.
+  pub as_text: Option<bool>,
 }
 
 /// What a scrape got.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct RouteResult {
   /// The exposition, gzipped when asked and worth it (tell by the magic bytes).
   pub body: Buffer,
@@ -90,6 +93,9 @@ pub struct RouteResult {
   pub aggregate: bool,
   /// Why the aggregate could not be read, when `body` is this process's own series instead.
   pub fallback: Option<String>,
+  /// The exposition as a string, when asked (`asText`); `body` is then empty.
+  #[napi(ts_type = "string")]
+  pub text: Option<api::Exposition>,
 }
 
 /// A registered JS backend.
@@ -236,6 +242,7 @@ struct Plan {
   now_ms: Option<f64>,
   gzip: bool,
   fallback: bool,
+  text: bool,
 }
 
 struct Rendered {
@@ -243,15 +250,28 @@ struct Rendered {
   format: ExpositionFormat,
   aggregate: bool,
   fallback: Option<String>,
+  text: Option<api::Exposition>,
 }
 
 impl Rendered {
+  /// Moves a text answer from `body` to `text` when asked (off the JS thread: the ASCII check).
+  fn with_text(mut self, asked: bool) -> Self {
+    if asked && !self.body.is_empty() && self.format != ExpositionFormat::Protobuf {
+      let body = std::mem::take(&mut self.body);
+      let text = String::from_utf8(body)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+      self.text = Some(api::Exposition::new(text));
+    }
+    self
+  }
+
   fn into_js(self) -> RouteResult {
     RouteResult {
       body: Buffer::from(self.body),
       format: self.format,
       aggregate: self.aggregate,
       fallback: self.fallback,
+      text: self.text,
     }
   }
 }
@@ -344,6 +364,7 @@ impl Plan {
       format,
       aggregate,
       fallback,
+      text: None,
     })
   }
 }
@@ -375,7 +396,7 @@ impl Task for RouteTask {
         Ok(r)
       }),
     };
-    result.map_err(err)
+    result.map(|r| r.with_text(p.text)).map_err(err)
   }
 
   fn resolve(&mut self, _env: Env, output: Rendered) -> Result<RouteResult> {
@@ -396,6 +417,7 @@ pub fn route_render<'env>(env: &'env Env, request: RouteRequest) -> Result<Unkno
     now_ms: request.now_ms,
     gzip: request.gzip == Some(true),
     fallback: request.fallback == Some(true),
+    text: request.as_text == Some(true) && request.gzip != Some(true),
   };
   let core = if plan.registry == 0 {
     crate::backend_api::sender().ok()
@@ -423,7 +445,10 @@ pub fn route_render<'env>(env: &'env Env, request: RouteRequest) -> Result<Unkno
       let read = plan.js(&js, format);
       drop(js);
       match plan.finish(read, format) {
-        Ok(r) => deferred.resolve(move |_| Ok(r.into_js())),
+        Ok(r) => {
+          let r = r.with_text(plan.text);
+          deferred.resolve(move |_| Ok(r.into_js()))
+        }
         Err(e) => deferred.reject(err(e)),
       }
     })

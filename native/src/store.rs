@@ -9,14 +9,15 @@
 //! ```
 //!
 //! Writers never take the lock: a series is registered here once, when JS first creates it,
-//! and every later update is a plain store into the shard. Readers (the encoder, a future
-//! flusher) take the lock, read slots with relaxed atomic loads, and sum across shards.
-//! When a thread's environment is torn down its chunks are copied into memory owned here,
-//! so a finished worker's counters keep counting in the totals.
+//! and every later update is a plain store into the shard. Readers read slots with relaxed
+//! atomic loads and sum across shards: a scrape takes the lock only to copy its registry
+//! ([`Store::snapshot`]) and merges the copy without it; `get()` and the flusher read under it.
+//! When a thread's environment is torn down its readable series are copied into memory owned
+//! here, so a finished worker's counters keep counting in the totals.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use crate::layout::PAGE_BINS;
 
@@ -295,7 +296,7 @@ pub struct Series {
 }
 
 /// One JS metric object's family.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Family {
   /// Definition.
   pub def: FamilyDef,
@@ -311,6 +312,8 @@ pub struct Family {
   pub exemplars: HashMap<u32, Box<[Option<Exemplar>]>>,
   /// Summary sketch pages, or native histogram bucket pages, by series.
   pub pages: HashMap<u32, Vec<Page>>,
+  /// Registries this family is a member of (so dropping it visits only those).
+  member_of: Vec<u32>,
 }
 
 impl Family {
@@ -353,31 +356,55 @@ impl Family {
   }
 }
 
+#[derive(Clone)]
 struct Chunk {
   ptr: *const f64,
   len: usize,
   shard: u32,
-  /// Set once the owning thread is gone: the values were copied here.
-  owned: Option<Box<[f64]>>,
+  /// Set once the owning thread is gone: the values were copied here (shared with the
+  /// snapshots scrapes read, see [`Store::snapshot`]).
+  owned: Option<std::sync::Arc<[f64]>>,
 }
 
-// SAFETY: the pointer is only dereferenced for reads while the store lock is held, and it
-// stays valid while the owning JS environment lives (the store holds a reference to the
-// typed array); on environment teardown the values are copied into `owned` before V8 can
-// free the buffer.
+// SAFETY: the pointer is only dereferenced for reads while the store lock is held, or by the
+// reader of a snapshot who holds `chunk_readers()`; it stays valid while the owning JS
+// environment lives (the store holds a reference to the typed array); on environment teardown
+// (which first takes `chunk_teardown()`, waiting for snapshot readers) the values are copied
+// out before V8 can free the buffer.
 unsafe impl Send for Chunk {}
 
+#[derive(Clone)]
 struct Shard {
   alive: bool,
 }
 
 /// The whole table.
-#[derive(Default)]
+///
+/// Families and registries are keyed by ids that are never reused (a stale id held by a thread
+/// that has not heard of a drop finds nothing rather than someone else's metric); the maps keep
+/// memory bounded by what is live, where vectors indexed by id grew with every metric ever made
+/// (issue 17: 100k created and dropped metrics left ~500 B each).
 pub struct Store {
   chunks: Vec<Chunk>,
   shards: Vec<Shard>,
-  families: Vec<Option<Family>>,
-  registries: Vec<Option<Registry>>,
+  families: HashMap<u32, Box<Family>>,
+  next_family: u32,
+  registries: HashMap<u32, Registry>,
+  next_registry: u32,
+}
+
+impl Default for Store {
+  /// An empty store holding the global registry.
+  fn default() -> Store {
+    Store {
+      chunks: Vec::new(),
+      shards: Vec::new(),
+      families: HashMap::new(),
+      next_family: 0,
+      registries: HashMap::from([(GLOBAL_REGISTRY, Registry::default())]),
+      next_registry: GLOBAL_REGISTRY + 1,
+    }
+  }
 }
 
 /// One registry's families, indexed so that registering a family costs the same whatever the
@@ -400,7 +427,20 @@ struct Registry {
   exposed: HashMap<String, u32>,
 }
 
+/// Shrinks a map whose entries are fewer than a quarter of its capacity.
+fn shrink_map<K: Eq + std::hash::Hash, V>(m: &mut HashMap<K, V>) {
+  if m.capacity() > 64 && m.len() * 4 < m.capacity() {
+    m.shrink_to_fit();
+  }
+}
+
 impl Registry {
+  fn shrink_if_sparse(&mut self) {
+    shrink_map(&mut self.seq);
+    shrink_map(&mut self.by_name);
+    shrink_map(&mut self.exposed);
+  }
+
   /// Adds a member; `exposed` is [`FamilyDef::exposed_names`] of its definition `def`.
   fn insert(&mut self, family: u32, def: &FamilyDef, exposed: Vec<String>) {
     let seq = self.next_seq;
@@ -461,13 +501,117 @@ static STORE: OnceLock<Mutex<Store>> = OnceLock::new();
 /// Locks the process-wide store. A poisoned lock is recovered: the table stays consistent
 /// because every mutation is a single push or assignment.
 pub fn store() -> MutexGuard<'static, Store> {
-  let m = STORE.get_or_init(|| {
-    Mutex::new(Store {
-      registries: vec![Some(Registry::default())],
-      ..Default::default()
-    })
-  });
+  let m = STORE.get_or_init(|| Mutex::new(Store::default()));
   m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held (shared) by every reader of a [`Store::snapshot`] while it reads slots outside the store
+/// lock, and (exclusive) by a thread's environment teardown before its chunks go: a snapshot's
+/// chunk pointers stay valid as long as its reader holds this. Writers never take it.
+static CHUNK_READERS: RwLock<()> = RwLock::new(());
+
+/// For a scrape: hold this, then take a [`Store::snapshot`] under the store lock, then read it
+/// with the lock released.
+pub fn chunk_readers() -> RwLockReadGuard<'static, ()> {
+  CHUNK_READERS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// For a thread's environment teardown (see [`chunk_readers`]): waits for running scrapes.
+pub fn chunk_teardown() -> RwLockWriteGuard<'static, ()> {
+  CHUNK_READERS.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sequence number the next snapshot gets.
+static NEXT_SNAPSHOT: AtomicU64 = AtomicU64::new(1);
+/// Sequence numbers of the snapshots being read (see [`oldest_reader`]).
+static READING: Mutex<BTreeMap<u64, ()>> = Mutex::new(BTreeMap::new());
+
+/// A registered reader of a snapshot; dropping it ends the read.
+pub struct SnapshotRead(u64);
+
+impl SnapshotRead {
+  fn start() -> SnapshotRead {
+    let mut r = READING.lock().unwrap_or_else(|e| e.into_inner());
+    let seq = NEXT_SNAPSHOT.fetch_add(1, Ordering::SeqCst);
+    r.insert(seq, ());
+    SnapshotRead(seq)
+  }
+}
+
+impl Drop for SnapshotRead {
+  fn drop(&mut self) {
+    READING
+      .lock()
+      .unwrap_or_else(|e| e.into_inner())
+      .remove(&self.0);
+  }
+}
+
+/// The sequence number the next snapshot will get. A thread freeing a series' slots records it:
+/// the slots may be zeroed and reused once [`oldest_reader`] reaches it, i.e. once every
+/// snapshot that could still show the old series has been read (else a scrape running while
+/// `remove()` ran could show the old labels with a zero or with the next series' values).
+pub fn snapshot_seq() -> u64 {
+  let _r = READING.lock().unwrap_or_else(|e| e.into_inner());
+  NEXT_SNAPSHOT.load(Ordering::SeqCst)
+}
+
+/// The sequence number of the oldest snapshot still being read, or the next one's.
+pub fn oldest_reader() -> u64 {
+  let r = READING.lock().unwrap_or_else(|e| e.into_inner());
+  r.keys()
+    .next()
+    .copied()
+    .unwrap_or_else(|| NEXT_SNAPSHOT.load(Ordering::SeqCst))
+}
+
+/// A consistent copy of what a scrape of one registry reads, taken under the store lock and
+/// read without it (issue 17: the lock was held for a whole merge and encode, 9 ms at 100k
+/// series, and every series creation waited). See docs/ARCHITECTURE.md "Scrapes and writers".
+pub struct Snapshot {
+  /// The copy: the registry's families (all, or those named `only`), every chunk's pointer
+  /// and the shards' liveness; readable with the ordinary `&Store` functions.
+  pub store: Store,
+  _read: SnapshotRead,
+}
+
+impl Store {
+  /// Copies registry `registry` (only its families named `only`, when given) for a reader that
+  /// holds [`chunk_readers`]. Costs a copy of the families' series tables and label arenas
+  /// (bulk copies, no per-series work), not their merge and encoding.
+  pub fn snapshot(&self, registry: u32, only: Option<&str>) -> StoreResult<Snapshot> {
+    let reg = self.registry(registry)?;
+    let ids: Vec<u32> = match only {
+      Some(n) => reg.by_name.get(n).cloned().unwrap_or_default(),
+      None => reg.order.values().copied().collect(),
+    };
+    let mut copy = Store {
+      chunks: self.chunks.clone(),
+      shards: self.shards.clone(),
+      families: HashMap::with_capacity(ids.len()),
+      next_family: 0,
+      registries: HashMap::new(),
+      next_registry: 0,
+    };
+    let mut order = BTreeMap::new();
+    for (seq, id) in ids.into_iter().enumerate() {
+      if let Some(f) = self.families.get(&id) {
+        copy.families.insert(id, f.clone());
+        order.insert(seq as u64, id);
+      }
+    }
+    copy.registries.insert(
+      registry,
+      Registry {
+        order,
+        ..Default::default()
+      },
+    );
+    Ok(Snapshot {
+      store: copy,
+      _read: SnapshotRead::start(),
+    })
+  }
 }
 
 impl Store {
@@ -508,20 +652,92 @@ impl Store {
     Ok((self.chunks.len() - 1) as u32)
   }
 
-  /// Copies a finished thread's slots into memory owned by the store and marks it dead.
+  /// A finished thread's shard: its values that can still be read are copied, compactly, into
+  /// one block owned by the store, and it is marked dead.
+  ///
+  /// Only what a scrape can still show is kept: the live series (and sketch or bucket pages)
+  /// of its counters, histograms and summaries that are in some registry, so a finished
+  /// worker's counters stay in the totals. Its gauges lose their series (a dead thread's
+  /// gauges are not shown; the family stays for its help and type) and the families in no
+  /// registry (nothing can read them) are dropped. The 16 Ki-slot
+  /// chunks themselves are not copied: a worker that made one counter leaves a few hundred
+  /// bytes, not a 128 KiB chunk (issue 17).
   pub fn retire_shard(&mut self, shard: u32) {
-    for c in self
-      .chunks
-      .iter_mut()
-      .filter(|c| c.shard == shard && c.owned.is_none())
-    {
-      let mut copy = vec![0f64; c.len].into_boxed_slice();
-      for (i, v) in copy.iter_mut().enumerate() {
-        // SAFETY: still valid: retirement runs in the env cleanup hook, before teardown.
-        *v = unsafe { load(c.ptr, i) };
+    if !self.shard_alive(shard) {
+      return;
+    }
+    let ids: Vec<u32> = self
+      .families
+      .iter()
+      .filter(|(_, f)| f.shard == shard)
+      .map(|(&id, _)| id)
+      .collect();
+    let mut kept = Vec::with_capacity(ids.len());
+    for id in ids {
+      let f = &self.families[&id];
+      if f.member_of.is_empty() {
+        self.drop_family(id);
+      } else if f.def.kind == Kind::Gauge {
+        // Its family stays (the registry still shows its help and type), its series go.
+        let _ = self.clear_family(id);
+        if let Ok(f) = self.family_mut(id) {
+          f.series = Vec::new();
+          f.arena = String::new();
+        }
+      } else {
+        kept.push(id);
       }
-      c.ptr = copy.as_ptr();
-      c.owned = Some(copy);
+    }
+    let mut need = 0usize;
+    for id in &kept {
+      let f = &self.families[id];
+      need += f.live().count() * f.def.slots_per_series();
+      need += f.pages.values().map(Vec::len).sum::<usize>() * PAGE_BINS;
+    }
+    let mut copy = vec![0f64; need];
+    let new_chunk = self.chunks.len() as u32;
+    let Store {
+      chunks, families, ..
+    } = self;
+    let mut at = 0usize;
+    let mut move_run = |chunk: &mut u32, offset: &mut u32, len: usize| {
+      let c = &chunks[*chunk as usize];
+      for i in 0..len.min(c.len.saturating_sub(*offset as usize)) {
+        // SAFETY: in bounds; still valid: retirement runs in the env cleanup hook, before
+        // teardown (or on memory the store owns).
+        copy[at + i] = unsafe { load(c.ptr, *offset as usize + i) };
+      }
+      *chunk = new_chunk;
+      *offset = at as u32;
+      at += len;
+    };
+    for id in &kept {
+      let f = families.get_mut(id).expect("kept family");
+      let width = f.def.slots_per_series();
+      for s in f.series.iter_mut().flatten() {
+        move_run(&mut s.chunk, &mut s.offset, width);
+      }
+      for p in f.pages.values_mut().flatten() {
+        move_run(&mut p.chunk, &mut p.offset, PAGE_BINS);
+      }
+      f.series.shrink_to_fit();
+      f.arena.shrink_to_fit();
+    }
+    for c in self.chunks.iter_mut().filter(|c| c.shard == shard) {
+      // Nothing points into the old chunks any more; forget them (the JS memory goes with the
+      // thread, a copy owned here is freed).
+      c.ptr = std::ptr::NonNull::<f64>::dangling().as_ptr();
+      c.len = 0;
+      c.owned = None;
+    }
+    if need > 0 {
+      let copy: std::sync::Arc<[f64]> = copy.into();
+      self.chunks.push(Chunk {
+        ptr: copy.as_ptr(),
+        len: copy.len(),
+        shard,
+        owned: Some(copy),
+      });
     }
     if let Some(s) = self.shards.get_mut(shard as usize) {
       s.alive = false;
@@ -563,33 +779,61 @@ impl Store {
     if !self.shard_alive(shard) {
       return Err(format!("shard {shard} is not a live thread shard"));
     }
-    self.families.push(Some(Family {
-      def,
-      shard,
-      series: Vec::new(),
-      arena: String::new(),
-      garbage: 0,
-      exemplars: HashMap::new(),
-      pages: HashMap::new(),
-    }));
-    Ok((self.families.len() - 1) as u32)
+    let id = self.next_family;
+    self.next_family = id
+      .checked_add(1)
+      .ok_or("too many metric families created in this process")?;
+    self.families.insert(
+      id,
+      Box::new(Family {
+        def,
+        shard,
+        series: Vec::new(),
+        arena: String::new(),
+        garbage: 0,
+        exemplars: HashMap::new(),
+        pages: HashMap::new(),
+        member_of: Vec::new(),
+      }),
+    );
+    Ok(id)
   }
 
   /// The family, or an error naming the id.
   pub fn family(&self, id: u32) -> StoreResult<&Family> {
     self
       .families
-      .get(id as usize)
-      .and_then(Option::as_ref)
+      .get(&id)
+      .map(|f| &**f)
       .ok_or_else(|| format!("unknown metric family {id}"))
   }
 
   fn family_mut(&mut self, id: u32) -> StoreResult<&mut Family> {
     self
       .families
-      .get_mut(id as usize)
-      .and_then(Option::as_mut)
+      .get_mut(&id)
+      .map(|f| &mut **f)
       .ok_or_else(|| format!("unknown metric family {id}"))
+  }
+
+  /// Gives back the capacity of tables that emptied (a `clear()` of 100k metrics leaves maps
+  /// sized for 100k, and a hash map that refills over its removed entries may double): called
+  /// after large releases, it keeps the store's size proportional to what lives.
+  pub fn shrink_if_sparse(&mut self) {
+    shrink_map(&mut self.families);
+    for r in self.registries.values_mut() {
+      r.shrink_if_sparse();
+    }
+  }
+
+  /// Number of live families (for leak checks).
+  pub fn family_count(&self) -> usize {
+    self.families.len()
+  }
+
+  /// Number of live registries, the global one included (for leak checks).
+  pub fn registry_count(&self) -> usize {
+    self.registries.len()
   }
 
   /// Registers series `index` (dense, chosen by JS) whose slots start at `offset` in `chunk`.
@@ -704,29 +948,48 @@ impl Store {
     Ok(())
   }
 
-  /// Drops a family entirely (it is in no registry any more and JS released it).
+  /// Drops a family entirely (it leaves every registry; JS released it).
   pub fn drop_family(&mut self, family: u32) {
-    if let Some(Some(f)) = self.families.get(family as usize) {
-      for r in self.registries.iter_mut().flatten() {
-        r.remove(family, &f.def);
+    self.release_family(family);
+  }
+
+  /// Drops a family like [`Store::drop_family`] and returns the shard slots it held, as
+  /// `[chunk, offset, length]` triples (its live series, then its sketch or bucket pages), for
+  /// the writing thread to reuse. Empty when the family is unknown (already dropped).
+  pub fn release_family(&mut self, family: u32) -> Vec<u32> {
+    let Some(f) = self.families.remove(&family) else {
+      return Vec::new();
+    };
+    let f = *f;
+    for r in &f.member_of {
+      if let Some(reg) = self.registries.get_mut(r) {
+        reg.remove(family, &f.def);
       }
     }
-    if let Some(f) = self.families.get_mut(family as usize) {
-      *f = None;
+    let width = f.def.slots_per_series() as u32;
+    let mut runs = Vec::with_capacity(f.series.len() * 3);
+    for (_, s) in f.live() {
+      runs.extend([s.chunk, s.offset, width]);
     }
+    for p in f.pages.values().flatten() {
+      runs.extend([p.chunk, p.offset, PAGE_BINS as u32]);
+    }
+    runs
   }
 
   /// A new registry.
   pub fn new_registry(&mut self) -> u32 {
-    self.registries.push(Some(Registry::default()));
-    (self.registries.len() - 1) as u32
+    let id = self.next_registry;
+    // u32 ids run out after 4·10⁹ registries; wrap past the global one rather than panic.
+    self.next_registry = id.checked_add(1).unwrap_or(GLOBAL_REGISTRY + 1);
+    self.registries.insert(id, Registry::default());
+    id
   }
 
   fn registry(&self, id: u32) -> StoreResult<&Registry> {
     self
       .registries
-      .get(id as usize)
-      .and_then(Option::as_ref)
+      .get(&id)
       .ok_or_else(|| format!("unknown registry {id}"))
   }
 
@@ -792,11 +1055,9 @@ impl Store {
       registries,
       ..
     } = self;
-    if let (Some(Some(f)), Some(Some(r))) = (
-      families.get(family as usize),
-      registries.get_mut(registry as usize),
-    ) {
+    if let (Some(f), Some(r)) = (families.get_mut(&family), registries.get_mut(&registry)) {
       r.insert(family, &f.def, names);
+      f.member_of.push(registry);
     }
     Ok(())
   }
@@ -810,20 +1071,25 @@ impl Store {
       ..
     } = self;
     // A dropped family already left every registry.
-    if let (Some(Some(f)), Some(Some(r))) = (
-      families.get(family as usize),
-      registries.get_mut(registry as usize),
-    ) {
-      r.remove(family, &f.def);
+    if let (Some(f), Some(r)) = (families.get_mut(&family), registries.get_mut(&registry)) {
+      if r.seq.contains_key(&family) {
+        r.remove(family, &f.def);
+        f.member_of.retain(|&m| m != registry);
+      }
     }
     Ok(())
   }
 
-  /// Frees a registry (the global one cannot be freed).
+  /// Frees a registry (the global one cannot be freed); its families stay, in no registry.
   pub fn drop_registry(&mut self, registry: u32) {
-    if registry != GLOBAL_REGISTRY {
-      if let Some(r) = self.registries.get_mut(registry as usize) {
-        *r = None;
+    if registry == GLOBAL_REGISTRY {
+      return;
+    }
+    if let Some(r) = self.registries.remove(&registry) {
+      for f in r.order.values() {
+        if let Some(f) = self.families.get_mut(f) {
+          f.member_of.retain(|&m| m != registry);
+        }
       }
     }
   }
@@ -854,8 +1120,11 @@ impl Store {
   /// Forgets a shard's families (they leave every registry) and marks it dead: its realm is
   /// gone (see `shard_open`).
   pub fn discard_shard(&mut self, shard: u32) {
-    let ids: Vec<u32> = (0..self.families.len() as u32)
-      .filter(|&id| self.family(id).is_ok_and(|f| f.shard == shard))
+    let ids: Vec<u32> = self
+      .families
+      .iter()
+      .filter(|(_, f)| f.shard == shard)
+      .map(|(&id, _)| id)
       .collect();
     for id in ids {
       self.drop_family(id);
@@ -931,10 +1200,7 @@ mod tests {
 
   #[test]
   fn same_name_with_another_shape_is_refused_in_one_registry() {
-    let mut s = Store {
-      registries: vec![Some(Registry::default())],
-      ..Default::default()
-    };
+    let mut s = Store::default();
     let a = s.new_shard();
     let b = s.new_shard();
     let fa = s.add_family(a, def(Kind::Counter)).unwrap();
@@ -1008,10 +1274,7 @@ mod tests {
       ),
     ];
     for (first, second, exposed) in cases {
-      let mut s = Store {
-        registries: vec![Some(Registry::default())],
-        ..Default::default()
-      };
+      let mut s = Store::default();
       let sh = s.new_shard();
       let (kind, name) = (first.kind.as_str(), first.name.clone());
       let a = s.add_family(sh, first).unwrap();
@@ -1044,17 +1307,90 @@ mod tests {
   }
 
   #[test]
-  fn retired_shard_keeps_its_values() {
+  fn retired_shard_keeps_its_readable_values_compactly() {
     let mut s = Store::default();
     let sh = s.new_shard();
-    let mut mem = vec![0f64; 2];
+    let mut mem = vec![0f64; 16384];
     let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
-    mem[1] = 42.0;
+    let counter = s.add_family(sh, def(Kind::Counter)).unwrap();
+    let gauge = s
+      .add_family(
+        sh,
+        FamilyDef {
+          name: "g".into(),
+          ..def(Kind::Gauge)
+        },
+      )
+      .unwrap();
+    let unregistered = s.add_family(sh, def(Kind::Counter)).unwrap();
+    s.registry_add(GLOBAL_REGISTRY, counter).unwrap();
+    s.registry_add(GLOBAL_REGISTRY, gauge).unwrap();
+    s.add_series(counter, 0, "a=\"1\"", c, 100).unwrap();
+    s.add_series(counter, 1, "a=\"2\"", c, 7).unwrap();
+    s.add_series(counter, 2, "a=\"3\"", c, 9).unwrap();
+    s.remove_series(counter, 1).unwrap();
+    s.add_series(gauge, 0, "", c, 50).unwrap();
+    s.add_series(unregistered, 0, "", c, 60).unwrap();
+    mem[100] = 42.0;
+    mem[9] = 5.0;
+    mem[50] = 3.0;
     s.retire_shard(sh);
-    mem[1] = 7.0;
+    mem.fill(7.0);
     drop(mem);
-    assert_eq!(s.slot(c, 1), 42.0);
     assert!(!s.shard_alive(sh));
+    // The old chunk is forgotten, the two live counter series sit in a 2-slot block.
+    assert!(s.slot(c, 100).is_nan());
+    let f = s.family(counter).unwrap();
+    let live: Vec<(u32, f64)> = f
+      .live()
+      .map(|(i, x)| (i, s.slot(x.chunk, x.offset as usize)))
+      .collect();
+    assert_eq!(live, vec![(0, 42.0), (2, 5.0)]);
+    assert_eq!(s.chunks.last().unwrap().len, 2);
+    // Its gauge (never shown for a dead thread) keeps no series; the unregistered family is gone.
+    assert_eq!(s.family(gauge).unwrap().live().count(), 0);
+    assert!(s.family(unregistered).is_err());
+    assert_eq!(
+      s.registry_families(GLOBAL_REGISTRY).unwrap(),
+      vec![counter, gauge]
+    );
+  }
+
+  #[test]
+  fn released_family_hands_back_its_slots_and_leaves_its_registries() {
+    let mut s = Store::default();
+    let sh = s.new_shard();
+    let mem = vec![0f64; 16384];
+    let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
+    let r = s.new_registry();
+    let f = s.add_family(sh, def(Kind::Summary)).unwrap();
+    s.registry_add(GLOBAL_REGISTRY, f).unwrap();
+    s.registry_add(r, f).unwrap();
+    let w = def(Kind::Summary).slots_per_series() as u32;
+    s.add_series(f, 0, "", c, 0).unwrap();
+    let page = Page {
+      window: 1,
+      negative: false,
+      base: 0,
+      chunk: c,
+      offset: 1000,
+    };
+    s.add_page(f, 0, page).unwrap();
+    assert_eq!(
+      s.release_family(f),
+      vec![c, 0, w, c, 1000, PAGE_BINS as u32]
+    );
+    assert!(s.registry_families(GLOBAL_REGISTRY).unwrap().is_empty());
+    assert!(s.registry_families(r).unwrap().is_empty());
+    assert_eq!(s.release_family(f), Vec::<u32>::new());
+    // Ids are not reused; a dropped registry frees its entry.
+    let g = s.add_family(sh, def(Kind::Counter)).unwrap();
+    assert_ne!(g, f);
+    s.registry_add(r, g).unwrap();
+    s.drop_registry(r);
+    assert!(s.registry_families(r).is_err());
+    assert!(s.family(g).unwrap().member_of.is_empty());
+    assert_eq!((s.family_count(), s.registry_count()), (1, 1));
   }
 
   #[test]
@@ -1183,10 +1519,7 @@ mod tests {
       rng ^= rng << 17;
       (rng % n as u64) as usize
     };
-    let mut s = Store {
-      registries: vec![Some(Registry::default())],
-      ..Default::default()
-    };
+    let mut s = Store::default();
     let shards = [s.new_shard(), s.new_shard()];
     let registries = [GLOBAL_REGISTRY, s.new_registry()];
     let fresh = |s: &mut Store, next: &mut dyn FnMut(usize) -> usize| {
