@@ -18,6 +18,7 @@ import { backendChecks, resolveBackendOptions } from './options';
 import type { Logger } from '../log';
 import { RedisBackend, type RedisBackendOptions } from './redis';
 import type { Backend, RenderOptions } from './types';
+import { closeOnSignals } from '../signals';
 
 /** Environment variable naming the aggregator's socket; processes started after `start()` inherit it. */
 export const AGGREGATOR_SOCKET_ENV = 'PROMSD_AGGREGATOR_SOCKET';
@@ -38,7 +39,6 @@ export interface EmbeddedBackendOptions extends Omit<RedisBackendOptions, 'url' 
 }
 
 const WHAT = 'EmbeddedBackend';
-const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 /**
  * The private directory of this user's one-host aggregators: `$XDG_RUNTIME_DIR/promsd` when
@@ -100,7 +100,7 @@ export class EmbeddedBackend implements Backend {
   readonly #inner: RedisBackend;
   readonly #logger: Logger;
   #watch: ReturnType<typeof setInterval> | undefined;
-  #onSignal: ((signal: NodeJS.Signals) => void) | undefined;
+  #onSignal: (() => void) | undefined;
   #started = false;
   #closed = false;
 
@@ -249,23 +249,12 @@ export class EmbeddedBackend implements Backend {
   // handles the signal, close first, then let the default action end the process. When the
   // application handles it, it is in charge: the exit hooks clean up if it exits.
   #installSignals(): void {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      const alone = process.listenerCount(signal) === 1;
-      this.#removeSignals();
-      if (!alone) return;
-      void this.close({ timeoutMs: 1000 })
-        .catch(() => undefined)
-        .finally(() => {
-          if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-        });
-    };
-    this.#onSignal = onSignal;
-    for (const sig of SIGNALS) process.on(sig, onSignal);
+    this.#removeSignals();
+    this.#onSignal = closeOnSignals(() => this.close({ timeoutMs: 1000 }), { onlyWhenAlone: true });
   }
 
   #removeSignals(): void {
-    if (this.#onSignal === undefined) return;
-    for (const sig of SIGNALS) process.removeListener(sig, this.#onSignal);
+    this.#onSignal?.();
     this.#onSignal = undefined;
   }
 }

@@ -8,6 +8,7 @@ import type { SdLogger } from './logger';
 import { checkLogger } from '../log';
 import { optionChecks, type OptionChecks } from '../options';
 import type { Deregister, MetricsServerInfo, ServiceDiscovery } from './types';
+import { closeOnSignals } from '../signals';
 
 export type { ConsulTlsOptions } from './consul-config';
 
@@ -97,7 +98,6 @@ const KNOWN = [
 // Consul's rules for service meta keys (structs.ValidateServiceMetadata).
 const META_KEY = /^[a-zA-Z0-9_-]{1,128}$/;
 const NOT_A_PATH = { pattern: /^[^/]+$/, rule: 'must not contain "/"' };
-const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 interface Settings {
   name: string;
@@ -264,7 +264,7 @@ export class ConsulAgent implements ServiceDiscovery {
   // One call to the agent at a time: registration, heartbeat, sync and deregistration never race.
   #queue: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
-  #onSignal: ((signal: NodeJS.Signals) => void) | undefined;
+  #onSignal: (() => void) | undefined;
 
   /** Validates `options` (throws {@link InvalidSdOptionError} naming the bad one) and reads the environment. */
   constructor(options: ConsulAgentOptions = {}) {
@@ -502,23 +502,13 @@ export class ConsulAgent implements ServiceDiscovery {
   }
 
   #installSignalHandlers(): void {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      this.#removeSignalHandlers();
-      void this.#close()
-        .catch(() => {}) // already reported through the logger
-        .finally(() => {
-          // Re-raise only when no one else handles the signal: then the default action ends the
-          // process with the usual status. Otherwise the application's own handler is in charge.
-          if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-        });
-    };
-    this.#onSignal = onSignal;
-    for (const sig of SIGNALS) process.on(sig, onSignal);
+    this.#removeSignalHandlers();
+    // Failures are already reported through the logger.
+    this.#onSignal = closeOnSignals(() => this.#close());
   }
 
   #removeSignalHandlers(): void {
-    if (this.#onSignal === undefined) return;
-    for (const sig of SIGNALS) process.removeListener(sig, this.#onSignal);
+    this.#onSignal?.();
     this.#onSignal = undefined;
   }
 }

@@ -14,6 +14,7 @@ import { checkLogger, defaultLogger, LogThrottle } from '../log';
 import type { Logger } from '../log';
 import { resolveServerOptions, serverChecks, urlOf } from './options';
 import type { MetricsServerOptions, ResolvedServerOptions } from './options';
+import { closeOnSignals } from '../signals';
 
 /** Where a server actually listens. */
 export interface BoundSocket {
@@ -60,8 +61,6 @@ function named(p: ServiceDiscovery, index: number | undefined): ServiceDiscovery
   };
 }
 
-const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
-
 /**
  * Service-discovery bookkeeping shared by the in-thread and the threaded server: registers once
  * the socket is bound, deregisters once on close, tells whether the registration holds. Several
@@ -76,7 +75,7 @@ export class Registrations {
   #deregister: Deregister | null = null;
   #registered = false;
   #closing: Promise<void> | undefined;
-  #onSignal: ((signal: NodeJS.Signals) => void) | undefined;
+  #onSignal: (() => void) | undefined;
 
   private constructor(plugins: ServiceDiscovery[], single: boolean) {
     this.#wantsSignals = plugins.some((p) => (p as { handleSignals?: unknown }).handleSignals === true);
@@ -142,27 +141,17 @@ export class Registrations {
   }
 
   #installSignals(close: () => Promise<void>): void {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      this.#removeSignals();
-      void close()
-        .catch((err: unknown) =>
-          defaultLogger().error(
-            `promsd: closing the metrics server on ${signal} failed: ${(err as Error)?.message ?? String(err)}`,
-          ),
-        )
-        .finally(() => {
-          // Re-raise only when no one else handles the signal: then the default action ends the
-          // process with the usual status. Otherwise the application's own handler is in charge.
-          if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-        });
-    };
-    this.#onSignal = onSignal;
-    for (const sig of SIGNALS) process.on(sig, onSignal);
+    this.#removeSignals();
+    this.#onSignal = closeOnSignals(close, {
+      onError: (err, signal) =>
+        defaultLogger().error(
+          `promsd: closing the metrics server on ${signal} failed: ${(err as Error)?.message ?? String(err)}`,
+        ),
+    });
   }
 
   #removeSignals(): void {
-    if (this.#onSignal === undefined) return;
-    for (const sig of SIGNALS) process.removeListener(sig, this.#onSignal);
+    this.#onSignal?.();
     this.#onSignal = undefined;
   }
 }
