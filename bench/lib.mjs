@@ -73,3 +73,31 @@ export function check(what, got, want) {
 export function report(obj) {
   process.stdout.write(`${JSON.stringify(obj)}\n`);
 }
+
+/** A free TCP port on loopback. */
+export async function freePort() {
+  const { createServer } = await import('node:net');
+  const s = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => s.once('listening', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/**
+ * Starts Debian's redis-server on a free loopback port, without persistence, and waits until it
+ * answers: `{ port, url, proc, cli }` (`cli(...args)` runs redis-cli against it; `proc.kill()`
+ * stops it).
+ */
+export async function startRedisServer() {
+  const { spawn, spawnSync } = await import('node:child_process');
+  const port = await freePort();
+  const proc = spawn(
+    '/usr/bin/redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  const cli = (...args) => spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout;
+  for (let i = 0; i < 100 && !cli('PING').startsWith('PONG'); i++) await new Promise((r) => setTimeout(r, 50));
+  return { port, url: `redis://127.0.0.1:${port}`, proc, cli };
+}

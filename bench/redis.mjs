@@ -8,33 +8,16 @@
 // without it the pytheus rows say so. Runs one thing at a time (2-core machine).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-import { median, RUNS } from './lib.mjs';
+import { median, RUNS, startRedisServer } from './lib.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const SECONDS = Number(process.argv[process.argv.indexOf('--seconds') + 1] || 10);
 const PY = here('./.venv/bin/python');
 
-async function freePort() {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-const port = await freePort();
-const url = `redis://127.0.0.1:${port}`;
-const redis = spawn(
-  '/usr/bin/redis-server',
-  ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-  { stdio: 'ignore' },
-);
-const cli = (...args) => spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout;
-for (let i = 0; i < 100 && !cli('PING').startsWith('PONG'); i++) await new Promise((r) => setTimeout(r, 50));
+const { port, url, proc: redis, cli } = await startRedisServer();
 
 function info() {
   const text = cli('INFO', 'all');

@@ -1,21 +1,8 @@
-// What routing every scrape of the global registry through the core (native/src/route_api.rs)
-// costs, against the direct calls it replaced, in one process:
-//   - local view, 100k counter series: `register.metrics()` / `metricsBuffer()` (routeRender)
-//     vs `native.encode` / `native.encodeBuffer` (what they called before);
-//   - IoredisBackend, 1k series, real redis-server: `register.metrics()` on the loading thread
-//     and from a worker thread (the core calls the backend on its thread: one threadsafe-function
-//     hop and a waiting thread) vs `backend.render()` called directly.
-//
-//   npm run build && node --expose-gc bench/route.mjs
-//
-// Prints one JSON line: medians of 20 rounds (100k series) or 200 (1k), the variants interleaved.
-import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { fullGc, median, RUNS, timeMs } from './lib.mjs';
+import { fullGc, median, RUNS, startRedisServer, timeMs } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -55,22 +42,8 @@ const out = {};
 }
 
 // IoredisBackend on this thread, 1k series.
-async function freePort() {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-const port = await freePort();
-const redis = spawn(
-  '/usr/bin/redis-server',
-  ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-  { stdio: 'ignore' },
-);
+const { port, proc: redis } = await startRedisServer();
 try {
-  const cli = (...args) => spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout;
-  for (let i = 0; i < 100 && !cli('PING').startsWith('PONG'); i++) await new Promise((r) => setTimeout(r, 50));
   const quiet = { debug() {}, info() {}, warn() {}, error() {} };
   const backend = loadBackend(new IoredisBackend({ url: `redis://127.0.0.1:${port}`, prefix: 'rb', logger: quiet }));
   const c = new Counter({ name: 'route_js_total', help: 'h', labelNames: ['i'] });

@@ -7,12 +7,12 @@
 // Starts its own redis-server; each figure is measured in a fresh process (3 per backend,
 // alternating), as `await backend.flush()` sees it: the first flush (everything new) and the
 // median of 9 steady flushes.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { startRedisServer } from '../lib.mjs';
 
 const SERIES = 10_000;
 const RUNS = 9;
@@ -64,18 +64,7 @@ async function child(kind, url) {
 if (process.argv[2] === '--child') {
   await child(process.argv[3], process.argv[4]);
 } else {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  const redis = spawn(
-    '/usr/bin/redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  const cli = (...args) => spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout;
-  for (let i = 0; i < 100 && !cli('PING').startsWith('PONG'); i++) await new Promise((r) => setTimeout(r, 50));
-  const url = `redis://127.0.0.1:${port}`;
+  const { url, proc: redis } = await startRedisServer();
   const got = { ioredis: [], rust: [] };
   try {
     for (let p = 0; p < PROCS; p++) {

@@ -11,12 +11,12 @@
 //
 // Starts its own redis-server and the 16 writer processes (bench/redis/gauges-proc.mjs); the
 // v1-stamped copy of their data is made in Redis (same ids, values with the server time).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { startRedisServer } from '../lib.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const RUNS = Number(process.argv[process.argv.indexOf('--runs') + 1] || 15);
@@ -36,23 +36,7 @@ const median = (xs) => {
 };
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
-async function freePort() {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-const port = await freePort();
-const url = `redis://127.0.0.1:${port}`;
-const server = spawn(
-  '/usr/bin/redis-server',
-  ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-  { stdio: 'ignore' },
-);
-const cli = (...args) => spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout;
-for (let i = 0; i < 100 && !cli('PING').startsWith('PONG'); i++) await new Promise((r) => setTimeout(r, 50));
+const { port, url, proc: server, cli } = await startRedisServer();
 
 process.stderr.write(`${PROCS} writers × ${SERIES} series ... `);
 const procs = [];
