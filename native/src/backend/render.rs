@@ -157,9 +157,10 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
     })
   }
   for (f, v) in &data.totals {
-    let (Some((name, part, labels)), Some(v)) = (field::split(f), field::parse(v)) else {
+    let Some((name, part, labels)) = field::split(f) else {
       continue;
     };
+    let v = *v;
     let Some(def) = defs.get(name) else { continue };
     let n = slot(&mut index, &mut accs, name, labels);
     let a = &mut accs[n].2;
@@ -453,7 +454,7 @@ mod tests {
           r#"{"v":1,"type":"gauge","help":"Y.","labelNames":[],"aggregator":"sum"}"#,
         ),
       ],
-      totals: vec![s("x||", "7")],
+      totals: vec![("x||".into(), 7.0)],
       procs: vec![(
         "aa".into(),
         vec![
@@ -490,7 +491,7 @@ mod tests {
           r#"{"v":1,"type":"gauge","help":"P.","labelNames":[],"aggregator":"perProcess"}"#,
         ),
       ],
-      totals: vec![s("c_total||GET", "7"), s("c_total||a\nb", "1")],
+      totals: vec![("c_total||GET".into(), 7.0), ("c_total||a\nb".into(), 1.0)],
       procs: vec![
         (
           "aa".into(),
