@@ -256,14 +256,22 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
   }
   drop(index);
   // Sorted as small keys, then the accumulators moved into that order, each family's run apart.
-  let mut keys: Vec<(u32, &str, u32)> = accs
+  // The labels' first 8 bytes as a big-endian number decide most comparisons without a memcmp
+  // (zero-padded: a tie falls back to the whole strings, so the order is the bytes' order).
+  let prefix = |l: &str| {
+    let mut b = [0u8; 8];
+    let n = l.len().min(8);
+    b[..n].copy_from_slice(&l.as_bytes()[..n]);
+    u64::from_be_bytes(b)
+  };
+  let mut keys: Vec<(u32, u64, &str, u32)> = accs
     .iter()
     .enumerate()
-    .map(|(i, a)| (a.0, a.1, i as u32))
+    .map(|(i, a)| (a.0, prefix(a.1), a.1, i as u32))
     .collect();
-  keys.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+  keys.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
   let mut runs: Vec<Vec<(&str, Acc)>> = (0..defs.len()).map(|_| Vec::new()).collect();
-  for (r, labels, i) in keys {
+  for (r, _, labels, i) in keys {
     runs[r as usize].push((labels, std::mem::take(&mut accs[i as usize].2)));
   }
   drop(accs);
@@ -496,6 +504,36 @@ mod tests {
     let fams = aggregate(&data);
     let names: Vec<&str> = fams.iter().map(|f| f.def.name.as_str()).collect();
     assert_eq!(names, ["x", "y"]);
+  }
+
+  #[test]
+  fn series_are_in_label_byte_order_whether_their_first_8_bytes_decide_or_not() {
+    let labels = [
+      "b",
+      "aaaaaaaaz",
+      "aaaaaaaa",
+      "aaaaaaaaa",
+      "a",
+      "aaaaaaab",
+      "é",
+    ];
+    let data = ReadData {
+      now_ms: 0.0,
+      meta: vec![s(
+        "c",
+        r#"{"v":1,"type":"counter","help":"C.","labelNames":["k"],"aggregator":"sum"}"#,
+      )],
+      totals: labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (format!("c||{l}"), i as f64))
+        .collect(),
+      procs: vec![],
+    };
+    let fams = aggregate(&data);
+    let mut want: Vec<&str> = labels.to_vec();
+    want.sort_unstable();
+    assert_eq!(fams[0].labels, want);
   }
 
   fn s(a: &str, b: &str) -> (String, String) {
