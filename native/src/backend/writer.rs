@@ -228,14 +228,29 @@ impl Writer {
     if s.counters.is_empty() {
       return;
     }
-    if !self.series.contains_key(s.name) {
-      self.series.insert(s.name.to_owned(), HashMap::new());
+    // One lookup per map for a known series (a miss builds the entry, then inserts it).
+    match self.series.get_mut(s.name) {
+      Some(by) => Self::update_in(by, s),
+      None => {
+        let mut by = HashMap::new();
+        Self::update_in(&mut by, s);
+        self.series.insert(s.name.to_owned(), by);
+      }
     }
-    let by = self.series.get_mut(s.name).expect("inserted");
-    if !by.contains_key(s.labels) {
-      by.insert(s.labels.to_owned(), SeriesState::default());
+  }
+
+  fn update_in(by: &mut HashMap<String, SeriesState>, s: SeriesView<'_>) {
+    match by.get_mut(s.labels) {
+      Some(st) => Self::update_cells(st, s),
+      None => {
+        let mut st = SeriesState::default();
+        Self::update_cells(&mut st, s);
+        by.insert(s.labels.to_owned(), st);
+      }
     }
-    let st = by.get_mut(s.labels).expect("inserted");
+  }
+
+  fn update_cells(st: &mut SeriesState, s: SeriesView<'_>) {
     if s.count < st.count {
       // The series restarted from zero here: keep what it had reached.
       for c in st.cells.values_mut() {
