@@ -141,15 +141,15 @@ again with no decrease.
 |--:|--:|--:|--:|
 ${[100, 1000].map((f) => `| ${f} | ${fmt(takeovers[f].held)} | ${fmt(takeovers[f].served)} | ${fmt(takeovers[f].max)} |`).join('\n')}
 
-The holder's own flusher talks to its model in-process (\`LocalConn\`: no socket, no RESP
-replies). What is left of the 10k-series gap (a \`perf\` profile of this case: 83 % of the samples in the
-flusher thread; malloc/free ~30 % and string compares of hash-map keys ~11 % of all) is the
-reader and writer's per-scrape work on strings: every scrape first flushes (a copy of all 10k
-series out of the store and \`Writer::update\` keyed by \`(name, labels)\` strings), then the
-read formats each total as a string that the renderer parses back and re-parses each family's
-metadata JSON. Next steps (in flusher.rs/writer.rs/conn.rs, owned by the protocol work): values
-as f64 in \`ReadData\`, metadata parsed when it changes, and a render of the holder's model that
-skips the flush of series unchanged since the last one.
+The holder's own scrape runs in-process end to end: its flush lends each series of the store to
+the writer (\`snapshot::visit\` → \`Writer::update_series\`, no copy of a known series), the
+apply of the changed series runs on the model (\`LocalConn\`), and the read is
+\`Model::read_data\` (no commands, no RESP, totals as f64). What is left of the 10k-series gap
+(timed inside the flusher on this machine, per scrape): ~2 ms the flush's walk of every series
+(merge, metadata JSON, two hash lookups per series), ~0.35 ms the copy out of the model, ~1.7 ms
+aggregation (field split, hash, sort), ~0.5 ms encoding. Next: a flush that visits only the
+series changed since the last one (a dirty mark in the store), and a render from the model's
+numbers without field strings.
 
 Machine: nproc ${availableParallelism()} (${cpus()[0]?.model.trim()}), node ${process.version}, ${new Date().toISOString()}.
 <!-- onehost:end -->`;

@@ -519,6 +519,9 @@ pub fn read_version(
   keys: &Keys,
   version: Version,
 ) -> redis::RedisResult<ReadData> {
+  if let (Conn::Local(l), Version::V2) = (&*conn, version) {
+    return Ok(l.read_data(&keys.base)?);
+  }
   read_with(keys, version, |cmds| round(conn, cmds))
 }
 

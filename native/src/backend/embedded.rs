@@ -474,6 +474,24 @@ fn to_value(r: super::model::Resp) -> redis::RedisResult<redis::Value> {
 }
 
 impl LocalConn {
+  /// A v2 read of `base` straight from the model ([`Model::read_data`]); fails once this
+  /// process no longer holds the aggregator, as [`LocalConn`]'s commands do.
+  pub fn read_data(&self, base: &str) -> std::io::Result<super::reader::ReadData> {
+    if !self.serving.load(Ordering::Acquire) {
+      return Err(std::io::Error::new(
+        ErrorKind::NotConnected,
+        "no longer the holder",
+      ));
+    }
+    Ok(
+      self
+        .model
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .read_data(base),
+    )
+  }
+
   fn run(&mut self, mut cmds: &[u8]) -> redis::RedisResult<Vec<redis::Value>> {
     if !self.serving.load(Ordering::Acquire) {
       return Err(std::io::Error::new(ErrorKind::NotConnected, "no longer the holder").into());

@@ -218,12 +218,21 @@ impl Flusher {
   fn flush_once(&mut self) -> Result<(), Failure> {
     self.connect()?;
     for _ in 0..3 {
-      let snap = {
+      // The writer takes each series in as the store shows it (under the store's lock, as the
+      // copy of a snapshot was): a series it knows costs no allocation.
+      let mut n = 0;
+      {
         let s = store::store();
-        snapshot::collect(&s, now_ms())
-      };
-      self.stats.series = snap.series.len();
-      self.writer.update(snap);
+        self.writer.begin();
+        let w = &mut self.writer;
+        let metas = snapshot::visit(&s, now_ms(), &mut |v| {
+          n += 1;
+          w.update_series(v);
+        });
+        drop(s);
+        self.writer.end(metas);
+      }
+      self.stats.series = n;
       let mut batch = self.writer.batch();
       let mut replies = Vec::with_capacity(batch.chunks.len());
       let mut failure = None;

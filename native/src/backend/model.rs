@@ -295,6 +295,39 @@ impl Model {
     Resp::Array(out)
   }
 
+  /// A v2 read of `base` (`promsd:{<prefix>}:`) answered from the model itself: what
+  /// [`super::reader::Reader`] ends with after its two rounds against this model (live ids, then
+  /// `HGETALL meta`, `c` and each live process's `g:<id>`, a process with no hash left out), with
+  /// no command, reply or number formatted in between. The holder's own scrapes read this way.
+  pub fn read_data(&mut self, base: &str) -> super::reader::ReadData {
+    let now = now_ms();
+    let mut out = super::reader::ReadData {
+      now_ms: now,
+      ..Default::default()
+    };
+    let Some(sp) = self.spaces.get_mut(base) else {
+      return out;
+    };
+    sp.expire(now);
+    out.meta = sp
+      .meta
+      .iter()
+      .map(|(k, v)| (k.clone(), v.clone()))
+      .collect();
+    out.totals = sp.totals.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    for id in sp.procs.keys() {
+      if let Some(g) = sp.gauges.get(id).filter(|g| !g.fields.is_empty()) {
+        let h = g
+          .fields
+          .iter()
+          .map(|(k, v)| (k.clone(), v.clone()))
+          .collect();
+        out.procs.push((id.clone(), h));
+      }
+    }
+    out
+  }
+
   /// The live-ids script (live.lua): server time, then the live processes' ids.
   pub fn live(&mut self, keys: &[String], now: f64) -> Resp {
     let Some(b) = keys.first().and_then(|k| base(k, "procs")) else {
@@ -655,6 +688,45 @@ mod read_vectors {
         let got = String::from_utf8(read(&mut m, &prefix, v)).expect("UTF-8");
         assert_eq!(got, want, "{} ({v:?})", case["name"]);
       }
+      // The holder's direct read: the same data as the v2 reader's, so the same bytes.
+      let base = format!("promsd:{{{prefix}}}:");
+      let mut direct = m.read_data(&base);
+      let mut r = Reader::new(&base);
+      loop {
+        let replies = r.commands().iter().map(|c| reply(m.command(c))).collect();
+        if r.feed(replies).expect("a well-formed read") {
+          break;
+        }
+      }
+      let mut via = r.finish();
+      (direct.now_ms, via.now_ms) = (0.0, 0.0);
+      let bits = |d: &mut crate::backend::reader::ReadData| {
+        d.meta.sort();
+        d.totals.sort_by(|a, b| a.0.cmp(&b.0));
+        d.procs.sort();
+        for p in &mut d.procs {
+          p.1.sort();
+        }
+        d.totals
+          .iter()
+          .map(|(k, v)| (k.clone(), v.to_bits()))
+          .collect::<Vec<_>>()
+      };
+      assert_eq!(bits(&mut direct), bits(&mut via), "{}", case["name"]);
+      (direct.totals, via.totals) = (vec![], vec![]);
+      assert_eq!(direct, via, "{}", case["name"]);
+      let opts = RenderOpts {
+        open_metrics: false,
+        default_labels: vec![],
+        protobuf: false,
+      };
+      let got = render_bytes(&m.read_data(&base), &opts, Vec::new());
+      assert_eq!(
+        String::from_utf8(got).expect("UTF-8"),
+        want,
+        "{} (direct)",
+        case["name"]
+      );
     }
   }
 }

@@ -15,7 +15,7 @@
 
 use std::sync::OnceLock;
 
-use super::{LIVE_LUA, READ_LUA};
+use super::{field, LIVE_LUA, READ_LUA};
 
 /// One reply, as much of RESP as the reader needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,15 +42,17 @@ impl Reply {
   }
 }
 
-/// What the aggregate is rendered from (protocol §8), as strings.
+/// What the aggregate is rendered from (protocol §8): the hashes as strings, the totals' values
+/// as numbers (parsed once, here; the holder of the one-host aggregator fills them from its
+/// model's numbers, with no string in between).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ReadData {
   /// Server time, ms.
   pub now_ms: f64,
   /// Metric name → metadata JSON.
   pub meta: Vec<(String, String)>,
-  /// Totals.
-  pub totals: Vec<(String, String)>,
+  /// Totals: field → value (a value that is not a number is left out, as the render skips it).
+  pub totals: Vec<(String, f64)>,
   /// Live processes: (id, their `g:` hash).
   pub procs: Vec<(String, Vec<(String, String)>)>,
 }
@@ -130,6 +132,16 @@ fn pairs(r: Reply, what: &str) -> Result<Vec<(String, String)>, ReadError> {
     Reply::Error(e) => Err(ReadError(format!("{what}: {e}"))),
     other => Err(ReadError(format!("{what}: unexpected reply {other:?}"))),
   }
+}
+
+/// A totals hash as pairs of field and number.
+fn totals(r: Reply, what: &str) -> Result<Vec<(String, f64)>, ReadError> {
+  let p = pairs(r, what)?;
+  Ok(
+    p.into_iter()
+      .filter_map(|(k, v)| field::parse(&v).map(|v| (k, v)))
+      .collect(),
+  )
 }
 
 fn now_of(r: Option<Reply>) -> f64 {
@@ -235,7 +247,7 @@ impl Reader {
         match self.version {
           Version::V1 => {
             self.data.meta = pairs(items.next().unwrap_or(Reply::Nil), "meta")?;
-            self.data.totals = pairs(items.next().unwrap_or(Reply::Nil), "totals")?;
+            self.data.totals = totals(items.next().unwrap_or(Reply::Nil), "totals")?;
             while let (Some(id), Some(h)) = (items.next(), items.next()) {
               let id = id.into_string();
               let h = pairs(h, "a process's gauges")?;
@@ -245,7 +257,7 @@ impl Reader {
           }
           Version::V2 => {
             self.data.meta = pairs(it.next().expect("counted"), "HGETALL meta")?;
-            self.data.totals = pairs(it.next().expect("counted"), "HGETALL c")?;
+            self.data.totals = totals(it.next().expect("counted"), "HGETALL c")?;
             let ids: Vec<String> = items.map(Reply::into_string).collect();
             if ids.is_empty() {
               return Ok(true);
@@ -320,7 +332,7 @@ mod tests {
     let d = r.finish();
     assert_eq!(d.now_ms, 7.0);
     assert_eq!(d.meta, [("g".to_owned(), "{}".to_owned())]);
-    assert_eq!(d.totals, [("c||".to_owned(), "3".to_owned())]);
+    assert_eq!(d.totals, [("c||".to_owned(), 3.0)]);
     // bb's hash expired between the rounds: it is left out.
     assert_eq!(
       d.procs,

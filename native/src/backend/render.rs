@@ -31,20 +31,30 @@ pub struct Family {
 
 #[derive(Default)]
 struct Acc<'a> {
-  /// Counter-like parts from the totals.
+  /// The first counter-like part from the totals (a counter's only one: no allocation).
+  first: Option<(&'a str, f64)>,
+  /// The others.
   totals: Vec<(&'a str, f64)>,
   /// Gauge values per process index: (process, value, stamp).
   gauges: Vec<(usize, f64, f64)>,
   bins: BTreeMap<i64, f64>,
 }
 
-impl Acc<'_> {
+impl<'a> Acc<'a> {
+  fn push(&mut self, part: &'a str, v: f64) {
+    if self.first.is_none() {
+      self.first = Some((part, v));
+    } else {
+      self.totals.push((part, v));
+    }
+  }
+
+  fn parts(&self) -> impl Iterator<Item = &(&'a str, f64)> {
+    self.first.iter().chain(&self.totals)
+  }
+
   fn total(&self, part: &str) -> f64 {
-    self
-      .totals
-      .iter()
-      .find(|(p, _)| *p == part)
-      .map_or(0.0, |t| t.1)
+    self.parts().find(|(p, _)| *p == part).map_or(0.0, |t| t.1)
   }
 }
 
@@ -86,7 +96,8 @@ impl Fx {
 }
 
 type FxBuild = std::hash::BuildHasherDefault<Fx>;
-type Index<'a> = HashMap<(&'a str, &'a str), usize, FxBuild>;
+/// (family rank, labels) → slot.
+type Index<'a> = HashMap<(u32, &'a str), usize, FxBuild>;
 
 fn process_label(json: &str, id: &str) -> (String, f64) {
   let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
@@ -104,12 +115,21 @@ fn escape(v: &str) -> String {
 
 /// Aggregates a read into families, sorted by name, series by label bytes.
 pub fn aggregate(data: &ReadData) -> Vec<Family> {
-  let mut defs: HashMap<&str, FamilyDef, FxBuild> = HashMap::default();
-  for (name, json) in &data.meta {
-    if let Some(d) = field::parse_meta(name, json) {
-      defs.insert(name.as_str(), d);
-    }
-  }
+  // Families by name, each with its rank in name order: series are keyed and sorted by
+  // (rank, labels), so their names are neither hashed nor compared again.
+  let mut defs: Vec<(&str, FamilyDef)> = data
+    .meta
+    .iter()
+    .filter_map(|(name, json)| Some((name.as_str(), field::parse_meta(name, json)?)))
+    .collect();
+  defs.sort_by(|a, b| a.0.cmp(b.0));
+  defs.dedup_by(|a, b| a.0 == b.0);
+  let rank: HashMap<&str, u32, FxBuild> = defs
+    .iter()
+    .enumerate()
+    .map(|(i, (n, _))| (*n, i as u32))
+    .collect();
+  let def_of = |name: &str| rank.get(name).map(|&r| (r, &defs[r as usize].1));
   // Live processes, with labels made unique (§6).
   let mut procs: Vec<Proc> = data
     .procs
@@ -144,31 +164,34 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
   // (name, labels) → accumulated parts; most fields hit an existing entry. One lookup per field
   // of every live process (16 × 10k in the wide-read bench), hence the cheap hasher.
   let mut index: Index = HashMap::with_capacity_and_hasher(data.totals.len(), Default::default());
-  let mut accs: Vec<(&str, &str, Acc)> = Vec::new();
+  let mut accs: Vec<(u32, &str, Acc)> = Vec::with_capacity(data.totals.len());
   fn slot<'a>(
-    index: &mut HashMap<(&'a str, &'a str), usize, FxBuild>,
-    accs: &mut Vec<(&'a str, &'a str, Acc<'a>)>,
-    name: &'a str,
+    index: &mut Index<'a>,
+    accs: &mut Vec<(u32, &'a str, Acc<'a>)>,
+    rank: u32,
     labels: &'a str,
   ) -> usize {
-    *index.entry((name, labels)).or_insert_with(|| {
-      accs.push((name, labels, Acc::default()));
+    *index.entry((rank, labels)).or_insert_with(|| {
+      accs.push((rank, labels, Acc::default()));
       accs.len() - 1
     })
   }
   for (f, v) in &data.totals {
-    let (Some((name, part, labels)), Some(v)) = (field::split(f), field::parse(v)) else {
+    let Some((name, part, labels)) = field::split(f) else {
       continue;
     };
-    let Some(def) = defs.get(name) else { continue };
-    let n = slot(&mut index, &mut accs, name, labels);
+    let v = *v;
+    let Some((r, def)) = def_of(name) else {
+      continue;
+    };
+    let n = slot(&mut index, &mut accs, r, labels);
     let a = &mut accs[n].2;
     if def.kind == Kind::Summary && part != "count" && part != "sum" {
       if let Some(k) = field::bin_key(part) {
         *a.bins.entry(k).or_default() += v;
       }
     } else {
-      a.totals.push((part, v));
+      a.push(part, v);
     }
   }
   let live = data.procs.len();
@@ -193,7 +216,9 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
       let Some((name, part, labels)) = field::split(f) else {
         continue;
       };
-      let Some(def) = defs.get(name) else { continue };
+      let Some((r, def)) = def_of(name) else {
+        continue;
+      };
       // Protocol v2 stamps only `last` gauges (§4); a value without a stamp has stamp 0.
       let (value, stamp) = v.split_once(' ').unwrap_or((v, ""));
       let Some(val) = field::parse(value) else {
@@ -207,7 +232,7 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
           } else {
             0.0
           };
-          let n = slot(&mut index, &mut accs, name, labels);
+          let n = slot(&mut index, &mut accs, r, labels);
           let g = &mut accs[n].2.gauges;
           if g.capacity() == 0 {
             g.reserve_exact(live);
@@ -219,7 +244,7 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
         }
         Kind::Summary => {
           if let Some(k) = field::bin_key(part) {
-            let n = slot(&mut index, &mut accs, name, labels);
+            let n = slot(&mut index, &mut accs, r, labels);
             let a = &mut accs[n].2;
             *a.bins.entry(k).or_default() += val;
           }
@@ -230,27 +255,39 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
     hints = next;
   }
   drop(index);
-  accs.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-  let mut acc: HashMap<&str, Vec<(&str, Acc)>> = HashMap::new();
-  for (name, labels, a) in accs {
-    acc.entry(name).or_default().push((labels, a));
+  // Sorted as small keys, then the accumulators moved into that order, each family's run apart.
+  // The labels' first 8 bytes as a big-endian number decide most comparisons without a memcmp
+  // (zero-padded: a tie falls back to the whole strings, so the order is the bytes' order).
+  let prefix = |l: &str| {
+    let mut b = [0u8; 8];
+    let n = l.len().min(8);
+    b[..n].copy_from_slice(&l.as_bytes()[..n]);
+    u64::from_be_bytes(b)
+  };
+  let mut keys: Vec<(u32, u64, &str, u32)> = accs
+    .iter()
+    .enumerate()
+    .map(|(i, a)| (a.0, prefix(a.1), a.1, i as u32))
+    .collect();
+  keys.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+  let mut runs: Vec<Vec<(&str, Acc)>> = (0..defs.len()).map(|_| Vec::new()).collect();
+  for (r, _, labels, i) in keys {
+    runs[r as usize].push((labels, std::mem::take(&mut accs[i as usize].2)));
   }
-  let mut names: Vec<&str> = defs.keys().copied().collect();
-  names.sort_unstable();
+  drop(accs);
   // Each process refuses names that clash with its own metrics (store.rs `registry_add`), but
   // processes running different versions of an app may disagree: of two families whose names
   // clash (counter `x`, gauge `x_total`), the one first by name is kept, so that the exposition
   // stays valid instead of being rejected whole.
   let mut exposed: std::collections::HashSet<String> = std::collections::HashSet::new();
   let mut out = Vec::new();
-  for name in names {
-    let def = defs.remove(name).expect("listed");
+  for ((_, def), series) in defs.into_iter().zip(runs) {
     let own = def.exposed_names();
     if own.iter().any(|n| exposed.contains(n)) {
       continue;
     }
     exposed.extend(own);
-    let Some(series) = acc.remove(name) else {
+    if series.is_empty() {
       out.push(Family {
         def,
         labels: vec![],
@@ -293,7 +330,8 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
           }
           fam.values.push(total("sum"));
           if def.native.is_some() {
-            fam.native.push(native_of(&a.totals));
+            let parts: Vec<(&str, f64)> = a.parts().copied().collect();
+            fam.native.push(native_of(&parts));
           }
         }
         Kind::Summary => {
@@ -453,7 +491,7 @@ mod tests {
           r#"{"v":1,"type":"gauge","help":"Y.","labelNames":[],"aggregator":"sum"}"#,
         ),
       ],
-      totals: vec![s("x||", "7")],
+      totals: vec![("x||".into(), 7.0)],
       procs: vec![(
         "aa".into(),
         vec![
@@ -466,6 +504,36 @@ mod tests {
     let fams = aggregate(&data);
     let names: Vec<&str> = fams.iter().map(|f| f.def.name.as_str()).collect();
     assert_eq!(names, ["x", "y"]);
+  }
+
+  #[test]
+  fn series_are_in_label_byte_order_whether_their_first_8_bytes_decide_or_not() {
+    let labels = [
+      "b",
+      "aaaaaaaaz",
+      "aaaaaaaa",
+      "aaaaaaaaa",
+      "a",
+      "aaaaaaab",
+      "é",
+    ];
+    let data = ReadData {
+      now_ms: 0.0,
+      meta: vec![s(
+        "c",
+        r#"{"v":1,"type":"counter","help":"C.","labelNames":["k"],"aggregator":"sum"}"#,
+      )],
+      totals: labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (format!("c||{l}"), i as f64))
+        .collect(),
+      procs: vec![],
+    };
+    let fams = aggregate(&data);
+    let mut want: Vec<&str> = labels.to_vec();
+    want.sort_unstable();
+    assert_eq!(fams[0].labels, want);
   }
 
   fn s(a: &str, b: &str) -> (String, String) {
@@ -490,7 +558,7 @@ mod tests {
           r#"{"v":1,"type":"gauge","help":"P.","labelNames":[],"aggregator":"perProcess"}"#,
         ),
       ],
-      totals: vec![s("c_total||GET", "7"), s("c_total||a\nb", "1")],
+      totals: vec![("c_total||GET".into(), 7.0), ("c_total||a\nb".into(), 1.0)],
       procs: vec![
         (
           "aa".into(),

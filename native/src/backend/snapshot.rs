@@ -25,6 +25,34 @@ pub struct SeriesSnap {
   pub gauges: Vec<(String, f64)>,
 }
 
+/// One series as [`visit`] shows it, borrowed from the store (or from a [`SeriesSnap`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesView<'a> {
+  /// Family name.
+  pub name: &'a str,
+  /// Stored label values.
+  pub labels: &'a str,
+  /// As [`SeriesSnap::count`].
+  pub count: f64,
+  /// As [`SeriesSnap::counters`].
+  pub counters: &'a [(String, f64)],
+  /// As [`SeriesSnap::gauges`].
+  pub gauges: &'a [(String, f64)],
+}
+
+impl SeriesSnap {
+  /// This series, borrowed.
+  pub fn view(&self) -> SeriesView<'_> {
+    SeriesView {
+      name: &self.name,
+      labels: &self.labels,
+      count: self.count,
+      counters: &self.counters,
+      gauges: &self.gauges,
+    }
+  }
+}
+
 /// Everything one flush needs.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -36,15 +64,42 @@ pub struct Snapshot {
 
 /// Reads the global registry.
 pub fn collect(store: &Store, now_ms: f64) -> Snapshot {
-  let mut out = Snapshot::default();
+  let mut series = Vec::new();
+  let metas = visit(store, now_ms, &mut |v| {
+    series.push(SeriesSnap {
+      name: v.name.to_owned(),
+      labels: v.labels.to_owned(),
+      count: v.count,
+      counters: v.counters.to_vec(),
+      gauges: v.gauges.to_vec(),
+    });
+  });
+  Snapshot { metas, series }
+}
+
+/// Reads the global registry series by series, each borrowed from the store while `f` runs (no
+/// copy of names or labels: a writer that knows the series looks it up and allocates nothing);
+/// returns the families' metadata.
+pub fn visit(
+  store: &Store,
+  now_ms: f64,
+  f: &mut dyn FnMut(SeriesView<'_>),
+) -> Vec<(String, String)> {
+  let mut metas = Vec::new();
   let Ok(ids) = store.registry_families(GLOBAL_REGISTRY) else {
-    return out;
+    return metas;
   };
+  let mut counters: Vec<(String, f64)> = Vec::new();
+  let mut gauges: Vec<(String, f64)> = Vec::new();
   for group in group_by_name(store, &ids) {
     let def = &group[0].def;
-    out.metas.push((def.name.clone(), field::meta_json(def)));
+    metas.push((def.name.clone(), field::meta_json(def)));
     if def.kind == Kind::Summary {
-      summaries(store, def, &group, now_ms, &mut out.series);
+      let mut out = Vec::new();
+      summaries(store, def, &group, now_ms, &mut out);
+      for s in &out {
+        f(s.view());
+      }
       continue;
     }
     let Some(m) = merge::merge(store, &group, now_ms) else {
@@ -53,12 +108,12 @@ pub fn collect(store: &Store, now_ms: f64) -> Snapshot {
     let st = stride(def);
     for n in 0..m.len() {
       let v = &m.values[n * st..(n + 1) * st];
-      let mut s = SeriesSnap {
-        name: def.name.clone(),
-        labels: m.labels[n].to_owned(),
+      counters.clear();
+      gauges.clear();
+      let mut s = Parts {
         count: 0.0,
-        counters: Vec::new(),
-        gauges: Vec::new(),
+        counters: &mut counters,
+        gauges: &mut gauges,
       };
       match def.kind {
         Kind::Counter => {
@@ -86,10 +141,24 @@ pub fn collect(store: &Store, now_ms: f64) -> Snapshot {
         }
         Kind::Summary => unreachable!(),
       }
-      out.series.push(s);
+      let count = s.count;
+      f(SeriesView {
+        name: &def.name,
+        labels: m.labels[n],
+        count,
+        counters: &counters,
+        gauges: &gauges,
+      });
     }
   }
-  out
+  metas
+}
+
+/// A series' values being gathered (the part lists are reused from one series to the next).
+struct Parts<'a> {
+  count: f64,
+  counters: &'a mut Vec<(String, f64)>,
+  gauges: &'a mut Vec<(String, f64)>,
 }
 
 fn summaries(

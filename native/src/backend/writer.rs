@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use super::field;
-use super::snapshot::Snapshot;
+use super::snapshot::{SeriesView, Snapshot};
 
 /// Items per script call: bounds the time one call blocks Redis.
 pub const MAX_ITEMS: usize = 4096;
@@ -121,7 +121,9 @@ pub enum Next {
 pub struct Writer {
   epoch: String,
   seed: bool,
-  series: HashMap<(String, String), SeriesState>,
+  /// Name → labels → state: looked up by borrowed strings, so a known series costs no
+  /// allocation per flush.
+  series: HashMap<String, HashMap<String, SeriesState>>,
   gauges: HashMap<String, f64>,
   gauges_now: HashMap<String, f64>,
   metas: HashMap<String, String>,
@@ -198,35 +200,84 @@ impl Writer {
 
   /// Takes a snapshot in: updates local values, carrying over series that were reset.
   pub fn update(&mut self, snap: Snapshot) {
-    self.metas_now = snap.metas;
+    self.begin();
+    for s in &snap.series {
+      self.update_series(s.view());
+    }
+    self.end(snap.metas);
+  }
+
+  /// Starts taking a snapshot in series by series: [`Writer::update_series`] for each, as
+  /// [`super::snapshot::visit`] gives them, then [`Writer::end`].
+  pub fn begin(&mut self) {
     self.gauges_now.clear();
-    for s in snap.series {
-      for (part, v) in &s.gauges {
-        self
-          .gauges_now
-          .insert(field::field(&s.name, part, &s.labels), *v);
+  }
+
+  /// Ends a snapshot taken in series by series: the families' metadata.
+  pub fn end(&mut self, metas: Vec<(String, String)>) {
+    self.metas_now = metas;
+  }
+
+  /// Takes one series of the snapshot begun with [`Writer::begin`] in.
+  pub fn update_series(&mut self, s: SeriesView<'_>) {
+    for (part, v) in s.gauges {
+      self
+        .gauges_now
+        .insert(field::field(s.name, part, s.labels), *v);
+    }
+    if s.counters.is_empty() {
+      return;
+    }
+    // One lookup per map for a known series (a miss builds the entry, then inserts it).
+    match self.series.get_mut(s.name) {
+      Some(by) => Self::update_in(by, s),
+      None => {
+        let mut by = HashMap::new();
+        Self::update_in(&mut by, s);
+        self.series.insert(s.name.to_owned(), by);
       }
-      if s.counters.is_empty() {
-        continue;
+    }
+  }
+
+  fn update_in(by: &mut HashMap<String, SeriesState>, s: SeriesView<'_>) {
+    match by.get_mut(s.labels) {
+      Some(st) => Self::update_cells(st, s),
+      None => {
+        let mut st = SeriesState::default();
+        Self::update_cells(&mut st, s);
+        by.insert(s.labels.to_owned(), st);
       }
-      let st = self.series.entry((s.name, s.labels)).or_default();
-      if s.count < st.count {
-        // The series restarted from zero here: keep what it had reached.
-        for c in st.cells.values_mut() {
-          c.carry += c.local;
-          c.local = 0.0;
+    }
+  }
+
+  fn update_cells(st: &mut SeriesState, s: SeriesView<'_>) {
+    if s.count < st.count {
+      // The series restarted from zero here: keep what it had reached.
+      for c in st.cells.values_mut() {
+        c.carry += c.local;
+        c.local = 0.0;
+      }
+    }
+    st.count = s.count;
+    // Native histogram buckets are the one part that can vanish from a live series: a schema
+    // reduction moves their counts into wider buckets (other parts), so they count zero here.
+    for (part, c) in st.cells.iter_mut() {
+      if field::native_key(part).is_some() && !s.counters.iter().any(|(p, _)| p == part) {
+        c.local = 0.0;
+      }
+    }
+    for (part, v) in s.counters {
+      match st.cells.get_mut(part.as_str()) {
+        Some(c) => c.local = *v,
+        None => {
+          st.cells.insert(
+            part.clone(),
+            Cell {
+              local: *v,
+              ..Cell::default()
+            },
+          );
         }
-      }
-      st.count = s.count;
-      // Native histogram buckets are the one part that can vanish from a live series: a schema
-      // reduction moves their counts into wider buckets (other parts), so they count zero here.
-      for (part, c) in st.cells.iter_mut() {
-        if field::native_key(part).is_some() && !s.counters.iter().any(|(p, _)| p == part) {
-          c.local = 0.0;
-        }
-      }
-      for (part, v) in s.counters {
-        st.cells.entry(part).or_default().local = v;
       }
     }
   }
@@ -245,21 +296,23 @@ impl Writer {
         push(&mut |c| c.metas.push((name.clone(), json.clone())));
       }
     }
-    for ((name, labels), st) in &self.series {
+    for (name, by) in &self.series {
       if self.refused.contains_key(name) {
         continue;
       }
-      for (part, cell) in &st.cells {
-        let cum = cell.cum();
-        if self.seed || cum.to_bits() != cell.acked.to_bits() {
-          let item = CounterItem {
-            key: (name.clone(), labels.clone()),
-            part: part.clone(),
-            field: field::field(name, part, labels),
-            cum,
-            acked: cell.acked,
-          };
-          push(&mut |c| c.counters.push(item.clone()));
+      for (labels, st) in by {
+        for (part, cell) in &st.cells {
+          let cum = cell.cum();
+          if self.seed || cum.to_bits() != cell.acked.to_bits() {
+            let item = CounterItem {
+              key: (name.clone(), labels.clone()),
+              part: part.clone(),
+              field: field::field(name, part, labels),
+              cum,
+              acked: cell.acked,
+            };
+            push(&mut |c| c.counters.push(item.clone()));
+          }
         }
       }
     }
@@ -297,7 +350,8 @@ impl Writer {
           for it in &chunk.counters {
             if let Some(c) = self
               .series
-              .get_mut(&it.key)
+              .get_mut(&it.key.0)
+              .and_then(|by| by.get_mut(&it.key.1))
               .and_then(|s| s.cells.get_mut(&it.part))
             {
               c.acked = it.cum;
@@ -317,7 +371,7 @@ impl Writer {
         Status::Epoch => {
           self.epoch.clear();
           self.seed = false;
-          for st in self.series.values_mut() {
+          for st in self.series.values_mut().flat_map(HashMap::values_mut) {
             for c in st.cells.values_mut() {
               c.acked = 0.0;
             }
