@@ -14,6 +14,7 @@ import {
   linearBuckets,
   validateMetricName,
 } from '../index';
+import { binOf } from '../metrics/summary';
 
 // The prom-client-compatible API, checked against exact expositions and, where the two should
 // agree, against prom-client 15 itself doing the same operations.
@@ -493,6 +494,27 @@ describe('Histogram', () => {
 });
 
 describe('Summary', () => {
+  it("the sketch bin from a double's bits is ceil(ln v / ln γ) for every value, edges, subnormals and Infinity included", () => {
+    const inv = 1 / Math.log(1.01 / 0.99);
+    const exact = (v: number): number => Math.min(40000, Math.max(-40000, Math.ceil(Math.log(v) * inv)));
+    const values = [1, 2, 0.5, 1e-300, 5e-324, 2.2250738585072014e-308, Number.MAX_VALUE, 1e308, 3, 100, 0.001];
+    for (let i = -700; i <= 700; i++) {
+      const edge = (1.01 / 0.99) ** i;
+      values.push(edge, edge * (1 + 1e-15), edge * (1 - 1e-15), edge * 1.005);
+    }
+    // A fixed pseudo-random spread over the whole double range (xorshift, so the run is repeatable).
+    let x = 0x9e3779b9;
+    for (let i = 0; i < 20000; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      values.push(Math.exp(((x >>> 0) / 2 ** 32 - 0.5) * 1400));
+    }
+    const wrong = values.filter((v) => binOf(v) !== exact(v));
+    expect(wrong).toEqual([]);
+    expect([binOf(1), binOf(2), binOf(Infinity), binOf(5e-324)]).toEqual([0, 35, 40000, -37220]);
+  });
+
   it('sum and count are exact and a single observation is its own quantile within 1 %', async () => {
     const reg = new Registry();
     const s = new Summary({ name: 'payload_bytes', help: 'Payloads.', percentiles: [0.5, 0.9], registers: [reg] });
