@@ -123,6 +123,12 @@ export class Summary<T extends string = string> extends Metric<T> {
   readonly #ageBuckets: number;
   readonly #prune: boolean;
   #states: (SketchState | undefined)[] = [];
+  /**
+   * The unlabelled series' window when the sketch is all-time (one window that never rotates),
+   * set by its first observation, cleared when the series is dropped: `observe(v)` then writes
+   * through `c0`/`o0` and this window without the series lookup.
+   */
+  #win0: SketchWindow | undefined = undefined;
 
   constructor(config: SummaryConfiguration<T>) {
     const what = `Summary "${String(config?.name)}"`;
@@ -218,11 +224,27 @@ export class Summary<T extends string = string> extends Metric<T> {
   protected override dropSeries(index: number): void {
     const st = this.#states[index];
     if (st) for (const page of pagesOf(st)) this.shard.free(page, PAGE_BINS);
+    if (st !== undefined && st.windows[0] === this.#win0) this.#win0 = undefined;
     this.#states[index] = undefined;
   }
 
   /** Records `value` in the series of `labels`. */
   observe(labels: LabelValues<T> | number, value?: number): void {
+    const c = this.c0;
+    const win = this.#win0;
+    // observe(v > 0) on the unlabelled all-time series: count, sum, range, bin; nothing to look up.
+    if (typeof labels === 'number' && labels > 0 && value === undefined && c !== undefined && win !== undefined) {
+      const o = this.o0;
+      c[o] += 1;
+      c[o + 1] += labels;
+      if (labels < c[o + 4]) c[o + 4] = labels;
+      if (labels > c[o + 5]) c[o + 5] = labels;
+      const bin = binOf(labels);
+      let page = win.addrs[(bin >> PAGE_SHIFT) - win.lo];
+      if (!(page >= 0)) page = this.#addPage(this.index0, win, 0, bin >> PAGE_SHIFT);
+      this.chunks[page >>> CHUNK_SHIFT][(page & CHUNK_MASK) + (bin & (PAGE_BINS - 1))] += 1;
+      return;
+    }
     if (typeof labels === 'object') this.#observe(labels, value);
     else this.#observe(undefined, labels);
   }
@@ -248,6 +270,7 @@ export class Summary<T extends string = string> extends Metric<T> {
     c[o + 1] += value;
     let w = 0;
     const st = this.#states[index] as SketchState;
+    if (index === this.index0 && this.#windowMs === Infinity) this.#win0 = st.windows[0];
     if (this.#windowMs !== Infinity) {
       const tick = Math.floor(Date.now() / this.#windowMs);
       w = tick % this.#ageBuckets;

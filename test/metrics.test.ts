@@ -592,6 +592,27 @@ describe('Summary', () => {
     expect(sampleOf(await reg.metrics(), 'payload_bytes_sum', { route: '/a' })).toBe('4');
   });
 
+  it("an unlabelled summary's observe(v) after remove() and reset() counts only what came after, in new pages", async () => {
+    const reg = new Registry();
+    const s = new Summary({ name: 'payload_bytes', help: 'Payloads.', percentiles: [0, 0.5, 1], registers: [reg] });
+    const expo = (q0: string, q5: string, q1: string, sum: string, count: string): string =>
+      `# HELP payload_bytes Payloads.\n# TYPE payload_bytes summary\npayload_bytes{quantile="0"} ${q0}\npayload_bytes{quantile="0.5"} ${q5}\npayload_bytes{quantile="1"} ${q1}\npayload_bytes_sum ${sum}\npayload_bytes_count ${count}\n`;
+    s.observe(3);
+    s.observe(3);
+    s.observe(1e6);
+    // q=1 is the top bin's value (within 1 %), inside the observed range.
+    expect(await reg.metrics()).toBe(expo('3', '3', '994912.7844253505', '1000006', '3'));
+    s.remove();
+    expect(await reg.metrics()).toBe('# HELP payload_bytes Payloads.\n# TYPE payload_bytes summary\n');
+    s.observe(7);
+    expect(await reg.metrics()).toBe(expo('7', '7', '7', '7', '1'));
+    s.reset();
+    expect(await reg.metrics()).toBe(expo('NaN', 'NaN', 'NaN', '0', '0'));
+    s.observe(0.25);
+    s.observe(0);
+    expect(await reg.metrics()).toBe(expo('0', '0', '0.24905131021792878', '0.25', '2'));
+  });
+
   it('zero() forgets earlier observations, quantiles included', async () => {
     const reg = new Registry();
     const s = new Summary({ name: 'payload_bytes', help: 'Payloads.', percentiles: [0.5], registers: [reg] });
