@@ -25,6 +25,12 @@ import { median, RUNS } from './lib.mjs';
 // single-figure cases). target: minimum prom-client / promsd ratio, null = info only.
 const CASES = [
   { name: 'counter-labels', rows: { value: { title: 'labelled `counter.inc({method, status}, 1)`', target: 8 } } },
+  {
+    name: 'counter-labels-busy',
+    rows: {
+      value: { title: 'labelled `counter.inc({method, status}, 1)`, 8 other labelled counters in use', target: 10 },
+    },
+  },
   { name: 'counter-child', rows: { value: { title: 'cached child `labels(...).inc()`', target: 40 } } },
   { name: 'histogram-observe', rows: { value: { title: '`histogram.observe(v)`, default buckets', target: 15 } } },
   { name: 'scrape-counters', rows: { value: { title: '`register.metrics()`, 100k counter series', target: 8 } } },

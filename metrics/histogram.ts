@@ -119,6 +119,18 @@ export class Histogram<T extends string = string> extends Metric<T> {
 
   /** Records `value` in the series of `labels`. */
   observe(labels: LabelValues<T> | number | ObserveDataWithExemplar<T>, value?: number): void {
+    const c = this.c0;
+    // observe(v) on the unlabelled classic series: the cached chunk and offset, one bucket scan.
+    if (typeof labels === 'number' && c !== undefined && labels >= this.#min && this.#native === undefined) {
+      const b = this.#bounds;
+      const n = b.length;
+      let i = 0;
+      while (i < n && labels > b[i]) i++;
+      const o = this.o0;
+      c[o + i] += 1;
+      c[o + n + 1] += labels;
+      return;
+    }
     if (this.enableExemplars && typeof labels === 'object' && 'value' in labels) {
       const { labels: l, value: v, exemplarLabels } = labels as ObserveDataWithExemplar<T>;
       // Exemplar labels are checked before the update so that a refused call changes nothing.

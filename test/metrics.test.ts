@@ -14,6 +14,7 @@ import {
   linearBuckets,
   validateMetricName,
 } from '../index';
+import { binOf } from '../metrics/summary';
 
 // The prom-client-compatible API, checked against exact expositions and, where the two should
 // agree, against prom-client 15 itself doing the same operations.
@@ -493,6 +494,27 @@ describe('Histogram', () => {
 });
 
 describe('Summary', () => {
+  it("the sketch bin from a double's bits is ceil(ln v / ln γ) for every value, edges, subnormals and Infinity included", () => {
+    const inv = 1 / Math.log(1.01 / 0.99);
+    const exact = (v: number): number => Math.min(40000, Math.max(-40000, Math.ceil(Math.log(v) * inv)));
+    const values = [1, 2, 0.5, 1e-300, 5e-324, 2.2250738585072014e-308, Number.MAX_VALUE, 1e308, 3, 100, 0.001];
+    for (let i = -700; i <= 700; i++) {
+      const edge = (1.01 / 0.99) ** i;
+      values.push(edge, edge * (1 + 1e-15), edge * (1 - 1e-15), edge * 1.005);
+    }
+    // A fixed pseudo-random spread over the whole double range (xorshift, so the run is repeatable).
+    let x = 0x9e3779b9;
+    for (let i = 0; i < 20000; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      values.push(Math.exp(((x >>> 0) / 2 ** 32 - 0.5) * 1400));
+    }
+    const wrong = values.filter((v) => binOf(v) !== exact(v));
+    expect(wrong).toEqual([]);
+    expect([binOf(1), binOf(2), binOf(Infinity), binOf(5e-324)]).toEqual([0, 35, 40000, -37220]);
+  });
+
   it('sum and count are exact and a single observation is its own quantile within 1 %', async () => {
     const reg = new Registry();
     const s = new Summary({ name: 'payload_bytes', help: 'Payloads.', percentiles: [0.5, 0.9], registers: [reg] });
@@ -568,6 +590,27 @@ describe('Summary', () => {
     expect(await reg.metrics()).toBe('# HELP payload_bytes Payloads.\n# TYPE payload_bytes summary\n');
     s.observe({ route: '/a' }, 4);
     expect(sampleOf(await reg.metrics(), 'payload_bytes_sum', { route: '/a' })).toBe('4');
+  });
+
+  it("an unlabelled summary's observe(v) after remove() and reset() counts only what came after, in new pages", async () => {
+    const reg = new Registry();
+    const s = new Summary({ name: 'payload_bytes', help: 'Payloads.', percentiles: [0, 0.5, 1], registers: [reg] });
+    const expo = (q0: string, q5: string, q1: string, sum: string, count: string): string =>
+      `# HELP payload_bytes Payloads.\n# TYPE payload_bytes summary\npayload_bytes{quantile="0"} ${q0}\npayload_bytes{quantile="0.5"} ${q5}\npayload_bytes{quantile="1"} ${q1}\npayload_bytes_sum ${sum}\npayload_bytes_count ${count}\n`;
+    s.observe(3);
+    s.observe(3);
+    s.observe(1e6);
+    // q=1 is the top bin's value (within 1 %), inside the observed range.
+    expect(await reg.metrics()).toBe(expo('3', '3', '994912.7844253505', '1000006', '3'));
+    s.remove();
+    expect(await reg.metrics()).toBe('# HELP payload_bytes Payloads.\n# TYPE payload_bytes summary\n');
+    s.observe(7);
+    expect(await reg.metrics()).toBe(expo('7', '7', '7', '7', '1'));
+    s.reset();
+    expect(await reg.metrics()).toBe(expo('NaN', 'NaN', 'NaN', '0', '0'));
+    s.observe(0.25);
+    s.observe(0);
+    expect(await reg.metrics()).toBe(expo('0', '0', '0.24905131021792878', '0.25', '2'));
   });
 
   it('zero() forgets earlier observations, quantiles included', async () => {
