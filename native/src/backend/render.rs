@@ -77,10 +77,26 @@ fn escape(v: &str) -> String {
 
 /// Aggregates a read into families, sorted by name, series by label bytes.
 pub fn aggregate(data: &ReadData) -> Vec<Family> {
+  aggregate_from(
+    &data.meta,
+    data.totals.iter().map(|(f, v)| (f.as_str(), *v)),
+    data.totals.len(),
+    &data.procs,
+  )
+}
+
+/// [`aggregate`] of a read's parts, the totals (`len` of them) borrowed from wherever they are
+/// held: the holder aggregates its model's totals in place ([`super::model::Model::aggregate`]),
+/// without a copy of their fields.
+pub fn aggregate_from<'a>(
+  meta: &'a [(String, String)],
+  totals: impl Iterator<Item = (&'a str, f64)>,
+  len: usize,
+  procs: &'a [(String, Vec<(String, String)>)],
+) -> Vec<Family> {
   // Families by name, each with its rank in name order: series are keyed and sorted by
   // (rank, labels), so their names are neither hashed nor compared again.
-  let mut defs: Vec<(&str, FamilyDef)> = data
-    .meta
+  let mut defs: Vec<(&str, FamilyDef)> = meta
     .iter()
     .filter_map(|(name, json)| Some((name.as_str(), field::parse_meta(name, json)?)))
     .collect();
@@ -93,8 +109,8 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
     .collect();
   let def_of = |name: &str| rank.get(name).map(|&r| (r, &defs[r as usize].1));
   // Live processes, with labels made unique (§6).
-  let mut procs: Vec<Proc> = data
-    .procs
+  let data_procs = procs;
+  let mut procs: Vec<Proc> = data_procs
     .iter()
     .map(|(id, h)| {
       let info = h
@@ -125,8 +141,8 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
   }
   // (name, labels) → accumulated parts; most fields hit an existing entry. One lookup per field
   // of every live process (16 × 10k in the wide-read bench), hence the cheap hasher.
-  let mut index: Index = HashMap::with_capacity_and_hasher(data.totals.len(), Default::default());
-  let mut accs: Vec<(u32, &str, Acc)> = Vec::with_capacity(data.totals.len());
+  let mut index: Index = HashMap::with_capacity_and_hasher(len, Default::default());
+  let mut accs: Vec<(u32, &str, Acc)> = Vec::with_capacity(len);
   fn slot<'a>(
     index: &mut Index<'a>,
     accs: &mut Vec<(u32, &'a str, Acc<'a>)>,
@@ -138,11 +154,10 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
       accs.len() - 1
     })
   }
-  for (f, v) in &data.totals {
+  for (f, v) in totals {
     let Some((name, part, labels)) = field::split(f) else {
       continue;
     };
-    let v = *v;
     let Some((r, def)) = def_of(name) else {
       continue;
     };
@@ -156,13 +171,13 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
       a.push(part, v);
     }
   }
-  let live = data.procs.len();
+  let live = data_procs.len();
   // Processes holding the same series usually list them in the same order (Redis iterates a
   // hash by its table, and equal field sets fill equal tables alike): the field at position i
   // of the previous process, if equal, names the same gauge, so its slot is reused without
   // splitting or hashing. A mismatch only costs the comparison.
   let mut hints: Vec<(&str, usize)> = Vec::new();
-  for (pi, (_, h)) in data.procs.iter().enumerate() {
+  for (pi, (_, h)) in data_procs.iter().enumerate() {
     let mut next: Vec<(&str, usize)> = vec![("", usize::MAX); h.len()];
     for (i, (f, v)) in h.iter().enumerate() {
       if let Some(&(hf, n)) = hints.get(i) {
