@@ -232,7 +232,7 @@ pub fn aggregate_from<'a>(
     hints = next;
   }
   drop(index);
-  // Sorted as small keys, then the accumulators moved into that order, each family's run apart.
+  // Sorted as small keys, then each family's run of accumulators listed by index (not moved).
   // The labels' first 8 bytes as a big-endian number decide most comparisons without a memcmp
   // (zero-padded: a tie falls back to the whole strings, so the order is the bytes' order).
   let prefix = |l: &str| {
@@ -247,11 +247,10 @@ pub fn aggregate_from<'a>(
     .map(|(i, a)| (a.0, prefix(a.1), a.1, i as u32))
     .collect();
   keys.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-  let mut runs: Vec<Vec<(&str, Acc)>> = (0..defs.len()).map(|_| Vec::new()).collect();
-  for (r, _, labels, i) in keys {
-    runs[r as usize].push((labels, std::mem::take(&mut accs[i as usize].2)));
+  let mut runs: Vec<Vec<u32>> = (0..defs.len()).map(|_| Vec::new()).collect();
+  for (r, _, _, i) in keys {
+    runs[r as usize].push(i);
   }
-  drop(accs);
   // Each process refuses names that clash with its own metrics (store.rs `registry_add`), but
   // processes running different versions of an app may disagree: of two families whose names
   // clash (counter `x`, gauge `x_total`), the one first by name is kept, so that the exposition
@@ -284,7 +283,9 @@ pub fn aggregate_from<'a>(
       fam.def.label_names.push("process".into());
     }
     let st = stride(&def);
-    for (labels, a) in series {
+    for i in series {
+      let (_, labels, a) = &accs[i as usize];
+      let labels: &str = labels;
       // A field written under another shape of the metric is skipped (§5).
       let count = if labels.is_empty() && def.label_names.is_empty() {
         0
