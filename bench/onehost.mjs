@@ -146,11 +146,13 @@ the writer (\`snapshot::visit\` → \`Writer::update_series\`, no copy of a know
 matched against the writer's state at the same position of the last snapshot, so a known one
 is not hashed), the apply of the changed series runs on the model (\`LocalConn\`), and the scrape
 aggregates the model in place (\`Model::aggregate\`: the model's totals borrowed, no read copied
-out; totals as f64). Against the code before this (same machine, 5 alternating rounds of
-\`bench/onehost/scrape.mjs\`, medians): 10k series 6.26 → 4.52 ms (local 0.86 / 0.89 ms). What is
-left of the 10k-series gap (timed inside the flusher, per scrape): ~1.3 ms the flush (~0.6 ms
-the store's merge of every series, ~0.7 ms the writer's pass over them), ~2.5 ms aggregation
-(field split, hash, sort, a label string per series), ~0.5 ms encoding. Next: a flush that
+out; totals as f64). Against the code before this (de4cc0b; same machine, 5 alternating rounds
+of \`bench/onehost/scrape.mjs\`, medians): 10k series 7.84 → 4.38 ms (local 1.00 / 0.98 ms; an
+earlier such run gave 6.26 → 4.52 ms before the last render change). What is left of the
+10k-series gap (timed inside the flusher, per scrape): ~1.3 ms the flush (~0.6 ms the store's
+merge of every series, ~0.7 ms the writer's pass over them), ~2.3 ms aggregation (~1.3 ms the
+pass over the totals: field split, hash, slot; ~0.8 ms the sort; ~0.4 ms a label string per
+series), ~0.5 ms encoding. Next: a flush that
 visits only the series changed since the last one (a dirty mark in the store), and an
 aggregation from the model's numbers without field strings.
 
