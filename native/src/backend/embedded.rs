@@ -492,6 +492,24 @@ impl LocalConn {
     )
   }
 
+  /// The aggregate of `base` straight from the model ([`Model::aggregate`]: no copy of its
+  /// totals); fails once this process no longer holds the aggregator, as [`LocalConn::read_data`].
+  pub fn aggregate(&self, base: &str) -> std::io::Result<Vec<super::render::Family>> {
+    if !self.serving.load(Ordering::Acquire) {
+      return Err(std::io::Error::new(
+        ErrorKind::NotConnected,
+        "no longer the holder",
+      ));
+    }
+    Ok(
+      self
+        .model
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .aggregate(base),
+    )
+  }
+
   fn run(&mut self, mut cmds: &[u8]) -> redis::RedisResult<Vec<redis::Value>> {
     if !self.serving.load(Ordering::Acquire) {
       return Err(std::io::Error::new(ErrorKind::NotConnected, "no longer the holder").into());

@@ -317,7 +317,15 @@ impl Flusher {
       Ok(()) => {
         let keys = &self.keys;
         let conn = self.conn.as_mut().expect("connected");
-        conn::read(conn, keys).map_err(|e| {
+        let read = match &*conn {
+          // The holder aggregates its own model in place (no read copied out of it).
+          conn::Conn::Local(l) => l
+            .aggregate(&keys.base)
+            .map(Read::Families)
+            .map_err(redis::RedisError::from),
+          _ => conn::read(conn, keys).map(Read::Data),
+        };
+        read.map_err(|e| {
           let f = conn::failure(&e, &self.cfg.target);
           if f.cause != Cause::Server {
             self.conn = None;
@@ -333,11 +341,12 @@ impl Flusher {
       Vec::new()
     };
     match read {
-      Ok(data) => {
+      Ok(Read::Data(data)) => {
         let out = render_bytes(&data, opts, extra);
         drop_later(data);
         Ok(out)
       }
+      Ok(Read::Families(fams)) => Ok(encode_families(fams, opts, extra)),
       // With self-metrics on, a scrape during an outage still says so (promsd_backend_up 0).
       Err(_) if self.cfg.self_metrics && flushed.is_err() => {
         Ok(render_bytes(&conn::ReadData::default(), opts, extra))
@@ -356,6 +365,12 @@ impl Flusher {
     }
     r
   }
+}
+
+/// What a scrape read: the data of a read, or (the holder) its model's aggregate.
+enum Read {
+  Data(conn::ReadData),
+  Families(Vec<render::Family>),
 }
 
 /// Frees a read's strings on a thread of their own: a wide read holds ~10⁶ of them (~4 ms of
@@ -378,8 +393,19 @@ pub fn render_bytes(
   if !opts.protobuf {
     return render_data(data, opts, extra).into_bytes();
   }
-  let mut fams = render::aggregate(data);
+  encode_families(render::aggregate(data), opts, extra)
+}
+
+/// Encodes aggregated families (and `extra`) in the requested format.
+pub fn encode_families(
+  mut fams: Vec<render::Family>,
+  opts: &RenderOpts,
+  extra: Vec<render::Family>,
+) -> Vec<u8> {
   fams.extend(extra);
+  if !opts.protobuf {
+    return text(&fams, opts).into_bytes();
+  }
   let eo = EncodeOptions {
     format: Format::Text,
     default_labels: &opts.default_labels,
@@ -393,6 +419,10 @@ pub fn render_bytes(
 pub fn render_data(data: &conn::ReadData, opts: &RenderOpts, extra: Vec<render::Family>) -> String {
   let mut fams = render::aggregate(data);
   fams.extend(extra);
+  text(&fams, opts)
+}
+
+fn text(fams: &[render::Family], opts: &RenderOpts) -> String {
   let mut out = String::with_capacity(fams.iter().map(|f| f.labels.len() * 48 + 64).sum());
   let eo = EncodeOptions {
     format: if opts.open_metrics {
@@ -402,7 +432,7 @@ pub fn render_data(data: &conn::ReadData, opts: &RenderOpts, extra: Vec<render::
     },
     default_labels: &opts.default_labels,
   };
-  render::encode(&fams, &eo, &mut out);
+  render::encode(fams, &eo, &mut out);
   out
 }
 

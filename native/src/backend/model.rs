@@ -328,6 +328,39 @@ impl Model {
     out
   }
 
+  /// [`render::aggregate`](super::render::aggregate) of [`Model::read_data`], with the totals
+  /// aggregated in place: their fields are borrowed from the model (under its lock) rather than
+  /// copied into a read and freed after it. The holder's own scrapes aggregate this way.
+  pub fn aggregate(&mut self, base: &str) -> Vec<super::render::Family> {
+    let now = now_ms();
+    let Some(sp) = self.spaces.get_mut(base) else {
+      return Vec::new();
+    };
+    sp.expire(now);
+    let meta: Vec<(String, String)> = sp
+      .meta
+      .iter()
+      .map(|(k, v)| (k.clone(), v.clone()))
+      .collect();
+    let mut procs = Vec::new();
+    for id in sp.procs.keys() {
+      if let Some(g) = sp.gauges.get(id).filter(|g| !g.fields.is_empty()) {
+        let h = g
+          .fields
+          .iter()
+          .map(|(k, v)| (k.clone(), v.clone()))
+          .collect();
+        procs.push((id.clone(), h));
+      }
+    }
+    super::render::aggregate_from(
+      &meta,
+      sp.totals.iter().map(|(k, v)| (k.as_str(), *v)),
+      sp.totals.len(),
+      &procs,
+    )
+  }
+
   /// The live-ids script (live.lua): server time, then the live processes' ids.
   pub fn live(&mut self, keys: &[String], now: f64) -> Resp {
     let Some(b) = keys.first().and_then(|k| base(k, "procs")) else {
@@ -725,6 +758,13 @@ mod read_vectors {
         String::from_utf8(got).expect("UTF-8"),
         want,
         "{} (direct)",
+        case["name"]
+      );
+      let got = super::super::flusher::encode_families(m.aggregate(&base), &opts, Vec::new());
+      assert_eq!(
+        String::from_utf8(got).expect("UTF-8"),
+        want,
+        "{} (aggregated in place)",
         case["name"]
       );
     }

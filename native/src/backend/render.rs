@@ -9,7 +9,7 @@ use crate::sketch;
 use crate::store::{Aggregator, FamilyDef, Kind};
 
 use super::conn::ReadData;
-use super::field;
+use super::field::{self, FxBuild};
 
 struct Proc {
   id: String,
@@ -58,44 +58,6 @@ impl<'a> Acc<'a> {
   }
 }
 
-/// FxHash (rustc's): a multiply and a rotate per word. The keys are field bytes read from Redis;
-/// SipHash's protection against chosen collisions costs ~2× here and buys little, since whoever
-/// can write those fields can already write any value.
-#[derive(Default, Clone, Copy)]
-struct Fx(u64);
-
-impl std::hash::Hasher for Fx {
-  fn write(&mut self, bytes: &[u8]) {
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-      self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-      let mut b = [0u8; 8];
-      b[..rest.len()].copy_from_slice(rest);
-      self.add(u64::from_le_bytes(b));
-    }
-  }
-  fn write_u8(&mut self, i: u8) {
-    self.add(u64::from(i));
-  }
-  fn write_usize(&mut self, i: usize) {
-    self.add(i as u64);
-  }
-  fn finish(&self) -> u64 {
-    self.0
-  }
-}
-
-impl Fx {
-  #[inline]
-  fn add(&mut self, w: u64) {
-    self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-  }
-}
-
-type FxBuild = std::hash::BuildHasherDefault<Fx>;
 /// (family rank, labels) → slot.
 type Index<'a> = HashMap<(u32, &'a str), usize, FxBuild>;
 
@@ -115,10 +77,26 @@ fn escape(v: &str) -> String {
 
 /// Aggregates a read into families, sorted by name, series by label bytes.
 pub fn aggregate(data: &ReadData) -> Vec<Family> {
+  aggregate_from(
+    &data.meta,
+    data.totals.iter().map(|(f, v)| (f.as_str(), *v)),
+    data.totals.len(),
+    &data.procs,
+  )
+}
+
+/// [`aggregate`] of a read's parts, the totals (`len` of them) borrowed from wherever they are
+/// held: the holder aggregates its model's totals in place ([`super::model::Model::aggregate`]),
+/// without a copy of their fields.
+pub fn aggregate_from<'a>(
+  meta: &'a [(String, String)],
+  totals: impl Iterator<Item = (&'a str, f64)>,
+  len: usize,
+  procs: &'a [(String, Vec<(String, String)>)],
+) -> Vec<Family> {
   // Families by name, each with its rank in name order: series are keyed and sorted by
   // (rank, labels), so their names are neither hashed nor compared again.
-  let mut defs: Vec<(&str, FamilyDef)> = data
-    .meta
+  let mut defs: Vec<(&str, FamilyDef)> = meta
     .iter()
     .filter_map(|(name, json)| Some((name.as_str(), field::parse_meta(name, json)?)))
     .collect();
@@ -131,8 +109,8 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
     .collect();
   let def_of = |name: &str| rank.get(name).map(|&r| (r, &defs[r as usize].1));
   // Live processes, with labels made unique (§6).
-  let mut procs: Vec<Proc> = data
-    .procs
+  let data_procs = procs;
+  let mut procs: Vec<Proc> = data_procs
     .iter()
     .map(|(id, h)| {
       let info = h
@@ -163,8 +141,8 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
   }
   // (name, labels) → accumulated parts; most fields hit an existing entry. One lookup per field
   // of every live process (16 × 10k in the wide-read bench), hence the cheap hasher.
-  let mut index: Index = HashMap::with_capacity_and_hasher(data.totals.len(), Default::default());
-  let mut accs: Vec<(u32, &str, Acc)> = Vec::with_capacity(data.totals.len());
+  let mut index: Index = HashMap::with_capacity_and_hasher(len, Default::default());
+  let mut accs: Vec<(u32, &str, Acc)> = Vec::with_capacity(len);
   fn slot<'a>(
     index: &mut Index<'a>,
     accs: &mut Vec<(u32, &'a str, Acc<'a>)>,
@@ -176,11 +154,10 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
       accs.len() - 1
     })
   }
-  for (f, v) in &data.totals {
+  for (f, v) in totals {
     let Some((name, part, labels)) = field::split(f) else {
       continue;
     };
-    let v = *v;
     let Some((r, def)) = def_of(name) else {
       continue;
     };
@@ -194,13 +171,13 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
       a.push(part, v);
     }
   }
-  let live = data.procs.len();
+  let live = data_procs.len();
   // Processes holding the same series usually list them in the same order (Redis iterates a
   // hash by its table, and equal field sets fill equal tables alike): the field at position i
   // of the previous process, if equal, names the same gauge, so its slot is reused without
   // splitting or hashing. A mismatch only costs the comparison.
   let mut hints: Vec<(&str, usize)> = Vec::new();
-  for (pi, (_, h)) in data.procs.iter().enumerate() {
+  for (pi, (_, h)) in data_procs.iter().enumerate() {
     let mut next: Vec<(&str, usize)> = vec![("", usize::MAX); h.len()];
     for (i, (f, v)) in h.iter().enumerate() {
       if let Some(&(hf, n)) = hints.get(i) {
@@ -255,7 +232,7 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
     hints = next;
   }
   drop(index);
-  // Sorted as small keys, then the accumulators moved into that order, each family's run apart.
+  // Sorted as small keys, then each family's run of accumulators listed by index (not moved).
   // The labels' first 8 bytes as a big-endian number decide most comparisons without a memcmp
   // (zero-padded: a tie falls back to the whole strings, so the order is the bytes' order).
   let prefix = |l: &str| {
@@ -270,11 +247,10 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
     .map(|(i, a)| (a.0, prefix(a.1), a.1, i as u32))
     .collect();
   keys.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-  let mut runs: Vec<Vec<(&str, Acc)>> = (0..defs.len()).map(|_| Vec::new()).collect();
-  for (r, _, labels, i) in keys {
-    runs[r as usize].push((labels, std::mem::take(&mut accs[i as usize].2)));
+  let mut runs: Vec<Vec<u32>> = (0..defs.len()).map(|_| Vec::new()).collect();
+  for (r, _, _, i) in keys {
+    runs[r as usize].push(i);
   }
-  drop(accs);
   // Each process refuses names that clash with its own metrics (store.rs `registry_add`), but
   // processes running different versions of an app may disagree: of two families whose names
   // clash (counter `x`, gauge `x_total`), the one first by name is kept, so that the exposition
@@ -307,7 +283,9 @@ pub fn aggregate(data: &ReadData) -> Vec<Family> {
       fam.def.label_names.push("process".into());
     }
     let st = stride(&def);
-    for (labels, a) in series {
+    for i in series {
+      let (_, labels, a) = &accs[i as usize];
+      let labels: &str = labels;
       // A field written under another shape of the metric is skipped (§5).
       let count = if labels.is_empty() && def.label_names.is_empty() {
         0

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::field;
+use super::field::{self, FxBuild};
 use super::snapshot::{SeriesView, Snapshot};
 
 /// Items per script call: bounds the time one call blocks Redis.
@@ -28,14 +28,19 @@ impl Cell {
 
 #[derive(Debug, Default)]
 struct SeriesState {
+  name: String,
+  labels: String,
   count: f64,
-  cells: HashMap<String, Cell>,
+  cells: HashMap<String, Cell, FxBuild>,
 }
 
 /// One counter item: which cell to acknowledge and what to send.
 #[derive(Debug, Clone)]
 pub struct CounterItem {
-  key: (String, String),
+  /// The series' index in the writer's states.
+  slot: usize,
+  /// The family name.
+  name: String,
   part: String,
   /// The field.
   pub field: String,
@@ -121,9 +126,19 @@ pub enum Next {
 pub struct Writer {
   epoch: String,
   seed: bool,
-  /// Name → labels → state: looked up by borrowed strings, so a known series costs no
-  /// allocation per flush.
-  series: HashMap<String, HashMap<String, SeriesState>>,
+  /// Every series' state (never removed: a series that left the store keeps its cumulative
+  /// values, so indices are stable).
+  states: Vec<SeriesState>,
+  /// Name → labels → index in `states`: looked up by borrowed strings, so a known series costs
+  /// no allocation per flush.
+  series: HashMap<String, HashMap<String, usize, FxBuild>, FxBuild>,
+  /// The state index of each counter-like series of the last snapshot, in the order the store
+  /// showed them: the store shows its series in the same order from one flush to the next, so
+  /// the series at position k is first compared with `order[k]` (two short string compares),
+  /// and only a mismatch is looked up by hashing.
+  order: Vec<usize>,
+  /// Position in the snapshot being taken in.
+  at: usize,
   gauges: HashMap<String, f64>,
   gauges_now: HashMap<String, f64>,
   metas: HashMap<String, String>,
@@ -192,7 +207,7 @@ impl Writer {
     let ours = |f: &str| !self.refused.contains_key(f.split('|').next().unwrap_or(""));
     chunk
       .counters
-      .retain(|it| !self.refused.contains_key(&it.key.0));
+      .retain(|it| !self.refused.contains_key(&it.name));
     chunk.gauges.retain(|(f, _)| ours(f));
     chunk.deletes.retain(|f| ours(f));
     chunk.metas.retain(|(n, _)| !self.refused.contains_key(n));
@@ -211,11 +226,13 @@ impl Writer {
   /// [`super::snapshot::visit`] gives them, then [`Writer::end`].
   pub fn begin(&mut self) {
     self.gauges_now.clear();
+    self.at = 0;
   }
 
   /// Ends a snapshot taken in series by series: the families' metadata.
   pub fn end(&mut self, metas: Vec<(String, String)>) {
     self.metas_now = metas;
+    self.order.truncate(self.at);
   }
 
   /// Takes one series of the snapshot begun with [`Writer::begin`] in.
@@ -228,26 +245,50 @@ impl Writer {
     if s.counters.is_empty() {
       return;
     }
-    // One lookup per map for a known series (a miss builds the entry, then inserts it).
-    match self.series.get_mut(s.name) {
-      Some(by) => Self::update_in(by, s),
+    let k = self.at;
+    self.at += 1;
+    let hinted = self.order.get(k).copied().filter(|&i| {
+      let st = &self.states[i];
+      st.labels == s.labels && st.name == s.name
+    });
+    let i = match hinted {
+      Some(i) => i,
       None => {
-        let mut by = HashMap::new();
-        Self::update_in(&mut by, s);
-        self.series.insert(s.name.to_owned(), by);
+        let i = self.slot(s.name, s.labels);
+        if k < self.order.len() {
+          self.order[k] = i;
+        } else {
+          self.order.push(i);
+        }
+        i
       }
-    }
+    };
+    Self::update_cells(&mut self.states[i], s);
   }
 
-  fn update_in(by: &mut HashMap<String, SeriesState>, s: SeriesView<'_>) {
-    match by.get_mut(s.labels) {
-      Some(st) => Self::update_cells(st, s),
+  /// The state index of a series, a new state for a series never seen (one lookup per map for a
+  /// known series).
+  fn slot(&mut self, name: &str, labels: &str) -> usize {
+    if let Some(&i) = self.series.get(name).and_then(|by| by.get(labels)) {
+      return i;
+    }
+    let i = self.states.len();
+    match self.series.get_mut(name) {
+      Some(by) => {
+        by.insert(labels.to_owned(), i);
+      }
       None => {
-        let mut st = SeriesState::default();
-        Self::update_cells(&mut st, s);
-        by.insert(s.labels.to_owned(), st);
+        let mut by = HashMap::default();
+        by.insert(labels.to_owned(), i);
+        self.series.insert(name.to_owned(), by);
       }
     }
+    self.states.push(SeriesState {
+      name: name.to_owned(),
+      labels: labels.to_owned(),
+      ..SeriesState::default()
+    });
+    i
   }
 
   fn update_cells(st: &mut SeriesState, s: SeriesView<'_>) {
@@ -296,23 +337,22 @@ impl Writer {
         push(&mut |c| c.metas.push((name.clone(), json.clone())));
       }
     }
-    for (name, by) in &self.series {
-      if self.refused.contains_key(name) {
+    for (slot, st) in self.states.iter().enumerate() {
+      if !self.refused.is_empty() && self.refused.contains_key(&st.name) {
         continue;
       }
-      for (labels, st) in by {
-        for (part, cell) in &st.cells {
-          let cum = cell.cum();
-          if self.seed || cum.to_bits() != cell.acked.to_bits() {
-            let item = CounterItem {
-              key: (name.clone(), labels.clone()),
-              part: part.clone(),
-              field: field::field(name, part, labels),
-              cum,
-              acked: cell.acked,
-            };
-            push(&mut |c| c.counters.push(item.clone()));
-          }
+      for (part, cell) in &st.cells {
+        let cum = cell.cum();
+        if self.seed || cum.to_bits() != cell.acked.to_bits() {
+          let item = CounterItem {
+            slot,
+            name: st.name.clone(),
+            part: part.clone(),
+            field: field::field(&st.name, part, &st.labels),
+            cum,
+            acked: cell.acked,
+          };
+          push(&mut |c| c.counters.push(item.clone()));
         }
       }
     }
@@ -349,9 +389,8 @@ impl Writer {
           self.seed = false;
           for it in &chunk.counters {
             if let Some(c) = self
-              .series
-              .get_mut(&it.key.0)
-              .and_then(|by| by.get_mut(&it.key.1))
+              .states
+              .get_mut(it.slot)
               .and_then(|s| s.cells.get_mut(&it.part))
             {
               c.acked = it.cum;
@@ -371,7 +410,7 @@ impl Writer {
         Status::Epoch => {
           self.epoch.clear();
           self.seed = false;
-          for st in self.series.values_mut().flat_map(HashMap::values_mut) {
+          for st in &mut self.states {
             for c in st.cells.values_mut() {
               c.acked = 0.0;
             }
@@ -427,6 +466,53 @@ mod tests {
     w.update(counter(2.0)); // reset, then 2 more
     let b = w.batch();
     assert_eq!(b.chunks[0].counters[0].cum, 7.0);
+  }
+
+  #[test]
+  fn series_shown_in_another_order_keep_their_own_state() {
+    let snap = |vals: &[(&str, f64)]| Snapshot {
+      metas: vec![("c".into(), "{}".into())],
+      series: vals
+        .iter()
+        .map(|&(l, v)| SeriesSnap {
+          name: "c".into(),
+          labels: l.into(),
+          count: v,
+          counters: vec![(String::new(), v)],
+          gauges: vec![],
+        })
+        .collect(),
+    };
+    let sent = |b: &Batch| {
+      let mut v: Vec<(String, f64)> = b.chunks[0]
+        .counters
+        .iter()
+        .map(|c| (c.field.clone(), c.cum))
+        .collect();
+      v.sort_by(|a, b| a.0.cmp(&b.0));
+      v
+    };
+    let mut w = Writer::new();
+    w.update(snap(&[("a", 1.0), ("b", 2.0)]));
+    let b = w.batch();
+    w.on_replies(&b, &ok(&b));
+    // Reordered, one series new in the middle, one reset: each value lands on its own series.
+    w.update(snap(&[("b", 1.0), ("n", 4.0), ("a", 3.0)]));
+    let b = w.batch();
+    assert_eq!(
+      sent(&b),
+      [
+        ("c||a".into(), 3.0),
+        ("c||b".into(), 3.0),
+        ("c||n".into(), 4.0)
+      ]
+    );
+    w.on_replies(&b, &ok(&b));
+    // Back to a shorter snapshot in the first order: nothing changed, nothing sent.
+    w.update(snap(&[("a", 3.0), ("b", 1.0)]));
+    assert_eq!(sent(&w.batch()), []);
+    w.update(snap(&[("a", 3.0), ("b", 1.0), ("n", 5.0)]));
+    assert_eq!(sent(&w.batch()), [("c||n".into(), 5.0)]);
   }
 
   #[test]
