@@ -477,37 +477,24 @@ impl LocalConn {
   /// A v2 read of `base` straight from the model ([`Model::read_data`]); fails once this
   /// process no longer holds the aggregator, as [`LocalConn`]'s commands do.
   pub fn read_data(&self, base: &str) -> std::io::Result<super::reader::ReadData> {
-    if !self.serving.load(Ordering::Acquire) {
-      return Err(std::io::Error::new(
-        ErrorKind::NotConnected,
-        "no longer the holder",
-      ));
-    }
-    Ok(
-      self
-        .model
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .read_data(base),
-    )
+    Ok(self.model()?.read_data(base))
   }
 
   /// The aggregate of `base` straight from the model ([`Model::aggregate`]: no copy of its
   /// totals); fails once this process no longer holds the aggregator, as [`LocalConn::read_data`].
   pub fn aggregate(&self, base: &str) -> std::io::Result<Vec<super::render::Family>> {
+    Ok(self.model()?.aggregate(base))
+  }
+
+  /// The model, while this process holds the aggregator.
+  fn model(&self) -> std::io::Result<std::sync::MutexGuard<'_, Model>> {
     if !self.serving.load(Ordering::Acquire) {
       return Err(std::io::Error::new(
         ErrorKind::NotConnected,
         "no longer the holder",
       ));
     }
-    Ok(
-      self
-        .model
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .aggregate(base),
-    )
+    Ok(self.model.lock().unwrap_or_else(|e| e.into_inner()))
   }
 
   fn run(&mut self, mut cmds: &[u8]) -> redis::RedisResult<Vec<redis::Value>> {

@@ -74,6 +74,29 @@ struct Space {
 }
 
 impl Space {
+  /// The metadata and each live process's gauges hash (a process with none left out), as a read
+  /// returns them.
+  #[allow(clippy::type_complexity)]
+  fn meta_and_gauges(&self) -> (Vec<(String, String)>, Vec<(String, Vec<(String, String)>)>) {
+    let meta = self
+      .meta
+      .iter()
+      .map(|(k, v)| (k.clone(), v.clone()))
+      .collect();
+    let mut procs = Vec::new();
+    for id in self.procs.keys() {
+      if let Some(g) = self.gauges.get(id).filter(|g| !g.fields.is_empty()) {
+        let h = g
+          .fields
+          .iter()
+          .map(|(k, v)| (k.clone(), v.clone()))
+          .collect();
+        procs.push((id.clone(), h));
+      }
+    }
+    (meta, procs)
+  }
+
   fn expire(&mut self, now: f64) {
     self.procs.retain(|_, exp| *exp > now);
     self.applied.retain(|_, e| e.expires > now);
@@ -309,22 +332,8 @@ impl Model {
       return out;
     };
     sp.expire(now);
-    out.meta = sp
-      .meta
-      .iter()
-      .map(|(k, v)| (k.clone(), v.clone()))
-      .collect();
+    (out.meta, out.procs) = sp.meta_and_gauges();
     out.totals = sp.totals.iter().map(|(k, v)| (k.clone(), *v)).collect();
-    for id in sp.procs.keys() {
-      if let Some(g) = sp.gauges.get(id).filter(|g| !g.fields.is_empty()) {
-        let h = g
-          .fields
-          .iter()
-          .map(|(k, v)| (k.clone(), v.clone()))
-          .collect();
-        out.procs.push((id.clone(), h));
-      }
-    }
     out
   }
 
@@ -337,22 +346,7 @@ impl Model {
       return Vec::new();
     };
     sp.expire(now);
-    let meta: Vec<(String, String)> = sp
-      .meta
-      .iter()
-      .map(|(k, v)| (k.clone(), v.clone()))
-      .collect();
-    let mut procs = Vec::new();
-    for id in sp.procs.keys() {
-      if let Some(g) = sp.gauges.get(id).filter(|g| !g.fields.is_empty()) {
-        let h = g
-          .fields
-          .iter()
-          .map(|(k, v)| (k.clone(), v.clone()))
-          .collect();
-        procs.push((id.clone(), h));
-      }
-    }
+    let (meta, procs) = sp.meta_and_gauges();
     super::render::aggregate_from(
       &meta,
       sp.totals.iter().map(|(k, v)| (k.as_str(), *v)),
