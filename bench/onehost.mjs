@@ -141,20 +141,19 @@ again with no decrease.
 |--:|--:|--:|--:|
 ${[100, 1000].map((f) => `| ${f} | ${fmt(takeovers[f].held)} | ${fmt(takeovers[f].served)} | ${fmt(takeovers[f].max)} |`).join('\n')}
 
-The holder's own scrape runs in-process end to end: its flush lends each series of the store to
-the writer (\`snapshot::visit\` → \`Writer::update_series\`, no copy of a known series; a series is
-matched against the writer's state at the same position of the last snapshot, so a known one
-is not hashed), the apply of the changed series runs on the model (\`LocalConn\`), and the scrape
-aggregates the model in place (\`Model::aggregate\`: the model's totals borrowed, no read copied
-out; totals as f64). Against the code before this (de4cc0b; same machine, 5 alternating rounds
-of \`bench/onehost/scrape.mjs\`, medians): 10k series 7.84 → 4.38 ms (local 1.00 / 0.98 ms; an
-earlier such run gave 6.26 → 4.52 ms before the last render change). What is left of the
-10k-series gap (timed inside the flusher, per scrape): ~1.3 ms the flush (~0.6 ms the store's
-merge of every series, ~0.7 ms the writer's pass over them), ~2.3 ms aggregation (~1.3 ms the
-pass over the totals: field split, hash, slot; ~0.8 ms the sort; ~0.4 ms a label string per
-series), ~0.5 ms encoding. Next: a flush that
-visits only the series changed since the last one (a dirty mark in the store), and an
-aggregation from the model's numbers without field strings.
+The holder's own scrape runs in-process end to end: its flush lends each changed series of the
+store to the writer (\`snapshot::visit_changed\` → \`Writer::update_series\`; the series of a
+family alone under its name whose raw slots are bit for bit as the writer last took them in are
+passed over in one tight pass, and the writer's batch looks only at series not acknowledged),
+the apply of the changed series runs on the model (\`LocalConn\`), and the scrape aggregates the
+model in place (\`Model::aggregate\`: the model's totals borrowed, no read copied out; totals as
+f64). Against the code before the O(changed) flush (6ba825a; same machine, 5 alternating rounds
+of \`bench/onehost/scrape.mjs embedded 10000 30\`, medians): 10k series 3.91 → 2.81 ms (earlier:
+de4cc0b 7.84 → 4.38 ms). The flush, timed inside the flusher per scrape, went from ~1.3 ms
+(~0.6 ms the store's merge of every series, ~0.7 ms the writer's pass) to ~0.1 ms (the pass
+over the slots ~0.1 ms, the writer's batch ~3 µs); what is left is mostly the aggregation
+(~2.3 ms when last timed: ~1.3 ms the pass over the totals, ~0.8 ms the sort, ~0.4 ms a label
+string per series) and ~0.5 ms encoding. Next: an aggregation from the model's numbers without field strings.
 
 Machine: nproc ${availableParallelism()} (${cpus()[0]?.model.trim()}), node ${process.version}, ${new Date().toISOString()}.
 <!-- onehost:end -->`;

@@ -118,6 +118,9 @@ struct Flusher {
   keys: Keys,
   conn: Option<Conn>,
   writer: Writer,
+  /// What the writer last took in of each family it can pass over (see
+  /// [`snapshot::visit_changed`]).
+  seen: snapshot::Seen,
   throttle: Throttle,
   log: LogFn,
   down: bool,
@@ -220,15 +223,28 @@ impl Flusher {
     for _ in 0..3 {
       // The writer takes each series in as the store shows it (under the store's lock, as the
       // copy of a snapshot was): a series it knows costs no allocation.
-      let mut n = 0;
+      let n;
       {
         let s = store::store();
         self.writer.begin();
-        let w = &mut self.writer;
-        let metas = snapshot::visit(&s, now_ms(), &mut |v| {
-          n += 1;
-          w.update_series(v);
-        });
+        // Series unchanged since the writer last took them in are passed over (their
+        // positions too, so the writer's order hints stay aligned).
+        let w = std::cell::RefCell::new(&mut self.writer);
+        let shown = std::cell::Cell::new(0);
+        let metas = snapshot::visit_changed(
+          &s,
+          now_ms(),
+          Some(&mut self.seen),
+          &mut |v| {
+            shown.set(shown.get() + 1);
+            w.borrow_mut().update_series(v);
+          },
+          &mut |k| {
+            shown.set(shown.get() + k);
+            w.borrow_mut().skip(k);
+          },
+        );
+        n = shown.get();
         drop(s);
         self.writer.end(metas);
       }
@@ -494,6 +510,7 @@ pub fn spawn(cfg: Config, log: LogFn) -> std::io::Result<(Sender<Cmd>, JoinHandl
     cfg,
     conn: None,
     writer: Writer::new(),
+    seen: snapshot::Seen::default(),
     log,
     down: false,
     ever_connected: false,

@@ -32,6 +32,18 @@ struct SeriesState {
   labels: String,
   count: f64,
   cells: HashMap<String, Cell, FxBuild>,
+  /// In [`Writer::pending`].
+  pending: bool,
+}
+
+impl SeriesState {
+  /// True when a cell's cumulative value is not the acknowledged one.
+  fn unacked(&self) -> bool {
+    self
+      .cells
+      .values()
+      .any(|c| c.cum().to_bits() != c.acked.to_bits())
+  }
 }
 
 /// One counter item: which cell to acknowledge and what to send.
@@ -129,6 +141,10 @@ pub struct Writer {
   /// Every series' state (never removed: a series that left the store keeps its cumulative
   /// values, so indices are stable).
   states: Vec<SeriesState>,
+  /// The states that may have a cell not acknowledged (every one that has is here): a batch
+  /// looks at these rather than at every series, so a flush where few series changed costs
+  /// O(changed) past the snapshot.
+  pending: Vec<usize>,
   /// Name → labels → index in `states`: looked up by borrowed strings, so a known series costs
   /// no allocation per flush.
   series: HashMap<String, HashMap<String, usize, FxBuild>, FxBuild>,
@@ -235,6 +251,13 @@ impl Writer {
     self.order.truncate(self.at);
   }
 
+  /// Passes over `n` counter-like series of the snapshot begun with [`Writer::begin`] that are
+  /// as this writer last took them in (see [`super::snapshot::visit_changed`]): their state needs
+  /// no update; their positions keep their order hints.
+  pub fn skip(&mut self, n: usize) {
+    self.at += n;
+  }
+
   /// Takes one series of the snapshot begun with [`Writer::begin`] in.
   pub fn update_series(&mut self, s: SeriesView<'_>) {
     for (part, v) in s.gauges {
@@ -263,7 +286,38 @@ impl Writer {
         i
       }
     };
-    Self::update_cells(&mut self.states[i], s);
+    if Self::update_cells(&mut self.states[i], s) {
+      self.mark(i);
+    }
+  }
+
+  fn mark(&mut self, i: usize) {
+    let st = &mut self.states[i];
+    if !st.pending {
+      st.pending = true;
+      self.pending.push(i);
+    }
+  }
+
+  /// Keeps in `pending` only the states with a cell not acknowledged (`all`: looks at every
+  /// state, after the acknowledged values were reset).
+  fn settle(&mut self, all: bool) {
+    if all {
+      self.pending.clear();
+      for (i, st) in self.states.iter_mut().enumerate() {
+        st.pending = st.unacked();
+        if st.pending {
+          self.pending.push(i);
+        }
+      }
+      return;
+    }
+    let states = &mut self.states;
+    self.pending.retain(|&i| {
+      let st = &mut states[i];
+      st.pending = st.unacked();
+      st.pending
+    });
   }
 
   /// The state index of a series, a new state for a series never seen (one lookup per map for a
@@ -291,26 +345,34 @@ impl Writer {
     i
   }
 
-  fn update_cells(st: &mut SeriesState, s: SeriesView<'_>) {
+  /// Updates a series' cells; true when a cell's value changed.
+  fn update_cells(st: &mut SeriesState, s: SeriesView<'_>) -> bool {
+    let mut changed = false;
     if s.count < st.count {
       // The series restarted from zero here: keep what it had reached.
       for c in st.cells.values_mut() {
         c.carry += c.local;
         c.local = 0.0;
       }
+      changed = true;
     }
     st.count = s.count;
     // Native histogram buckets are the one part that can vanish from a live series: a schema
     // reduction moves their counts into wider buckets (other parts), so they count zero here.
     for (part, c) in st.cells.iter_mut() {
       if field::native_key(part).is_some() && !s.counters.iter().any(|(p, _)| p == part) {
+        changed |= c.local.to_bits() != 0f64.to_bits();
         c.local = 0.0;
       }
     }
     for (part, v) in s.counters {
       match st.cells.get_mut(part.as_str()) {
-        Some(c) => c.local = *v,
+        Some(c) => {
+          changed |= c.local.to_bits() != v.to_bits();
+          c.local = *v;
+        }
         None => {
+          changed = true;
           st.cells.insert(
             part.clone(),
             Cell {
@@ -321,6 +383,7 @@ impl Writer {
         }
       }
     }
+    changed
   }
 
   /// The batch to send now.
@@ -337,7 +400,16 @@ impl Writer {
         push(&mut |c| c.metas.push((name.clone(), json.clone())));
       }
     }
-    for (slot, st) in self.states.iter().enumerate() {
+    // Seed mode sends every cell; otherwise only pending states can have a cell to send (in
+    // state order, as a pass over every state would give them).
+    let mut slots: Vec<usize> = if self.seed {
+      (0..self.states.len()).collect()
+    } else {
+      self.pending.clone()
+    };
+    slots.sort_unstable();
+    for slot in slots {
+      let st = &self.states[slot];
       if !self.refused.is_empty() && self.refused.contains_key(&st.name) {
         continue;
       }
@@ -417,6 +489,7 @@ impl Writer {
           }
           self.gauges.clear();
           self.metas.clear();
+          self.settle(true);
           return Next::Again;
         }
         Status::Lost => {
@@ -427,6 +500,7 @@ impl Writer {
         }
       }
     }
+    self.settle(false);
     next
   }
 }
@@ -545,6 +619,68 @@ mod tests {
         ("h|np-1:1|".to_owned(), 3.0),
         ("h|np0:1|".to_owned(), 0.0),
         ("h|np0:2|".to_owned(), 0.0)
+      ]
+    );
+  }
+
+  #[test]
+  fn only_changed_or_unacknowledged_series_are_looked_at_and_sent() {
+    let snap = |vals: &[f64]| Snapshot {
+      metas: vec![("c".into(), "{}".into())],
+      series: vals
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| SeriesSnap {
+          name: "c".into(),
+          labels: format!("l{i}"),
+          count: v,
+          counters: vec![(String::new(), v)],
+          gauges: vec![],
+        })
+        .collect(),
+    };
+    let fields = |b: &Batch| -> Vec<(String, f64)> {
+      b.chunks
+        .iter()
+        .flat_map(|c| c.counters.iter().map(|it| (it.field.clone(), it.cum)))
+        .collect()
+    };
+    let mut w = Writer::new();
+    w.update(snap(&[1.0, 2.0, 3.0]));
+    let b = w.batch();
+    assert_eq!(fields(&b).len(), 3);
+    w.on_replies(&b, &ok(&b));
+    assert!(w.pending.is_empty());
+    w.update(snap(&[1.0, 5.0, 3.0]));
+    assert_eq!(w.pending, vec![1]);
+    let lost = w.batch();
+    assert_eq!(fields(&lost), vec![("c||l1".into(), 5.0)]);
+    // No reply: the series stays pending though it does not change again.
+    w.on_replies(&lost, &[]);
+    w.update(snap(&[1.0, 5.0, 4.0]));
+    let b = w.batch();
+    assert_eq!(
+      fields(&b),
+      vec![("c||l1".into(), 5.0), ("c||l2".into(), 4.0)]
+    );
+    w.on_replies(&b, &ok(&b));
+    assert!(w.pending.is_empty());
+    // Redis lost everything: every series is sent again, unchanged ones too.
+    w.update(snap(&[1.0, 5.0, 4.0]));
+    let b = w.batch();
+    assert!(fields(&b).is_empty());
+    assert_eq!(
+      w.on_replies(&b, &[(Status::Epoch, "F".into())]),
+      Next::Again
+    );
+    w.update(snap(&[1.0, 5.0, 4.0]));
+    let b = w.batch();
+    assert_eq!(
+      fields(&b),
+      vec![
+        ("c||l0".into(), 1.0),
+        ("c||l1".into(), 5.0),
+        ("c||l2".into(), 4.0)
       ]
     );
   }
