@@ -306,19 +306,15 @@ export class IoredisBackend implements Backend {
     if (this.#given === undefined) this.#client?.disconnect();
   }
 
-  /** Runs `EVALSHA argv` per call in one pipeline; on NOSCRIPT, all again with EVAL of the source. */
-  async #evalsha(calls: string[][], source: (sha: string) => string): Promise<[Error | null, unknown][]> {
-    const run = async (useEval: boolean): Promise<[Error | null, unknown][]> => {
-      const p: ChainableCommander = (this.#client as Client).pipeline();
-      for (const [sha, ...rest] of calls) {
-        if (useEval) p.call('EVAL', source(sha), ...rest);
-        else p.call('EVALSHA', sha, ...rest);
-      }
-      return ((await p.exec()) ?? []) as [Error | null, unknown][];
-    };
-    const first = await run(false);
-    if (!first.some(([e]) => e !== null && /NOSCRIPT/.test(e.message))) return first;
-    return run(true);
+  /** Runs the apply script with `argv` (`[sha, numkeys, …keys, …args]`); on NOSCRIPT, again with EVAL. */
+  async #applyCall([sha, ...rest]: string[]): Promise<unknown> {
+    const client = this.#client as Client;
+    try {
+      return await client.call('EVALSHA', sha, ...rest);
+    } catch (e) {
+      if (!(e instanceof Error) || !/NOSCRIPT/.test(e.message)) throw e;
+      return client.call('EVAL', luaScripts().apply.source, ...rest);
+    }
   }
 
   /**
@@ -331,16 +327,11 @@ export class IoredisBackend implements Backend {
     const replies: unknown[] = [];
     let error: unknown;
     for (const call of calls) {
-      let result: [Error | null, unknown] | undefined;
+      let r: unknown;
       try {
-        [result] = await this.#evalsha([call], () => luaScripts().apply.source);
+        r = await this.#applyCall(call);
       } catch (e) {
         error = e;
-        break;
-      }
-      const [err, r] = result ?? [new Error('no reply'), undefined];
-      if (err !== null) {
-        error = err;
         break;
       }
       replies.push(r);

@@ -698,6 +698,20 @@ describe('IoredisBackend in this process', () => {
     }
   });
 
+  it('loads the apply script again when Redis forgot it (NOSCRIPT → EVAL), applying each flush once', async () => {
+    const mine = new Redis(redis.url, { lazyConnect: true });
+    const backend = loadBackend(new IoredisBackend({ redis: mine, prefix: 'noscript', logger: quiet }));
+    const c = new Counter({ name: 'tw_noscript_total', help: 'C.' });
+    c.inc(2);
+    await backend.flush();
+    expect(await mine.call('SCRIPT', 'FLUSH')).toBe('OK');
+    c.inc(3);
+    await backend.flush();
+    expect(await mine.hget('promsd:{noscript}:c', 'tw_noscript_total||')).toBe('5');
+    await backend.close();
+    mine.disconnect();
+  });
+
   it('uses a given ioredis client without closing it', async () => {
     const mine = new Redis(redis.url, { lazyConnect: true });
     const backend = loadBackend(new IoredisBackend({ redis: mine, prefix: 'given', logger: quiet }));
