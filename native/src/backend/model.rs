@@ -524,19 +524,14 @@ impl Model {
 mod tests {
   use super::*;
 
-  fn s(v: &[&str]) -> Vec<String> {
+  /// Owned strings.
+  pub(super) fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
   }
 
-  fn keys(id: &str) -> Vec<String> {
-    ["epoch", "c", "meta", "procs"]
-      .iter()
-      .map(|k| format!("promsd:{{t}}:{k}"))
-      .chain([
-        format!("promsd:{{t}}:a:{id}"),
-        format!("promsd:{{t}}:g:{id}"),
-      ])
-      .collect()
+  /// The six keys of an apply call of process `id` under prefix `t` (the flusher's layout).
+  pub(super) fn keys(id: &str) -> Vec<String> {
+    crate::backend::conn::apply_keys(&crate::backend::conn::Keys::new("t"), id).to_vec()
   }
 
   fn status(r: &Resp) -> String {

@@ -150,23 +150,9 @@ impl Model {
 
 #[cfg(test)]
 mod tests {
+  use super::super::tests::{keys, s};
   use super::super::Resp;
   use super::*;
-
-  fn s(v: &[&str]) -> Vec<String> {
-    v.iter().map(|x| x.to_string()).collect()
-  }
-
-  fn keys(id: &str) -> Vec<String> {
-    ["epoch", "c", "meta", "procs"]
-      .iter()
-      .map(|k| format!("promsd:{{t}}:{k}"))
-      .chain([
-        format!("promsd:{{t}}:a:{id}"),
-        format!("promsd:{{t}}:g:{id}"),
-      ])
-      .collect()
-  }
 
   fn reply(r: &Resp) -> (String, String) {
     match r {
