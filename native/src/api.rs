@@ -811,7 +811,7 @@ fn snapshot_of(f: &merge::MergedFamily) -> FamilySnapshot {
     quantiles: f.def.quantiles.clone(),
     series: (0..f.len())
       .map(|n| SeriesSnapshot {
-        label_values: parse_label_values(f.labels[n], f.def.label_names.len()),
+        label_values: parse_label_values(&f.labels[n], f.def.label_names.len()),
         values: f.values[n * st..(n + 1) * st].to_vec(),
         exemplars: f.exemplars[n * ex_st..(n + 1) * ex_st]
           .iter()

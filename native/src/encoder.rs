@@ -323,10 +323,10 @@ fn encode_family(f: &MergedFamily, opts: &EncodeOptions, out: &mut String) {
   let mut pairs = String::new();
   for n in 0..f.len() {
     pairs.clear();
-    expand_ordered(&mut pairs, &def.label_names, f.labels[n], order.as_deref());
+    expand_ordered(&mut pairs, &def.label_names, &f.labels[n], order.as_deref());
     if per_series {
       defaults.clear();
-      series_defaults(&mut defaults, &applicable, &def.label_names, f.labels[n]);
+      series_defaults(&mut defaults, &applicable, &def.label_names, &f.labels[n]);
     }
     let labels = SampleLabels {
       series: &pairs,
@@ -459,7 +459,7 @@ mod tests {
     let f = MergedFamily {
       def,
       values,
-      labels: vec![""],
+      labels: [""].into_iter().collect(),
       exemplars: vec![None; def.buckets.len() + 1],
       native: vec![],
     };

@@ -17,8 +17,8 @@ pub struct MergedFamily<'a> {
   pub def: &'a FamilyDef,
   /// Values per series, `stride` f64 each (see [`stride`]).
   pub values: Vec<f64>,
-  /// Label strings, one per series.
-  pub labels: Vec<&'a str>,
+  /// Stored label strings (see [`crate::store::Family::labels_into`]), one per series.
+  pub labels: LabelList,
   /// Exemplars per series: one for counters, one per bucket for histograms.
   pub exemplars: Vec<Option<&'a Exemplar>>,
   /// Native buckets per series (native histograms only; empty otherwise).
@@ -34,6 +34,69 @@ impl MergedFamily<'_> {
   /// True when the family has no series.
   pub fn is_empty(&self) -> bool {
     self.labels.is_empty()
+  }
+}
+
+/// The stored label strings of a merged family, back to back in one buffer: the store keeps
+/// each distinct label value once (see `store.rs`), so a merge renders the series' strings
+/// rather than borrowing them. `labels[n]` is series `n`'s.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LabelList {
+  text: String,
+  ends: Vec<usize>,
+}
+
+impl LabelList {
+  /// Number of label strings.
+  pub fn len(&self) -> usize {
+    self.ends.len()
+  }
+
+  /// True when there is none.
+  pub fn is_empty(&self) -> bool {
+    self.ends.is_empty()
+  }
+
+  /// Appends one label string.
+  pub fn push(&mut self, labels: &str) {
+    self.text.push_str(labels);
+    self.ends.push(self.text.len());
+  }
+
+  /// Appends the label string of series `index` of `f`.
+  pub fn push_series(&mut self, f: &Family, index: u32) {
+    f.labels_into(index, &mut self.text);
+    self.ends.push(self.text.len());
+  }
+
+  /// Drops the last label string.
+  fn pop(&mut self) {
+    self.ends.pop();
+    self.text.truncate(self.ends.last().copied().unwrap_or(0));
+  }
+
+  /// The label strings in order.
+  pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+    (0..self.len()).map(|n| &self[n])
+  }
+}
+
+impl std::ops::Index<usize> for LabelList {
+  type Output = str;
+
+  fn index(&self, n: usize) -> &str {
+    let start = if n == 0 { 0 } else { self.ends[n - 1] };
+    &self.text[start..self.ends[n]]
+  }
+}
+
+impl<'s> FromIterator<&'s str> for LabelList {
+  fn from_iter<I: IntoIterator<Item = &'s str>>(it: I) -> LabelList {
+    let mut l = LabelList::default();
+    for s in it {
+      l.push(s);
+    }
+    l
   }
 }
 
@@ -74,12 +137,12 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
   let mut out = MergedFamily {
     def,
     values: Vec::new(),
-    labels: Vec::new(),
+    labels: LabelList::default(),
     exemplars: Vec::new(),
     native: Vec::new(),
   };
   // Series index by label string; only needed when more than one family contributes.
-  let mut index: HashMap<&str, usize> = HashMap::new();
+  let mut index: HashMap<String, usize> = HashMap::new();
   let mut contributors: Vec<u32> = Vec::new();
   let mut sketches: Vec<BTreeMap<i64, f64>> = Vec::new();
   // Observed (min, max) per summary series, to keep quantiles inside it.
@@ -90,15 +153,23 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
     // Each family is read with its own layout (they agree when `compatible`, but never trust it).
     let mut raw = vec![0f64; f.def.slots_per_series()];
     for (si, s) in f.live() {
-      let labels = f.labels(s);
-      let n = match (single, index.get(labels)) {
-        (false, Some(&n)) => n,
-        _ => {
-          let n = out.labels.len();
+      // Rendered in place as a new series; taken back when another family already had it.
+      out.labels.push_series(f, si);
+      let n = out.labels.len() - 1;
+      let known = if single {
+        None
+      } else {
+        index.get(&out.labels[n]).copied()
+      };
+      let n = match known {
+        Some(n) => {
+          out.labels.pop();
+          n
+        }
+        None => {
           if !single {
-            index.insert(labels, n);
+            index.insert(out.labels[n].to_owned(), n);
           }
-          out.labels.push(labels);
           out.values.resize(out.values.len() + stride, 0.0);
           out.exemplars.resize(out.exemplars.len() + ex_stride, None);
           contributors.push(0);

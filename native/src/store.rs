@@ -281,33 +281,231 @@ pub struct Page {
   pub offset: u32,
 }
 
-/// One labelled series of one family. 20 bytes: memory per series is a target (≤ 1/3 of
-/// prom-client's), so the rendered labels live in the family's arena, not in a String each.
-#[derive(Debug, Clone, Copy)]
+/// Where one series' slots sit. 8 bytes: memory per series is a target (≤ 1/3 of prom-client's,
+/// issue 17), so a series is its slot address here plus its interned label value ids in the
+/// family's [`Family::label_ids`] run; no allocation of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Series {
-  /// Start of the rendered label pairs (`a="1",b="2"`) in the family's label arena.
-  pub start: u32,
-  /// Their length in bytes.
-  pub len: u32,
-  /// Chunk holding the series' slots.
+  /// Chunk holding the series' slots ([`Series::FREE`] in a removed series' place).
   pub chunk: u32,
   /// Offset of the first slot in the chunk.
   pub offset: u32,
 }
 
+impl Series {
+  /// The place of a removed series (no chunk has this id: ids are dense and far fewer).
+  const FREE: Series = Series {
+    chunk: u32::MAX,
+    offset: 0,
+  };
+
+  fn is_live(&self) -> bool {
+    self.chunk != u32::MAX
+  }
+}
+
+/// One distinct label value of a family: where its bytes are and how many label places hold it.
+#[derive(Debug, Clone, Copy)]
+struct Interned {
+  start: u32,
+  len: u32,
+  /// 0: a free id (on the free list).
+  refs: u32,
+}
+
+/// `Hasher` for keys that are already hashes (the 64-bit SipHash of a label value).
+#[derive(Default)]
+struct PassHasher(u64);
+
+impl std::hash::Hasher for PassHasher {
+  fn finish(&self) -> u64 {
+    self.0
+  }
+  fn write(&mut self, bytes: &[u8]) {
+    for &b in bytes {
+      self.0 = self.0.rotate_left(8) ^ u64::from(b);
+    }
+  }
+  fn write_u64(&mut self, n: u64) {
+    self.0 = n;
+  }
+}
+
+type PassBuild = std::hash::BuildHasherDefault<PassHasher>;
+
+/// A family's label values, each distinct (escaped) value stored once with a count of the label
+/// places that hold it (issue 17: label values repeat massively across series — 100 methods ×
+/// 1,000 paths is 100k series but 1,100 values). A value leaves with the last series holding it;
+/// its bytes are reclaimed by compaction, its id by the next new value.
+///
+/// The lookup is by the value's 64-bit hash (`DefaultHasher`, fixed keys): one id per hash, and
+/// a second, ordinary map for a value whose hash another value already holds, so a collision,
+/// even a contrived one, costs a lookup, never a wrong id.
+#[derive(Debug, Default)]
+struct LabelDict {
+  /// Values back to back.
+  bytes: String,
+  /// By id.
+  values: Vec<Interned>,
+  /// Ids of removed values, for reuse.
+  free: Vec<u32>,
+  /// Bytes of `bytes` that belong to removed values.
+  garbage: usize,
+  /// Hash of a value → its id. Empty in a reader's copy ([`LabelDict::reader_copy`]).
+  by_hash: HashMap<u64, u32, PassBuild>,
+  /// Values whose hash `by_hash` gives to another value → (id, hash).
+  collided: HashMap<Box<str>, (u32, u64)>,
+}
+
+fn value_hash(v: &str) -> u64 {
+  use std::hash::{Hash, Hasher};
+  let mut h = std::hash::DefaultHasher::new();
+  v.hash(&mut h);
+  h.finish()
+}
+
+impl LabelDict {
+  /// The value of id `id`.
+  fn get(&self, id: u32) -> &str {
+    let e = &self.values[id as usize];
+    &self.bytes[e.start as usize..(e.start + e.len) as usize]
+  }
+
+  fn find(&self, v: &str, hash: u64) -> Option<u32> {
+    match self.by_hash.get(&hash) {
+      Some(&id) if self.get(id) == v => Some(id),
+      Some(_) => self.collided.get(v).map(|&(id, _)| id),
+      None => None,
+    }
+  }
+
+  /// The id of `v`, counted once more (added when new).
+  fn intern(&mut self, v: &str) -> StoreResult<u32> {
+    let hash = value_hash(v);
+    if let Some(id) = self.find(v, hash) {
+      self.values[id as usize].refs += 1;
+      return Ok(id);
+    }
+    if self.bytes.len() + v.len() > u32::MAX as usize {
+      return Err("too many label bytes".into());
+    }
+    let e = Interned {
+      start: self.bytes.len() as u32,
+      len: v.len() as u32,
+      refs: 1,
+    };
+    self.bytes.push_str(v);
+    let id = match self.free.pop() {
+      Some(id) => {
+        self.values[id as usize] = e;
+        id
+      }
+      None => {
+        self.values.push(e);
+        (self.values.len() - 1) as u32
+      }
+    };
+    match self.by_hash.entry(hash) {
+      std::collections::hash_map::Entry::Vacant(slot) => {
+        slot.insert(id);
+      }
+      std::collections::hash_map::Entry::Occupied(_) => {
+        self.collided.insert(v.into(), (id, hash));
+      }
+    }
+    Ok(id)
+  }
+
+  /// Counts id `id` once less; the value goes with its last holder.
+  fn release(&mut self, id: u32) {
+    let e = &mut self.values[id as usize];
+    e.refs -= 1;
+    if e.refs > 0 {
+      return;
+    }
+    let len = e.len as usize;
+    let v = self.get(id);
+    let hash = value_hash(v);
+    if self.by_hash.get(&hash) == Some(&id) {
+      self.by_hash.remove(&hash);
+      // A collided value of the same hash takes its place.
+      let heir = self
+        .collided
+        .iter()
+        .find(|(_, &(_, h))| h == hash)
+        .map(|(k, _)| k.clone());
+      if let Some(k) = heir {
+        let (heir, _) = self.collided.remove(&k).expect("collided value");
+        self.by_hash.insert(hash, heir);
+      }
+    } else {
+      let k: Box<str> = v.into();
+      self.collided.remove(&k);
+    }
+    self.garbage += len;
+    self.free.push(id);
+    self.maybe_compact();
+  }
+
+  /// Rewrites `bytes` without removed values once they are most of it (ids stay).
+  fn maybe_compact(&mut self) {
+    if self.garbage < 4096 || self.garbage * 2 < self.bytes.len() {
+      return;
+    }
+    let mut bytes = String::with_capacity(self.bytes.len() - self.garbage);
+    for e in self.values.iter_mut() {
+      if e.refs == 0 {
+        e.len = 0;
+        e.start = 0;
+        continue;
+      }
+      let start = bytes.len() as u32;
+      bytes.push_str(&self.bytes[e.start as usize..(e.start + e.len) as usize]);
+      e.start = start;
+    }
+    self.bytes = bytes;
+    self.garbage = 0;
+  }
+
+  /// Number of distinct live values.
+  fn live_values(&self) -> usize {
+    self.values.len() - self.free.len()
+  }
+
+  /// What readers need (values by id), without the lookup maps: a scrape's copy
+  /// ([`Store::snapshot`]) costs two `memcpy`s whatever the number of values.
+  fn reader_copy(&self) -> LabelDict {
+    LabelDict {
+      bytes: self.bytes.clone(),
+      values: self.values.clone(),
+      ..Default::default()
+    }
+  }
+
+  fn clear(&mut self) {
+    *self = LabelDict::default();
+  }
+
+  fn shrink_to_fit(&mut self) {
+    self.bytes.shrink_to_fit();
+    self.values.shrink_to_fit();
+  }
+}
+
 /// One JS metric object's family.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Family {
   /// Definition.
   pub def: FamilyDef,
   /// Shard (JS thread) that writes it.
   pub shard: u32,
-  /// Series by the dense index JS assigned; removed series leave `None`.
-  pub series: Vec<Option<Series>>,
-  /// Rendered labels of every series, back to back; built once, at registration.
-  arena: String,
-  /// Bytes of the arena that belong to removed series.
-  garbage: usize,
+  /// Series by the dense index JS assigned; removed series leave [`Series::FREE`].
+  series: Vec<Series>,
+  /// Label value ids of every series, [`Family::label_width`] per series index, in
+  /// declaration order (a removed series' run is stale).
+  label_ids: Vec<u32>,
+  /// The distinct label values the ids point to.
+  dict: LabelDict,
   /// Exemplars of the series that have any: one for a counter, one per histogram bucket.
   pub exemplars: HashMap<u32, Box<[Option<Exemplar>]>>,
   /// Summary sketch pages, or native histogram bucket pages, by series.
@@ -317,9 +515,69 @@ pub struct Family {
 }
 
 impl Family {
-  /// The rendered label pairs of a series of this family.
-  pub fn labels(&self, s: &Series) -> &str {
-    &self.arena[s.start as usize..(s.start + s.len) as usize]
+  fn new(def: FamilyDef, shard: u32) -> Family {
+    Family {
+      def,
+      shard,
+      series: Vec::new(),
+      label_ids: Vec::new(),
+      dict: LabelDict::default(),
+      exemplars: HashMap::new(),
+      pages: HashMap::new(),
+      member_of: Vec::new(),
+    }
+  }
+
+  /// What a reader of a [`Snapshot`] needs: everything but the label lookup and the
+  /// registry memberships.
+  fn reader_copy(&self) -> Family {
+    Family {
+      def: self.def.clone(),
+      shard: self.shard,
+      series: self.series.clone(),
+      label_ids: self.label_ids.clone(),
+      dict: self.dict.reader_copy(),
+      exemplars: self.exemplars.clone(),
+      pages: self.pages.clone(),
+      member_of: Vec::new(),
+    }
+  }
+
+  /// Label value ids per series: one per label name (one for a family without labels, whose
+  /// stored label string is one value, normally empty).
+  fn label_width(&self) -> usize {
+    self.def.label_names.len().max(1)
+  }
+
+  /// Appends the stored label string of series `index` (escaped values in declaration order,
+  /// newline-separated, [`crate::encoder::ABSENT`] for a label it lacks: what
+  /// [`Store::add_series`] was given) to `out`.
+  pub fn labels_into(&self, index: u32, out: &mut String) {
+    let w = self.label_width();
+    let ids = &self.label_ids[index as usize * w..(index as usize + 1) * w];
+    for (k, &id) in ids.iter().enumerate() {
+      if k > 0 {
+        out.push('\n');
+      }
+      out.push_str(self.dict.get(id));
+    }
+  }
+
+  /// The stored label string of series `index` (see [`Family::labels_into`]).
+  pub fn labels(&self, index: u32) -> String {
+    let mut s = String::new();
+    self.labels_into(index, &mut s);
+    s
+  }
+
+  /// Number of series places (live or removed): the next fresh index.
+  pub fn series_len(&self) -> usize {
+    self.series.len()
+  }
+
+  /// Number of distinct label values held (for tests and leak checks).
+  pub fn label_value_count(&self) -> usize {
+    self.dict.live_values()
   }
 
   /// Live series with their indexes.
@@ -328,22 +586,17 @@ impl Family {
       .series
       .iter()
       .enumerate()
-      .filter_map(|(i, s)| s.as_ref().map(|s| (i as u32, s)))
+      .filter(|(_, s)| s.is_live())
+      .map(|(i, s)| (i as u32, s))
   }
 
-  /// Rewrites the arena without removed series' labels once they are most of it.
-  fn maybe_compact(&mut self) {
-    if self.garbage < 4096 || self.garbage * 2 < self.arena.len() {
-      return;
+  /// Forgets series `index`'s labels (its values go with their last holder).
+  fn release_labels(&mut self, index: u32) {
+    let w = self.label_width();
+    for k in 0..w {
+      let id = self.label_ids[index as usize * w + k];
+      self.dict.release(id);
     }
-    let mut arena = String::with_capacity(self.arena.len() - self.garbage);
-    for s in self.series.iter_mut().flatten() {
-      let start = arena.len() as u32;
-      arena.push_str(&self.arena[s.start as usize..(s.start + s.len) as usize]);
-      s.start = start;
-    }
-    self.arena = arena;
-    self.garbage = 0;
   }
 
   /// Exemplars per series for this family's type.
@@ -577,8 +830,8 @@ pub struct Snapshot {
 
 impl Store {
   /// Copies registry `registry` (only its families named `only`, when given) for a reader that
-  /// holds [`chunk_readers`]. Costs a copy of the families' series tables and label arenas
-  /// (bulk copies, no per-series work), not their merge and encoding.
+  /// holds [`chunk_readers`]. Costs a copy of the families' series tables, label ids and
+  /// distinct label values (bulk copies, no per-series work), not their merge and encoding.
   pub fn snapshot(&self, registry: u32, only: Option<&str>) -> StoreResult<Snapshot> {
     let reg = self.registry(registry)?;
     let ids: Vec<u32> = match only {
@@ -596,7 +849,7 @@ impl Store {
     let mut order = BTreeMap::new();
     for (seq, id) in ids.into_iter().enumerate() {
       if let Some(f) = self.families.get(&id) {
-        copy.families.insert(id, f.clone());
+        copy.families.insert(id, Box::new(f.reader_copy()));
         order.insert(seq as u64, id);
       }
     }
@@ -682,7 +935,8 @@ impl Store {
         let _ = self.clear_family(id);
         if let Ok(f) = self.family_mut(id) {
           f.series = Vec::new();
-          f.arena = String::new();
+          f.label_ids = Vec::new();
+          f.dict.clear();
         }
       } else {
         kept.push(id);
@@ -714,14 +968,15 @@ impl Store {
     for id in &kept {
       let f = families.get_mut(id).expect("kept family");
       let width = f.def.slots_per_series();
-      for s in f.series.iter_mut().flatten() {
+      for s in f.series.iter_mut().filter(|s| s.is_live()) {
         move_run(&mut s.chunk, &mut s.offset, width);
       }
       for p in f.pages.values_mut().flatten() {
         move_run(&mut p.chunk, &mut p.offset, PAGE_BINS);
       }
       f.series.shrink_to_fit();
-      f.arena.shrink_to_fit();
+      f.label_ids.shrink_to_fit();
+      f.dict.shrink_to_fit();
     }
     for c in self.chunks.iter_mut().filter(|c| c.shard == shard) {
       // Nothing points into the old chunks any more; forget them (the JS memory goes with the
@@ -783,19 +1038,7 @@ impl Store {
     self.next_family = id
       .checked_add(1)
       .ok_or("too many metric families created in this process")?;
-    self.families.insert(
-      id,
-      Box::new(Family {
-        def,
-        shard,
-        series: Vec::new(),
-        arena: String::new(),
-        garbage: 0,
-        exemplars: HashMap::new(),
-        pages: HashMap::new(),
-        member_of: Vec::new(),
-      }),
-    );
+    self.families.insert(id, Box::new(Family::new(def, shard)));
     Ok(id)
   }
 
@@ -852,33 +1095,57 @@ impl Store {
     self.check_range(shard, chunk, offset, len)?;
     let f = self.family_mut(family)?;
     let i = index as usize;
-    if i > f.series.len() || f.series.get(i).is_some_and(Option::is_some) {
+    if i > f.series.len() || f.series.get(i).is_some_and(Series::is_live) {
       return Err(format!(
         "metric \"{}\": series index {index} is not free",
         f.def.name
       ));
     }
-    if f.arena.len() + labels.len() > u32::MAX as usize {
-      return Err(format!("metric \"{}\": too many label bytes", f.def.name));
-    }
-    let s = Series {
-      start: f.arena.len() as u32,
-      len: labels.len() as u32,
-      chunk,
-      offset,
-    };
-    f.arena.push_str(labels);
-    if i == f.series.len() {
-      f.series.push(Some(s));
+    let w = f.label_width();
+    // With one value there is nothing to split (the whole string is it, as for a family without
+    // labels); else escaped values hold no raw newline.
+    let parts = if w == 1 {
+      1
     } else {
-      f.series[i] = Some(s);
+      labels.split('\n').count()
+    };
+    if parts != w {
+      return Err(format!(
+        "metric \"{}\": expected {w} label values, got {parts}",
+        f.def.name
+      ));
+    }
+    let values: Vec<&str> = if w == 1 {
+      vec![labels]
+    } else {
+      labels.split('\n').collect()
+    };
+    let mut ids = Vec::with_capacity(w);
+    for v in values {
+      match f.dict.intern(v) {
+        Ok(id) => ids.push(id),
+        Err(e) => {
+          for &id in &ids {
+            f.dict.release(id);
+          }
+          return Err(format!("metric \"{}\": {e}", f.def.name));
+        }
+      }
+    }
+    let s = Series { chunk, offset };
+    if i == f.series.len() {
+      f.series.push(s);
+      f.label_ids.extend_from_slice(&ids);
+    } else {
+      f.series[i] = s;
+      f.label_ids[i * w..(i + 1) * w].copy_from_slice(&ids);
     }
     Ok(())
   }
 
   fn live_series(&mut self, family: u32, index: u32) -> StoreResult<&mut Family> {
     let f = self.family_mut(family)?;
-    if !f.series.get(index as usize).is_some_and(Option::is_some) {
+    if !f.series.get(index as usize).is_some_and(Series::is_live) {
       return Err(format!("metric \"{}\" has no series {index}", f.def.name));
     }
     Ok(f)
@@ -928,12 +1195,12 @@ impl Store {
   /// Forgets a series; its slots and index may then be reused by JS.
   pub fn remove_series(&mut self, family: u32, index: u32) -> StoreResult<()> {
     let f = self.family_mut(family)?;
-    if let Some(old) = f.series.get_mut(index as usize).and_then(Option::take) {
-      f.garbage += old.len as usize;
+    if f.series.get(index as usize).is_some_and(Series::is_live) {
+      f.series[index as usize] = Series::FREE;
+      f.release_labels(index);
     }
     f.exemplars.remove(&index);
     f.pages.remove(&index);
-    f.maybe_compact();
     Ok(())
   }
 
@@ -941,8 +1208,8 @@ impl Store {
   pub fn clear_family(&mut self, family: u32) -> StoreResult<()> {
     let f = self.family_mut(family)?;
     f.series.clear();
-    f.arena.clear();
-    f.garbage = 0;
+    f.label_ids.clear();
+    f.dict.clear();
     f.exemplars.clear();
     f.pages.clear();
     Ok(())
@@ -1415,13 +1682,13 @@ mod tests {
     s.remove_series(f, 0).unwrap();
     s.add_series(f, 0, "a=\"3\"", c, 0).unwrap();
     let fam = s.family(f).unwrap();
-    assert_eq!(fam.series.len(), 2);
-    assert_eq!(fam.labels(fam.series[0].as_ref().unwrap()), "a=\"3\"");
+    assert_eq!(fam.series_len(), 2);
+    assert_eq!(fam.labels(0), "a=\"3\"");
     assert!(fam.exemplars.is_empty());
   }
 
   #[test]
-  fn label_arena_is_compacted_after_many_removals() {
+  fn label_values_are_compacted_after_many_removals() {
     let mut s = Store::default();
     let sh = s.new_shard();
     let mem = vec![0f64; 16384];
@@ -1435,14 +1702,140 @@ mod tests {
     }
     let fam = s.family(f).unwrap();
     assert!(
-      fam.arena.len() < 100 * 14 + 4096,
-      "arena still {} bytes",
-      fam.arena.len()
+      fam.dict.bytes.len() < 100 * 14 + 4096,
+      "label bytes still {}",
+      fam.dict.bytes.len()
     );
-    let live: Vec<&str> = fam.live().map(|(_, x)| fam.labels(x)).collect();
+    assert_eq!(fam.label_value_count(), 100);
+    let live: Vec<String> = fam.live().map(|(i, _)| fam.labels(i)).collect();
     assert_eq!(live.len(), 100);
     assert_eq!(live[0], "a=\"00000900\"");
     assert_eq!(live[99], "a=\"00000999\"");
+  }
+
+  fn labelled(kind: Kind, names: &[&str]) -> FamilyDef {
+    FamilyDef {
+      label_names: names.iter().map(|n| n.to_string()).collect(),
+      ..def(kind)
+    }
+  }
+
+  #[test]
+  fn repeated_label_values_are_stored_once_and_go_with_their_last_series() {
+    let mut s = Store::default();
+    let sh = s.new_shard();
+    let mem = vec![0f64; 16384];
+    let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
+    let f = s
+      .add_family(sh, labelled(Kind::Counter, &["method", "path"]))
+      .unwrap();
+    // 3 methods × 4 paths: 12 series, 7 distinct values ("GET" is also a path).
+    let methods = ["GET", "POST", "\\a"];
+    let paths = ["/a", "/b", "GET", ""];
+    let mut i = 0;
+    for m in methods {
+      for p in paths {
+        s.add_series(f, i, &format!("{m}\n{p}"), c, i).unwrap();
+        i += 1;
+      }
+    }
+    let fam = s.family(f).unwrap();
+    assert_eq!(fam.label_value_count(), 6);
+    assert_eq!(fam.dict.bytes, "GET/a/bPOST\\a");
+    assert_eq!(fam.labels(0), "GET\n/a");
+    assert_eq!(fam.labels(2), "GET\nGET");
+    assert_eq!(fam.labels(3), "GET\n");
+    assert_eq!(fam.labels(11), "\\a\n");
+    // Every series with path "/b" gone: the value goes, the others stay exact.
+    for m in 0..3 {
+      s.remove_series(f, m * 4 + 1).unwrap();
+    }
+    let fam = s.family(f).unwrap();
+    assert_eq!(fam.label_value_count(), 5);
+    assert_eq!(fam.dict.find("/b", value_hash("/b")), None);
+    // "GET" is still held as a path by series 6 and 10 once the GET series go.
+    for p in [0, 2, 3] {
+      s.remove_series(f, p).unwrap();
+    }
+    let fam = s.family(f).unwrap();
+    assert_eq!(fam.label_value_count(), 5);
+    assert_eq!(fam.labels(6), "POST\nGET");
+    // The freed id is reused by the next new value.
+    s.add_series(f, 0, "PUT\n/c", c, 0).unwrap();
+    let fam = s.family(f).unwrap();
+    assert_eq!(fam.label_value_count(), 7);
+    assert_eq!(fam.dict.values.len(), 7);
+    let live: Vec<String> = fam.live().map(|(i, _)| fam.labels(i)).collect();
+    assert_eq!(
+      live,
+      [
+        "PUT\n/c",
+        "POST\n/a",
+        "POST\nGET",
+        "POST\n",
+        "\\a\n/a",
+        "\\a\nGET",
+        "\\a\n"
+      ]
+    );
+    // A reader's copy renders the same strings without the lookup.
+    let copy = fam.reader_copy();
+    assert!(copy.dict.by_hash.is_empty());
+    let copied: Vec<String> = copy.live().map(|(i, _)| copy.labels(i)).collect();
+    assert_eq!(copied, live);
+    s.clear_family(f).unwrap();
+    let fam = s.family(f).unwrap();
+    assert_eq!(fam.label_value_count(), 0);
+    assert!(fam.dict.bytes.is_empty());
+  }
+
+  #[test]
+  fn a_label_string_with_the_wrong_number_of_values_is_refused_and_changes_nothing() {
+    let mut s = Store::default();
+    let sh = s.new_shard();
+    let mem = [0f64; 4];
+    let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
+    let f = s
+      .add_family(sh, labelled(Kind::Counter, &["a", "b"]))
+      .unwrap();
+    assert_eq!(
+      s.add_series(f, 0, "x", c, 0).unwrap_err(),
+      "metric \"x\": expected 2 label values, got 1"
+    );
+    assert_eq!(
+      s.add_series(f, 0, "x\ny\nz", c, 0).unwrap_err(),
+      "metric \"x\": expected 2 label values, got 3"
+    );
+    let fam = s.family(f).unwrap();
+    assert_eq!((fam.series_len(), fam.label_value_count()), (0, 0));
+    s.add_series(f, 0, "x\ny", c, 0).unwrap();
+    assert_eq!(s.family(f).unwrap().labels(0), "x\ny");
+  }
+
+  #[test]
+  fn values_whose_hashes_collide_keep_their_own_ids() {
+    // Forced collision: the second value is filed under the first one's hash.
+    let mut d = LabelDict::default();
+    let a = d.intern("a").unwrap();
+    let h = value_hash("a");
+    d.bytes.push('b');
+    d.values.push(Interned {
+      start: 1,
+      len: 1,
+      refs: 1,
+    });
+    let b = 1u32;
+    d.collided.insert("b".into(), (b, h));
+    // Lookups by content, whatever the hash says.
+    assert_eq!(d.find("a", h), Some(a));
+    assert_eq!(d.find("b", h), Some(b));
+    assert_eq!(d.find("c", h), None);
+    // The primary goes: the collided value takes its hash.
+    d.release(a);
+    assert_eq!(d.by_hash.get(&h), Some(&b));
+    assert!(d.collided.is_empty());
+    assert_eq!(d.find("b", h), Some(b));
+    assert_eq!(d.get(b), "b");
   }
 
   /// The clash and merge rules as a scan of every member in registration order: what

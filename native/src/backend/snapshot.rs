@@ -185,7 +185,7 @@ pub fn visit_changed(
       let count = s.count;
       f(SeriesView {
         name: &def.name,
-        labels: m.labels[n],
+        labels: &m.labels[n],
         count,
         counters: &counters,
         gauges: &gauges,
@@ -236,12 +236,15 @@ fn changed_only(
   let mut run = 0;
   let mut n = 0;
   let mut gauges = Vec::new();
+  let mut labels = String::new();
   for (p, (si, s)) in fam.live().enumerate() {
     n = p + 1;
     for (i, r) in raw.iter_mut().enumerate() {
       *r = store.slot(s.chunk, s.offset as usize + i);
     }
-    let labels = fam.labels(s);
+    labels.clear();
+    fam.labels_into(si, &mut labels);
+    let labels = labels.as_str();
     if let Some((ssi, sl, bits)) = sf.series.get(p) {
       if *ssi == si && raw.iter().zip(bits.iter()).all(|(r, b)| r.to_bits() == *b) && sl == labels {
         run += 1;
@@ -299,13 +302,13 @@ fn summaries(
   out: &mut Vec<SeriesSnap>,
 ) {
   let all_time = !def.max_age_ms.is_finite();
-  let mut index: HashMap<&str, usize> = HashMap::new();
-  let mut acc: Vec<(&str, f64, f64, BTreeMap<i64, f64>)> = Vec::new();
+  let mut index: HashMap<String, usize> = HashMap::new();
+  let mut acc: Vec<(String, f64, f64, BTreeMap<i64, f64>)> = Vec::new();
   for f in group {
     let mut raw = vec![0f64; f.def.slots_per_series()];
     for (si, s) in f.live() {
-      let labels = f.labels(s);
-      let n = *index.entry(labels).or_insert_with(|| {
+      let labels = f.labels(si);
+      let n = *index.entry(labels.clone()).or_insert_with(|| {
         acc.push((labels, 0.0, 0.0, BTreeMap::new()));
         acc.len() - 1
       });
@@ -321,7 +324,7 @@ fn summaries(
   for (labels, count, sum, bins) in acc {
     let mut s = SeriesSnap {
       name: def.name.clone(),
-      labels: labels.to_owned(),
+      labels,
       count,
       counters: vec![("count".into(), count), ("sum".into(), sum)],
       gauges: Vec::new(),
