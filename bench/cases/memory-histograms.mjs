@@ -13,7 +13,7 @@
 import { loadLib, fullGc, check, report } from '../lib.mjs';
 
 const { Histogram } = loadLib();
-const SERIES = 10_000;
+const SERIES = Number(process.argv[3] ?? 10_000);
 // Label values are built before the baseline: they belong to the application,
 // not to the library under test.
 const A = Array.from({ length: 100 }, (_, i) => `m${i}`);

@@ -100,6 +100,48 @@ impl<'s> FromIterator<&'s str> for LabelList {
   }
 }
 
+/// Merged series by label string, for merges of several families, without a copy of each
+/// string: the 64-bit hash of a series' labels → its position in the [`LabelList`], and an
+/// ordinary map for a string whose hash another already holds (a collision costs a lookup,
+/// never a wrong merge).
+#[derive(Default)]
+struct LabelIndex {
+  by_hash: HashMap<u64, usize>,
+  collided: HashMap<String, usize>,
+}
+
+fn labels_hash(labels: &str) -> u64 {
+  use std::hash::{Hash, Hasher};
+  let mut h = std::hash::DefaultHasher::new();
+  labels.hash(&mut h);
+  h.finish()
+}
+
+impl LabelIndex {
+  /// The earlier series whose labels equal those of `labels[n]`.
+  fn find(&self, labels: &LabelList, n: usize) -> Option<usize> {
+    let s = &labels[n];
+    match self.by_hash.get(&labels_hash(s)) {
+      Some(&m) if &labels[m] == s => Some(m),
+      Some(_) => self.collided.get(s).copied(),
+      None => None,
+    }
+  }
+
+  /// Files `labels[n]` (not yet filed) under its string.
+  fn insert(&mut self, labels: &LabelList, n: usize) {
+    let s = &labels[n];
+    match self.by_hash.entry(labels_hash(s)) {
+      std::collections::hash_map::Entry::Vacant(e) => {
+        e.insert(n);
+      }
+      std::collections::hash_map::Entry::Occupied(_) => {
+        self.collided.insert(s.to_owned(), n);
+      }
+    }
+  }
+}
+
 /// Values per merged series: counter/gauge `[v]`; histogram `[bucket counts…, +Inf count,
 /// sum]` (not cumulative); summary `[quantile values…, sum, count]`.
 pub fn stride(def: &FamilyDef) -> usize {
@@ -142,7 +184,7 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
     native: Vec::new(),
   };
   // Series index by label string; only needed when more than one family contributes.
-  let mut index: HashMap<String, usize> = HashMap::new();
+  let mut index = LabelIndex::default();
   let mut contributors: Vec<u32> = Vec::new();
   let mut sketches: Vec<BTreeMap<i64, f64>> = Vec::new();
   // Observed (min, max) per summary series, to keep quantiles inside it.
@@ -159,7 +201,7 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
       let known = if single {
         None
       } else {
-        index.get(&out.labels[n]).copied()
+        index.find(&out.labels, n)
       };
       let n = match known {
         Some(n) => {
@@ -168,7 +210,7 @@ pub fn merge<'a>(store: &'a Store, group: &[&'a Family], now_ms: f64) -> Option<
         }
         None => {
           if !single {
-            index.insert(out.labels[n].to_owned(), n);
+            index.insert(&out.labels, n);
           }
           out.values.resize(out.values.len() + stride, 0.0);
           out.exemplars.resize(out.exemplars.len() + ex_stride, None);
@@ -289,4 +331,69 @@ pub fn merge_family(
     }
   }
   Ok(merge(store, &[f], now_ms))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::store::{FamilyDef, GLOBAL_REGISTRY};
+
+  fn counter() -> FamilyDef {
+    FamilyDef {
+      name: "c_total".into(),
+      help: "h".into(),
+      kind: Kind::Counter,
+      label_names: vec!["a".into(), "b".into()],
+      buckets: vec![],
+      quantiles: vec![],
+      max_age_ms: 0.0,
+      age_buckets: 0,
+      aggregator: Aggregator::Sum,
+      native: None,
+    }
+  }
+
+  #[test]
+  fn families_of_several_threads_merge_by_label_string() {
+    let mut s = Store::default();
+    let (t1, t2) = (s.new_shard(), s.new_shard());
+    let m1 = [1.0, 2.0, 4.0];
+    let m2 = [10.0, 20.0];
+    let c1 = unsafe { s.attach_chunk(t1, m1.as_ptr(), m1.len()) }.unwrap();
+    let c2 = unsafe { s.attach_chunk(t2, m2.as_ptr(), m2.len()) }.unwrap();
+    let f1 = s.add_family(t1, counter()).unwrap();
+    let f2 = s.add_family(t2, counter()).unwrap();
+    s.registry_add(GLOBAL_REGISTRY, f1).unwrap();
+    s.registry_add(GLOBAL_REGISTRY, f2).unwrap();
+    s.add_series(f1, 0, "x\ny", c1, 0).unwrap();
+    s.add_series(f1, 1, "y\nx", c1, 1).unwrap();
+    s.add_series(f1, 2, "x\n", c1, 2).unwrap();
+    // Thread 2 holds "y\nx" and a series of its own; its value ids differ from thread 1's.
+    s.add_series(f2, 0, "z\nz", c2, 0).unwrap();
+    s.add_series(f2, 1, "y\nx", c2, 1).unwrap();
+    let merged = merge_registry(&s, GLOBAL_REGISTRY, None, 0.0).unwrap();
+    assert_eq!(merged.len(), 1);
+    let m = &merged[0];
+    let labels: Vec<&str> = m.labels.iter().collect();
+    assert_eq!(labels, ["x\ny", "y\nx", "x\n", "z\nz"]);
+    assert_eq!(m.values, [1.0, 22.0, 4.0, 10.0]);
+  }
+
+  #[test]
+  fn label_strings_whose_hashes_collide_are_not_merged() {
+    let mut labels: LabelList = ["a", "b"].into_iter().collect();
+    let mut idx = LabelIndex::default();
+    idx.insert(&labels, 0);
+    // Forced collision: "b"'s hash filed as series 0 ("a").
+    idx.by_hash.insert(labels_hash("b"), 0);
+    assert_eq!(idx.find(&labels, 1), None);
+    idx.insert(&labels, 1);
+    labels.push("b");
+    assert_eq!(idx.find(&labels, 2), Some(1));
+    labels.push("a");
+    assert_eq!(idx.find(&labels, 3), Some(0));
+    labels.pop();
+    assert_eq!(labels.len(), 3);
+    assert_eq!(&labels[2], "b");
+  }
 }
