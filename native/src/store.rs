@@ -313,7 +313,7 @@ struct Interned {
   refs: u32,
 }
 
-/// `Hasher` for keys that are already hashes (the 64-bit SipHash of a label value).
+/// `Hasher` for keys that are already hashes (a label value's [`value_hash`]).
 #[derive(Default)]
 struct PassHasher(u64);
 
@@ -326,8 +326,10 @@ impl std::hash::Hasher for PassHasher {
       self.0 = self.0.rotate_left(8) ^ u64::from(b);
     }
   }
-  fn write_u64(&mut self, n: u64) {
-    self.0 = n;
+  fn write_u32(&mut self, n: u32) {
+    // Spread over 64 bits: the table takes its bucket from the low bits and its tag from the
+    // high ones.
+    self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
   }
 }
 
@@ -338,9 +340,10 @@ type PassBuild = std::hash::BuildHasherDefault<PassHasher>;
 /// 1,000 paths is 100k series but 1,100 values). A value leaves with the last series holding it;
 /// its bytes are reclaimed by compaction, its id by the next new value.
 ///
-/// The lookup is by the value's 64-bit hash (`DefaultHasher`, fixed keys): one id per hash, and
-/// a second, ordinary map for a value whose hash another value already holds, so a collision,
-/// even a contrived one, costs a lookup, never a wrong id.
+/// The lookup is by a 32-bit hash of the value (`DefaultHasher`, fixed keys, folded; 8 bytes a
+/// value in the table): one id per hash, and a second, ordinary map for a value whose hash
+/// another value already holds, so a collision (about one among 100k distinct values; any
+/// number, even contrived) costs a lookup, never a wrong id.
 #[derive(Debug, Default)]
 struct LabelDict {
   /// Values back to back.
@@ -352,16 +355,17 @@ struct LabelDict {
   /// Bytes of `bytes` that belong to removed values.
   garbage: usize,
   /// Hash of a value → its id. Empty in a reader's copy ([`LabelDict::reader_copy`]).
-  by_hash: HashMap<u64, u32, PassBuild>,
+  by_hash: HashMap<u32, u32, PassBuild>,
   /// Values whose hash `by_hash` gives to another value → (id, hash).
-  collided: HashMap<Box<str>, (u32, u64)>,
+  collided: HashMap<Box<str>, (u32, u32)>,
 }
 
-fn value_hash(v: &str) -> u64 {
+fn value_hash(v: &str) -> u32 {
   use std::hash::{Hash, Hasher};
   let mut h = std::hash::DefaultHasher::new();
   v.hash(&mut h);
-  h.finish()
+  let h = h.finish();
+  (h ^ (h >> 32)) as u32
 }
 
 impl LabelDict {
@@ -371,7 +375,7 @@ impl LabelDict {
     &self.bytes[e.start as usize..(e.start + e.len) as usize]
   }
 
-  fn find(&self, v: &str, hash: u64) -> Option<u32> {
+  fn find(&self, v: &str, hash: u32) -> Option<u32> {
     match self.by_hash.get(&hash) {
       Some(&id) if self.get(id) == v => Some(id),
       Some(_) => self.collided.get(v).map(|&(id, _)| id),
@@ -444,6 +448,11 @@ impl LabelDict {
     }
     self.garbage += len;
     self.free.push(id);
+    if self.free.len() == self.values.len() {
+      // The last value went: give everything back.
+      *self = LabelDict::default();
+      return;
+    }
     self.maybe_compact();
   }
 
@@ -465,6 +474,7 @@ impl LabelDict {
     }
     self.bytes = bytes;
     self.garbage = 0;
+    shrink_map(&mut self.by_hash);
   }
 
   /// Number of distinct live values.
@@ -681,7 +691,7 @@ struct Registry {
 }
 
 /// Shrinks a map whose entries are fewer than a quarter of its capacity.
-fn shrink_map<K: Eq + std::hash::Hash, V>(m: &mut HashMap<K, V>) {
+fn shrink_map<K: Eq + std::hash::Hash, V, S: std::hash::BuildHasher>(m: &mut HashMap<K, V, S>) {
   if m.capacity() > 64 && m.len() * 4 < m.capacity() {
     m.shrink_to_fit();
   }
@@ -1810,6 +1820,30 @@ mod tests {
     assert_eq!((fam.series_len(), fam.label_value_count()), (0, 0));
     s.add_series(f, 0, "x\ny", c, 0).unwrap();
     assert_eq!(s.family(f).unwrap().labels(0), "x\ny");
+  }
+
+  #[test]
+  fn many_distinct_values_keep_their_own_ids_through_real_hash_collisions() {
+    let mut d = LabelDict::default();
+    let n = 300_000u32;
+    let ids: Vec<u32> = (0..n)
+      .map(|i| d.intern(&format!("v{i}")).unwrap())
+      .collect();
+    // 300k values in 32 bits: a few share a hash (deterministic: fixed keys).
+    assert!(!d.collided.is_empty(), "no collision among {n} values");
+    for (i, &id) in ids.iter().enumerate() {
+      let v = format!("v{i}");
+      assert_eq!(d.get(id), v);
+      assert_eq!(d.find(&v, value_hash(&v)), Some(id));
+    }
+    assert_eq!(d.intern("v7").unwrap(), ids[7]);
+    d.release(ids[7]);
+    for &id in &ids {
+      d.release(id);
+    }
+    assert_eq!(d.live_values(), 0);
+    assert!(d.by_hash.is_empty() && d.collided.is_empty());
+    assert!(d.bytes.is_empty(), "{} bytes left", d.bytes.len());
   }
 
   #[test]
