@@ -56,6 +56,20 @@ const CASES = [
       rss: { title: 'memory per histogram series (default buckets), rss delta (heap + native)', target: 3 },
     },
   },
+  {
+    // The same at 100k series, as the counter case: at 10k, V8 touching its young generation's
+    // pages for the first time (~2 MB, both libraries) reads as ~200 B a series.
+    name: 'memory-histograms',
+    id: 'memory-histograms-100k',
+    args: ['100000'],
+    procs: RUNS,
+    rows: {
+      rss: {
+        title: 'memory per histogram series (default buckets), 100k series, rss delta (heap + native)',
+        target: 3,
+      },
+    },
+  },
   ...[
     ['1k', '1000'],
     ['10k', '10000'],

@@ -1,5 +1,9 @@
-// Memory per histogram series at 10k series (one histogram, default buckets, 2 labels, each series
-// observed once). One measurement per process: rss never shrinks back after
+// Memory per histogram series at 10k series, or the count given after the library name
+// (bench/run.mjs also runs 100k), one histogram, default buckets, 2 labels, each series
+// observed once. At 10k a fixed cost weighs ~200 B a series: V8 touches the pages of its young
+// generation for the first time while the series are made (~2 MB here, in both libraries;
+// measured from /proc/self/smaps, see bench/RESULTS.md "Issue 17"). One measurement per
+// process: rss never shrinks back after
 // a free, so a second measurement in the same process would reuse the pages and
 // read low. bench/run.mjs starts this case several times and takes the median.
 //
