@@ -561,8 +561,11 @@ impl Family {
 
   /// Appends the stored label string of series `index` (escaped values in declaration order,
   /// newline-separated, [`crate::encoder::ABSENT`] for a label it lacks: what
-  /// [`Store::add_series`] was given) to `out`.
+  /// [`Store::add_series`] was given) to `out`; nothing for an index that holds no series.
   pub fn labels_into(&self, index: u32, out: &mut String) {
+    if !self.series.get(index as usize).is_some_and(Series::is_live) {
+      return;
+    }
     let w = self.label_width();
     let ids = &self.label_ids[index as usize * w..(index as usize + 1) * w];
     for (k, &id) in ids.iter().enumerate() {
@@ -1763,6 +1766,7 @@ mod tests {
     let fam = s.family(f).unwrap();
     assert_eq!(fam.label_value_count(), 5);
     assert_eq!(fam.dict.find("/b", value_hash("/b")), None);
+    assert_eq!(fam.labels(1), "", "a removed series has no labels");
     // "GET" is still held as a path by series 6 and 10 once the GET series go.
     for p in [0, 2, 3] {
       s.remove_series(f, p).unwrap();
