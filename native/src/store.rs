@@ -369,8 +369,15 @@ fn value_hash(v: &str) -> u32 {
 }
 
 impl LabelDict {
+  /// The id of the empty value, which the dictionary does not hold: a family without labels
+  /// (its one stored value is empty) allocates no dictionary.
+  const EMPTY: u32 = u32::MAX;
+
   /// The value of id `id`.
   fn get(&self, id: u32) -> &str {
+    if id == LabelDict::EMPTY {
+      return "";
+    }
     let e = &self.values[id as usize];
     &self.bytes[e.start as usize..(e.start + e.len) as usize]
   }
@@ -385,6 +392,9 @@ impl LabelDict {
 
   /// The id of `v`, counted once more (added when new).
   fn intern(&mut self, v: &str) -> StoreResult<u32> {
+    if v.is_empty() {
+      return Ok(LabelDict::EMPTY);
+    }
     let hash = value_hash(v);
     if let Some(id) = self.find(v, hash) {
       self.values[id as usize].refs += 1;
@@ -422,6 +432,9 @@ impl LabelDict {
 
   /// Counts id `id` once less; the value goes with its last holder.
   fn release(&mut self, id: u32) {
+    if id == LabelDict::EMPTY {
+      return;
+    }
     let e = &mut self.values[id as usize];
     e.refs -= 1;
     if e.refs > 0 {
@@ -1753,7 +1766,8 @@ mod tests {
       }
     }
     let fam = s.family(f).unwrap();
-    assert_eq!(fam.label_value_count(), 6);
+    // The empty value is not held (it has an id of its own).
+    assert_eq!(fam.label_value_count(), 5);
     assert_eq!(fam.dict.bytes, "GET/a/bPOST\\a");
     assert_eq!(fam.labels(0), "GET\n/a");
     assert_eq!(fam.labels(2), "GET\nGET");
@@ -1764,7 +1778,7 @@ mod tests {
       s.remove_series(f, m * 4 + 1).unwrap();
     }
     let fam = s.family(f).unwrap();
-    assert_eq!(fam.label_value_count(), 5);
+    assert_eq!(fam.label_value_count(), 4);
     assert_eq!(fam.dict.find("/b", value_hash("/b")), None);
     assert_eq!(fam.labels(1), "", "a removed series has no labels");
     // "GET" is still held as a path by series 6 and 10 once the GET series go.
@@ -1772,13 +1786,13 @@ mod tests {
       s.remove_series(f, p).unwrap();
     }
     let fam = s.family(f).unwrap();
-    assert_eq!(fam.label_value_count(), 5);
+    assert_eq!(fam.label_value_count(), 4);
     assert_eq!(fam.labels(6), "POST\nGET");
     // The freed id is reused by the next new value.
     s.add_series(f, 0, "PUT\n/c", c, 0).unwrap();
     let fam = s.family(f).unwrap();
-    assert_eq!(fam.label_value_count(), 7);
-    assert_eq!(fam.dict.values.len(), 7);
+    assert_eq!(fam.label_value_count(), 6);
+    assert_eq!(fam.dict.values.len(), 6);
     let live: Vec<String> = fam.live().map(|(i, _)| fam.labels(i)).collect();
     assert_eq!(
       live,
@@ -1801,6 +1815,22 @@ mod tests {
     let fam = s.family(f).unwrap();
     assert_eq!(fam.label_value_count(), 0);
     assert!(fam.dict.bytes.is_empty());
+  }
+
+  #[test]
+  fn a_family_without_labels_allocates_no_dictionary() {
+    let mut s = Store::default();
+    let sh = s.new_shard();
+    let mem = [0f64; 4];
+    let c = unsafe { s.attach_chunk(sh, mem.as_ptr(), mem.len()) }.unwrap();
+    let f = s.add_family(sh, def(Kind::Counter)).unwrap();
+    s.add_series(f, 0, "", c, 0).unwrap();
+    let fam = s.family(f).unwrap();
+    assert_eq!(fam.labels(0), "");
+    assert_eq!(fam.label_value_count(), 0);
+    assert_eq!(fam.dict.values.capacity() + fam.dict.by_hash.capacity(), 0);
+    s.remove_series(f, 0).unwrap();
+    assert_eq!(s.family(f).unwrap().live().count(), 0);
   }
 
   #[test]
