@@ -589,6 +589,30 @@ impl Family {
     }
   }
 
+  /// Whether the stored label string of series `index` (see [`Family::labels_into`]) is
+  /// `labels`, compared value by value without rendering it.
+  pub fn labels_eq(&self, index: u32, labels: &str) -> bool {
+    if !self.series.get(index as usize).is_some_and(Series::is_live) {
+      return labels.is_empty();
+    }
+    let w = self.label_width();
+    let ids = &self.label_ids[index as usize * w..(index as usize + 1) * w];
+    let mut rest = labels;
+    for (k, &id) in ids.iter().enumerate() {
+      if k > 0 {
+        match rest.strip_prefix('\n') {
+          Some(r) => rest = r,
+          None => return false,
+        }
+      }
+      match rest.strip_prefix(self.dict.get(id)) {
+        Some(r) => rest = r,
+        None => return false,
+      }
+    }
+    rest.is_empty()
+  }
+
   /// The stored label string of series `index` (see [`Family::labels_into`]).
   pub fn labels(&self, index: u32) -> String {
     let mut s = String::new();
@@ -1771,6 +1795,12 @@ mod tests {
     assert_eq!(fam.dict.bytes, "GET/a/bPOST\\a");
     assert_eq!(fam.labels(0), "GET\n/a");
     assert_eq!(fam.labels(2), "GET\nGET");
+    assert!(fam.labels_eq(2, "GET\nGET"));
+    for other in ["GET\nGE", "GET\nGETx", "GETGET", "GET\nGET\n", "", "GET"] {
+      assert!(!fam.labels_eq(2, other), "{other:?}");
+    }
+    assert!(fam.labels_eq(3, "GET\n"));
+    assert!(!fam.labels_eq(3, "GET"));
     assert_eq!(fam.labels(3), "GET\n");
     assert_eq!(fam.labels(11), "\\a\n");
     // Every series with path "/b" gone: the value goes, the others stay exact.

@@ -242,15 +242,18 @@ fn changed_only(
     for (i, r) in raw.iter_mut().enumerate() {
       *r = store.slot(s.chunk, s.offset as usize + i);
     }
-    labels.clear();
-    fam.labels_into(si, &mut labels);
-    let labels = labels.as_str();
     if let Some((ssi, sl, bits)) = sf.series.get(p) {
-      if *ssi == si && raw.iter().zip(bits.iter()).all(|(r, b)| r.to_bits() == *b) && sl == labels {
+      if *ssi == si
+        && raw.iter().zip(bits.iter()).all(|(r, b)| r.to_bits() == *b)
+        && fam.labels_eq(si, sl)
+      {
         run += 1;
         continue;
       }
     }
+    labels.clear();
+    fam.labels_into(si, &mut labels);
+    let labels = labels.as_str();
     if run > 0 {
       skipped(run);
       run = 0;
