@@ -486,6 +486,18 @@ impl LocalConn {
     Ok(self.model()?.aggregate(base))
   }
 
+  /// The aggregate of `base` rendered from the model in the requested format, `extra` appended:
+  /// a scrape of the holder, run on the scrape's own thread.
+  pub fn render(
+    &self,
+    base: &str,
+    opts: &super::flusher::RenderOpts,
+    extra: Vec<super::render::Family>,
+  ) -> std::io::Result<Vec<u8>> {
+    let fams = self.model()?.aggregate(base);
+    Ok(super::flusher::encode_families(fams, opts, extra))
+  }
+
   /// The model, while this process holds the aggregator.
   fn model(&self) -> std::io::Result<std::sync::MutexGuard<'_, Model>> {
     if !self.serving.load(Ordering::Acquire) {
