@@ -26,7 +26,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -188,7 +188,7 @@ pub struct HolderConfig {
 
 struct Server {
   listener: UnixListener,
-  model: Arc<Mutex<Model>>,
+  model: Arc<RwLock<Model>>,
   cfg: HolderConfig,
   /// This process's id in the protocol, once known: a snapshot follows each of its applies.
   own: Arc<OnceLock<String>>,
@@ -297,7 +297,7 @@ impl Server {
           c.need = 1;
           let reply = self
             .model
-            .lock()
+            .write()
             .unwrap_or_else(|e| e.into_inner())
             .command(&args);
           reply.write(&mut c.out);
@@ -334,7 +334,7 @@ impl Server {
     self.saved = Instant::now();
     let bytes = self
       .model
-      .lock()
+      .read()
       .unwrap_or_else(|e| e.into_inner())
       .save(crate::clock::now_ms());
     let mut tmp = self.cfg.paths.snapshot.clone().into_os_string();
@@ -398,7 +398,7 @@ fn claim(
     f,
     Server {
       listener,
-      model: Arc::new(Mutex::new(model)),
+      model: Arc::new(RwLock::new(model)),
       cfg: cfg.clone(),
       own: own.clone(),
       clients: Vec::new(),
@@ -440,7 +440,7 @@ static LOCAL: Mutex<Option<LocalConn>> = Mutex::new(None);
 #[derive(Clone)]
 pub struct LocalConn {
   path: PathBuf,
-  model: Arc<Mutex<Model>>,
+  model: Arc<RwLock<Model>>,
   own: Arc<OnceLock<String>>,
   own_applied: Arc<AtomicBool>,
   serving: Arc<AtomicBool>,
@@ -487,26 +487,36 @@ impl LocalConn {
   }
 
   /// The aggregate of `base` rendered from the model in the requested format, `extra` appended:
-  /// a scrape of the holder, run on the scrape's own thread.
+  /// a scrape of the holder, run on the scrape's own thread. The write lock is taken only to
+  /// drop what expired (and, after a new series or definition, to aggregate the totals again);
+  /// the encoding runs under the read lock, beside other scrapes ([`Model::render`]).
   pub fn render(
     &self,
     base: &str,
     opts: &super::flusher::RenderOpts,
     extra: Vec<super::render::Family>,
   ) -> std::io::Result<Vec<u8>> {
+    for _ in 0..3 {
+      self.model()?.prepare(base);
+      let model = self.model.read().unwrap_or_else(|e| e.into_inner());
+      if let Some(out) = model.render(base, opts, &extra) {
+        return Ok(out);
+      }
+    }
+    // New series keep arriving between the two locks: aggregate under the write lock.
     let fams = self.model()?.aggregate(base);
     Ok(super::flusher::encode_families(fams, opts, extra))
   }
 
-  /// The model, while this process holds the aggregator.
-  fn model(&self) -> std::io::Result<std::sync::MutexGuard<'_, Model>> {
+  /// The model (for writing), while this process holds the aggregator.
+  fn model(&self) -> std::io::Result<std::sync::RwLockWriteGuard<'_, Model>> {
     if !self.serving.load(Ordering::Acquire) {
       return Err(std::io::Error::new(
         ErrorKind::NotConnected,
         "no longer the holder",
       ));
     }
-    Ok(self.model.lock().unwrap_or_else(|e| e.into_inner()))
+    Ok(self.model.write().unwrap_or_else(|e| e.into_inner()))
   }
 
   fn run(&mut self, mut cmds: &[u8]) -> redis::RedisResult<Vec<redis::Value>> {
@@ -521,7 +531,7 @@ impl LocalConn {
       cmds = &cmds[used..];
       let reply = self
         .model
-        .lock()
+        .write()
         .unwrap_or_else(|e| e.into_inner())
         .command(&args);
       if self.own.get().is_some_and(|id| is_apply_from(&args, id)) {

@@ -475,15 +475,20 @@ pub fn encode_families(
   extra: Vec<render::Family>,
 ) -> Vec<u8> {
   fams.extend(extra);
+  encode_refs(&fams.iter().collect::<Vec<_>>(), opts)
+}
+
+/// Encodes families, wherever they are held, in the requested format.
+pub fn encode_refs(fams: &[&render::Family], opts: &RenderOpts) -> Vec<u8> {
   if !opts.protobuf {
-    return text(&fams, opts).into_bytes();
+    return text(fams, opts).into_bytes();
   }
   let eo = EncodeOptions {
     format: Format::Text,
     default_labels: &opts.default_labels,
   };
   let mut out = Vec::new();
-  render::encode_protobuf(&fams, &eo, &mut out);
+  render::encode_protobuf(fams.iter().copied(), &eo, &mut out);
   out
 }
 
@@ -491,10 +496,10 @@ pub fn encode_families(
 pub fn render_data(data: &conn::ReadData, opts: &RenderOpts, extra: Vec<render::Family>) -> String {
   let mut fams = render::aggregate(data);
   fams.extend(extra);
-  text(&fams, opts)
+  text(&fams.iter().collect::<Vec<_>>(), opts)
 }
 
-fn text(fams: &[render::Family], opts: &RenderOpts) -> String {
+fn text(fams: &[&render::Family], opts: &RenderOpts) -> String {
   let mut out = String::with_capacity(fams.iter().map(|f| f.labels.len() * 48 + 64).sum());
   let eo = EncodeOptions {
     format: if opts.open_metrics {
@@ -504,7 +509,7 @@ fn text(fams: &[render::Family], opts: &RenderOpts) -> String {
     },
     default_labels: &opts.default_labels,
   };
-  render::encode(fams, &eo, &mut out);
+  render::encode(fams.iter().copied(), &eo, &mut out);
   out
 }
 

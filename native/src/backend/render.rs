@@ -94,14 +94,52 @@ pub fn aggregate_from<'a>(
   len: usize,
   procs: &'a [(String, Vec<(String, String)>)],
 ) -> Vec<Family> {
-  // Families by name, each with its rank in name order: series are keyed and sorted by
-  // (rank, labels), so their names are neither hashed nor compared again.
+  let mut fams = aggregate_defs(parse_defs(meta), totals, len, procs);
+  let keep = unclashed(fams.iter().map(|f| &f.def));
+  let mut k = keep.iter();
+  fams.retain(|_| *k.next().unwrap_or(&true));
+  fams
+}
+
+/// The definitions of a read's metadata (those that parse), by name, one per name.
+pub fn parse_defs(meta: &[(String, String)]) -> Vec<(&str, FamilyDef)> {
   let mut defs: Vec<(&str, FamilyDef)> = meta
     .iter()
     .filter_map(|(name, json)| Some((name.as_str(), field::parse_meta(name, json)?)))
     .collect();
   defs.sort_by(|a, b| a.0.cmp(b.0));
   defs.dedup_by(|a, b| a.0 == b.0);
+  defs
+}
+
+/// Which of families in name order are exposed. Each process refuses names that clash with its
+/// own metrics (store.rs `registry_add`), but processes running different versions of an app
+/// may disagree: of two families whose names clash (counter `x`, gauge `x_total`), the one
+/// first by name is kept, so that the exposition stays valid instead of being rejected whole.
+pub fn unclashed<'a>(defs: impl Iterator<Item = &'a FamilyDef>) -> Vec<bool> {
+  let mut exposed: std::collections::HashSet<String> = std::collections::HashSet::new();
+  defs
+    .map(|def| {
+      let own = def.exposed_names();
+      if own.iter().any(|n| exposed.contains(n)) {
+        return false;
+      }
+      exposed.extend(own);
+      true
+    })
+    .collect()
+}
+
+/// [`aggregate_from`] of parsed definitions ([`parse_defs`]: by name, one per name), before
+/// the clash rule ([`unclashed`]): one family per definition, in their order.
+pub fn aggregate_defs<'a>(
+  defs: Vec<(&'a str, FamilyDef)>,
+  totals: impl Iterator<Item = (&'a str, f64)>,
+  len: usize,
+  procs: &'a [(String, Vec<(String, String)>)],
+) -> Vec<Family> {
+  // Families by name, each with its rank in name order: series are keyed and sorted by
+  // (rank, labels), so their names are neither hashed nor compared again.
   let rank: HashMap<&str, u32, FxBuild> = defs
     .iter()
     .enumerate()
@@ -251,18 +289,8 @@ pub fn aggregate_from<'a>(
   for (r, _, _, i) in keys {
     runs[r as usize].push(i);
   }
-  // Each process refuses names that clash with its own metrics (store.rs `registry_add`), but
-  // processes running different versions of an app may disagree: of two families whose names
-  // clash (counter `x`, gauge `x_total`), the one first by name is kept, so that the exposition
-  // stays valid instead of being rejected whole.
-  let mut exposed: std::collections::HashSet<String> = std::collections::HashSet::new();
   let mut out = Vec::new();
   for ((_, def), series) in defs.into_iter().zip(runs) {
-    let own = def.exposed_names();
-    if own.iter().any(|n| exposed.contains(n)) {
-      continue;
-    }
-    exposed.extend(own);
     if series.is_empty() {
       out.push(Family {
         def,
@@ -416,9 +444,9 @@ fn native_of(totals: &[(&str, f64)]) -> NativeSeries {
   out
 }
 
-fn merged(families: &[Family]) -> Vec<MergedFamily<'_>> {
+fn merged<'a>(families: impl IntoIterator<Item = &'a Family>) -> Vec<MergedFamily<'a>> {
   families
-    .iter()
+    .into_iter()
     .map(|f| {
       let ex = match f.def.kind {
         Kind::Counter => 1,
@@ -437,12 +465,20 @@ fn merged(families: &[Family]) -> Vec<MergedFamily<'_>> {
 }
 
 /// Renders families in the protobuf format.
-pub fn encode_protobuf(families: &[Family], opts: &EncodeOptions, out: &mut Vec<u8>) {
+pub fn encode_protobuf<'a>(
+  families: impl IntoIterator<Item = &'a Family>,
+  opts: &EncodeOptions,
+  out: &mut Vec<u8>,
+) {
   crate::protobuf::encode(&merged(families), opts, out);
 }
 
 /// Renders families with the ordinary encoder.
-pub fn encode(families: &[Family], opts: &EncodeOptions, out: &mut String) {
+pub fn encode<'a>(
+  families: impl IntoIterator<Item = &'a Family>,
+  opts: &EncodeOptions,
+  out: &mut String,
+) {
   encoder::encode(&merged(families), opts, out);
 }
 
