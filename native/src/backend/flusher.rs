@@ -480,16 +480,27 @@ pub fn encode_families(
 
 /// Encodes families, wherever they are held, in the requested format.
 pub fn encode_refs(fams: &[&render::Family], opts: &RenderOpts) -> Vec<u8> {
-  if !opts.protobuf {
-    return text(fams, opts).into_bytes();
-  }
-  let eo = EncodeOptions {
+  let merged: Vec<_> = fams.iter().map(|f| render::merged_one(f)).collect();
+  encode_merged(&merged, opts)
+}
+
+/// Encodes families as the encoders take them, in the requested format.
+pub fn encode_merged(fams: &[crate::merge::MergedFamily], opts: &RenderOpts) -> Vec<u8> {
+  let mut eo = EncodeOptions {
     format: Format::Text,
     default_labels: &opts.default_labels,
   };
-  let mut out = Vec::new();
-  render::encode_protobuf(fams.iter().copied(), &eo, &mut out);
-  out
+  if opts.protobuf {
+    let mut out = Vec::new();
+    crate::protobuf::encode(fams, &eo, &mut out);
+    return out;
+  }
+  if opts.open_metrics {
+    eo.format = Format::OpenMetrics;
+  }
+  let mut out = String::with_capacity(fams.iter().map(|f| f.labels.len() * 48 + 64).sum());
+  crate::encoder::encode(fams, &eo, &mut out);
+  out.into_bytes()
 }
 
 /// Renders a read as text.

@@ -260,8 +260,8 @@ impl Model {
           }
           None => *sp.totals.entry(f.clone()).or_insert(d),
         };
-        if sp.view.as_mut().is_some_and(|v| !v.set(f, t)) {
-          sp.view = None;
+        if let Some(v) = sp.view.as_mut() {
+          v.set(f, t);
         }
       }
       applied.fields.insert(f.clone(), cum.clone());
@@ -737,11 +737,12 @@ mod kept_view {
     let base = "promsd:{t}:";
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut cum: HashMap<(usize, String), f64> = HashMap::new();
-    let opts = [false, true].map(|open_metrics| RenderOpts {
-      open_metrics,
-      default_labels: vec![("env".into(), "t".into())],
-      protobuf: false,
-    });
+    let opts =
+      [(false, false), (true, false), (false, true)].map(|(open_metrics, protobuf)| RenderOpts {
+        open_metrics,
+        default_labels: vec![("env".into(), "t".into())],
+        protobuf,
+      });
     let mut kept = 0;
     for step in 0..400 {
       let pid = rng.below(3) as usize;
@@ -801,8 +802,8 @@ mod kept_view {
         m.prepare(base);
         let got = m.render(base, o, &[]).expect("prepared");
         assert_eq!(
-          String::from_utf8(got).unwrap(),
-          String::from_utf8(want).unwrap(),
+          String::from_utf8_lossy(&got),
+          String::from_utf8_lossy(&want),
           "step {step}"
         );
       }
@@ -825,23 +826,29 @@ mod kept_view {
   }
 
   #[test]
-  fn an_apply_writes_a_known_series_in_place_and_a_new_one_drops_the_kept_aggregation() {
+  fn an_apply_writes_a_series_in_place_a_new_one_in_order_and_a_new_definition_drops_the_whole() {
     let mut m = Model::default();
     let base = "promsd:{t}:";
-    let call = |cum: &str, f: &str, meta: bool| {
+    let call = |cum: &str, f: &str, meta: Option<(&str, &str)>| {
       let mut a = s(&["p1", "", "E", "n", "100000", "100000", "{}", "1", "0", "0"]);
-      a.push(if meta { "1" } else { "0" }.into());
+      a.push(if meta.is_some() { "1" } else { "0" }.into());
       a.extend([f.to_owned(), cum.to_owned()]);
-      if meta {
-        a.extend(s(&[META[0].0, META[0].1]));
+      if let Some((n, j)) = meta {
+        a.extend(s(&[n, j]));
       }
       a
     };
-    m.apply(&keys("p1"), &call("5", "c_total||a", true), now_ms());
+    m.apply(
+      &keys("p1"),
+      &call("5", "c_total||b", Some(META[0])),
+      now_ms(),
+    );
     m.prepare(base);
-    let sp = |m: &Model| m.spaces[base].view.is_some();
-    m.apply(&keys("p1"), &call("7", "c_total||a", false), now_ms());
-    assert!(sp(&m), "a known series is written in place");
+    let kept = |m: &Model| m.spaces[base].view.is_some();
+    m.apply(&keys("p1"), &call("7", "c_total||b", None), now_ms());
+    m.apply(&keys("p1"), &call("1", "c_total||a", None), now_ms());
+    m.apply(&keys("p1"), &call("2", "c_total||c", None), now_ms());
+    assert!(kept(&m), "series, new or not, are written into it");
     let opts = RenderOpts {
       open_metrics: false,
       default_labels: vec![],
@@ -849,16 +856,15 @@ mod kept_view {
     };
     assert_eq!(
       String::from_utf8(m.render(base, &opts, &[]).unwrap()).unwrap(),
-      "# HELP c_total C.\n# TYPE c_total counter\nc_total{k=\"a\"} 7\n"
+      "# HELP c_total C.\n# TYPE c_total counter\nc_total{k=\"a\"} 1\nc_total{k=\"b\"} 7\nc_total{k=\"c\"} 2\n"
     );
-    m.apply(&keys("p1"), &call("1", "c_total||b", false), now_ms());
-    assert!(!sp(&m), "a new series drops it");
+    m.apply(&keys("p1"), &call("1", "x||", Some(META[5])), now_ms());
+    assert!(!kept(&m), "a new definition drops it");
     assert_eq!(m.render(base, &opts, &[]), None);
     m.prepare(base);
-    assert_eq!(
-      String::from_utf8(m.render(base, &opts, &[]).unwrap()).unwrap(),
-      "# HELP c_total C.\n# TYPE c_total counter\nc_total{k=\"a\"} 7\nc_total{k=\"b\"} 1\n"
-    );
+    assert!(String::from_utf8(m.render(base, &opts, &[]).unwrap())
+      .unwrap()
+      .ends_with("c_total{k=\"c\"} 2\n\n# HELP x X.\n# TYPE x counter\nx 1\n"));
   }
 }
 

@@ -315,12 +315,7 @@ pub fn aggregate_defs<'a>(
       let (_, labels, a) = &accs[i as usize];
       let labels: &str = labels;
       // A field written under another shape of the metric is skipped (§5).
-      let count = if labels.is_empty() && def.label_names.is_empty() {
-        0
-      } else {
-        labels.split('\n').count()
-      };
-      if count != def.label_names.len() {
+      if !labels_fit(&def, labels) {
         continue;
       }
       let total = |p: &str| a.total(p);
@@ -409,6 +404,17 @@ pub fn aggregate_defs<'a>(
   out
 }
 
+/// Whether a series' stored labels are as many as its definition's label names (a field
+/// written under another shape of the metric is not shown, §5).
+pub fn labels_fit(def: &FamilyDef, labels: &str) -> bool {
+  let count = if labels.is_empty() && def.label_names.is_empty() {
+    0
+  } else {
+    labels.split('\n').count()
+  };
+  count == def.label_names.len()
+}
+
 /// The native buckets of one series from its totals: the parts of every schema the processes
 /// wrote, merged at the smallest.
 fn native_of(totals: &[(&str, f64)]) -> NativeSeries {
@@ -445,23 +451,27 @@ fn native_of(totals: &[(&str, f64)]) -> NativeSeries {
 }
 
 fn merged<'a>(families: impl IntoIterator<Item = &'a Family>) -> Vec<MergedFamily<'a>> {
-  families
-    .into_iter()
-    .map(|f| {
-      let ex = match f.def.kind {
-        Kind::Counter => 1,
-        Kind::Histogram => f.def.buckets.len() + 1,
-        _ => 0,
-      };
-      MergedFamily {
-        def: &f.def,
-        values: f.values.clone(),
-        labels: f.labels.iter().map(String::as_str).collect(),
-        exemplars: vec![None; ex * f.labels.len()],
-        native: f.native.clone(),
-      }
-    })
-    .collect()
+  families.into_iter().map(merged_one).collect()
+}
+
+/// A family as the encoders take it (its values copied, its labels borrowed).
+pub fn merged_one(f: &Family) -> MergedFamily<'_> {
+  MergedFamily {
+    def: &f.def,
+    values: f.values.clone(),
+    labels: f.labels.iter().map(String::as_str).collect(),
+    exemplars: vec![None; exemplar_slots(&f.def) * f.labels.len()],
+    native: f.native.clone(),
+  }
+}
+
+/// Exemplar places per series: none are kept in an aggregate, but the encoders index them.
+pub fn exemplar_slots(def: &FamilyDef) -> usize {
+  match def.kind {
+    Kind::Counter => 1,
+    Kind::Histogram => def.buckets.len() + 1,
+    _ => 0,
+  }
 }
 
 /// Renders families in the protobuf format.
