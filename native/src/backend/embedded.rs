@@ -480,15 +480,9 @@ impl LocalConn {
     Ok(self.model()?.read_data(base))
   }
 
-  /// The aggregate of `base` straight from the model ([`Model::aggregate`]: no copy of its
-  /// totals); fails once this process no longer holds the aggregator, as [`LocalConn::read_data`].
-  pub fn aggregate(&self, base: &str) -> std::io::Result<Vec<super::render::Family>> {
-    Ok(self.model()?.aggregate(base))
-  }
-
   /// The aggregate of `base` rendered from the model in the requested format, `extra` appended:
   /// a scrape of the holder, run on the scrape's own thread. The write lock is taken only to
-  /// drop what expired (and, after a new series or definition, to aggregate the totals again);
+  /// drop what expired (and, after a new or changed definition, to aggregate the totals again);
   /// the encoding runs under the read lock, beside other scrapes ([`Model::render`]).
   pub fn render(
     &self,
@@ -503,7 +497,7 @@ impl LocalConn {
         return Ok(out);
       }
     }
-    // New series keep arriving between the two locks: aggregate under the write lock.
+    // Definitions keep changing between the two locks: aggregate under the write lock.
     let fams = self.model()?.aggregate(base);
     Ok(super::flusher::encode_families(fams, opts, extra))
   }

@@ -1,6 +1,7 @@
-//! The flusher thread: owns the Redis connection, flushes every interval and on request, serves
-//! reads, and stops on `close`. The JS thread only ever sends it a command and, for a Promise,
-//! waits on a libuv pool thread for the reply.
+//! The flusher thread: flushes every interval and on request, and stops on `close`. The JS
+//! thread only ever sends it a command and, for a Promise, waits on a libuv pool thread for the
+//! reply. Scrapes do not queue on it: they flush and render through its state ([`Shared`],
+//! which holds the connection) on their own pool thread.
 //!
 //! Shutdown order (safe to run twice): `close` flushes (bounded by the caller's timeout),
 //! removes the process's heartbeat and gauges, replies, and the thread returns; dropping the

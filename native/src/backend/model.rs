@@ -73,7 +73,7 @@ struct Space {
   /// `m:<id>`: the definitions each process holds (name → metadata JSON), live as `g:<id>`.
   owned: HashMap<String, Expiring>,
   /// The aggregation of the totals kept between the holder's scrapes (`model/view.rs`): built
-  /// by a scrape, dropped when a definition or a series appears, updated in place by applies.
+  /// by a scrape, updated in place by applies, dropped when a definition appears or changes.
   view: Option<view::View>,
 }
 
@@ -360,7 +360,8 @@ impl Model {
 
   /// [`render::aggregate`](super::render::aggregate) of [`Model::read_data`], with the totals
   /// aggregated in place: their fields are borrowed from the model (under its lock) rather than
-  /// copied into a read and freed after it. The holder's own scrapes aggregate this way.
+  /// copied into a read and freed after it. What the kept aggregation of [`Model::render`] is
+  /// checked against, and what a holder's scrape falls back to while definitions keep changing.
   pub fn aggregate(&mut self, base: &str) -> Vec<super::render::Family> {
     let now = now_ms();
     let Some(sp) = self.spaces.get_mut(base) else {
@@ -377,7 +378,7 @@ impl Model {
   }
 
   /// Readies the holder's scrape of `base` ([`Model::render`]): drops what expired and builds
-  /// the kept aggregation of the totals if a definition or a series appeared since the last.
+  /// the kept aggregation of the totals if a definition appeared or changed since the last.
   pub fn prepare(&mut self, base: &str) {
     let now = now_ms();
     if let Some(sp) = self.spaces.get_mut(base) {
@@ -390,8 +391,8 @@ impl Model {
 
   /// The holder's scrape of `base`, encoded with `extra` appended: the same bytes as
   /// [`Model::aggregate`] encoded, from the aggregation kept since [`Model::prepare`] (shared:
-  /// scrapes encode side by side under the read lock). `None` when an apply since then made
-  /// the kept aggregation stale.
+  /// scrapes encode side by side under the read lock). `None` when an apply since then brought
+  /// a new definition.
   pub fn render(
     &self,
     base: &str,
