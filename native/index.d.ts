@@ -133,7 +133,10 @@ export interface AggregatorOptions {
   snapshot: string
   /** How often a process that does not hold tries to take over, ms. */
   pollMs: number
-  /** A snapshot older than this is not loaded (the heartbeat TTL), ms. */
+  /**
+   * The heartbeat TTL, ms: a snapshot older than this is not loaded, and a holder whose
+   * heartbeat in the lock file is older than this is replaced.
+   */
   maxAgeMs: number
   /** Never hold; only flush to the holder. */
   never: boolean

@@ -469,7 +469,8 @@ pub struct AggregatorOptions {
   pub snapshot: String,
   /// How often a process that does not hold tries to take over, ms.
   pub poll_ms: u32,
-  /// A snapshot older than this is not loaded (the heartbeat TTL), ms.
+  /// The heartbeat TTL, ms: a snapshot older than this is not loaded, and a holder whose
+  /// heartbeat in the lock file is older than this is replaced.
   pub max_age_ms: u32,
   /// Never hold; only flush to the holder.
   pub never: bool,
