@@ -53,7 +53,8 @@ struct Kept {
 pub(in crate::backend) struct View {
   /// The definitions shown from the totals alone, in name order.
   kept: Vec<Kept>,
-  rank: HashMap<String, u32, FxBuild>,
+  /// Name → its kept family (`Some(index)`), or `None` for one aggregated per scrape.
+  rank: HashMap<String, Option<u32>, FxBuild>,
   /// The other definitions, in name order, aggregated per scrape.
   volatile_defs: Vec<(String, FamilyDef)>,
   /// Their totals.
@@ -138,7 +139,8 @@ impl View {
       rank: kept
         .iter()
         .enumerate()
-        .map(|(i, (n, _))| ((*n).to_owned(), i as u32))
+        .map(|(i, (n, _))| ((*n).to_owned(), Some(i as u32)))
+        .chain(other.iter().map(|(n, _)| ((*n).to_owned(), None)))
         .collect(),
       kept: kept
         .into_iter()
@@ -169,7 +171,8 @@ impl View {
   fn insert(&mut self, f: &str, t: f64, sorted: bool) {
     let loc = match field::split(f) {
       Some((name, part, labels)) => {
-        if let Some(&r) = self.rank.get(name) {
+        let rank = self.rank.get(name).copied();
+        if let Some(Some(r)) = rank {
           let k = &mut self.kept[r as usize];
           if render::labels_fit(&k.def, labels) {
             let s = k.slot(labels, sorted) as usize;
@@ -180,7 +183,7 @@ impl View {
           } else {
             Loc::Unused
           }
-        } else if self.volatile_defs.iter().any(|(n, _)| n == name) {
+        } else if rank.is_some() {
           self.volatile.push((f.to_owned(), t));
           Loc::Volatile(self.volatile.len() as u32 - 1)
         } else {
