@@ -722,7 +722,10 @@ impl Holder {
       .stack_size(256 << 10)
       .spawn(move || {
         let mut claimed = first;
-        while !c.never {
+        if c.never {
+          return;
+        }
+        loop {
           while claimed.is_none() {
             let until = Instant::now() + c.poll;
             while Instant::now() < until {
