@@ -133,7 +133,10 @@ export interface AggregatorOptions {
   snapshot: string
   /** How often a process that does not hold tries to take over, ms. */
   pollMs: number
-  /** A snapshot older than this is not loaded (the heartbeat TTL), ms. */
+  /**
+   * The heartbeat TTL, ms: a snapshot older than this is not loaded, and a holder whose
+   * heartbeat in the lock file is older than this is replaced.
+   */
   maxAgeMs: number
   /** Never hold; only flush to the holder. */
   never: boolean
@@ -189,10 +192,20 @@ export declare function backendClose(timeoutMs: number): Promise<string>
 export declare function backendFlush(timeoutMs: number): Promise<string>
 
 /**
+ * For tests: keeps the core backend's flusher thread busy, as a flush that hangs would, until
+ * [`backend_release_flusher`] or `maxMs`; resolves once the thread is held. A scrape of the
+ * global registry renders on its own pool thread, so it still answers meanwhile.
+ */
+export declare function backendHoldFlusher(maxMs: number): Promise<void>
+
+/**
  * Starts the process's backend; returns the process id. `log(level, message)` receives the
  * core's log lines.
  */
 export declare function backendOpen(options: RedisBackendOptions, log: (level: string, message: string) => void): string
+
+/** Releases the flusher thread held by [`backend_hold_flusher`]. */
+export declare function backendReleaseFlusher(): void
 
 /** Flushes, then reads and renders the prefix's aggregate. */
 export declare function backendRender(openMetrics: boolean, defaultLabels: Array<string>, timeoutMs: number): Promise<string>

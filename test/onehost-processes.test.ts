@@ -96,6 +96,44 @@ describe('one-host aggregation with no primary', () => {
   });
 });
 
+describe('a holder that is alive but stuck', () => {
+  it('is deposed once its heartbeat is older than the TTL; when it resumes it steps down and its counts stay exact', async () => {
+    const env = { OH_PREFIX: prefix(), OH_FLUSH_MS: '100', OH_TTL_MS: '1000', OH_TIMEOUT_MS: '1000' };
+    for (let i = 0; i < 3; i++) apps.push(startApp(env));
+    const ports = (await Promise.all(apps.map((a) => a.ready(1)))).map(([l]) => l.port);
+    await until('one holder', async () => (await holders(ports)) === 1);
+    const h = (await Promise.all(ports.map((p) => fetchText(p, '/holder')))).indexOf('1');
+    const live = ports.filter((_, i) => i !== h);
+    await Promise.all([hit(ports[h], 40), hit(live[0], 25), hit(live[1], 35)]);
+    await until('the first hits', async () => (await total(live[1])) === 100);
+    await new Promise((r) => setTimeout(r, 300)); // the holder's 40 are in its snapshot
+    const scrapes = watch(() => live[0], 200);
+    apps[h].proc.kill('SIGSTOP');
+    try {
+      await Promise.all([hit(live[0], 11), hit(live[1], 13)]);
+      await until('a new holder', async () => (await holders(live)) === 1);
+      // Nothing is lost: the stopped holder had flushed and saved everything it counted.
+      await until('the aggregate after the takeover', async () => (await total(live[1])) === 124);
+      expect(await total(live[0])).toBe(124);
+    } finally {
+      apps[h].proc.kill('SIGCONT');
+    }
+    // It resumes, finds another lock file at the path, steps down and flushes to the new holder
+    // (its old epoch makes it resend: its 40 are not counted twice).
+    await until(
+      'one holder again',
+      async () => (await holders(ports)) === 1 && (await fetchText(ports[h], '/holder')) === '0',
+    );
+    await hit(ports[h], 5);
+    await until('its new hits', async () => (await total(live[0])) === 129);
+    await new Promise((r) => setTimeout(r, 400));
+    await scrapes.stop();
+    for (const p of ports) expect(await total(p)).toBe(129);
+    expect(scrapes.decreases).toEqual([]);
+    expect(await holders(ports)).toBe(1);
+  });
+});
+
 describe('the decrease check of these tests', () => {
   it('sees a counter, a bucket or a count that went down or vanished', () => {
     const a = samples('c_total 5\nh_bucket{le="1"} 3\nh_count 3\ng 9\n');

@@ -1,12 +1,14 @@
-// One scrape process of bench/onehost.mjs. node scrape.mjs <mode> <series> <runs>
+// One scrape process of bench/onehost.mjs. node scrape.mjs <mode> <series> <runs> [new]
 //   local     10k series, no backend: register.metrics()
 //   embedded  the same through EmbeddedBackend (this process alone: it holds the aggregator)
+//   new       a new series before each scrape instead of a changed one
 // Prints {ms: [...], lines}.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { Counter, EmbeddedBackend, loadBackend, register } = require('promsd');
 const [mode, series, runs] = process.argv.slice(2).map((x, i) => (i === 0 ? x : Number(x)));
+const fresh = process.argv[5] === 'new';
 const backend =
   mode === 'embedded'
     ? loadBackend(
@@ -22,11 +24,12 @@ await backend?.flush();
 const ms = [];
 let lines = 0;
 for (let r = 0; r <= runs; r++) {
-  c.inc({ k: String(r % series) }); // a changed series per scrape, as in a live app
+  // A changed series per scrape, as in a live app (or a new one).
+  c.inc({ k: fresh ? `new${r}` : String(r % series) });
   const t0 = process.hrtime.bigint();
   const text = await register.metrics();
   if (r > 0) ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  lines = text.split('\n').filter((l) => l.startsWith('oh_ops_total{')).length;
+  lines = text.split('\n').filter((l) => l.startsWith('oh_ops_total{')).length - (fresh ? r + 1 : 0);
 }
 await backend?.close();
 console.log(JSON.stringify({ ms, lines }));

@@ -72,9 +72,21 @@ pub struct RedisReadOptions {
 struct Handle {
   tx: Sender<Cmd>,
   thread: Option<JoinHandle<()>>,
+  shared: flusher::Shared,
 }
 
 static BACKEND: Mutex<Option<Handle>> = Mutex::new(None);
+
+/// The open core backend's state, which a scrape renders through on its own thread (see
+/// [`crate::route_api`]).
+pub(crate) fn shared() -> Result<flusher::Shared> {
+  BACKEND
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+    .as_ref()
+    .map(|h| h.shared.clone())
+    .ok_or_else(|| err("promsd: no backend is loaded".into()))
+}
 
 /// The open core backend's command channel (see [`crate::route_api`]).
 pub(crate) fn sender() -> Result<Sender<Cmd>> {
@@ -114,7 +126,7 @@ pub fn backend_open(
   >,
 ) -> Result<String> {
   check_prefix(&options.prefix)?;
-  let _no_js_backend = crate::route_api::core_opening(options.timeout_ms)?;
+  let _no_js_backend = crate::route_api::core_opening()?;
   let mut slot = BACKEND.lock().unwrap_or_else(|e| e.into_inner());
   if slot.is_some() {
     return Err(err(
@@ -155,10 +167,11 @@ pub fn backend_open(
       ThreadsafeFunctionCallMode::NonBlocking,
     );
   });
-  let (tx, thread) = flusher::spawn(cfg, log).map_err(|e| err(e.to_string()))?;
+  let (tx, thread, shared) = flusher::spawn(cfg, log).map_err(|e| err(e.to_string()))?;
   *slot = Some(Handle {
     tx,
     thread: Some(thread),
+    shared,
   });
   // A process that ends without close() still sends its last increments.
   env.add_env_cleanup_hook((), |()| {
@@ -456,7 +469,8 @@ pub struct AggregatorOptions {
   pub snapshot: String,
   /// How often a process that does not hold tries to take over, ms.
   pub poll_ms: u32,
-  /// A snapshot older than this is not loaded (the heartbeat TTL), ms.
+  /// The heartbeat TTL, ms: a snapshot older than this is not loaded, and a holder whose
+  /// heartbeat in the lock file is older than this is replaced.
   pub max_age_ms: u32,
   /// Never hold; only flush to the holder.
   pub never: bool,

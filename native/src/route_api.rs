@@ -22,7 +22,7 @@
 //! at most the registration's timeout.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
@@ -32,7 +32,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::api::{self, EncodeRequest};
-use crate::backend::flusher::{Cmd, RenderOpts};
+use crate::backend::flusher::{Cmd, RenderOpts, Shared};
 
 fn err(msg: String) -> Error {
   Error::new(Status::GenericFailure, msg)
@@ -115,8 +115,6 @@ static PENDING: LazyLock<Mutex<HashMap<u32, Sender<Reply>>>> =
   LazyLock::new(|| Mutex::new(HashMap::new()));
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
-/// How long a scrape waits for the core backend's render (flush + one read), ms.
-static CORE_TIMEOUT_MS: AtomicU64 = AtomicU64::new(15_000);
 
 type Reply = std::result::Result<Vec<u8>, String>;
 
@@ -125,10 +123,9 @@ fn js_route() -> Option<Arc<JsRoute>> {
 }
 
 /// Hook of `backend_open`: refuses a core backend while a JS backend is registered (one backend
-/// per process), and takes the bound on its renders. The guard it returns keeps registrations
-/// out until the core backend is in its slot (locks are always taken JS slot first, then the
-/// core's, as in [`route_register`]).
-pub(crate) fn core_opening(timeout_ms: u32) -> Result<MutexGuard<'static, Option<Arc<JsRoute>>>> {
+/// per process). The guard it returns keeps registrations out until the core backend is in its
+/// slot (locks are always taken JS slot first, then the core's, as in [`route_register`]).
+pub(crate) fn core_opening() -> Result<MutexGuard<'static, Option<Arc<JsRoute>>>> {
   let slot = JS.lock().unwrap_or_else(|e| e.into_inner());
   if let Some(js) = slot.as_ref() {
     return Err(err(format!(
@@ -136,7 +133,6 @@ pub(crate) fn core_opening(timeout_ms: u32) -> Result<MutexGuard<'static, Option
       js.name
     )));
   }
-  CORE_TIMEOUT_MS.store(u64::from(timeout_ms.max(1)) * 3 + 1000, Ordering::Relaxed);
   Ok(slot)
 }
 
@@ -294,19 +290,16 @@ impl Plan {
     }
   }
 
-  fn core(&self, tx: &Sender<Cmd>) -> Reply {
+  /// The core backend's aggregate, rendered on this (pool) thread: the flusher's state is
+  /// taken only for the flush before it (and a read away from the holder), never queued for
+  /// on the flusher thread.
+  fn core(&self, core: &Shared) -> Reply {
     let opts = RenderOpts {
       open_metrics: self.format == ExpositionFormat::OpenMetrics,
       default_labels: pairs(&self.default_labels),
       protobuf: self.format == ExpositionFormat::Protobuf,
     };
-    let (rtx, rrx) = mpsc::channel();
-    tx.send(Cmd::Render(opts, rtx))
-      .map_err(|_| "promsd: the backend is closed".to_string())?;
-    let timeout = Duration::from_millis(CORE_TIMEOUT_MS.load(Ordering::Relaxed));
-    rrx
-      .recv_timeout(timeout)
-      .map_err(|_| "promsd: the backend did not answer in time".to_string())?
+    core.render(&opts)
   }
 
   fn js(&self, js: &JsRoute, format: ExpositionFormat) -> Reply {
@@ -379,7 +372,7 @@ fn pairs(flat: &[String]) -> Vec<(String, String)> {
 /// A scrape rendered on the libuv pool: the store, or the core backend's aggregate.
 struct RouteTask {
   plan: Plan,
-  core: Option<Sender<Cmd>>,
+  core: Option<Shared>,
 }
 
 impl Task for RouteTask {
@@ -420,7 +413,7 @@ pub fn route_render<'env>(env: &'env Env, request: RouteRequest) -> Result<Unkno
     text: request.as_text == Some(true) && request.gzip != Some(true),
   };
   let core = if plan.registry == 0 {
-    crate::backend_api::sender().ok()
+    crate::backend_api::shared().ok()
   } else {
     None
   };
@@ -454,4 +447,49 @@ pub fn route_render<'env>(env: &'env Env, request: RouteRequest) -> Result<Unkno
     })
     .map_err(|e| err(format!("promsd: cannot start a render thread: {e}")))?;
   Ok(promise.to_unknown())
+}
+
+/// The release of a flusher thread held by [`backend_hold_flusher`].
+static HELD: Mutex<Option<Sender<()>>> = Mutex::new(None);
+
+/// The task of [`backend_hold_flusher`].
+pub struct HoldTask {
+  max: Duration,
+}
+
+impl Task for HoldTask {
+  type Output = ();
+  type JsValue = ();
+
+  fn compute(&mut self) -> Result<()> {
+    let tx = crate::backend_api::sender()?;
+    let (held_tx, held_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel();
+    *HELD.lock().unwrap_or_else(|e| e.into_inner()) = Some(release_tx);
+    tx.send(Cmd::Hold(held_tx, release_rx, self.max))
+      .map_err(|_| err("promsd: the backend is closed".into()))?;
+    held_rx
+      .recv_timeout(Duration::from_secs(10))
+      .map_err(|_| err("promsd: the flusher thread did not take the hold".into()))
+  }
+
+  fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+    Ok(())
+  }
+}
+
+/// For tests: keeps the core backend's flusher thread busy, as a flush that hangs would, until
+/// [`backend_release_flusher`] or `maxMs`; resolves once the thread is held. A scrape of the
+/// global registry renders on its own pool thread, so it still answers meanwhile.
+#[napi(ts_return_type = "Promise<void>")]
+pub fn backend_hold_flusher(max_ms: u32) -> AsyncTask<HoldTask> {
+  AsyncTask::new(HoldTask {
+    max: Duration::from_millis(max_ms.into()),
+  })
+}
+
+/// Releases the flusher thread held by [`backend_hold_flusher`].
+#[napi]
+pub fn backend_release_flusher() {
+  HELD.lock().unwrap_or_else(|e| e.into_inner()).take();
 }

@@ -11,8 +11,9 @@
 //!  holder ── flusher ─────────────────┘   (one poll loop)    └─ <ns>.snap  after each own flush
 //! ```
 //!
-//! The others poll the lock; when the holder dies the kernel releases it and the first to take
-//! it loads the snapshot under a new epoch (see `model/persist.rs`: live processes resend and are
+//! The others poll the lock (and the holder's heartbeat in it: a holder stuck for longer than
+//! the TTL is deposed, see [`depose`]); when the holder dies the kernel releases it and the
+//! first to take it loads the snapshot under a new epoch (see `model/persist.rs`: live processes resend and are
 //! exact, no total decreases) and binds the socket again, replacing the dead holder's file.
 //!
 //! Everything that arrives on the socket is untrusted: the reader refuses counts and lengths
@@ -26,7 +27,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -180,7 +181,8 @@ pub struct HolderConfig {
   pub paths: Paths,
   /// How often a process that does not hold tries the lock.
   pub poll: Duration,
-  /// A snapshot older than this (the heartbeat TTL) is not loaded.
+  /// The liveness TTL: a snapshot older than this is not loaded at start, and a holder whose
+  /// heartbeat is older than this is deposed ([`depose`]).
   pub max_age_ms: f64,
   /// Never hold: only flush to the holder.
   pub never: bool,
@@ -188,7 +190,7 @@ pub struct HolderConfig {
 
 struct Server {
   listener: UnixListener,
-  model: Arc<Mutex<Model>>,
+  model: Arc<RwLock<Model>>,
   cfg: HolderConfig,
   /// This process's id in the protocol, once known: a snapshot follows each of its applies.
   own: Arc<OnceLock<String>>,
@@ -196,6 +198,41 @@ struct Server {
   /// Set by this process's applies (over the socket or through [`LocalConn`]).
   own_applied: Arc<AtomicBool>,
   saved: Instant,
+  /// The lock file, locked; its heartbeat is rewritten every [`BEAT_EVERY`].
+  lock: File,
+  beaten: Instant,
+  /// Another process took the aggregator from this one, stuck too long ([`depose`]).
+  deposed: bool,
+}
+
+/// How often a holder rewrites its heartbeat in the lock file.
+const BEAT_EVERY: Duration = Duration::from_millis(100);
+
+/// `CLOCK_MONOTONIC` in ms: one clock for every process of the host, unmoved by steps of the
+/// wall clock.
+fn mono_ms() -> f64 {
+  let mut ts = libc::timespec {
+    tv_sec: 0,
+    tv_nsec: 0,
+  };
+  // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+  unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+  ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1e6
+}
+
+/// Writes the holder's heartbeat (the monotonic clock, ms) over the start of its lock file.
+fn beat(lock: &File) {
+  use std::os::unix::fs::FileExt;
+  let _ = lock.write_at(format!("{:<23}\n", mono_ms() as u64).as_bytes(), 0);
+}
+
+/// Whether the lock file at `path` holds a heartbeat older than `max_age_ms`. A file with none
+/// (a holder that has not written it yet, or an older version's) is never stale.
+fn stale(path: &std::path::Path, max_age_ms: f64) -> bool {
+  std::fs::read_to_string(path)
+    .ok()
+    .and_then(|s| s.trim().parse::<f64>().ok())
+    .is_some_and(|b| mono_ms() - b > max_age_ms)
 }
 
 /// The aggregator's poll loop (one thread for every connection).
@@ -240,11 +277,33 @@ impl Server {
       if ready[0] {
         self.accept();
       }
+      // Checked before a snapshot is written: a deposed holder's model is out of date.
+      if self.beaten.elapsed() >= BEAT_EVERY {
+        if self.is_deposed() {
+          self.deposed = true;
+          return;
+        }
+        beat(&self.lock);
+        self.beaten = Instant::now();
+      }
       if self.own_applied.load(Ordering::Acquire)
         && self.saved.elapsed() >= Duration::from_millis(50)
       {
         self.save();
       }
+    }
+  }
+
+  /// The lock file at the path is no longer the one this holder locked: a waiter found its
+  /// heartbeat stale and put a new one there ([`depose`]).
+  fn is_deposed(&self) -> bool {
+    match (
+      std::fs::metadata(&self.cfg.paths.lock),
+      self.lock.metadata(),
+    ) {
+      (Ok(at_path), Ok(mine)) => at_path.ino() != mine.ino(),
+      (Err(e), _) => e.kind() == ErrorKind::NotFound,
+      _ => false,
     }
   }
 
@@ -297,7 +356,7 @@ impl Server {
           c.need = 1;
           let reply = self
             .model
-            .lock()
+            .write()
             .unwrap_or_else(|e| e.into_inner())
             .command(&args);
           reply.write(&mut c.out);
@@ -334,7 +393,7 @@ impl Server {
     self.saved = Instant::now();
     let bytes = self
       .model
-      .lock()
+      .read()
       .unwrap_or_else(|e| e.into_inner())
       .save(crate::clock::now_ms());
     let mut tmp = self.cfg.paths.snapshot.clone().into_os_string();
@@ -360,11 +419,9 @@ fn is_apply_from(args: &[String], id: &str) -> bool {
   args.len() > 11 && n == 6 && args.get(3 + n).is_some_and(|a| a == id)
 }
 
-/// Takes the lock and binds the socket, or `None` when another process holds them.
-fn claim(
-  cfg: &HolderConfig,
-  own: &Arc<OnceLock<String>>,
-) -> std::io::Result<Option<(File, Server)>> {
+/// Takes the lock and binds the socket, or `None` when another process holds them (and is not
+/// stuck: see [`depose`]).
+fn claim(cfg: &HolderConfig, own: &Arc<OnceLock<String>>) -> std::io::Result<Option<Server>> {
   let p = &cfg.paths;
   let f = OpenOptions::new()
     .create(true)
@@ -375,7 +432,7 @@ fn claim(
     .open(&p.lock)?;
   match f.try_lock() {
     Ok(()) => {}
-    Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+    Err(std::fs::TryLockError::WouldBlock) => return depose(cfg, own),
     Err(std::fs::TryLockError::Error(e)) => return Err(e),
   }
   // A holder that stops removes the file while it still has it locked: the file we locked
@@ -384,7 +441,75 @@ fn claim(
     Ok(m) if m.ino() == f.metadata()?.ino() => {}
     _ => return Ok(None),
   }
-  // The lock is ours, so a socket file there is a dead holder's.
+  beat(&f);
+  serve(f, cfg, own, cfg.max_age_ms).map(Some)
+}
+
+/// Takes the aggregator from a holder that is alive but stuck (stopped, or its aggregator thread
+/// wedged): its lock stays held, but its heartbeat in the lock file is older than the liveness
+/// TTL (`max_age_ms`), the rule by which a process of the protocol counts as dead. The lock
+/// cannot be taken from it, so the path gets a new lock file: created and locked beside it,
+/// given a fresh heartbeat, renamed over the old one. Waiters depose one at a time (`flock` on
+/// `<lock>.depose`) and look at the heartbeat again once they may, so a second one finds the
+/// first one's fresh heartbeat and gives up. The stuck holder, if it resumes, sees another file
+/// at the path ([`Server::is_deposed`]), stops serving without touching the files, and its
+/// flusher goes to the new holder through the socket (its epoch is then old: it resends, and
+/// the model adds what the snapshot lacks; nothing is counted twice).
+fn depose(cfg: &HolderConfig, own: &Arc<OnceLock<String>>) -> std::io::Result<Option<Server>> {
+  let p = &cfg.paths;
+  if !stale(&p.lock, cfg.max_age_ms) {
+    return Ok(None);
+  }
+  let mut one_at_a_time = p.lock.clone().into_os_string();
+  one_at_a_time.push(".depose");
+  let guard = OpenOptions::new()
+    .create(true)
+    .truncate(false)
+    .write(true)
+    .mode(0o600)
+    .open(&one_at_a_time)?;
+  match guard.try_lock() {
+    Ok(()) => {}
+    Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+    Err(std::fs::TryLockError::Error(e)) => return Err(e),
+  }
+  if !stale(&p.lock, cfg.max_age_ms) {
+    return Ok(None);
+  }
+  let mut fresh = p.lock.clone().into_os_string();
+  fresh.push(format!(".{}", std::process::id()));
+  let f = OpenOptions::new()
+    .create(true)
+    .truncate(true)
+    .read(true)
+    .write(true)
+    .mode(0o600)
+    .open(&fresh)?;
+  if f.try_lock().is_err() {
+    let _ = std::fs::remove_file(&fresh);
+    return Ok(None);
+  }
+  beat(&f);
+  if let Err(e) = std::fs::rename(&fresh, &p.lock) {
+    let _ = std::fs::remove_file(&fresh);
+    return Err(e);
+  }
+  drop(guard);
+  // The stuck holder's last snapshot is as old as its heartbeat (and a flush interval more):
+  // older than the TTL by now, and still the aggregate to keep.
+  serve(f, cfg, own, f64::INFINITY).map(Some)
+}
+
+/// With the lock taken: binds the socket and loads the snapshot (if younger than
+/// `max_age_ms`).
+fn serve(
+  lock: File,
+  cfg: &HolderConfig,
+  own: &Arc<OnceLock<String>>,
+  max_age_ms: f64,
+) -> std::io::Result<Server> {
+  let p = &cfg.paths;
+  // The lock is ours, so a socket file there is a dead (or deposed) holder's.
   let _ = std::fs::remove_file(&p.socket);
   let listener = UnixListener::bind(&p.socket)?;
   std::fs::set_permissions(&p.socket, std::fs::Permissions::from_mode(0o600))?;
@@ -392,25 +517,26 @@ fn claim(
   let now = crate::clock::now_ms();
   let model = std::fs::read(&p.snapshot)
     .ok()
-    .and_then(|b| Model::load(&b, now, cfg.max_age_ms, super::flusher::random_hex))
+    .and_then(|b| Model::load(&b, now, max_age_ms, super::flusher::random_hex))
     .unwrap_or_default();
-  Ok(Some((
-    f,
-    Server {
-      listener,
-      model: Arc::new(Mutex::new(model)),
-      cfg: cfg.clone(),
-      own: own.clone(),
-      clients: Vec::new(),
-      own_applied: Arc::new(AtomicBool::new(false)),
-      saved: Instant::now(),
-    },
-  )))
+  Ok(Server {
+    listener,
+    model: Arc::new(RwLock::new(model)),
+    cfg: cfg.clone(),
+    own: own.clone(),
+    clients: Vec::new(),
+    own_applied: Arc::new(AtomicBool::new(false)),
+    saved: Instant::now(),
+    lock,
+    beaten: Instant::now(),
+    deposed: false,
+  })
 }
 
 /// Serves until `stop`, then writes a last snapshot and removes the socket and the lock file
-/// (the lock still held, so no newcomer locks the file being removed).
-fn hold(lock: File, mut server: Server, stop: &AtomicBool) {
+/// (the lock still held, so no newcomer locks the file being removed); or until deposed, then
+/// leaves every file to the new holder.
+fn hold(mut server: Server, stop: &AtomicBool) {
   let serving = Arc::new(AtomicBool::new(true));
   *LOCAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(LocalConn {
     path: server.cfg.paths.socket.clone(),
@@ -423,11 +549,12 @@ fn hold(lock: File, mut server: Server, stop: &AtomicBool) {
   // This process's flusher goes back to the socket (and finds the next holder).
   serving.store(false, Ordering::Release);
   *LOCAL.lock().unwrap_or_else(|e| e.into_inner()) = None;
-  server.save();
-  let _ = std::fs::remove_file(&server.cfg.paths.socket);
-  let _ = std::fs::remove_file(&server.cfg.paths.lock);
-  drop(server);
-  drop(lock);
+  if !server.deposed {
+    server.save();
+    let _ = std::fs::remove_file(&server.cfg.paths.socket);
+    let _ = std::fs::remove_file(&server.cfg.paths.lock);
+  }
+  drop(server); // closes the clients' connections, then releases the lock
 }
 
 /// The model of the aggregator this process holds, for its own flusher.
@@ -440,7 +567,7 @@ static LOCAL: Mutex<Option<LocalConn>> = Mutex::new(None);
 #[derive(Clone)]
 pub struct LocalConn {
   path: PathBuf,
-  model: Arc<Mutex<Model>>,
+  model: Arc<RwLock<Model>>,
   own: Arc<OnceLock<String>>,
   own_applied: Arc<AtomicBool>,
   serving: Arc<AtomicBool>,
@@ -480,21 +607,37 @@ impl LocalConn {
     Ok(self.model()?.read_data(base))
   }
 
-  /// The aggregate of `base` straight from the model ([`Model::aggregate`]: no copy of its
-  /// totals); fails once this process no longer holds the aggregator, as [`LocalConn::read_data`].
-  pub fn aggregate(&self, base: &str) -> std::io::Result<Vec<super::render::Family>> {
-    Ok(self.model()?.aggregate(base))
+  /// The aggregate of `base` rendered from the model in the requested format, `extra` appended:
+  /// a scrape of the holder, run on the scrape's own thread. The write lock is taken only to
+  /// drop what expired (and, after a new or changed definition, to aggregate the totals again);
+  /// the encoding runs under the read lock, beside other scrapes ([`Model::render`]).
+  pub fn render(
+    &self,
+    base: &str,
+    opts: &super::flusher::RenderOpts,
+    extra: Vec<super::render::Family>,
+  ) -> std::io::Result<Vec<u8>> {
+    for _ in 0..3 {
+      self.model()?.prepare(base);
+      let model = self.model.read().unwrap_or_else(|e| e.into_inner());
+      if let Some(out) = model.render(base, opts, &extra) {
+        return Ok(out);
+      }
+    }
+    // Definitions keep changing between the two locks: aggregate under the write lock.
+    let fams = self.model()?.aggregate(base);
+    Ok(super::flusher::encode_families(fams, opts, extra))
   }
 
-  /// The model, while this process holds the aggregator.
-  fn model(&self) -> std::io::Result<std::sync::MutexGuard<'_, Model>> {
+  /// The model (for writing), while this process holds the aggregator.
+  fn model(&self) -> std::io::Result<std::sync::RwLockWriteGuard<'_, Model>> {
     if !self.serving.load(Ordering::Acquire) {
       return Err(std::io::Error::new(
         ErrorKind::NotConnected,
         "no longer the holder",
       ));
     }
-    Ok(self.model.lock().unwrap_or_else(|e| e.into_inner()))
+    Ok(self.model.write().unwrap_or_else(|e| e.into_inner()))
   }
 
   fn run(&mut self, mut cmds: &[u8]) -> redis::RedisResult<Vec<redis::Value>> {
@@ -509,7 +652,7 @@ impl LocalConn {
       cmds = &cmds[used..];
       let reply = self
         .model
-        .lock()
+        .write()
         .unwrap_or_else(|e| e.into_inner())
         .command(&args);
       if self.own.get().is_some_and(|id| is_apply_from(&args, id)) {
@@ -579,20 +722,29 @@ impl Holder {
       .stack_size(256 << 10)
       .spawn(move || {
         let mut claimed = first;
-        while claimed.is_none() && !c.never {
-          let until = Instant::now() + c.poll;
-          while Instant::now() < until {
-            if flag.load(Ordering::Acquire) {
-              return;
-            }
-            std::thread::sleep(Duration::from_millis(20).min(c.poll));
-          }
-          claimed = claim(&c, &o).ok().flatten();
+        if c.never {
+          return;
         }
-        if let Some((lock, server)) = claimed {
-          held.store(true, Ordering::Release);
-          hold(lock, server, &flag);
-          held.store(false, Ordering::Release);
+        loop {
+          while claimed.is_none() {
+            let until = Instant::now() + c.poll;
+            while Instant::now() < until {
+              if flag.load(Ordering::Acquire) {
+                return;
+              }
+              std::thread::sleep(Duration::from_millis(20).min(c.poll));
+            }
+            claimed = claim(&c, &o).ok().flatten();
+          }
+          if let Some(server) = claimed.take() {
+            held.store(true, Ordering::Release);
+            hold(server, &flag);
+            held.store(false, Ordering::Release);
+          }
+          // Stopped, or deposed: then wait to hold again, like any other process.
+          if flag.load(Ordering::Acquire) {
+            return;
+          }
         }
       })?;
     Ok(Holder {
@@ -699,6 +851,83 @@ mod tests {
     );
     b.stop();
     assert!(!cfg.paths.socket.exists() && !cfg.paths.lock.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+  }
+
+  #[test]
+  fn a_holder_whose_heartbeat_is_older_than_the_ttl_is_deposed_and_a_fresh_one_is_not() {
+    let dir = std::env::temp_dir().join(format!("promsd-depose-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = paths(&dir);
+    // A stuck holder: the lock held, its heartbeat as it was 61 s ago (the TTL is 60 s).
+    let stuck = OpenOptions::new()
+      .create(true)
+      .truncate(false)
+      .read(true)
+      .write(true)
+      .open(&cfg.paths.lock)
+      .unwrap();
+    stuck.try_lock().unwrap();
+    let old = format!("{:<23}\n", (mono_ms() - 61_000.0) as u64);
+    std::os::unix::fs::FileExt::write_at(&stuck, old.as_bytes(), 0).unwrap();
+    let mut a = Holder::start(cfg.clone()).unwrap();
+    assert!(a.holding(), "the stale holder is deposed at start");
+    let at_path = std::fs::metadata(&cfg.paths.lock).unwrap().ino();
+    assert_ne!(at_path, stuck.metadata().unwrap().ino());
+    assert_eq!(ask(&cfg.paths.socket, b"*1\r\n$4\r\nPING\r\n"), "+PONG\r\n");
+    // The new holder beats: a third process neither holds nor deposes it.
+    std::thread::sleep(Duration::from_millis(150));
+    let mut b = Holder::start(cfg.clone()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(a.holding() && !b.holding());
+    assert_eq!(std::fs::metadata(&cfg.paths.lock).unwrap().ino(), at_path);
+    b.stop();
+    a.stop();
+    assert!(!cfg.paths.socket.exists() && !cfg.paths.lock.exists());
+    drop(stuck);
+    let _ = std::fs::remove_dir_all(&dir);
+  }
+
+  #[test]
+  fn a_deposed_holder_stops_serving_leaves_the_files_to_the_new_one_and_waits_to_hold_again() {
+    let dir = std::env::temp_dir().join(format!("promsd-deposed-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = paths(&dir);
+    let mut a = Holder::start(cfg.clone()).unwrap();
+    assert!(a.holding());
+    // What a deposer does, by hand: a new locked lock file renamed over a's.
+    let fresh = dir.join("t.lock.new");
+    let f = OpenOptions::new()
+      .create(true)
+      .truncate(true)
+      .read(true)
+      .write(true)
+      .open(&fresh)
+      .unwrap();
+    f.try_lock().unwrap();
+    beat(&f);
+    std::fs::rename(&fresh, &cfg.paths.lock).unwrap();
+    let t0 = Instant::now();
+    while a.holding() {
+      assert!(t0.elapsed() < Duration::from_secs(5), "a did not step down");
+      std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(cfg.paths.lock.exists(), "the new holder's lock file stays");
+    // The new "holder" goes away (its lock released, its file removed): a takes over again.
+    std::fs::remove_file(&cfg.paths.lock).unwrap();
+    drop(f);
+    let t0 = Instant::now();
+    while !a.holding() {
+      assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "a did not hold again"
+      );
+      std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(ask(&cfg.paths.socket, b"*1\r\n$4\r\nPING\r\n"), "+PONG\r\n");
+    a.stop();
     let _ = std::fs::remove_dir_all(&dir);
   }
 

@@ -1,12 +1,14 @@
-//! The flusher thread: owns the Redis connection, flushes every interval and on request, serves
-//! reads, and stops on `close`. The JS thread only ever sends it a command and, for a Promise,
-//! waits on a libuv pool thread for the reply.
+//! The flusher thread: flushes every interval and on request, and stops on `close`. The JS
+//! thread only ever sends it a command and, for a Promise, waits on a libuv pool thread for the
+//! reply. Scrapes do not queue on it: they flush and render through its state ([`Shared`],
+//! which holds the connection) on their own pool thread.
 //!
 //! Shutdown order (safe to run twice): `close` flushes (bounded by the caller's timeout),
 //! removes the process's heartbeat and gauges, replies, and the thread returns; dropping the
 //! command sender has the same effect minus the reply.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -88,6 +90,9 @@ pub enum Cmd {
   Render(RenderOpts, Sender<Result<Vec<u8>, String>>),
   /// Flush, say goodbye, stop.
   Close(Sender<Result<(), String>>),
+  /// Tests: say so on the first sender, then keep the thread busy until the second's sender
+  /// is dropped or sends, at most the duration (a scrape must not wait for it).
+  Hold(Sender<()>, Receiver<()>, Duration),
 }
 
 /// Random hex of 16 bytes (process ids, epoch candidates).
@@ -127,6 +132,8 @@ struct Flusher {
   ever_connected: bool,
   ever_flushed: bool,
   stats: Stats,
+  /// `close` ran: nothing more is flushed (a later flush would bring back the heartbeat).
+  closed: bool,
 }
 
 impl Flusher {
@@ -327,27 +334,29 @@ impl Flusher {
     Ok(())
   }
 
-  fn render(&mut self, opts: &RenderOpts) -> Result<Vec<u8>, String> {
+  /// The part of a scrape that needs the flusher's state: a flush (so this process's latest
+  /// values are in the aggregate), then the aggregate's source — the model itself when this
+  /// process holds it (read after the flusher's lock is released), else a read over the
+  /// connection — and the self-metrics to append.
+  fn prepare(&mut self) -> Result<(Source, Vec<render::Family>), String> {
+    if self.closed {
+      return Err("promsd: the backend is closed".into());
+    }
     let flushed = self.flush();
     let read = match self.connect() {
       Ok(()) => {
         let keys = &self.keys;
         let conn = self.conn.as_mut().expect("connected");
-        let read = match &*conn {
-          // The holder aggregates its own model in place (no read copied out of it).
-          conn::Conn::Local(l) => l
-            .aggregate(&keys.base)
-            .map(Read::Families)
-            .map_err(redis::RedisError::from),
-          _ => conn::read(conn, keys).map(Read::Data),
-        };
-        read.map_err(|e| {
-          let f = conn::failure(&e, &self.cfg.target);
-          if f.cause != Cause::Server {
-            self.conn = None;
-          }
-          format!("promsd: reading the aggregate from Redis failed: {f}")
-        })
+        match &*conn {
+          conn::Conn::Local(l) => Ok(Source::Local(l.as_ref().clone(), keys.base.clone())),
+          _ => conn::read(conn, keys).map(Source::Data).map_err(|e| {
+            let f = conn::failure(&e, &self.cfg.target);
+            if f.cause != Cause::Server {
+              self.conn = None;
+            }
+            format!("promsd: reading the aggregate from Redis failed: {f}")
+          }),
+        }
       }
       Err(f) => Err(f.message),
     };
@@ -357,21 +366,28 @@ impl Flusher {
       Vec::new()
     };
     match read {
-      Ok(Read::Data(data)) => {
-        let out = render_bytes(&data, opts, extra);
-        drop_later(data);
-        Ok(out)
-      }
-      Ok(Read::Families(fams)) => Ok(encode_families(fams, opts, extra)),
+      Ok(src) => Ok((src, extra)),
       // With self-metrics on, a scrape during an outage still says so (promsd_backend_up 0).
       Err(_) if self.cfg.self_metrics && flushed.is_err() => {
-        Ok(render_bytes(&conn::ReadData::default(), opts, extra))
+        Ok((Source::Data(conn::ReadData::default()), extra))
       }
       Err(e) => Err(e),
     }
   }
 
+  /// The holder's model failed a scrape (this process no longer holds it): the next flush
+  /// reconnects through the socket, to the next holder.
+  fn lost_local(&mut self) {
+    if matches!(self.conn, Some(conn::Conn::Local(_))) {
+      self.conn = None;
+    }
+  }
+
   fn close(&mut self) -> Result<(), String> {
+    if self.closed {
+      return Ok(());
+    }
+    self.closed = true;
     let r = self.flush();
     if let Some(conn) = self.conn.as_mut() {
       let _ = conn::goodbye(conn, &self.keys, &self.cfg.id);
@@ -383,10 +399,51 @@ impl Flusher {
   }
 }
 
-/// What a scrape read: the data of a read, or (the holder) its model's aggregate.
-enum Read {
+/// Where a scrape's aggregate comes from: a read's data, or (the holder) its model, aggregated
+/// and encoded in place by the scrape's own thread.
+enum Source {
   Data(conn::ReadData),
-  Families(Vec<render::Family>),
+  Local(super::embedded::LocalConn, String),
+}
+
+/// The flusher's state, shared by its thread (the interval's flushes, `flush`, `close`) and
+/// the scrapes, which run on libuv pool threads: a scrape takes the state only for its flush
+/// (the holder's: O(changed series), in-process) and, away from the holder, the read; it
+/// aggregates, encodes and gzips with the state released, so scrapes do not queue on the
+/// flusher thread nor on each other's renders.
+///
+/// ```text
+///  flusher thread ── every interval ─┐
+///  pool: scrape ─ lock: flush ───────┴─► Mutex<Flusher> ─ release ─► read the model (RwLock,
+///  pool: scrape ─ lock: flush ─────────►        …                     shared) ─► encode ─► gzip
+/// ```
+#[derive(Clone)]
+pub struct Shared(Arc<Mutex<Flusher>>);
+
+impl Shared {
+  fn lock(&self) -> std::sync::MutexGuard<'_, Flusher> {
+    self.0.lock().unwrap_or_else(|e| e.into_inner())
+  }
+
+  /// Flushes, then reads and renders the aggregate, on the calling thread.
+  pub fn render(&self, opts: &RenderOpts) -> Result<Vec<u8>, String> {
+    for _ in 0..2 {
+      let (src, extra) = self.lock().prepare()?;
+      match src {
+        Source::Data(data) => {
+          let out = render_bytes(&data, opts, extra);
+          drop_later(data);
+          return Ok(out);
+        }
+        Source::Local(l, base) => match l.render(&base, opts, extra) {
+          Ok(out) => return Ok(out),
+          // No longer the holder: once more, through the socket to the next one.
+          Err(_) => self.lock().lost_local(),
+        },
+      }
+    }
+    Err("promsd: reading the aggregate failed: the aggregator moved to another process".into())
+  }
 }
 
 /// Frees a read's strings on a thread of their own: a wide read holds ~10⁶ of them (~4 ms of
@@ -419,26 +476,42 @@ pub fn encode_families(
   extra: Vec<render::Family>,
 ) -> Vec<u8> {
   fams.extend(extra);
-  if !opts.protobuf {
-    return text(&fams, opts).into_bytes();
-  }
-  let eo = EncodeOptions {
+  encode_refs(&fams.iter().collect::<Vec<_>>(), opts)
+}
+
+/// Encodes families, wherever they are held, in the requested format.
+pub fn encode_refs(fams: &[&render::Family], opts: &RenderOpts) -> Vec<u8> {
+  let merged: Vec<_> = fams.iter().map(|f| render::merged_one(f)).collect();
+  encode_merged(&merged, opts)
+}
+
+/// Encodes families as the encoders take them, in the requested format.
+pub fn encode_merged(fams: &[crate::merge::MergedFamily], opts: &RenderOpts) -> Vec<u8> {
+  let mut eo = EncodeOptions {
     format: Format::Text,
     default_labels: &opts.default_labels,
   };
-  let mut out = Vec::new();
-  render::encode_protobuf(&fams, &eo, &mut out);
-  out
+  if opts.protobuf {
+    let mut out = Vec::new();
+    crate::protobuf::encode(fams, &eo, &mut out);
+    return out;
+  }
+  if opts.open_metrics {
+    eo.format = Format::OpenMetrics;
+  }
+  let mut out = String::with_capacity(fams.iter().map(|f| f.labels.len() * 48 + 64).sum());
+  crate::encoder::encode(fams, &eo, &mut out);
+  out.into_bytes()
 }
 
 /// Renders a read as text.
 pub fn render_data(data: &conn::ReadData, opts: &RenderOpts, extra: Vec<render::Family>) -> String {
   let mut fams = render::aggregate(data);
   fams.extend(extra);
-  text(&fams, opts)
+  text(&fams.iter().collect::<Vec<_>>(), opts)
 }
 
-fn text(fams: &[render::Family], opts: &RenderOpts) -> String {
+fn text(fams: &[&render::Family], opts: &RenderOpts) -> String {
   let mut out = String::with_capacity(fams.iter().map(|f| f.labels.len() * 48 + 64).sum());
   let eo = EncodeOptions {
     format: if opts.open_metrics {
@@ -448,7 +521,7 @@ fn text(fams: &[render::Family], opts: &RenderOpts) -> String {
     },
     default_labels: &opts.default_labels,
   };
-  render::encode(fams, &eo, &mut out);
+  render::encode(fams.iter().copied(), &eo, &mut out);
   out
 }
 
@@ -471,38 +544,45 @@ pub fn redact(url: &str) -> String {
   }
 }
 
-fn run(mut f: Flusher, rx: Receiver<Cmd>) {
-  let mut next = Instant::now() + f.cfg.interval;
+fn run(shared: Shared, rx: Receiver<Cmd>) {
+  let interval = shared.lock().cfg.interval;
+  let mut next = Instant::now() + interval;
   loop {
     let wait = next.saturating_duration_since(Instant::now());
     match rx.recv_timeout(wait) {
       Ok(Cmd::Flush(reply)) => {
-        let _ = reply.send(f.flush());
+        let _ = reply.send(shared.lock().flush());
       }
       Ok(Cmd::Render(opts, reply)) => {
-        let _ = reply.send(f.render(&opts));
+        let _ = reply.send(shared.render(&opts));
+      }
+      Ok(Cmd::Hold(held, release, max)) => {
+        let _ = held.send(());
+        let _ = release.recv_timeout(max);
       }
       Ok(Cmd::Close(reply)) => {
-        let _ = reply.send(f.close());
+        let _ = reply.send(shared.lock().close());
         return;
       }
       Err(RecvTimeoutError::Timeout) => {
+        let mut f = shared.lock();
         let _ = f.flush();
         for line in f.throttle.tick(Instant::now()) {
           (f.log)(Level::Warn, line);
         }
-        next = Instant::now() + f.cfg.interval;
+        drop(f);
+        next = Instant::now() + interval;
       }
       Err(RecvTimeoutError::Disconnected) => {
-        let _ = f.close();
+        let _ = shared.lock().close();
         return;
       }
     }
   }
 }
 
-/// Starts the thread.
-pub fn spawn(cfg: Config, log: LogFn) -> std::io::Result<(Sender<Cmd>, JoinHandle<()>)> {
+/// Starts the thread; scrapes render through the [`Shared`] state on their own threads.
+pub fn spawn(cfg: Config, log: LogFn) -> std::io::Result<(Sender<Cmd>, JoinHandle<()>, Shared)> {
   let (tx, rx) = mpsc::channel();
   let f = Flusher {
     keys: Keys::new(&cfg.prefix),
@@ -516,11 +596,14 @@ pub fn spawn(cfg: Config, log: LogFn) -> std::io::Result<(Sender<Cmd>, JoinHandl
     ever_connected: false,
     ever_flushed: false,
     stats: Stats::default(),
+    closed: false,
   };
+  let shared = Shared(Arc::new(Mutex::new(f)));
+  let thread_state = shared.clone();
   let h = std::thread::Builder::new()
     .name("promsd-flusher".into())
-    .spawn(move || run(f, rx))?;
-  Ok((tx, h))
+    .spawn(move || run(thread_state, rx))?;
+  Ok((tx, h, shared))
 }
 
 #[cfg(test)]

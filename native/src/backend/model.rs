@@ -9,6 +9,7 @@ use super::field;
 use super::{APPLY_LUA, LIVE_LUA, READ_LUA};
 
 mod persist;
+mod view;
 
 /// A RESP value, as much of it as the two scripts need.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +72,9 @@ struct Space {
   gauges: HashMap<String, Expiring>,
   /// `m:<id>`: the definitions each process holds (name → metadata JSON), live as `g:<id>`.
   owned: HashMap<String, Expiring>,
+  /// The aggregation of the totals kept between the holder's scrapes (`model/view.rs`): built
+  /// by a scrape, updated in place by applies, dropped when a definition appears or changes.
+  view: Option<view::View>,
 }
 
 impl Space {
@@ -83,6 +87,11 @@ impl Space {
       .iter()
       .map(|(k, v)| (k.clone(), v.clone()))
       .collect();
+    (meta, self.live_gauges())
+  }
+
+  /// Each live process's gauges hash (a process with none left out).
+  fn live_gauges(&self) -> Vec<(String, Vec<(String, String)>)> {
     let mut procs = Vec::new();
     for id in self.procs.keys() {
       if let Some(g) = self.gauges.get(id).filter(|g| !g.fields.is_empty()) {
@@ -94,7 +103,7 @@ impl Space {
         procs.push((id.clone(), h));
       }
     }
-    (meta, procs)
+    procs
   }
 
   fn expire(&mut self, now: f64) {
@@ -212,6 +221,9 @@ impl Model {
             a.fields.retain(|f, _| !f.starts_with(&pre));
           }
         }
+        if sp.meta.get(name) != Some(json) {
+          sp.view = None;
+        }
         sp.meta.insert(name.clone(), json.clone());
         let owned = sp.owned.entry(id.clone()).or_insert_with(|| Expiring {
           fields: HashMap::new(),
@@ -241,7 +253,16 @@ impl Model {
       };
       let d = num(cum) - last;
       if d != 0.0 && d.is_finite() {
-        *sp.totals.entry(f.clone()).or_default() += d;
+        let t = match sp.totals.get_mut(f) {
+          Some(t) => {
+            *t += d;
+            *t
+          }
+          None => *sp.totals.entry(f.clone()).or_insert(d),
+        };
+        if let Some(v) = sp.view.as_mut() {
+          v.set(f, t);
+        }
       }
       applied.fields.insert(f.clone(), cum.clone());
       i += step;
@@ -339,7 +360,8 @@ impl Model {
 
   /// [`render::aggregate`](super::render::aggregate) of [`Model::read_data`], with the totals
   /// aggregated in place: their fields are borrowed from the model (under its lock) rather than
-  /// copied into a read and freed after it. The holder's own scrapes aggregate this way.
+  /// copied into a read and freed after it. What the kept aggregation of [`Model::render`] is
+  /// checked against, and what a holder's scrape falls back to while definitions keep changing.
   pub fn aggregate(&mut self, base: &str) -> Vec<super::render::Family> {
     let now = now_ms();
     let Some(sp) = self.spaces.get_mut(base) else {
@@ -353,6 +375,37 @@ impl Model {
       sp.totals.len(),
       &procs,
     )
+  }
+
+  /// Readies the holder's scrape of `base` ([`Model::render`]): drops what expired and builds
+  /// the kept aggregation of the totals if a definition appeared or changed since the last.
+  pub fn prepare(&mut self, base: &str) {
+    let now = now_ms();
+    if let Some(sp) = self.spaces.get_mut(base) {
+      sp.expire(now);
+      if sp.view.is_none() {
+        sp.view = Some(view::View::build(&sp.meta, &sp.totals));
+      }
+    }
+  }
+
+  /// The holder's scrape of `base`, encoded with `extra` appended: the same bytes as
+  /// [`Model::aggregate`] encoded, from the aggregation kept since [`Model::prepare`] (shared:
+  /// scrapes encode side by side under the read lock). `None` when an apply since then brought
+  /// a new definition.
+  pub fn render(
+    &self,
+    base: &str,
+    opts: &super::flusher::RenderOpts,
+    extra: &[super::render::Family],
+  ) -> Option<Vec<u8>> {
+    let Some(sp) = self.spaces.get(base) else {
+      return Some(super::flusher::encode_refs(
+        &extra.iter().collect::<Vec<_>>(),
+        opts,
+      ));
+    };
+    Some(sp.view.as_ref()?.encode(&sp.live_gauges(), opts, extra))
   }
 
   /// The live-ids script (live.lua): server time, then the live processes' ids.
@@ -622,6 +675,197 @@ mod tests {
       status(&m.apply(&keys("p1"), &call("p1", "E", old, "h|b0|"), 1600.0)),
       "lost"
     );
+  }
+}
+
+#[cfg(test)]
+mod kept_view {
+  //! The holder's scrape from the aggregation kept between scrapes (`model/view.rs`) against a
+  //! new aggregation of the same model, after every step of random applies.
+  use super::tests::{keys, s};
+  use super::*;
+  use crate::backend::flusher::{encode_families, RenderOpts};
+
+  const META: [(&str, &str); 8] = [
+    (
+      "c_total",
+      r#"{"v":1,"type":"counter","help":"C.","labelNames":["k"],"aggregator":"sum"}"#,
+    ),
+    (
+      "h",
+      r#"{"v":1,"type":"histogram","help":"H.","labelNames":["k"],"buckets":[1,2],"aggregator":"sum"}"#,
+    ),
+    (
+      "g",
+      r#"{"v":1,"type":"gauge","help":"G.","labelNames":["k"],"aggregator":"sum"}"#,
+    ),
+    (
+      "p",
+      r#"{"v":1,"type":"gauge","help":"P.","labelNames":[],"aggregator":"perProcess"}"#,
+    ),
+    (
+      "s",
+      r#"{"v":1,"type":"summary","help":"S.","labelNames":[],"quantiles":[0.5],"aggregator":"sum"}"#,
+    ),
+    (
+      "x",
+      r#"{"v":1,"type":"counter","help":"X.","labelNames":[],"aggregator":"sum"}"#,
+    ),
+    (
+      "x_total",
+      r#"{"v":1,"type":"gauge","help":"Y.","labelNames":[],"aggregator":"sum"}"#,
+    ),
+    (
+      "h",
+      r#"{"v":1,"type":"histogram","help":"H.","labelNames":["k"],"buckets":[1,2,5],"aggregator":"sum"}"#,
+    ),
+  ];
+
+  /// xorshift64: the same steps every run.
+  struct Rng(u64);
+  impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+      self.0 ^= self.0 << 13;
+      self.0 ^= self.0 >> 7;
+      self.0 ^= self.0 << 17;
+      self.0 % n
+    }
+  }
+
+  #[test]
+  fn the_kept_aggregation_renders_the_bytes_of_a_new_one_after_every_apply() {
+    let mut m = Model::default();
+    let base = "promsd:{t}:";
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut cum: HashMap<(usize, String), f64> = HashMap::new();
+    let opts =
+      [(false, false), (true, false), (false, true)].map(|(open_metrics, protobuf)| RenderOpts {
+        open_metrics,
+        default_labels: vec![("env".into(), "t".into())],
+        protobuf,
+      });
+    let mut kept = 0;
+    for step in 0..400 {
+      let pid = rng.below(3) as usize;
+      let id = format!("p{pid}");
+      let mut counters: Vec<(String, String)> = Vec::new();
+      let mut gauges: Vec<(String, String)> = Vec::new();
+      let mut metas: Vec<(&str, &str)> = Vec::new();
+      if step < 3 {
+        metas.extend(META[..7].iter().copied());
+      } else if step == 200 {
+        metas.push(META[7]); // h's buckets change: p0 alone holds it by then?
+      }
+      for _ in 0..rng.below(4) {
+        let k = rng.below(if step < 100 { 50 } else { 60 });
+        let f = match rng.below(9) {
+          0 => format!("c_total||{k}"),
+          1 => format!("h|b{}|{k}", rng.below(4)),
+          2 => format!("h|sum|{k}"),
+          3 => format!("s|p{}|", rng.below(5)),
+          4 => "s|count|".into(),
+          5 => "x||".into(),
+          6 => format!("c_total||{k}\nextra"), // a label count c_total has no place for
+          7 => format!("c_total|junk|{k}"),
+          _ => format!("nodef||{k}"),
+        };
+        let c = cum.entry((pid, f.clone())).or_default();
+        *c += (1 + rng.below(5)) as f64;
+        counters.push((f, field::value(*c)));
+      }
+      for _ in 0..rng.below(3) {
+        let f = match rng.below(3) {
+          0 => format!("g||{}", rng.below(5)),
+          1 => "p||".into(),
+          _ => "x_total||".into(),
+        };
+        gauges.push((f, rng.below(100).to_string()));
+      }
+      let mut argv = s(&[&id, "", "E", "n", "100000", "100000"]);
+      argv.push(format!(r#"{{"label":"host:{pid}","started":{pid}}}"#));
+      for n in [counters.len(), gauges.len(), 0, metas.len()] {
+        argv.push(n.to_string());
+      }
+      for (f, v) in counters.into_iter().chain(gauges) {
+        argv.extend([f, v]);
+      }
+      for (n, j) in metas {
+        argv.extend([n.to_owned(), j.to_owned()]);
+      }
+      // The model's own clock: a process not heard from for 100 s expires (none here).
+      m.apply(&keys(&id), &argv, now_ms());
+      if step % 3 == 0 {
+        m.prepare(base);
+        kept += 1;
+      }
+      for o in &opts {
+        let want = encode_families(m.aggregate(base), o, Vec::new());
+        m.prepare(base);
+        let got = m.render(base, o, &[]).expect("prepared");
+        assert_eq!(
+          String::from_utf8_lossy(&got),
+          String::from_utf8_lossy(&want),
+          "step {step}"
+        );
+      }
+    }
+    assert!(kept > 100);
+    let text = String::from_utf8(m.render(base, &opts[0], &[]).unwrap()).unwrap();
+    for shown in [
+      "c_total{k=\"",
+      "h_bucket{le=\"+Inf\",env=\"t\",k=\"",
+      "g{k=\"",
+      "p{process=\"host:1\"",
+      "s{quantile=\"0.5\"",
+      "# TYPE x counter\n",
+    ] {
+      assert!(text.contains(shown), "{shown} in\n{text}");
+    }
+    // The gauge whose name clashes with counter x's is left out, as a new aggregation does.
+    assert!(!text.contains("# TYPE x_total gauge"), "{text}");
+    assert!(!text.contains("nodef") && !text.contains("extra"));
+  }
+
+  #[test]
+  fn an_apply_writes_a_series_in_place_a_new_one_in_order_and_a_new_definition_drops_the_whole() {
+    let mut m = Model::default();
+    let base = "promsd:{t}:";
+    let call = |cum: &str, f: &str, meta: Option<(&str, &str)>| {
+      let mut a = s(&["p1", "", "E", "n", "100000", "100000", "{}", "1", "0", "0"]);
+      a.push(if meta.is_some() { "1" } else { "0" }.into());
+      a.extend([f.to_owned(), cum.to_owned()]);
+      if let Some((n, j)) = meta {
+        a.extend(s(&[n, j]));
+      }
+      a
+    };
+    m.apply(
+      &keys("p1"),
+      &call("5", "c_total||b", Some(META[0])),
+      now_ms(),
+    );
+    m.prepare(base);
+    let kept = |m: &Model| m.spaces[base].view.is_some();
+    m.apply(&keys("p1"), &call("7", "c_total||b", None), now_ms());
+    m.apply(&keys("p1"), &call("1", "c_total||a", None), now_ms());
+    m.apply(&keys("p1"), &call("2", "c_total||c", None), now_ms());
+    assert!(kept(&m), "series, new or not, are written into it");
+    let opts = RenderOpts {
+      open_metrics: false,
+      default_labels: vec![],
+      protobuf: false,
+    };
+    assert_eq!(
+      String::from_utf8(m.render(base, &opts, &[]).unwrap()).unwrap(),
+      "# HELP c_total C.\n# TYPE c_total counter\nc_total{k=\"a\"} 1\nc_total{k=\"b\"} 7\nc_total{k=\"c\"} 2\n"
+    );
+    m.apply(&keys("p1"), &call("1", "x||", Some(META[5])), now_ms());
+    assert!(!kept(&m), "a new definition drops it");
+    assert_eq!(m.render(base, &opts, &[]), None);
+    m.prepare(base);
+    assert!(String::from_utf8(m.render(base, &opts, &[]).unwrap())
+      .unwrap()
+      .ends_with("c_total{k=\"c\"} 2\n\n# HELP x X.\n# TYPE x counter\nx 1\n"));
   }
 }
 

@@ -94,14 +94,52 @@ pub fn aggregate_from<'a>(
   len: usize,
   procs: &'a [(String, Vec<(String, String)>)],
 ) -> Vec<Family> {
-  // Families by name, each with its rank in name order: series are keyed and sorted by
-  // (rank, labels), so their names are neither hashed nor compared again.
+  let mut fams = aggregate_defs(parse_defs(meta), totals, len, procs);
+  let keep = unclashed(fams.iter().map(|f| &f.def));
+  let mut k = keep.iter();
+  fams.retain(|_| *k.next().unwrap_or(&true));
+  fams
+}
+
+/// The definitions of a read's metadata (those that parse), by name, one per name.
+pub fn parse_defs(meta: &[(String, String)]) -> Vec<(&str, FamilyDef)> {
   let mut defs: Vec<(&str, FamilyDef)> = meta
     .iter()
     .filter_map(|(name, json)| Some((name.as_str(), field::parse_meta(name, json)?)))
     .collect();
   defs.sort_by(|a, b| a.0.cmp(b.0));
   defs.dedup_by(|a, b| a.0 == b.0);
+  defs
+}
+
+/// Which of families in name order are exposed. Each process refuses names that clash with its
+/// own metrics (store.rs `registry_add`), but processes running different versions of an app
+/// may disagree: of two families whose names clash (counter `x`, gauge `x_total`), the one
+/// first by name is kept, so that the exposition stays valid instead of being rejected whole.
+pub fn unclashed<'a>(defs: impl Iterator<Item = &'a FamilyDef>) -> Vec<bool> {
+  let mut exposed: std::collections::HashSet<String> = std::collections::HashSet::new();
+  defs
+    .map(|def| {
+      let own = def.exposed_names();
+      if own.iter().any(|n| exposed.contains(n)) {
+        return false;
+      }
+      exposed.extend(own);
+      true
+    })
+    .collect()
+}
+
+/// [`aggregate_from`] of parsed definitions ([`parse_defs`]: by name, one per name), before
+/// the clash rule ([`unclashed`]): one family per definition, in their order.
+pub fn aggregate_defs<'a>(
+  defs: Vec<(&'a str, FamilyDef)>,
+  totals: impl Iterator<Item = (&'a str, f64)>,
+  len: usize,
+  procs: &'a [(String, Vec<(String, String)>)],
+) -> Vec<Family> {
+  // Families by name, each with its rank in name order: series are keyed and sorted by
+  // (rank, labels), so their names are neither hashed nor compared again.
   let rank: HashMap<&str, u32, FxBuild> = defs
     .iter()
     .enumerate()
@@ -251,18 +289,8 @@ pub fn aggregate_from<'a>(
   for (r, _, _, i) in keys {
     runs[r as usize].push(i);
   }
-  // Each process refuses names that clash with its own metrics (store.rs `registry_add`), but
-  // processes running different versions of an app may disagree: of two families whose names
-  // clash (counter `x`, gauge `x_total`), the one first by name is kept, so that the exposition
-  // stays valid instead of being rejected whole.
-  let mut exposed: std::collections::HashSet<String> = std::collections::HashSet::new();
   let mut out = Vec::new();
   for ((_, def), series) in defs.into_iter().zip(runs) {
-    let own = def.exposed_names();
-    if own.iter().any(|n| exposed.contains(n)) {
-      continue;
-    }
-    exposed.extend(own);
     if series.is_empty() {
       out.push(Family {
         def,
@@ -287,12 +315,7 @@ pub fn aggregate_from<'a>(
       let (_, labels, a) = &accs[i as usize];
       let labels: &str = labels;
       // A field written under another shape of the metric is skipped (§5).
-      let count = if labels.is_empty() && def.label_names.is_empty() {
-        0
-      } else {
-        labels.split('\n').count()
-      };
-      if count != def.label_names.len() {
+      if !labels_fit(&def, labels) {
         continue;
       }
       let total = |p: &str| a.total(p);
@@ -381,6 +404,17 @@ pub fn aggregate_from<'a>(
   out
 }
 
+/// Whether a series' stored labels are as many as its definition's label names (a field
+/// written under another shape of the metric is not shown, §5).
+pub fn labels_fit(def: &FamilyDef, labels: &str) -> bool {
+  let count = if labels.is_empty() && def.label_names.is_empty() {
+    0
+  } else {
+    labels.split('\n').count()
+  };
+  count == def.label_names.len()
+}
+
 /// The native buckets of one series from its totals: the parts of every schema the processes
 /// wrote, merged at the smallest.
 fn native_of(totals: &[(&str, f64)]) -> NativeSeries {
@@ -416,33 +450,45 @@ fn native_of(totals: &[(&str, f64)]) -> NativeSeries {
   out
 }
 
-fn merged(families: &[Family]) -> Vec<MergedFamily<'_>> {
-  families
-    .iter()
-    .map(|f| {
-      let ex = match f.def.kind {
-        Kind::Counter => 1,
-        Kind::Histogram => f.def.buckets.len() + 1,
-        _ => 0,
-      };
-      MergedFamily {
-        def: &f.def,
-        values: f.values.clone(),
-        labels: f.labels.iter().map(String::as_str).collect(),
-        exemplars: vec![None; ex * f.labels.len()],
-        native: f.native.clone(),
-      }
-    })
-    .collect()
+fn merged<'a>(families: impl IntoIterator<Item = &'a Family>) -> Vec<MergedFamily<'a>> {
+  families.into_iter().map(merged_one).collect()
+}
+
+/// A family as the encoders take it (its values copied, its labels borrowed).
+pub fn merged_one(f: &Family) -> MergedFamily<'_> {
+  MergedFamily {
+    def: &f.def,
+    values: f.values.clone(),
+    labels: f.labels.iter().map(String::as_str).collect(),
+    exemplars: vec![None; exemplar_slots(&f.def) * f.labels.len()],
+    native: f.native.clone(),
+  }
+}
+
+/// Exemplar places per series: none are kept in an aggregate, but the encoders index them.
+pub fn exemplar_slots(def: &FamilyDef) -> usize {
+  match def.kind {
+    Kind::Counter => 1,
+    Kind::Histogram => def.buckets.len() + 1,
+    _ => 0,
+  }
 }
 
 /// Renders families in the protobuf format.
-pub fn encode_protobuf(families: &[Family], opts: &EncodeOptions, out: &mut Vec<u8>) {
+pub fn encode_protobuf<'a>(
+  families: impl IntoIterator<Item = &'a Family>,
+  opts: &EncodeOptions,
+  out: &mut Vec<u8>,
+) {
   crate::protobuf::encode(&merged(families), opts, out);
 }
 
 /// Renders families with the ordinary encoder.
-pub fn encode(families: &[Family], opts: &EncodeOptions, out: &mut String) {
+pub fn encode<'a>(
+  families: impl IntoIterator<Item = &'a Family>,
+  opts: &EncodeOptions,
+  out: &mut String,
+) {
   encoder::encode(&merged(families), opts, out);
 }
 
