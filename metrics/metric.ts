@@ -123,6 +123,13 @@ const SERIES_ADDR_INITIAL = 8;
 const NO_ADDRS = new Int32Array(0);
 /** The tree of every unlabelled metric: never written (their one series is `index0`). */
 const NO_LABELS_TREE: LabelTree = new Map();
+/**
+ * The lookup of a metric with no labelled series yet: it sends every call to the slow path,
+ * which compiles the metric's own walk (`new Function`, ~0.6–3 µs) when it creates the first
+ * labelled series. Each metric keeps its own walk: one shared by metrics with the same label
+ * names would see all their label-object shapes and go megamorphic.
+ */
+const NOT_COMPILED: Lookup = () => undefined;
 
 /**
  * Frees a metric's native family once the JS object is unreachable. A metric that left every
@@ -184,11 +191,12 @@ export abstract class Metric<T extends string = string> {
   /** Label values → series index (see labels.ts). */
   protected readonly tree: LabelTree;
   /** Compiled walk of `tree`; subclasses call it inline on their hot paths. */
-  protected readonly lookup: Lookup;
+  protected lookup: Lookup = NOT_COMPILED;
   #nextIndex = 0;
   #orderSet = false;
   readonly #freeIndexes: number[] = [];
-  readonly #registries = new Set<Registry>();
+  /** Registries holding this metric (an array: most metrics are in one; a Set per metric cost more). */
+  readonly #registries: Registry[] = [];
 
   protected constructor(kind: string, config: MetricConfiguration<T>, shape: FamilyShape) {
     if (typeof config !== 'object' || config === null) {
@@ -228,7 +236,6 @@ export abstract class Metric<T extends string = string> {
     }
     this.strict = config.strict ?? registers.some((r) => r.strict === true);
     this.collect = config.collect as CollectFunction<this> | undefined;
-    this.lookup = compileLookup(this.labelNames);
     this.tree = this.labelNames.length === 0 ? NO_LABELS_TREE : new Map();
     this.shard = shard();
     this.chunks = this.shard.chunks;
@@ -288,17 +295,18 @@ export abstract class Metric<T extends string = string> {
 
   /** @internal Registries this metric is in (maintained by Registry). */
   get registries(): ReadonlySet<Registry> {
-    return this.#registries;
+    return new Set(this.#registries);
   }
 
   /** @internal Called by Registry. */
   attach(registry: Registry): void {
-    this.#registries.add(registry);
+    if (!this.#registries.includes(registry)) this.#registries.push(registry);
   }
 
   /** @internal Called by Registry. */
   detach(registry: Registry): void {
-    this.#registries.delete(registry);
+    const i = this.#registries.indexOf(registry);
+    if (i >= 0) this.#registries.splice(i, 1);
   }
 
   /**
@@ -328,6 +336,7 @@ export abstract class Metric<T extends string = string> {
       }
       return this.index0;
     }
+    if (this.lookup === NOT_COMPILED) this.lookup = compileLookup(this.labelNames);
     let index = find(this.tree, values);
     if (index === undefined) {
       if (!this.#orderSet) this.#recordOrder(raw);
@@ -557,7 +566,7 @@ export abstract class Metric<T extends string = string> {
     await this.runCollect();
     const global = getGlobalRegistry();
     // Date.now(): summary windows follow the clock observe() read (fake timers included).
-    const snap = native.snapshotFamily(this.familyId, this.#registries.has(global) ? 0 : undefined, Date.now());
+    const snap = native.snapshotFamily(this.familyId, this.#registries.includes(global) ? 0 : undefined, Date.now());
     return {
       name: this.name,
       help: this.help,
