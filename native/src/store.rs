@@ -234,6 +234,15 @@ impl FamilyDef {
     names
   }
 
+  /// [`FamilyDef::exposed_names`] as `(base, suffix)` pairs, in the same order, without building
+  /// the names (registering a counter looks up four).
+  pub fn exposed_parts(&self) -> impl Iterator<Item = (&str, &'static str)> + '_ {
+    let base = self.open_metrics_name();
+    std::iter::once((self.name.as_str(), ""))
+      .chain((base != self.name).then_some((base, "")))
+      .chain(self.suffixes().iter().map(move |s| (base, *s)))
+  }
+
   /// True when `name` is one of [`FamilyDef::exposed_names`] (without allocating: registration
   /// checks every family of a registry).
   pub fn exposes(&self, name: &str) -> bool {
@@ -295,6 +304,9 @@ pub struct Series {
   /// Offset of the first slot in the chunk.
   pub offset: u32,
 }
+
+/// The store's families by id.
+type Families = HashMap<u32, Box<Family>>;
 
 /// One JS metric object's family.
 #[derive(Debug, Clone)]
@@ -437,6 +449,17 @@ impl Key {
   }
 }
 
+/// The hash of the name `base` + `suffix` (the two written in turn: SipHash is a stream, so
+/// `("x", "_total")` and `("x_total", "")` hash alike, which the registry index relies on).
+fn name_hash(base: &str, suffix: &str) -> u64 {
+  use std::hash::Hasher;
+  let mut h = key_hasher().build_hasher();
+  h.write(base.as_bytes());
+  h.write(suffix.as_bytes());
+  h.write_u8(0xff);
+  h.finish()
+}
+
 impl std::hash::Hash for Key {
   fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
     h.write_u64(self.hash);
@@ -484,8 +507,11 @@ struct Registry {
   /// Metric name → its member families, in registration order.
   by_name: Index<Key, Vec<u32>>,
   /// Every family and sample name a member can expose ([`FamilyDef::exposed_names`]) → the
-  /// first-registered member of the metric name that owns it.
-  exposed: Index<Key, u32>,
+  /// first-registered member of the metric name that owns it, keyed by [`name_hash`]: no
+  /// string per name (four per counter); a hit is confirmed against the member's definition.
+  exposed: Index<u64, u32>,
+  /// The exposed names whose hash another name already holds in `exposed` (practically never).
+  collided: HashMap<String, u32>,
 }
 
 /// Shrinks a map whose entries are fewer than a quarter of its capacity.
@@ -500,6 +526,21 @@ impl Registry {
     shrink_map(&mut self.seq);
     shrink_map(&mut self.by_name);
     shrink_map(&mut self.exposed);
+    shrink_map(&mut self.collided);
+  }
+
+  /// The member owning the exposed name `base` + `suffix` (`hash` its [`name_hash`]).
+  fn exposer(&self, families: &Families, base: &str, suffix: &str, hash: u64) -> Option<u32> {
+    if let Some(&f) = self.exposed.get(&hash) {
+      let name = || format!("{base}{suffix}");
+      if families.get(&f).is_some_and(|f| f.def.exposes(&name())) {
+        return Some(f);
+      }
+    }
+    if self.collided.is_empty() {
+      return None;
+    }
+    self.collided.get(&format!("{base}{suffix}")).copied()
   }
 
   /// The members named `name`, in registration order.
@@ -510,9 +551,9 @@ impl Registry {
       .map_or(&[][..], Vec::as_slice)
   }
 
-  /// Adds a member; `name` is its metric name and `exposed` the [`FamilyDef::exposed_names`]
-  /// of its definition, as keys.
-  fn insert(&mut self, family: u32, name: Key, exposed: Vec<Key>) {
+  /// Adds a member; `name` is its metric name and `exposed` the [`FamilyDef::exposed_parts`]
+  /// of its definition with their hashes.
+  fn insert(&mut self, families: &Families, family: u32, name: Key, exposed: &[(u64, &str, &str)]) {
     let seq = self.next_seq;
     self.next_seq += 1;
     self.order.insert(seq, family);
@@ -521,8 +562,16 @@ impl Registry {
       Some(group) => group.push(family),
       None => {
         self.by_name.insert(name, vec![family]);
-        for n in exposed {
-          self.exposed.entry(n).or_insert(family);
+        for &(hash, base, suffix) in exposed {
+          // A name the family lists twice (a counter `x_total` is its name and `x` + `_total`).
+          if self.exposer(families, base, suffix, hash).is_some() {
+            continue;
+          }
+          if self.exposed.contains_key(&hash) {
+            self.collided.insert(format!("{base}{suffix}"), family);
+          } else {
+            self.exposed.insert(hash, family);
+          }
         }
       }
     }
@@ -546,18 +595,26 @@ impl Registry {
       }
       None => None,
     };
-    for n in def.exposed_names() {
-      let n = Key::owned(n);
-      if self.exposed.get(&n) == Some(&family) {
-        match heir {
-          Some(h) => {
-            self.exposed.insert(n, h);
-          }
-          None => {
-            self.exposed.remove(&n);
-          }
+    // The members of one name expose the same names: the heir takes over each of them.
+    let hand_over = |owner: &mut u32| match heir {
+      Some(h) => {
+        *owner = h;
+        true
+      }
+      None => false,
+    };
+    for (base, suffix) in def.exposed_parts() {
+      let hash = name_hash(base, suffix);
+      if let Some(owner) = self.exposed.get_mut(&hash).filter(|o| **o == family) {
+        if !hand_over(owner) {
+          self.exposed.remove(&hash);
         }
       }
+    }
+    if !self.collided.is_empty() {
+      self
+        .collided
+        .retain(|_, owner| *owner != family || hand_over(owner));
     }
   }
 }
@@ -1076,8 +1133,18 @@ impl Store {
   /// clash, the first of the family's exposed names that member shares), as a scan of the
   /// members in registration order would; the registry's indexes find it without the scan.
   pub fn registry_add(&mut self, registry: u32, family: u32) -> StoreResult<()> {
-    let def = &self.family(family)?.def;
-    let reg = self.registry(registry)?;
+    let Store {
+      families,
+      registries,
+      ..
+    } = self;
+    let def = &families
+      .get(&family)
+      .ok_or_else(|| format!("unknown metric family {family}"))?
+      .def;
+    let reg = registries
+      .get_mut(&registry)
+      .ok_or_else(|| format!("unknown registry {registry}"))?;
     if reg.seq.contains_key(&family) {
       // Already a member: it was checked against every other member when one of them came.
       return Ok(());
@@ -1091,7 +1158,9 @@ impl Store {
     };
     let name = Key::new(&def.name);
     for &other in reg.by_name.get(&name).into_iter().flatten() {
-      let Ok(o) = self.family(other) else { continue };
+      let Some(o) = families.get(&other) else {
+        continue;
+      };
       if let Some(diff) = o.def.mismatch(def) {
         keep(reg.seq[&other], &|| {
           format!(
@@ -1102,35 +1171,34 @@ impl Store {
         break;
       }
     }
-    let names: Vec<Key> = def.exposed_names().into_iter().map(Key::owned).collect();
-    for n in &names {
-      let Some(&owner) = reg.exposed.get(n) else {
+    let names: Vec<(u64, &str, &str)> = def
+      .exposed_parts()
+      .map(|(base, suffix)| (name_hash(base, suffix), base, suffix))
+      .collect();
+    for &(hash, base, suffix) in &names {
+      let Some(owner) = reg.exposer(families, base, suffix, hash) else {
         continue;
       };
-      let Ok(o) = self.family(owner) else { continue };
+      let Some(o) = families.get(&owner) else {
+        continue;
+      };
       if o.def.name == def.name {
         continue;
       }
       // `owner` is the first member of its name; the others of that name expose the same names.
       keep(reg.seq[&owner], &|| {
         format!(
-          "its name clashes with {} \"{}\" in this registry: both would expose \"{}\" (OpenMetrics needs each family and sample name to belong to one metric)",
+          "its name clashes with {} \"{}\" in this registry: both would expose \"{base}{suffix}\" (OpenMetrics needs each family and sample name to belong to one metric)",
           o.def.kind.as_str(),
-          o.def.name,
-          n.name
+          o.def.name
         )
       });
     }
     if let Some((_, err)) = first {
       return Err(err);
     }
-    let Store {
-      families,
-      registries,
-      ..
-    } = self;
-    if let (Some(f), Some(r)) = (families.get_mut(&family), registries.get_mut(&registry)) {
-      r.insert(family, name, names);
+    reg.insert(families, family, name, &names);
+    if let Some(f) = families.get_mut(&family) {
       f.member_of.push(registry);
     }
     Ok(())
@@ -1559,16 +1627,73 @@ mod tests {
         assert_eq!(s.family(owner).unwrap().def.name, def.name, "{n}");
       }
     }
-    let as_strings = |m: &Index<Key, u32>| -> HashMap<String, u32> {
-      m.iter().map(|(k, &v)| (k.name.to_string(), v)).collect()
-    };
+    // Every exposed name is found, owned by the first member of its metric name, and the index
+    // holds nothing else.
+    for (n, &owner) in &exposed {
+      assert_eq!(
+        reg.exposer(&s.families, n, "", name_hash(n, "")),
+        Some(owner),
+        "{n}"
+      );
+    }
+    assert_eq!(reg.exposed.len() + reg.collided.len(), exposed.len());
     let by_name_strings: HashMap<String, Vec<u32>> = reg
       .by_name
       .iter()
       .map(|(k, v)| (k.name.to_string(), v.clone()))
       .collect();
     assert_eq!(by_name, by_name_strings);
-    assert_eq!(exposed, as_strings(&reg.exposed));
+  }
+
+  #[test]
+  fn an_exposed_name_hashes_alike_however_it_is_split() {
+    assert_eq!(name_hash("x", "_total"), name_hash("x_total", ""));
+    assert_eq!(name_hash("", "x_total"), name_hash("x_total", ""));
+    assert_ne!(name_hash("x", "_total"), name_hash("x", "_created"));
+  }
+
+  #[test]
+  fn names_whose_hashes_collide_are_kept_apart() {
+    // A real 64-bit collision cannot be produced here: plant one by moving an entry of
+    // `exposed` under another name's hash, as a collision would leave it.
+    let named = |kind: Kind, name: &str| FamilyDef {
+      name: name.into(),
+      ..def(kind)
+    };
+    let mut s = Store::default();
+    let shard = s.new_shard();
+    let reg = s.new_registry();
+    let a = s.add_family(shard, named(Kind::Gauge, "alpha")).unwrap();
+    s.registry_add(reg, a).unwrap();
+    {
+      let r = s.registries.get_mut(&reg).unwrap();
+      let owner = r.exposed.remove(&name_hash("alpha", "")).unwrap();
+      r.exposed.insert(name_hash("beta", ""), owner);
+    }
+    // "beta" hashes to alpha's entry, which does not expose it: it goes to `collided`.
+    let b = s.add_family(shard, named(Kind::Gauge, "beta")).unwrap();
+    s.registry_add(reg, b).unwrap();
+    let r = &s.registries[&reg];
+    assert_eq!(r.collided.get("beta"), Some(&b));
+    assert_eq!(
+      r.exposer(&s.families, "beta", "", name_hash("beta", "")),
+      Some(b)
+    );
+    assert_eq!(
+      r.exposer(&s.families, "alpha", "", name_hash("beta", "")),
+      Some(a)
+    );
+    // A clash with the collided name is still found, and removing it empties `collided`.
+    let c = s
+      .add_family(shard, named(Kind::Counter, "beta_total"))
+      .unwrap();
+    assert!(s
+      .registry_add(reg, c)
+      .unwrap_err()
+      .contains("gauge \"beta\""));
+    s.registry_remove(reg, b).unwrap();
+    assert!(s.registries[&reg].collided.is_empty());
+    s.registry_add(reg, c).unwrap();
   }
 
   #[test]
