@@ -32,9 +32,12 @@ export function validateLabel(savedLabels: readonly string[], labels: Record<str
   }
 }
 
+/** The label names of every metric defined without any (frozen: metrics freeze theirs). */
+const NO_LABEL_NAMES: string[] = Object.freeze([]) as unknown as string[];
+
 /** Checks the label names of a metric definition; `reserved` are names the type uses itself. */
 export function checkLabelNames(what: string, names: unknown, reserved: readonly string[]): string[] {
-  if (names === undefined) return [];
+  if (names === undefined) return NO_LABEL_NAMES;
   if (!Array.isArray(names))
     throw new InvalidMetricError(`${what}: labelNames must be an array of strings, got ${show(names)}`);
   for (let i = 0; i < names.length; i++) {
