@@ -234,13 +234,21 @@ impl FamilyDef {
     names
   }
 
-  /// [`FamilyDef::exposed_names`] as `(base, suffix)` pairs, in the same order, without building
-  /// the names (registering a counter looks up four).
+  /// [`FamilyDef::exposed_names`] as `(base, suffix)` pairs, in the same order and each name
+  /// once (a counter `x_total` is its name and `x` + `_total`), without building the names
+  /// (registering a counter looks up three).
   pub fn exposed_parts(&self) -> impl Iterator<Item = (&str, &'static str)> + '_ {
     let base = self.open_metrics_name();
-    std::iter::once((self.name.as_str(), ""))
-      .chain((base != self.name).then_some((base, "")))
-      .chain(self.suffixes().iter().map(move |s| (base, *s)))
+    let name = self.name.as_str();
+    std::iter::once((name, ""))
+      .chain((base != name).then_some((base, "")))
+      .chain(
+        self
+          .suffixes()
+          .iter()
+          .filter(move |s| !(name.len() == base.len() + s.len() && name.ends_with(**s)))
+          .map(move |s| (base, *s)),
+      )
   }
 
   /// True when `name` is one of [`FamilyDef::exposed_names`] (without allocating: registration
@@ -553,7 +561,7 @@ impl Registry {
 
   /// Adds a member; `name` is its metric name and `exposed` the [`FamilyDef::exposed_parts`]
   /// of its definition with their hashes.
-  fn insert(&mut self, families: &Families, family: u32, name: Key, exposed: &[(u64, &str, &str)]) {
+  fn insert(&mut self, family: u32, name: Key, exposed: &[(u64, &str, &str)]) {
     let seq = self.next_seq;
     self.next_seq += 1;
     self.order.insert(seq, family);
@@ -562,11 +570,9 @@ impl Registry {
       Some(group) => group.push(family),
       None => {
         self.by_name.insert(name, vec![family]);
+        // `registry_add` found none of these names taken by another metric name, and the group
+        // is new: a hash already in `exposed` is another name's.
         for &(hash, base, suffix) in exposed {
-          // A name the family lists twice (a counter `x_total` is its name and `x` + `_total`).
-          if self.exposer(families, base, suffix, hash).is_some() {
-            continue;
-          }
           if self.exposed.contains_key(&hash) {
             self.collided.insert(format!("{base}{suffix}"), family);
           } else {
@@ -1197,7 +1203,7 @@ impl Store {
     if let Some((_, err)) = first {
       return Err(err);
     }
-    reg.insert(families, family, name, &names);
+    reg.insert(family, name, &names);
     if let Some(f) = families.get_mut(&family) {
       f.member_of.push(registry);
     }
@@ -1643,6 +1649,27 @@ mod tests {
       .map(|(k, v)| (k.name.to_string(), v.clone()))
       .collect();
     assert_eq!(by_name, by_name_strings);
+  }
+
+  #[test]
+  fn exposed_parts_are_the_exposed_names_each_once() {
+    for (kind, name) in [
+      (Kind::Counter, "c_total"),
+      (Kind::Counter, "c"),
+      (Kind::Gauge, "g_total"),
+      (Kind::Histogram, "h"),
+      (Kind::Summary, "s_count"),
+    ] {
+      let d = FamilyDef {
+        name: name.into(),
+        ..def(kind)
+      };
+      let parts: Vec<String> = d.exposed_parts().map(|(b, s)| format!("{b}{s}")).collect();
+      let mut names = d.exposed_names();
+      let mut seen = std::collections::HashSet::new();
+      names.retain(|n| seen.insert(n.clone()));
+      assert_eq!(parts, names, "{name}");
+    }
   }
 
   #[test]
