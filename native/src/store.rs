@@ -573,10 +573,13 @@ impl Registry {
         // `registry_add` found none of these names taken by another metric name, and the group
         // is new: a hash already in `exposed` is another name's.
         for &(hash, base, suffix) in exposed {
-          if self.exposed.contains_key(&hash) {
-            self.collided.insert(format!("{base}{suffix}"), family);
-          } else {
-            self.exposed.insert(hash, family);
+          match self.exposed.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+              e.insert(family);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+              self.collided.insert(format!("{base}{suffix}"), family);
+            }
           }
         }
       }
