@@ -142,13 +142,16 @@ function firstAddrs(length: number): Int32Array {
   poolUsed += length;
   return addrs;
 }
-/** The tree of every unlabelled metric: never written (their one series is `index0`). */
+/**
+ * The tree of every metric without a labelled series: never written (an unlabelled metric's one
+ * series is `index0`; a labelled one gets its own tree with its first labelled series).
+ */
 const NO_LABELS_TREE: LabelTree = new Map();
 /**
  * The lookup of a metric with no labelled series yet: it sends every call to the slow path,
- * which compiles the metric's own walk (`new Function`, ~0.6–3 µs) when it creates the first
- * labelled series. Each metric keeps its own walk: one shared by metrics with the same label
- * names would see all their label-object shapes and go megamorphic.
+ * which makes the metric's tree and compiles its own walk (`new Function`, ~0.6–3 µs) when it
+ * creates the first labelled series. Each metric keeps its own walk: one shared by metrics with
+ * the same label names would see all their label-object shapes and go megamorphic.
  */
 const NOT_COMPILED: Lookup = () => undefined;
 
@@ -210,7 +213,7 @@ export abstract class Metric<T extends string = string> {
   readonly familyId: number;
 
   /** Label values → series index (see labels.ts). */
-  protected readonly tree: LabelTree;
+  protected tree: LabelTree = NO_LABELS_TREE;
   /** Compiled walk of `tree`; subclasses call it inline on their hot paths. */
   protected lookup: Lookup = NOT_COMPILED;
   #nextIndex = 0;
@@ -256,7 +259,6 @@ export abstract class Metric<T extends string = string> {
     }
     this.strict = config.strict ?? registers.some((r) => r.strict === true);
     this.collect = config.collect as CollectFunction<this> | undefined;
-    this.tree = this.labelNames.length === 0 ? NO_LABELS_TREE : new Map();
     this.shard = shard();
     this.chunks = this.shard.chunks;
     // The common fields as arguments, the type's own in an object only when there are any: each
@@ -361,7 +363,10 @@ export abstract class Metric<T extends string = string> {
       }
       return this.index0;
     }
-    if (this.lookup === NOT_COMPILED) this.lookup = compileLookup(this.labelNames);
+    if (this.lookup === NOT_COMPILED) {
+      this.tree = new Map();
+      this.lookup = compileLookup(this.labelNames);
+    }
     let index = find(this.tree, values);
     if (index === undefined) {
       if (!this.#orderSet) this.#recordOrder(raw);
