@@ -47,7 +47,7 @@ export interface RegistryOptions {
 /** A metric or a hand-written collector: what a registry holds. */
 type Entry = Metric<string> | MetricCollector;
 
-function isNative(m: Entry): m is Metric<string> {
+function isNative(m: Entry | undefined): m is Metric<string> {
   return typeof (m as Metric<string> | null)?.familyId === 'number';
 }
 
@@ -118,9 +118,10 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
     return merged as Registry;
   }
 
-  /** Metrics of promsd's classes, by name. */
-  readonly #metrics = new Map<string, Metric<string>>();
-  /** Everything registered, collectors included, in registration order. */
+  /**
+   * Everything registered, collectors included, in registration order (one map: a second one for
+   * promsd's own metrics cost a Map insert per creation, issue 17).
+   */
   readonly #all = new Map<string, Entry>();
   #collectors = 0;
   #defaultLabels: Record<string, string> = {};
@@ -175,8 +176,13 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
    * hand-written collector, whose `get()` is called at every scrape.
    */
   registerMetric(metric: Metric<string> | MetricCollector): void {
+    this.add(metric);
+  }
+
+  /** @internal {@link registerMetric}; false when `metric` was already registered here. */
+  add(metric: Metric<string> | MetricCollector): boolean {
     const existing = this.#all.get((metric as { name?: unknown } | null)?.name as string);
-    if (existing === metric) return;
+    if (existing === metric) return false;
     if (!isNative(metric)) {
       const c = checkCollector(metric);
       if (existing !== undefined) {
@@ -184,7 +190,7 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
       }
       this.#all.set(c.name, c);
       this.#collectors++;
-      return;
+      return true;
     }
     if (existing !== undefined) {
       throw new DuplicateMetricError(`A metric with the name ${metric.name} has already been registered.`);
@@ -200,9 +206,9 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
       // Another thread registered this name with another shape: it could not be merged.
       throw new InvalidMetricError(`${metric.description}: ${(err as Error).message}`);
     }
-    this.#metrics.set(metric.name, metric);
     this.#all.set(metric.name, metric);
     metric.attach(this as Registry<RegistryContentType> as Registry);
+    return true;
   }
 
   /** The metrics registered here by this thread (collectors included). */
@@ -225,7 +231,6 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
       return;
     }
     native.registryRemove(this.id, entry.familyId);
-    this.#metrics.delete(name);
     entry.detach(this as Registry<RegistryContentType> as Registry);
   }
 
@@ -283,7 +288,7 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
   }
 
   async #collect(only?: Metric<string>): Promise<void> {
-    const metrics = only ? [only] : [...this.#metrics.values()];
+    const metrics = only ? [only] : [...this.#all.values()].filter(isNative);
     await Promise.all(metrics.map((m) => m.runCollect()));
   }
 
@@ -399,9 +404,8 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
     if (entry !== undefined && !isNative(entry)) {
       return renderCollector(entry, this.#defaultLabels, this.#contentType === OPENMETRICS_CONTENT_TYPE);
     }
-    const m = this.#metrics.get(name);
-    if (m === undefined) return '';
-    await this.#collect(m);
+    if (entry === undefined) return '';
+    await this.#collect(entry);
     const out = await native.encode({
       registry: this.id,
       openMetrics: this.#contentType === OPENMETRICS_CONTENT_TYPE,
@@ -418,7 +422,8 @@ export class Registry<BoundRegistryContentType extends RegistryContentType = Reg
     await this.#collect();
     const defaults = Object.entries(this.#defaultLabels);
     const natives = native.snapshotRegistry(this.id, Date.now()).map((snap): MetricObjectWithValues<string> => {
-      const values: MetricValue<string>[] = valuesOf(snap, this.#metrics.get(snap.name)?.enableExemplars === true);
+      const entry = this.#all.get(snap.name);
+      const values: MetricValue<string>[] = valuesOf(snap, isNative(entry) && entry.enableExemplars);
       // As in the exposition: `le` and `quantile` belong to the type's own samples.
       const own = snap.kind === 'histogram' ? 'le' : snap.kind === 'summary' ? 'quantile' : undefined;
       if (defaults.length > 0) {

@@ -32,13 +32,16 @@ export function validateLabel(savedLabels: readonly string[], labels: Record<str
   }
 }
 
+/** The label names of every metric defined without any (frozen: metrics freeze theirs). */
+const NO_LABEL_NAMES: string[] = Object.freeze([]) as unknown as string[];
+
 /** Checks the label names of a metric definition; `reserved` are names the type uses itself. */
 export function checkLabelNames(what: string, names: unknown, reserved: readonly string[]): string[] {
-  if (names === undefined) return [];
+  if (names === undefined) return NO_LABEL_NAMES;
   if (!Array.isArray(names))
     throw new InvalidMetricError(`${what}: labelNames must be an array of strings, got ${show(names)}`);
-  const seen = new Set<string>();
-  for (const n of names) {
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i];
     if (typeof n !== 'string' || !LABEL_NAME.test(n)) {
       throw new InvalidMetricError(`${what}: label name ${show(n)} is invalid (must match ${LABEL_NAME.source})`);
     }
@@ -50,8 +53,8 @@ export function checkLabelNames(what: string, names: unknown, reserved: readonly
     if (reserved.includes(n)) {
       throw new InvalidMetricError(`${what}: label name "${n}" is reserved for this metric type`);
     }
-    if (seen.has(n)) throw new InvalidMetricError(`${what}: label name "${n}" is listed twice`);
-    seen.add(n);
+    // A scan, not a Set: label lists are short, and a Set per metric showed in creation time.
+    if (names.indexOf(n) !== i) throw new InvalidMetricError(`${what}: label name "${n}" is listed twice`);
   }
   return names as string[];
 }

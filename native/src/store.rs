@@ -16,6 +16,7 @@
 //! here, so a finished worker's counters keep counting in the totals.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -231,6 +232,23 @@ impl FamilyDef {
     names.extend(self.suffixes().iter().map(|s| format!("{base}{s}")));
     names.dedup();
     names
+  }
+
+  /// [`FamilyDef::exposed_names`] as `(base, suffix)` pairs, in the same order and each name
+  /// once (a counter `x_total` is its name and `x` + `_total`), without building the names
+  /// (registering a counter looks up three).
+  pub fn exposed_parts(&self) -> impl Iterator<Item = (&str, &'static str)> + '_ {
+    let base = self.open_metrics_name();
+    let name = self.name.as_str();
+    std::iter::once((name, ""))
+      .chain((base != name).then_some((base, "")))
+      .chain(
+        self
+          .suffixes()
+          .iter()
+          .filter(move |s| !(name.len() == base.len() + s.len() && name.ends_with(**s)))
+          .map(move |s| (base, *s)),
+      )
   }
 
   /// True when `name` is one of [`FamilyDef::exposed_names`] (without allocating: registration
@@ -515,6 +533,9 @@ impl LabelDict {
   }
 }
 
+/// The store's families by id.
+type Families = HashMap<u32, Box<Family>>;
+
 /// One JS metric object's family.
 #[derive(Debug)]
 pub struct Family {
@@ -710,6 +731,77 @@ impl Default for Store {
   }
 }
 
+/// A name in a registry's indexes, hashed once. A hash map rehashes every key when it grows,
+/// and hashing a `String` reads its bytes from the heap: at 100k metrics (400k exposed names)
+/// that was a cache miss and a SipHash per key per growth, most of `registry_add`'s cost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Key {
+  /// SipHash of `name` under [`key_hasher`] (keyed once per process: names may come from
+  /// other threads' definitions, so the hash stays seeded).
+  hash: u64,
+  name: Box<str>,
+}
+
+fn key_hasher() -> &'static std::collections::hash_map::RandomState {
+  static STATE: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+  STATE.get_or_init(Default::default)
+}
+
+impl Key {
+  fn new(name: &str) -> Key {
+    Key::owned(name.into())
+  }
+
+  fn owned(name: String) -> Key {
+    Key {
+      hash: key_hasher().hash_one(name.as_str()),
+      name: name.into_boxed_str(),
+    }
+  }
+}
+
+/// The hash of the name `base` + `suffix` (the two written in turn: SipHash is a stream, so
+/// `("x", "_total")` and `("x_total", "")` hash alike, which the registry index relies on).
+fn name_hash(base: &str, suffix: &str) -> u64 {
+  use std::hash::Hasher;
+  let mut h = key_hasher().build_hasher();
+  h.write(base.as_bytes());
+  h.write(suffix.as_bytes());
+  h.write_u8(0xff);
+  h.finish()
+}
+
+impl std::hash::Hash for Key {
+  fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+    h.write_u64(self.hash);
+  }
+}
+
+/// The hasher of the registry indexes: their keys are a [`Key`]'s precomputed hash or a family
+/// id the store assigned, so one multiply spreads them (hash maps take the bucket from the low
+/// bits and a tag from the high ones; a multiply by an odd constant fills both).
+#[derive(Default, Clone, Copy)]
+struct Mix(u64);
+
+impl std::hash::Hasher for Mix {
+  fn finish(&self) -> u64 {
+    self.0
+  }
+  fn write(&mut self, bytes: &[u8]) {
+    for &b in bytes {
+      self.write_u64(self.0 ^ u64::from(b));
+    }
+  }
+  fn write_u32(&mut self, v: u32) {
+    self.write_u64(u64::from(v));
+  }
+  fn write_u64(&mut self, v: u64) {
+    self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+  }
+}
+
+type Index<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Mix>>;
+
 /// One registry's families, indexed so that registering a family costs the same whatever the
 /// registry's size (issue 17: the clash and merge checks used to compare with every family).
 ///
@@ -722,12 +814,15 @@ struct Registry {
   /// Members in registration order: sequence number → family.
   order: BTreeMap<u64, u32>,
   /// Member → its sequence number.
-  seq: HashMap<u32, u64>,
+  seq: Index<u32, u64>,
   /// Metric name → its member families, in registration order.
-  by_name: HashMap<String, Vec<u32>>,
+  by_name: Index<Key, Vec<u32>>,
   /// Every family and sample name a member can expose ([`FamilyDef::exposed_names`]) → the
-  /// first-registered member of the metric name that owns it.
-  exposed: HashMap<String, u32>,
+  /// first-registered member of the metric name that owns it, keyed by [`name_hash`]: no
+  /// string per name (four per counter); a hit is confirmed against the member's definition.
+  exposed: Index<u64, u32>,
+  /// The exposed names whose hash another name already holds in `exposed` (practically never).
+  collided: HashMap<String, u32>,
 }
 
 /// Shrinks a map whose entries are fewer than a quarter of its capacity.
@@ -742,20 +837,53 @@ impl Registry {
     shrink_map(&mut self.seq);
     shrink_map(&mut self.by_name);
     shrink_map(&mut self.exposed);
+    shrink_map(&mut self.collided);
   }
 
-  /// Adds a member; `exposed` is [`FamilyDef::exposed_names`] of its definition `def`.
-  fn insert(&mut self, family: u32, def: &FamilyDef, exposed: Vec<String>) {
+  /// The member owning the exposed name `base` + `suffix` (`hash` its [`name_hash`]).
+  fn exposer(&self, families: &Families, base: &str, suffix: &str, hash: u64) -> Option<u32> {
+    if let Some(&f) = self.exposed.get(&hash) {
+      let name = || format!("{base}{suffix}");
+      if families.get(&f).is_some_and(|f| f.def.exposes(&name())) {
+        return Some(f);
+      }
+    }
+    if self.collided.is_empty() {
+      return None;
+    }
+    self.collided.get(&format!("{base}{suffix}")).copied()
+  }
+
+  /// The members named `name`, in registration order.
+  fn named(&self, name: &str) -> &[u32] {
+    self
+      .by_name
+      .get(&Key::new(name))
+      .map_or(&[][..], Vec::as_slice)
+  }
+
+  /// Adds a member; `name` is its metric name and `exposed` the [`FamilyDef::exposed_parts`]
+  /// of its definition with their hashes.
+  fn insert(&mut self, family: u32, name: Key, exposed: &[(u64, &str, &str)]) {
     let seq = self.next_seq;
     self.next_seq += 1;
     self.order.insert(seq, family);
     self.seq.insert(family, seq);
-    match self.by_name.get_mut(&def.name) {
+    match self.by_name.get_mut(&name) {
       Some(group) => group.push(family),
       None => {
-        self.by_name.insert(def.name.clone(), vec![family]);
-        for n in exposed {
-          self.exposed.entry(n).or_insert(family);
+        self.by_name.insert(name, vec![family]);
+        // `registry_add` found none of these names taken by another metric name, and the group
+        // is new: a hash already in `exposed` is another name's.
+        for &(hash, base, suffix) in exposed {
+          match self.exposed.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+              e.insert(family);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+              self.collided.insert(format!("{base}{suffix}"), family);
+            }
+          }
         }
       }
     }
@@ -767,28 +895,38 @@ impl Registry {
       return;
     };
     self.order.remove(&seq);
-    let heir = match self.by_name.get_mut(&def.name) {
+    let name = Key::new(&def.name);
+    let heir = match self.by_name.get_mut(&name) {
       Some(group) => {
         group.retain(|&f| f != family);
         let heir = group.first().copied();
         if heir.is_none() {
-          self.by_name.remove(&def.name);
+          self.by_name.remove(&name);
         }
         heir
       }
       None => None,
     };
-    for n in def.exposed_names() {
-      if self.exposed.get(&n) == Some(&family) {
-        match heir {
-          Some(h) => {
-            self.exposed.insert(n, h);
-          }
-          None => {
-            self.exposed.remove(&n);
-          }
+    // The members of one name expose the same names: the heir takes over each of them.
+    let hand_over = |owner: &mut u32| match heir {
+      Some(h) => {
+        *owner = h;
+        true
+      }
+      None => false,
+    };
+    for (base, suffix) in def.exposed_parts() {
+      let hash = name_hash(base, suffix);
+      if let Some(owner) = self.exposed.get_mut(&hash).filter(|o| **o == family) {
+        if !hand_over(owner) {
+          self.exposed.remove(&hash);
         }
       }
+    }
+    if !self.collided.is_empty() {
+      self
+        .collided
+        .retain(|_, owner| *owner != family || hand_over(owner));
     }
   }
 }
@@ -885,7 +1023,7 @@ impl Store {
   pub fn snapshot(&self, registry: u32, only: Option<&str>) -> StoreResult<Snapshot> {
     let reg = self.registry(registry)?;
     let ids: Vec<u32> = match only {
-      Some(n) => reg.by_name.get(n).cloned().unwrap_or_default(),
+      Some(n) => reg.named(n).to_vec(),
       None => reg.order.values().copied().collect(),
     };
     let mut copy = Store {
@@ -1321,8 +1459,18 @@ impl Store {
   /// clash, the first of the family's exposed names that member shares), as a scan of the
   /// members in registration order would; the registry's indexes find it without the scan.
   pub fn registry_add(&mut self, registry: u32, family: u32) -> StoreResult<()> {
-    let def = &self.family(family)?.def;
-    let reg = self.registry(registry)?;
+    let Store {
+      families,
+      registries,
+      ..
+    } = self;
+    let def = &families
+      .get(&family)
+      .ok_or_else(|| format!("unknown metric family {family}"))?
+      .def;
+    let reg = registries
+      .get_mut(&registry)
+      .ok_or_else(|| format!("unknown registry {registry}"))?;
     if reg.seq.contains_key(&family) {
       // Already a member: it was checked against every other member when one of them came.
       return Ok(());
@@ -1334,8 +1482,11 @@ impl Store {
         first = Some((seq, err()));
       }
     };
-    for &other in reg.by_name.get(&def.name).into_iter().flatten() {
-      let Ok(o) = self.family(other) else { continue };
+    let name = Key::new(&def.name);
+    for &other in reg.by_name.get(&name).into_iter().flatten() {
+      let Some(o) = families.get(&other) else {
+        continue;
+      };
       if let Some(diff) = o.def.mismatch(def) {
         keep(reg.seq[&other], &|| {
           format!(
@@ -1346,19 +1497,24 @@ impl Store {
         break;
       }
     }
-    let names = def.exposed_names();
-    for n in &names {
-      let Some(&owner) = reg.exposed.get(n) else {
+    let names: Vec<(u64, &str, &str)> = def
+      .exposed_parts()
+      .map(|(base, suffix)| (name_hash(base, suffix), base, suffix))
+      .collect();
+    for &(hash, base, suffix) in &names {
+      let Some(owner) = reg.exposer(families, base, suffix, hash) else {
         continue;
       };
-      let Ok(o) = self.family(owner) else { continue };
+      let Some(o) = families.get(&owner) else {
+        continue;
+      };
       if o.def.name == def.name {
         continue;
       }
       // `owner` is the first member of its name; the others of that name expose the same names.
       keep(reg.seq[&owner], &|| {
         format!(
-          "its name clashes with {} \"{}\" in this registry: both would expose \"{n}\" (OpenMetrics needs each family and sample name to belong to one metric)",
+          "its name clashes with {} \"{}\" in this registry: both would expose \"{base}{suffix}\" (OpenMetrics needs each family and sample name to belong to one metric)",
           o.def.kind.as_str(),
           o.def.name
         )
@@ -1367,13 +1523,8 @@ impl Store {
     if let Some((_, err)) = first {
       return Err(err);
     }
-    let Store {
-      families,
-      registries,
-      ..
-    } = self;
-    if let (Some(f), Some(r)) = (families.get_mut(&family), registries.get_mut(&registry)) {
-      r.insert(family, &f.def, names);
+    reg.insert(family, name, &names);
+    if let Some(f) = families.get_mut(&family) {
       f.member_of.push(registry);
     }
     Ok(())
@@ -1423,13 +1574,7 @@ impl Store {
 
   /// Family ids of a registry named `name`, in registration order.
   pub fn registry_named(&self, registry: u32, name: &str) -> StoreResult<&[u32]> {
-    Ok(
-      self
-        .registry(registry)?
-        .by_name
-        .get(name)
-        .map_or(&[][..], Vec::as_slice),
-    )
+    Ok(self.registry(registry)?.named(name))
   }
 }
 
@@ -1982,8 +2127,94 @@ mod tests {
         assert_eq!(s.family(owner).unwrap().def.name, def.name, "{n}");
       }
     }
-    assert_eq!(by_name, reg.by_name);
-    assert_eq!(exposed, reg.exposed);
+    // Every exposed name is found, owned by the first member of its metric name, and the index
+    // holds nothing else.
+    for (n, &owner) in &exposed {
+      assert_eq!(
+        reg.exposer(&s.families, n, "", name_hash(n, "")),
+        Some(owner),
+        "{n}"
+      );
+    }
+    assert_eq!(reg.exposed.len() + reg.collided.len(), exposed.len());
+    let by_name_strings: HashMap<String, Vec<u32>> = reg
+      .by_name
+      .iter()
+      .map(|(k, v)| (k.name.to_string(), v.clone()))
+      .collect();
+    assert_eq!(by_name, by_name_strings);
+  }
+
+  #[test]
+  fn exposed_parts_are_the_exposed_names_each_once() {
+    for (kind, name) in [
+      (Kind::Counter, "c_total"),
+      (Kind::Counter, "c"),
+      (Kind::Gauge, "g_total"),
+      (Kind::Histogram, "h"),
+      (Kind::Summary, "s_count"),
+    ] {
+      let d = FamilyDef {
+        name: name.into(),
+        ..def(kind)
+      };
+      let parts: Vec<String> = d.exposed_parts().map(|(b, s)| format!("{b}{s}")).collect();
+      let mut names = d.exposed_names();
+      let mut seen = std::collections::HashSet::new();
+      names.retain(|n| seen.insert(n.clone()));
+      assert_eq!(parts, names, "{name}");
+    }
+  }
+
+  #[test]
+  fn an_exposed_name_hashes_alike_however_it_is_split() {
+    assert_eq!(name_hash("x", "_total"), name_hash("x_total", ""));
+    assert_eq!(name_hash("", "x_total"), name_hash("x_total", ""));
+    assert_ne!(name_hash("x", "_total"), name_hash("x", "_created"));
+  }
+
+  #[test]
+  fn names_whose_hashes_collide_are_kept_apart() {
+    // A real 64-bit collision cannot be produced here: plant one by moving an entry of
+    // `exposed` under another name's hash, as a collision would leave it.
+    let named = |kind: Kind, name: &str| FamilyDef {
+      name: name.into(),
+      ..def(kind)
+    };
+    let mut s = Store::default();
+    let shard = s.new_shard();
+    let reg = s.new_registry();
+    let a = s.add_family(shard, named(Kind::Gauge, "alpha")).unwrap();
+    s.registry_add(reg, a).unwrap();
+    {
+      let r = s.registries.get_mut(&reg).unwrap();
+      let owner = r.exposed.remove(&name_hash("alpha", "")).unwrap();
+      r.exposed.insert(name_hash("beta", ""), owner);
+    }
+    // "beta" hashes to alpha's entry, which does not expose it: it goes to `collided`.
+    let b = s.add_family(shard, named(Kind::Gauge, "beta")).unwrap();
+    s.registry_add(reg, b).unwrap();
+    let r = &s.registries[&reg];
+    assert_eq!(r.collided.get("beta"), Some(&b));
+    assert_eq!(
+      r.exposer(&s.families, "beta", "", name_hash("beta", "")),
+      Some(b)
+    );
+    assert_eq!(
+      r.exposer(&s.families, "alpha", "", name_hash("beta", "")),
+      Some(a)
+    );
+    // A clash with the collided name is still found, and removing it empties `collided`.
+    let c = s
+      .add_family(shard, named(Kind::Counter, "beta_total"))
+      .unwrap();
+    assert!(s
+      .registry_add(reg, c)
+      .unwrap_err()
+      .contains("gauge \"beta\""));
+    s.registry_remove(reg, b).unwrap();
+    assert!(s.registries[&reg].collided.is_empty());
+    s.registry_add(reg, c).unwrap();
   }
 
   #[test]
