@@ -106,6 +106,12 @@ local function ours(f)
   return not check or not refused[string.match(f, '^[^|]*')]
 end
 
+-- A series that has only ever been zero exists at 0 (`inc(0)`, an untouched unlabelled counter,
+-- `zero()`): its counter value or its sum is created at 0 when absent (field.rs `marks_series`).
+local function marks(f)
+  return string.find(f, '^[^|]*||') ~= nil or string.find(f, '^[^|]*|sum|') ~= nil
+end
+
 local i = 12
 if mode == 's' then
   for _ = 1, nc do
@@ -114,6 +120,8 @@ if mode == 's' then
       local d = tonumber(cum) - tonumber(ARGV[i + 2])
       if d ~= 0 and d == d and d > -math.huge and d < math.huge then
         redis.pcall('HINCRBYFLOAT', KEYS[2], f, string.format('%.17g', d))
+      elseif d == 0 and tonumber(cum) == 0 and marks(f) then
+        redis.call('HSETNX', KEYS[2], f, '0')
       end
       redis.call('HSET', KEYS[5], f, cum)
     end
@@ -126,6 +134,8 @@ else
       local d = tonumber(cum) - tonumber(redis.call('HGET', KEYS[5], f) or '0')
       if d ~= 0 and d == d and d > -math.huge and d < math.huge then
         redis.pcall('HINCRBYFLOAT', KEYS[2], f, string.format('%.17g', d))
+      elseif d == 0 and tonumber(cum) == 0 and marks(f) then
+        redis.call('HSETNX', KEYS[2], f, '0')
       end
       redis.call('HSET', KEYS[5], f, cum)
     end

@@ -47,6 +47,15 @@ impl Fx {
 /// Builds [`Fx`] hashers.
 pub type FxBuild = std::hash::BuildHasherDefault<Fx>;
 
+/// Whether a counter item's field is the one that makes its series exist at zero: a counter's
+/// value (part empty) or a histogram's or summary's `sum`. apply.lua creates such a field at 0
+/// when its series has only ever been zero (`HSETNX`), so `inc(0)`, an untouched unlabelled
+/// counter or `zero()` show in the aggregate as they do locally; other zero parts stay absent
+/// (absent is 0 to readers) and cost nothing.
+pub fn marks_series(field: &str) -> bool {
+  matches!(split(field), Some((_, "" | "sum", _)))
+}
+
 /// `<name>|<part>|<labels>`.
 pub fn field(name: &str, part: &str, labels: &str) -> String {
   let mut s = String::with_capacity(name.len() + part.len() + labels.len() + 2);

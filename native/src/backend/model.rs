@@ -263,6 +263,13 @@ impl Model {
         if let Some(v) = sp.view.as_mut() {
           v.set(f, t);
         }
+      } else if d == 0.0 && num(cum) == 0.0 && field::marks_series(f) && !sp.totals.contains_key(f) {
+        // A series at zero (`inc(0)`, an untouched unlabelled counter, `zero()`) exists in the
+        // aggregate as it does locally (apply.lua's HSETNX).
+        sp.totals.insert(f.clone(), 0.0);
+        if let Some(v) = sp.view.as_mut() {
+          v.set(f, 0.0);
+        }
       }
       applied.fields.insert(f.clone(), cum.clone());
       i += step;

@@ -58,7 +58,7 @@ fn resolved(v: &Value, times: &[Option<f64>]) -> Value {
 fn the_apply_vectors_hold_on_the_model() {
   let doc: Value = serde_json::from_str(VECTORS).expect("valid JSON");
   let cases = doc["apply"].as_array().expect("apply cases");
-  assert_eq!(cases.len(), 7);
+  assert_eq!(cases.len(), 8);
   assert!(doc["read"].is_array());
   for case in cases {
     let name = case["name"].as_str().expect("a name");
