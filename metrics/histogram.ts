@@ -121,7 +121,7 @@ export class Histogram<T extends string = string> extends Metric<T> {
   observe(labels: LabelValues<T> | number | ObserveDataWithExemplar<T>, value?: number): void {
     const c = this.c0;
     // observe(v) on the unlabelled classic series: the cached chunk and offset, one bucket scan.
-    if (typeof labels === 'number' && c !== undefined && labels >= this.#min && this.#native === undefined) {
+    if (typeof labels === 'number' && c.length > 0 && labels >= this.#min && this.#native === undefined) {
       const b = this.#bounds;
       const n = b.length;
       let i = 0;

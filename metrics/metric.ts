@@ -117,6 +117,9 @@ export interface FamilyShape {
 
 const SERIES_ADDR_INITIAL = 8;
 
+/** `c0` of a metric without its unlabelled series (see `Metric.c0`). */
+const NO_CHUNK = new Float64Array(0);
+
 /**
  * Frees a metric's native family once the JS object is unreachable. A metric that left every
  * registry is still usable (prom-client lets it be re-registered, its values kept), so leaving
@@ -166,8 +169,12 @@ export abstract class Metric<T extends string = string> {
   protected addrs = new Int32Array(SERIES_ADDR_INITIAL);
   /** Series index of the unlabelled series, or -1. */
   protected index0 = -1;
-  /** Chunk and offset of the unlabelled series while it exists (the unlabelled hot paths). */
-  protected c0: Float64Array | undefined = undefined;
+  /**
+   * Chunk and offset of the unlabelled series while it exists (the unlabelled hot paths); while
+   * it does not, `NO_CHUNK` (empty) and 0, so `o0 < c0.length` tells. Never `undefined`: a field
+   * that only ever holds Float64Arrays lets the optimised hot paths skip a map check.
+   */
+  protected c0: Float64Array = NO_CHUNK;
   protected o0 = 0;
   /** Bumped whenever series are removed, so cached children re-resolve. */
   protected generation = 0;
@@ -420,7 +427,8 @@ export abstract class Metric<T extends string = string> {
     if (index === undefined) return;
     if (values.length === 0) {
       this.index0 = -1;
-      this.c0 = undefined;
+      this.c0 = NO_CHUNK;
+      this.o0 = 0;
     } else removeFromTree(this.tree, values);
     this.release(index);
   }
@@ -439,7 +447,8 @@ export abstract class Metric<T extends string = string> {
     if (this.index0 >= 0) seen.add(this.index0);
     this.tree.clear();
     this.index0 = -1;
-    this.c0 = undefined;
+    this.c0 = NO_CHUNK;
+    this.o0 = 0;
     for (const index of seen) this.release(index, false);
     // The core's familyClear empties its series table, and it only accepts a new index that is
     // free and at most one past its end: number series densely from 0 again.
@@ -512,13 +521,20 @@ export abstract class Metric<T extends string = string> {
 
   /**
    * The one `startTimer` (histograms, summaries, gauges): the returned function records the
-   * elapsed seconds through `timed` and returns them. `performance.now()` (a double, no
-   * allocation) rather than two `process.hrtime.bigint()` BigInts.
+   * elapsed seconds through `timed` and returns them. The clock is `process.hrtime()`, as in
+   * prom-client (so fake timers that replace it apply), read through one reference taken at the
+   * start: `process` is a dictionary-mode object and `performance` a getter on the global, and
+   * on this machine `process.hrtime()` through a held reference costs ~24 ns against ~38 ns
+   * looked up each time and ~42 ns for `performance.now()` (bench/RESULTS.md, issue 17).
    */
   protected timer(labels: object | undefined, startExtra?: object): (endLabels?: object, endExtra?: object) => number {
-    const start = performance.now();
+    const hrtime = process.hrtime;
+    const t0 = hrtime();
+    const s0 = t0[0];
+    const n0 = t0[1];
     return (endLabels?: object, endExtra?: object) => {
-      const seconds = (performance.now() - start) / 1000;
+      const t1 = hrtime();
+      const seconds = t1[0] - s0 + (t1[1] - n0) / 1e9;
       this.timed(labels || endLabels ? { ...labels, ...endLabels } : undefined, seconds, startExtra, endExtra);
       return seconds;
     };
