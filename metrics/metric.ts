@@ -535,7 +535,7 @@ export abstract class Metric<T extends string = string> {
     return (endLabels?: object, endExtra?: object) => {
       const t1 = hrtime();
       const seconds = t1[0] - s0 + (t1[1] - n0) / 1e9;
-      this.timed(labels || endLabels ? { ...labels, ...endLabels } : undefined, seconds, startExtra, endExtra);
+      this.timed(labels || endLabels ? mergeLabels(labels, endLabels) : undefined, seconds, startExtra, endExtra);
       return seconds;
     };
   }
@@ -567,6 +567,11 @@ export abstract class Metric<T extends string = string> {
       values: (snap ? valuesOf<T>(snap, this.enableExemplars) : []) as MetricObjectWithValues<T>['values'],
     };
   }
+}
+
+/** A timer's start and end labels, the end's winning (kept out of the timer's closure). */
+function mergeLabels(start: object | undefined, end: object | undefined): object {
+  return { ...start, ...end };
 }
 
 function seriesWidth(shape: FamilyShape): number {
