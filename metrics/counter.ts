@@ -53,11 +53,10 @@ export class Counter<T extends string = string> extends Metric<T> {
   inc(labels?: LabelValues<T> | number | IncreaseDataWithExemplar<T>, value?: number): void {
     if (labels === undefined) {
       if (value === undefined) {
-        const c = this.c0;
         const o = this.o0;
-        // `c0` is an empty array while there is no unlabelled series.
-        if (o < c.length) {
-          c[o] += 1;
+        // `o0` is -1 while there is no unlabelled series.
+        if (o >= 0) {
+          this.c0[o] += 1;
           return;
         }
       }

@@ -171,11 +171,12 @@ export abstract class Metric<T extends string = string> {
   protected index0 = -1;
   /**
    * Chunk and offset of the unlabelled series while it exists (the unlabelled hot paths); while
-   * it does not, `NO_CHUNK` (empty) and 0, so `o0 < c0.length` tells. Never `undefined`: a field
-   * that only ever holds Float64Arrays lets the optimised hot paths skip a map check.
+   * it does not, `NO_CHUNK` (empty) and -1, so `o0 >= 0` (or `c0.length > 0`) tells. Never
+   * `undefined`: a field that only ever holds Float64Arrays lets the optimised hot paths skip a
+   * map check.
    */
   protected c0: Float64Array = NO_CHUNK;
-  protected o0 = 0;
+  protected o0 = -1;
   /** Bumped whenever series are removed, so cached children re-resolve. */
   protected generation = 0;
   /** Native family id. */
@@ -428,7 +429,7 @@ export abstract class Metric<T extends string = string> {
     if (values.length === 0) {
       this.index0 = -1;
       this.c0 = NO_CHUNK;
-      this.o0 = 0;
+      this.o0 = -1;
     } else removeFromTree(this.tree, values);
     this.release(index);
   }
@@ -448,7 +449,7 @@ export abstract class Metric<T extends string = string> {
     this.tree.clear();
     this.index0 = -1;
     this.c0 = NO_CHUNK;
-    this.o0 = 0;
+    this.o0 = -1;
     for (const index of seen) this.release(index, false);
     // The core's familyClear empties its series table, and it only accepts a new index that is
     // free and at most one past its end: number series densely from 0 again.
