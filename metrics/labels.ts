@@ -17,61 +17,8 @@ export type LabelValues<T extends string> = Partial<Record<T, string | number>>;
 /** A label value as the slow path returns it: `undefined` where the series lacks the label. */
 export type LabelValue = string | undefined;
 
-/**
- * The nested lookup structure: Map per level, series index at the leaf. A level of at most
- * `SMALL_LEVEL` entries may also keep its keys and entries in two arrays (`ks`, `vs`, in the Map's
- * order), which the compiled walk scans with `===`: for the internalized strings label values
- * usually are, a pointer comparison inline, where `Map.get` is a call that hashes and compares
- * (bench/RESULTS.md, issue 17). Only the root and the children of a level that had its arrays
- * when they were made get them, so there are at most ~`SMALL_LEVEL`^depth such levels whatever
- * the series count (a metric with many small levels under a large one pays nothing: its levels
- * are plain Maps). The Map stays the truth; `setEntry`/`deleteEntry`/`clearLevel` keep the arrays
- * in step; `ks` is `undefined` while a scanned level has more than `SMALL_LEVEL` entries.
- */
-export type LabelTree = Map<unknown, unknown> & { ks?: unknown[]; vs?: unknown[] };
-
-/** The most entries a level keeps scan arrays for. */
-export const SMALL_LEVEL = 8;
-
-/** A new, empty level; `scanned`: it keeps scan arrays while small (see `LabelTree`). */
-export function newLevel(scanned: boolean): LabelTree {
-  const m = new Map() as LabelTree;
-  if (scanned) {
-    // Both properties in one order: the walk's loads of them see one hidden class per kind.
-    m.ks = [];
-    m.vs = [];
-  }
-  return m;
-}
-
-/** Rebuilds a scanned level's arrays after a change (`undefined` while it is large). */
-function rescan(m: LabelTree): void {
-  if (!('ks' in m)) return;
-  if (m.size > SMALL_LEVEL) {
-    m.ks = undefined;
-    m.vs = undefined;
-  } else {
-    m.ks = [...m.keys()];
-    m.vs = [...m.values()];
-  }
-}
-
-/** `m.set(k, v)`, keeping the scan arrays in step. */
-function setEntry(m: LabelTree, k: unknown, v: unknown): void {
-  m.set(k, v);
-  if (m.size <= SMALL_LEVEL + 1) rescan(m);
-}
-
-/** `m.delete(k)`, keeping the scan arrays in step. */
-function deleteEntry(m: LabelTree, k: unknown): void {
-  if (m.delete(k) && m.size <= SMALL_LEVEL) rescan(m);
-}
-
-/** Empties a level. */
-export function clearLevel(m: LabelTree): void {
-  m.clear();
-  rescan(m);
-}
+/** The nested lookup structure: Map per level, series index at the leaf. */
+export type LabelTree = Map<unknown, unknown>;
 
 /** Compiled walk: the series index for `labels`, or undefined if it must take the slow path. */
 export type Lookup = (tree: LabelTree, labels: object) => number | undefined;
@@ -81,28 +28,15 @@ export function compileLookup(names: readonly string[]): Lookup {
   if (names.length === 0) return () => undefined;
   // `null` passes the callers' `typeof labels === 'object'`; the slow path then reports it.
   const lines = ['if (labels === null) return undefined;', 'let m = tree;'];
-  lines.push('let v;', 'let present = 0;', 'let ks;', 'let i;', 'let c;', 'let s;');
+  lines.push('let v;', 'let present = 0;');
   names.forEach((n, i) => {
-    const to = i === names.length - 1 ? 's' : 'm';
+    const last = i === names.length - 1;
     const key = JSON.stringify(n);
     // A label left out (or `undefined`) is stored under `undefined`, so a partial label set that
     // prom-client accepts stays on this path instead of taking the slow one on every call.
     lines.push(`v = labels[${key}];`, `if (v !== undefined || ${key} in labels) present++;`);
-    // A small level: scan its keys (a miss there is a miss in the Map, except for NaN, which
-    // `===` never finds: it takes the slow path, which finds the series by its string).
-    lines.push(
-      'ks = m.ks;',
-      'if (ks !== undefined) {',
-      '  c = ks.length;',
-      '  i = 0;',
-      '  while (i < c && ks[i] !== v) i++;',
-      '  if (i === c) return undefined;',
-      `  ${to} = m.vs[i];`,
-      '} else {',
-      `  ${to} = m.get(v);`,
-      `  if (${to} === undefined) return undefined;`,
-      '}',
-    );
+    lines.push(`${last ? 'const s' : 'm'} = m.get(v);`);
+    lines.push(`if (${last ? 's' : 'm'} === undefined) return undefined;`);
   });
   // Unknown extra keys must not be silently accepted: every key of the object must be a label.
   lines.push('let n = 0;', 'for (const k in labels) n++;', 'return n === present ? s : undefined;');
@@ -209,8 +143,8 @@ export function insert(
     const alias = r !== values[i] && (typeof r !== 'object' || r === null) && typeof r !== 'function';
     const keys = alias ? [values[i], r] : [values[i]];
     let next = m.get(values[i]);
-    if (!last && next === undefined) next = newLevel(m.ks !== undefined);
-    for (const k of keys) setEntry(m, k, last ? index : next);
+    if (!last && next === undefined) next = new Map();
+    for (const k of keys) m.set(k, last ? index : next);
     m = next as LabelTree;
   }
 }
@@ -237,8 +171,8 @@ export function remove(tree: LabelTree, values: LabelValue[]): void {
     const m = path[i];
     if (i < values.length - 1 && path[i + 1].size > 0) break;
     const v = values[i];
-    deleteEntry(m, v);
-    if (v !== undefined) for (const alias of aliasesOf(v)) deleteEntry(m, alias);
+    m.delete(v);
+    if (v !== undefined) for (const alias of aliasesOf(v)) m.delete(alias);
   }
 }
 

@@ -2,7 +2,6 @@
 // label → series machinery. Subclasses only add their update methods.
 import { InvalidLabelsError, InvalidMetricError, show } from '../errors';
 import {
-  clearLevel,
   compileLookup,
   find,
   hasLoneSurrogate,
@@ -10,7 +9,6 @@ import {
   insert,
   labelsFromPositional,
   labelValuesOf,
-  newLevel,
   remove as removeFromTree,
   type LabelTree,
   type LabelValues,
@@ -185,7 +183,7 @@ export abstract class Metric<T extends string = string> {
   readonly familyId: number;
 
   /** Label values → series index (see labels.ts). */
-  protected readonly tree: LabelTree = newLevel(true);
+  protected readonly tree: LabelTree = new Map();
   /** Compiled walk of `tree`; subclasses call it inline on their hot paths. */
   protected readonly lookup: Lookup;
   #nextIndex = 0;
@@ -448,7 +446,7 @@ export abstract class Metric<T extends string = string> {
     };
     if (this.labelNames.length > 0) walk(this.tree, 0);
     if (this.index0 >= 0) seen.add(this.index0);
-    clearLevel(this.tree);
+    this.tree.clear();
     this.index0 = -1;
     this.c0 = NO_CHUNK;
     this.o0 = -1;
