@@ -124,6 +124,105 @@ describe('Counter.inc fast and slow paths', () => {
   });
 });
 
+describe('label tree: levels growing and shrinking, reset, the forms of a value', () => {
+  /** `{ "a=…,b=…": value }` of a counter, for exact comparisons independent of order. */
+  async function byLabels(c: Counter<string>): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const v of (await c.get()).values) {
+      out[
+        Object.entries(v.labels)
+          .map(([k, x]) => `${k}=${x}`)
+          .join(',')
+      ] = v.value;
+    }
+    return out;
+  }
+
+  it('a level growing past 8 entries, shrinking back under removals, and reset(): every inc lands on its series', async () => {
+    const c = new Counter({ name: 'tree_total', help: 'h', labelNames: ['a', 'b'], registers: [new Registry()] });
+    const want: Record<string, number> = {};
+    const A = Array.from({ length: 12 }, (_, i) => `a${i}`);
+    const B = Array.from({ length: 11 }, (_, i) => `b${i}`);
+    // Root level: 12 values; under a0 11 values, under the others 2.
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < A.length; i++) {
+        const bs = i === 0 ? B : B.slice(0, 2);
+        for (let j = 0; j < bs.length; j++) {
+          const v = i + j + 1;
+          c.inc({ a: A[i], b: bs[j] }, v);
+          const k = `a=${A[i]},b=${bs[j]}`;
+          want[k] = (want[k] ?? 0) + v;
+        }
+      }
+    }
+    expect(await byLabels(c)).toEqual(want);
+    // Removing 5 root values takes the root back to 7 entries.
+    for (let i = 7; i < 12; i++) {
+      for (const b of B.slice(0, 2)) {
+        c.remove({ a: A[i], b });
+        delete want[`a=${A[i]},b=${b}`];
+      }
+    }
+    for (const b of B.slice(2)) {
+      c.remove({ a: 'a0', b });
+      delete want[`a=a0,b=${b}`];
+    }
+    for (let i = 0; i < 12; i++) {
+      c.inc({ a: A[i], b: 'b1' });
+      const k = `a=${A[i]},b=b1`;
+      want[k] = (want[k] ?? 0) + 1;
+    }
+    expect(await byLabels(c)).toEqual(want);
+    // Removals inside small levels: a leaf level of 2, then a root entry.
+    c.remove({ a: 'a1', b: 'b0' });
+    delete want['a=a1,b=b0'];
+    c.inc({ a: 'a1', b: 'b0' }, 7);
+    c.inc({ a: 'a1', b: 'b1' }, 0.5);
+    want['a=a1,b=b0'] = 7;
+    want['a=a1,b=b1'] += 0.5;
+    expect(await byLabels(c)).toEqual(want);
+    const small = new Counter({ name: 'small_total', help: 'h', labelNames: ['a'], registers: [new Registry()] });
+    small.inc({ a: 'x' }, 1);
+    small.inc({ a: 'y' }, 2);
+    small.inc({ a: 'z' }, 3);
+    small.remove({ a: 'y' });
+    small.inc({ a: 'z' });
+    small.inc({ a: 'y' }, 10);
+    expect(await byLabels(small)).toEqual({ 'a=x': 1, 'a=y': 10, 'a=z': 4 });
+    c.reset();
+    expect(await byLabels(c)).toEqual({});
+    c.inc({ a: 'a3', b: 'b0' }, 2);
+    c.inc({ a: 'a3', b: 'b0' });
+    expect(await byLabels(c)).toEqual({ 'a=a3,b=b0': 3 });
+  });
+
+  it('numbers, NaN, booleans and left-out labels reach the series of their string form, as in prom-client', async () => {
+    const reg = new Registry();
+    const preg = new prom.Registry();
+    const c = new Counter({ name: 'odd_total', help: 'h', labelNames: ['a', 'b'], registers: [reg] });
+    const p = new prom.Counter({ name: 'odd_total', help: 'h', labelNames: ['a', 'b'], registers: [preg] });
+    for (const m of [c, p] as { inc(l: Record<string, unknown>, v?: number): void }[]) {
+      for (let i = 0; i < 3; i++) {
+        m.inc({ a: 1, b: 'x' });
+        m.inc({ a: '1', b: 'x' });
+        m.inc({ a: Number.NaN, b: 'x' });
+        m.inc({ a: 'NaN', b: 'x' }, 2);
+        m.inc({ a: true, b: 'x' });
+        m.inc({ a: 'true' }, 0.5);
+        m.inc({ b: 'y' });
+      }
+    }
+    expect(await byLabels(c as Counter<string>)).toEqual({
+      'a=1,b=x': 6,
+      'a=NaN,b=x': 9,
+      'a=true,b=x': 3,
+      'a=true': 1.5,
+      'b=y': 3,
+    });
+    expect(await reg.metrics()).toBe(await preg.metrics());
+  });
+});
+
 describe('Histogram.observe fast and slow paths', () => {
   it('unlabelled observe after remove() takes the slow path and re-creates the series', async () => {
     const h = new Histogram({ name: 'lat_seconds', help: 'h', buckets: [1, 5], registers: [new Registry()] });
