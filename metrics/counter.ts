@@ -42,16 +42,41 @@ export class Counter<T extends string = string> extends Metric<T> {
     if (this.labelNames.length === 0) this.index0 = this.indexOf({});
   }
 
-  /** Adds `value` (default 1) to the series of `labels`. NaN and negative values throw. */
+  /**
+   * Adds `value` (default 1) to the series of `labels`. NaN and negative values throw.
+   *
+   * Only the two hot shapes are handled here, so that this method stays small enough for V8 to
+   * inline into its callers beside their other work: `inc()` on the unlabelled series (the cached
+   * chunk and offset) and `inc(labels, n)` on an existing series (the compiled walk). Everything
+   * else (exemplars, validation errors, series creation) is `#incSlow`.
+   */
   inc(labels?: LabelValues<T> | number | IncreaseDataWithExemplar<T>, value?: number): void {
-    // `inc()` on the unlabelled series: one cached chunk and offset, no checks left to make.
-    if (labels === undefined && value === undefined) {
-      const c = this.c0;
-      if (c !== undefined) {
-        c[this.o0] += 1;
-        return;
+    if (labels === undefined) {
+      if (value === undefined) {
+        const o = this.o0;
+        // `o0` is -1 while there is no unlabelled series.
+        if (o >= 0) {
+          this.c0[o] += 1;
+          return;
+        }
+      }
+    } else if (typeof labels === 'object' && !this.enableExemplars) {
+      const v = value === undefined ? 1 : value;
+      // One comparison rejects NaN and negatives; the typeof keeps strings out of the f64 slot.
+      if (typeof v === 'number' && v >= 0) {
+        const i = this.lookup(this.tree, labels);
+        if (i !== undefined) {
+          const addr = this.addrs[i];
+          this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] += v;
+          return;
+        }
       }
     }
+    this.#incSlow(labels, value);
+  }
+
+  /** `inc` for every call its fast paths leave: exemplars, checks that throw, new series. */
+  #incSlow(labels: LabelValues<T> | number | IncreaseDataWithExemplar<T> | undefined, value: number | undefined): void {
     if (this.enableExemplars && typeof labels === 'object') {
       const { labels: l, value: v = 1, exemplarLabels } = labels as IncreaseDataWithExemplar<T>;
       // Exemplar labels are checked before the update so that a refused call changes nothing.
@@ -60,27 +85,14 @@ export class Counter<T extends string = string> extends Metric<T> {
       if (flat !== undefined) this.setExemplar(l, 0, flat, v);
       return;
     }
-    let l: object | undefined;
-    if (typeof labels === 'object') l = labels;
-    else value = labels;
-    if (value === undefined) value = 1;
-    // One comparison rejects NaN and negatives; the typeof keeps strings out of the f64 slot.
-    // Checked before the lookup so that a refused update creates no series.
-    else if (typeof value !== 'number' || !(value >= 0)) badIncrement(this.what, value);
-    let addr: number;
-    if (l !== undefined) {
-      // Index first: creating a series may replace `this.addrs`.
-      const i = this.lookup(this.tree, l) ?? this.indexOf(l);
-      addr = this.addrs[i];
-    } else {
-      addr = this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(undefined);
-    }
-    this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] += value;
+    if (typeof labels === 'object') this.#add(labels, value);
+    else this.#add(undefined, labels); // as prom-client: `inc(undefined, 5)` adds 1
   }
 
   #add(labels: object | undefined, value: unknown): void {
     if (value === undefined) value = 1;
     // One comparison rejects NaN and negatives; the typeof keeps strings out of the f64 slot.
+    // Checked before the lookup so that a refused update creates no series.
     else if (typeof value !== 'number' || !(value >= 0)) badIncrement(this.what, value);
     const addr = labels === undefined && this.index0 >= 0 ? this.addrs[this.index0] : this.addrOf(labels);
     this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] += value as number;

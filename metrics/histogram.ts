@@ -121,7 +121,7 @@ export class Histogram<T extends string = string> extends Metric<T> {
   observe(labels: LabelValues<T> | number | ObserveDataWithExemplar<T>, value?: number): void {
     const c = this.c0;
     // observe(v) on the unlabelled classic series: the cached chunk and offset, one bucket scan.
-    if (typeof labels === 'number' && c !== undefined && labels >= this.#min && this.#native === undefined) {
+    if (typeof labels === 'number' && c.length > 0 && labels >= this.#min && this.#native === undefined) {
       const b = this.#bounds;
       const n = b.length;
       let i = 0;
@@ -131,6 +131,15 @@ export class Histogram<T extends string = string> extends Metric<T> {
       c[o + n + 1] += labels;
       return;
     }
+    this.#observeSlow(labels, value);
+  }
+
+  /**
+   * `observe` for every call its fast path leaves (labels, exemplars, native buckets, refused
+   * values): kept out of `observe` so that the fast path stays small enough for V8 to inline
+   * into callers that do more (a timer's two clock reads).
+   */
+  #observeSlow(labels: LabelValues<T> | number | ObserveDataWithExemplar<T>, value: number | undefined): void {
     if (this.enableExemplars && typeof labels === 'object' && 'value' in labels) {
       const { labels: l, value: v, exemplarLabels } = labels as ObserveDataWithExemplar<T>;
       // Exemplar labels are checked before the update so that a refused call changes nothing.
@@ -181,11 +190,14 @@ export class Histogram<T extends string = string> extends Metric<T> {
   }
 
   protected override timed(labels: object | undefined, seconds: number, startEx?: object, endEx?: object): void {
-    const all = labels as LabelValues<T> | undefined;
+    if (labels === undefined && !this.enableExemplars) this.observe(seconds);
+    else this.#timedSlow(labels as LabelValues<T> | undefined, seconds, startEx, endEx);
+  }
+
+  #timedSlow(labels: LabelValues<T> | undefined, seconds: number, startEx?: object, endEx?: object): void {
     // As prom-client: the start's and the end's exemplar labels, merged.
-    if (this.enableExemplars) this.observe({ labels: all, value: seconds, exemplarLabels: { ...startEx, ...endEx } });
-    else if (all === undefined) this.observe(seconds);
-    else this.observe(all, seconds);
+    if (this.enableExemplars) this.observe({ labels, value: seconds, exemplarLabels: { ...startEx, ...endEx } });
+    else this.observe(labels as LabelValues<T>, seconds);
   }
 
   /** A child bound to one label set. */

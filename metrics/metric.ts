@@ -155,6 +155,9 @@ const NO_LABELS_TREE: LabelTree = new Map();
  */
 const NOT_COMPILED: Lookup = () => undefined;
 
+/** `c0` of a metric without its unlabelled series (see `Metric.c0`). */
+const NO_CHUNK = new Float64Array(0);
+
 /**
  * Frees a metric's native family once the JS object is unreachable. A metric that left every
  * registry is still usable (prom-client lets it be re-registered, its values kept), so leaving
@@ -204,9 +207,14 @@ export abstract class Metric<T extends string = string> {
   protected addrs: Int32Array = NO_ADDRS;
   /** Series index of the unlabelled series, or -1. */
   protected index0 = -1;
-  /** Chunk and offset of the unlabelled series while it exists (the unlabelled hot paths). */
-  protected c0: Float64Array | undefined = undefined;
-  protected o0 = 0;
+  /**
+   * Chunk and offset of the unlabelled series while it exists (the unlabelled hot paths); while
+   * it does not, `NO_CHUNK` (empty) and -1, so `o0 >= 0` (or `c0.length > 0`) tells. Never
+   * `undefined`: a field that only ever holds Float64Arrays lets the optimised hot paths skip a
+   * map check.
+   */
+  protected c0: Float64Array = NO_CHUNK;
+  protected o0 = -1;
   /** Bumped whenever series are removed, so cached children re-resolve. */
   protected generation = 0;
   /** Native family id. */
@@ -476,7 +484,8 @@ export abstract class Metric<T extends string = string> {
     if (index === undefined) return;
     if (values.length === 0) {
       this.index0 = -1;
-      this.c0 = undefined;
+      this.c0 = NO_CHUNK;
+      this.o0 = -1;
     } else removeFromTree(this.tree, values);
     this.release(index);
   }
@@ -495,7 +504,8 @@ export abstract class Metric<T extends string = string> {
     if (this.index0 >= 0) seen.add(this.index0);
     this.tree.clear();
     this.index0 = -1;
-    this.c0 = undefined;
+    this.c0 = NO_CHUNK;
+    this.o0 = -1;
     for (const index of seen) this.release(index, false);
     // The core's familyClear empties its series table, and it only accepts a new index that is
     // free and at most one past its end: number series densely from 0 again.
@@ -568,14 +578,21 @@ export abstract class Metric<T extends string = string> {
 
   /**
    * The one `startTimer` (histograms, summaries, gauges): the returned function records the
-   * elapsed seconds through `timed` and returns them. `performance.now()` (a double, no
-   * allocation) rather than two `process.hrtime.bigint()` BigInts.
+   * elapsed seconds through `timed` and returns them. The clock is `process.hrtime()`, as in
+   * prom-client (so fake timers that replace it apply), read through one reference taken at the
+   * start: `process` is a dictionary-mode object and `performance` a getter on the global, and
+   * on this machine `process.hrtime()` through a held reference costs ~24 ns against ~38 ns
+   * looked up each time and ~42 ns for `performance.now()` (bench/RESULTS.md, issue 17).
    */
   protected timer(labels: object | undefined, startExtra?: object): (endLabels?: object, endExtra?: object) => number {
-    const start = performance.now();
+    const hrtime = process.hrtime;
+    const t0 = hrtime();
+    const s0 = t0[0];
+    const n0 = t0[1];
     return (endLabels?: object, endExtra?: object) => {
-      const seconds = (performance.now() - start) / 1000;
-      this.timed(labels || endLabels ? { ...labels, ...endLabels } : undefined, seconds, startExtra, endExtra);
+      const t1 = hrtime();
+      const seconds = t1[0] - s0 + (t1[1] - n0) / 1e9;
+      this.timed(labels || endLabels ? mergeLabels(labels, endLabels) : undefined, seconds, startExtra, endExtra);
       return seconds;
     };
   }
@@ -607,6 +624,11 @@ export abstract class Metric<T extends string = string> {
       values: (snap ? valuesOf<T>(snap, this.enableExemplars) : []) as MetricObjectWithValues<T>['values'],
     };
   }
+}
+
+/** A timer's start and end labels, the end's winning (kept out of the timer's closure). */
+function mergeLabels(start: object | undefined, end: object | undefined): object {
+  return { ...start, ...end };
 }
 
 function seriesWidth(shape: FamilyShape): number {

@@ -233,7 +233,7 @@ export class Summary<T extends string = string> extends Metric<T> {
     const c = this.c0;
     const win = this.#win0;
     // observe(v > 0) on the unlabelled all-time series: count, sum, range, bin; nothing to look up.
-    if (typeof labels === 'number' && labels > 0 && value === undefined && c !== undefined && win !== undefined) {
+    if (typeof labels === 'number' && labels > 0 && value === undefined && c.length > 0 && win !== undefined) {
       const o = this.o0;
       c[o] += 1;
       c[o + 1] += labels;

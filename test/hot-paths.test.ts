@@ -1,0 +1,287 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as prom from 'prom-client';
+import { Counter, Gauge, Histogram, OPENMETRICS_CONTENT_TYPE, Registry, Summary } from '../index';
+
+// The update methods keep only their hot shapes inline (metrics/counter.ts, histogram.ts) and
+// send every other call to a slow method; the unlabelled series is reached through `c0`, an empty
+// array while the series does not exist. These tests walk each way in and out of the fast paths
+// and compare the exact result with prom-client 15 doing the same operations.
+
+const realHrtime = process.hrtime;
+afterEach(() => {
+  process.hrtime = realHrtime;
+});
+
+/** Replaces `process.hrtime` with a clock that returns `readings` in turn (prom-client's array form). */
+function fakeHrtime(readings: [number, number][]): void {
+  let i = 0;
+  const fake = ((prev?: [number, number]) => {
+    const now = readings[i++];
+    if (prev === undefined) return now;
+    let s = now[0] - prev[0];
+    let n = now[1] - prev[1];
+    if (n < 0) {
+      s--;
+      n += 1e9;
+    }
+    return [s, n];
+  }) as typeof process.hrtime;
+  fake.bigint = realHrtime.bigint;
+  process.hrtime = fake;
+}
+
+async function valuesOf(m: { get(): Promise<{ values: unknown[] }> }): Promise<unknown[]> {
+  return (await m.get()).values;
+}
+
+describe('Counter.inc fast and slow paths', () => {
+  it('the unlabelled series: inc(), inc(n), inc(undefined, n) (adds 1, as prom-client), after remove() and reset()', async () => {
+    const reg = new Registry();
+    const c = new Counter({ name: 'events_total', help: 'h', registers: [reg] });
+    const p = new prom.Counter({ name: 'events_total', help: 'h', registers: [new prom.Registry()] });
+    for (const m of [c, p] as { inc(a?: unknown, b?: unknown): void; remove(): void; reset(): void }[]) {
+      m.inc();
+      m.inc(2.5);
+      m.inc(undefined, 5);
+    }
+    expect(await valuesOf(c)).toEqual([{ value: 4.5, labels: {} }]);
+    expect(await valuesOf(c)).toEqual((await p.get()).values);
+    // remove() drops the series: the next inc() takes the slow path and creates it from zero.
+    c.remove();
+    expect(await valuesOf(c)).toEqual([]);
+    c.inc();
+    c.inc();
+    expect(await valuesOf(c)).toEqual([{ value: 2, labels: {} }]);
+    // reset() re-creates it at zero (as prom-client): the fast path writes to the new slot.
+    c.reset();
+    expect(await valuesOf(c)).toEqual([{ value: 0, labels: {} }]);
+    c.inc();
+    expect(await reg.metrics()).toBe('# HELP events_total h\n# TYPE events_total counter\nevents_total 1\n');
+  });
+
+  it('labelled: a new series (miss), then hits, numbers and strings as the same value, partial sets', async () => {
+    const reg = new Registry();
+    const preg = new prom.Registry();
+    const c = new Counter({ name: 'req_total', help: 'h', labelNames: ['code', 'm'], registers: [reg] });
+    const p = new prom.Counter({ name: 'req_total', help: 'h', labelNames: ['code', 'm'], registers: [preg] });
+    for (const m of [c, p] as { inc(a?: unknown, b?: unknown): void }[]) {
+      m.inc({ code: 200, m: 'GET' });
+      m.inc({ code: '200', m: 'GET' }, 2);
+      m.inc({ m: 'GET', code: 200 }, 0.25);
+      m.inc({ code: '500' });
+      m.inc({ code: '500' }, 3);
+    }
+    const ours = await valuesOf(c);
+    expect(ours).toEqual([
+      { value: 3.25, labels: { code: '200', m: 'GET' } },
+      { value: 4, labels: { code: '500' } },
+    ]);
+    // prom-client's get() keeps the number it was given (promsd returns strings): compare the text.
+    expect(await reg.metrics()).toBe(await preg.metrics());
+  });
+
+  it('refused updates throw the same errors on a hit and on a miss, and change nothing', async () => {
+    const c = new Counter({ name: 'jobs_total', help: 'h', labelNames: ['q'], registers: [new Registry()] });
+    c.inc({ q: 'a' });
+    for (const labels of [{ q: 'a' }, { q: 'new' }]) {
+      expect(() => c.inc(labels, -1)).toThrow(
+        'Counter "jobs_total": increment must be a non-negative number, got -1 (counters cannot decrease)',
+      );
+      expect(() => c.inc(labels, Number.NaN)).toThrow(
+        'Counter "jobs_total": increment must be a non-negative number, got NaN',
+      );
+      expect(() => c.inc(labels, '1' as unknown as number)).toThrow(
+        'Counter "jobs_total": increment must be a non-negative number, got "1"',
+      );
+      expect(() => c.inc({ ...labels, extra: 'x' } as { q: string })).toThrow(
+        'Counter "jobs_total": label "extra" is not one of [q]',
+      );
+    }
+    expect(() => c.inc(null as unknown as { q: string })).toThrow(
+      'Counter "jobs_total": labels must be an object, got null',
+    );
+    expect(() => c.inc(-2)).toThrow('Counter "jobs_total": increment must be a non-negative number, got -2');
+    expect(await valuesOf(c)).toEqual([{ value: 1, labels: { q: 'a' } }]);
+  });
+
+  it('with exemplars: the object form still goes through the exemplar path', async () => {
+    const reg = new Registry(OPENMETRICS_CONTENT_TYPE);
+    const c = new Counter({
+      name: 'ex_total',
+      help: 'h',
+      labelNames: ['q'],
+      enableExemplars: true,
+      registers: [reg],
+    });
+    c.inc({ labels: { q: 'a' }, value: 2, exemplarLabels: { trace_id: 't1' } });
+    c.inc({ labels: { q: 'a' } });
+    const [v] = (await c.get()).values;
+    expect({ value: v.value, labels: v.labels, exemplar: v.exemplar?.labelSet }).toEqual({
+      value: 3,
+      labels: { q: 'a' },
+      exemplar: { trace_id: 't1' },
+    });
+  });
+});
+
+describe('label tree: levels growing and shrinking, reset, the forms of a value', () => {
+  /** `{ "a=…,b=…": value }` of a counter, for exact comparisons independent of order. */
+  async function byLabels(c: {
+    get(): Promise<{ values: { labels: object; value: number }[] }>;
+  }): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const v of (await c.get()).values) {
+      out[
+        Object.entries(v.labels)
+          .map(([k, x]) => `${k}=${x}`)
+          .join(',')
+      ] = v.value;
+    }
+    return out;
+  }
+
+  it('a level growing past 8 entries, shrinking back under removals, and reset(): every inc lands on its series', async () => {
+    const c = new Counter({ name: 'tree_total', help: 'h', labelNames: ['a', 'b'], registers: [new Registry()] });
+    const want: Record<string, number> = {};
+    const A = Array.from({ length: 12 }, (_, i) => `a${i}`);
+    const B = Array.from({ length: 11 }, (_, i) => `b${i}`);
+    // Root level: 12 values; under a0 11 values, under the others 2.
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < A.length; i++) {
+        const bs = i === 0 ? B : B.slice(0, 2);
+        for (let j = 0; j < bs.length; j++) {
+          const v = i + j + 1;
+          c.inc({ a: A[i], b: bs[j] }, v);
+          const k = `a=${A[i]},b=${bs[j]}`;
+          want[k] = (want[k] ?? 0) + v;
+        }
+      }
+    }
+    expect(await byLabels(c)).toEqual(want);
+    // Removing 5 root values takes the root back to 7 entries.
+    for (let i = 7; i < 12; i++) {
+      for (const b of B.slice(0, 2)) {
+        c.remove({ a: A[i], b });
+        delete want[`a=${A[i]},b=${b}`];
+      }
+    }
+    for (const b of B.slice(2)) {
+      c.remove({ a: 'a0', b });
+      delete want[`a=a0,b=${b}`];
+    }
+    for (let i = 0; i < 12; i++) {
+      c.inc({ a: A[i], b: 'b1' });
+      const k = `a=${A[i]},b=b1`;
+      want[k] = (want[k] ?? 0) + 1;
+    }
+    expect(await byLabels(c)).toEqual(want);
+    // Removals inside small levels: a leaf level of 2, then a root entry.
+    c.remove({ a: 'a1', b: 'b0' });
+    delete want['a=a1,b=b0'];
+    c.inc({ a: 'a1', b: 'b0' }, 7);
+    c.inc({ a: 'a1', b: 'b1' }, 0.5);
+    want['a=a1,b=b0'] = 7;
+    want['a=a1,b=b1'] += 0.5;
+    expect(await byLabels(c)).toEqual(want);
+    const small = new Counter({ name: 'small_total', help: 'h', labelNames: ['a'], registers: [new Registry()] });
+    small.inc({ a: 'x' }, 1);
+    small.inc({ a: 'y' }, 2);
+    small.inc({ a: 'z' }, 3);
+    small.remove({ a: 'y' });
+    small.inc({ a: 'z' });
+    small.inc({ a: 'y' }, 10);
+    expect(await byLabels(small)).toEqual({ 'a=x': 1, 'a=y': 10, 'a=z': 4 });
+    c.reset();
+    expect(await byLabels(c)).toEqual({});
+    c.inc({ a: 'a3', b: 'b0' }, 2);
+    c.inc({ a: 'a3', b: 'b0' });
+    expect(await byLabels(c)).toEqual({ 'a=a3,b=b0': 3 });
+  });
+
+  it('numbers, NaN, booleans and left-out labels reach the series of their string form, as in prom-client', async () => {
+    const reg = new Registry();
+    const preg = new prom.Registry();
+    const c = new Counter({ name: 'odd_total', help: 'h', labelNames: ['a', 'b'], registers: [reg] });
+    const p = new prom.Counter({ name: 'odd_total', help: 'h', labelNames: ['a', 'b'], registers: [preg] });
+    for (const m of [c, p] as { inc(l: Record<string, unknown>, v?: number): void }[]) {
+      for (let i = 0; i < 3; i++) {
+        m.inc({ a: 1, b: 'x' });
+        m.inc({ a: '1', b: 'x' });
+        m.inc({ a: Number.NaN, b: 'x' });
+        m.inc({ a: 'NaN', b: 'x' }, 2);
+        m.inc({ a: true, b: 'x' });
+        m.inc({ a: 'true' }, 0.5);
+        m.inc({ b: 'y' });
+      }
+    }
+    expect(await byLabels(c)).toEqual({
+      'a=1,b=x': 6,
+      'a=NaN,b=x': 9,
+      'a=true,b=x': 3,
+      'a=true': 1.5,
+      'b=y': 3,
+    });
+    expect(await reg.metrics()).toBe(await preg.metrics());
+  });
+});
+
+describe('Histogram.observe fast and slow paths', () => {
+  it('unlabelled observe after remove() takes the slow path and re-creates the series', async () => {
+    const h = new Histogram({ name: 'lat_seconds', help: 'h', buckets: [1, 5], registers: [new Registry()] });
+    h.observe(0.5);
+    h.remove();
+    h.observe(3);
+    h.observe(7);
+    expect(await valuesOf(h)).toEqual([
+      { value: 0, labels: { le: 1 }, metricName: 'lat_seconds_bucket', exemplar: null },
+      { value: 1, labels: { le: 5 }, metricName: 'lat_seconds_bucket', exemplar: null },
+      { value: 2, labels: { le: '+Inf' }, metricName: 'lat_seconds_bucket', exemplar: null },
+      { value: 10, labels: {}, metricName: 'lat_seconds_sum' },
+      { value: 2, labels: {}, metricName: 'lat_seconds_count' },
+    ]);
+    expect(() => h.observe(-1)).toThrow('Histogram "lat_seconds": observed value -1 is negative');
+  });
+});
+
+describe('startTimer reads process.hrtime at the start and at the end (fake clocks apply, as in prom-client)', () => {
+  it('histogram, unlabelled and labelled: the exact elapsed seconds, observed and returned', async () => {
+    const h = new Histogram({ name: 't_seconds', help: 'h', buckets: [1, 5], registers: [new Registry()] });
+    const hl = new Histogram({ name: 'tl_seconds', help: 'h', labelNames: ['r'], buckets: [1], registers: [] });
+    fakeHrtime([
+      [10, 500],
+      [12, 250_000_500],
+      [100, 999_999_999],
+      [101, 499_999_999],
+    ]);
+    const end = h.startTimer();
+    expect(end()).toBe(2.25);
+    const endL = hl.startTimer({ r: 'a' });
+    expect(endL({ r: 'b' })).toBe(0.5);
+    process.hrtime = realHrtime;
+    const sum = (await h.get()).values.find((v) => v.metricName === 't_seconds_sum');
+    expect(sum?.value).toBe(2.25);
+    expect((await hl.get()).values.filter((v) => v.metricName === 'tl_seconds_sum')).toEqual([
+      { value: 0.5, labels: { r: 'b' }, metricName: 'tl_seconds_sum' },
+    ]);
+  });
+
+  it('gauge and summary timers, against prom-client under the same fake clock', async () => {
+    const g = new Gauge({ name: 'g_seconds', help: 'h', registers: [new Registry()] });
+    const s = new Summary({ name: 's_seconds', help: 'h', percentiles: [0.5], registers: [new Registry()] });
+    const pg = new prom.Gauge({ name: 'g_seconds', help: 'h', registers: [] });
+    const ps = new prom.Summary({ name: 's_seconds', help: 'h', percentiles: [0.5], registers: [] });
+    const readings: [number, number][] = [
+      [5, 0],
+      [5, 125_000_000],
+    ];
+    const got: number[] = [];
+    for (const m of [g, pg, s, ps] as { startTimer(): () => number }[]) {
+      fakeHrtime(readings);
+      got.push(m.startTimer()());
+    }
+    process.hrtime = realHrtime;
+    expect(got).toEqual([0.125, 0.125, 0.125, 0.125]);
+    expect(await valuesOf(g)).toEqual((await pg.get()).values);
+    expect((await s.get()).values.map((v) => v.value)).toEqual((await ps.get()).values.map((v) => v.value));
+  });
+});
