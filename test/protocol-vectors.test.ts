@@ -83,6 +83,7 @@ describe('protocol vectors on redis-server', () => {
       'v-gauges',
       'v-bye',
       'v-nonfinite',
+      'v-zero',
     ]);
     expect(Array.isArray(VECTORS.read)).toBe(true);
   });

@@ -263,7 +263,8 @@ impl Model {
         if let Some(v) = sp.view.as_mut() {
           v.set(f, t);
         }
-      } else if d == 0.0 && num(cum) == 0.0 && field::marks_series(f) && !sp.totals.contains_key(f) {
+      } else if d == 0.0 && num(cum) == 0.0 && field::marks_series(f) && !sp.totals.contains_key(f)
+      {
         // A series at zero (`inc(0)`, an untouched unlabelled counter, `zero()`) exists in the
         // aggregate as it does locally (apply.lua's HSETNX).
         sp.totals.insert(f.clone(), 0.0);

@@ -13,14 +13,30 @@ use super::snapshot::{SeriesView, Snapshot};
 /// Items per script call: bounds the time one call blocks Redis.
 pub const MAX_ITEMS: usize = 4096;
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct Cell {
   local: f64,
   carry: f64,
+  /// What the server acknowledged; [`Cell::NEVER`] before it acknowledged anything, so that a
+  /// series at zero is sent once and exists in the aggregate as it does locally.
   acked: f64,
 }
 
+impl Default for Cell {
+  fn default() -> Self {
+    Cell {
+      local: 0.0,
+      carry: 0.0,
+      acked: Cell::NEVER,
+    }
+  }
+}
+
 impl Cell {
+  /// Not acknowledged yet: `-0.0`, which no cumulative value equals bit for bit (they start at
+  /// `+0.0`, and `+0.0 + -0.0` is `+0.0`), and which the server reads as 0.
+  const NEVER: f64 = -0.0;
+
   fn cum(&self) -> f64 {
     self.carry + self.local
   }
@@ -484,7 +500,7 @@ impl Writer {
           self.seed = false;
           for st in &mut self.states {
             for c in st.cells.values_mut() {
-              c.acked = 0.0;
+              c.acked = Cell::NEVER;
             }
           }
           self.gauges.clear();
@@ -587,6 +603,45 @@ mod tests {
     assert_eq!(sent(&w.batch()), []);
     w.update(snap(&[("a", 3.0), ("b", 1.0), ("n", 5.0)]));
     assert_eq!(sent(&w.batch()), [("c||n".into(), 5.0)]);
+  }
+
+  #[test]
+  fn a_series_at_zero_is_sent_once_and_again_after_an_epoch_change() {
+    let snap = || Snapshot {
+      metas: vec![("c".into(), "{}".into())],
+      series: vec![SeriesSnap {
+        name: "c".into(),
+        labels: "a".into(),
+        count: 0.0,
+        counters: vec![(String::new(), 0.0)],
+        gauges: vec![],
+      }],
+    };
+    let sent = |b: &Batch| -> Vec<(String, f64, f64)> {
+      b.chunks[0]
+        .counters
+        .iter()
+        .map(|c| (c.field.clone(), c.cum, c.acked))
+        .collect()
+    };
+    let mut w = Writer::new();
+    w.update(snap());
+    let b = w.batch();
+    let items = sent(&b);
+    assert_eq!(items.len(), 1);
+    assert_eq!((items[0].0.as_str(), items[0].1), ("c||a", 0.0));
+    assert!(
+      items[0].2 == 0.0 && items[0].2.is_sign_negative(),
+      "never acknowledged"
+    );
+    w.on_replies(&b, &ok(&b));
+    w.update(snap());
+    assert_eq!(sent(&w.batch()), []);
+    // The server lost its data: the zero series is sent again.
+    let b = w.batch();
+    w.on_replies(&b, &[(Status::Epoch, String::new())]);
+    w.update(snap());
+    assert_eq!(sent(&w.batch()).len(), 1);
   }
 
   #[test]
