@@ -31,6 +31,12 @@ const CASES = [
       value: { title: 'labelled `counter.inc({method, status}, 1)`, 8 other labelled counters in use', target: 10 },
     },
   },
+  {
+    name: 'counter-labels-random',
+    rows: {
+      value: { title: 'labelled `counter.inc({method, status}, 1)`, 32 series in a random order', target: null },
+    },
+  },
   { name: 'counter-child', rows: { value: { title: 'cached child `labels(...).inc()`', target: 40 } } },
   { name: 'histogram-observe', rows: { value: { title: '`histogram.observe(v)`, default buckets', target: 15 } } },
   { name: 'scrape-counters', rows: { value: { title: '`register.metrics()`, 100k counter series', target: 8 } } },
