@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   EmbeddedBackend,
   Histogram,
@@ -12,22 +12,11 @@ import {
 } from '../index';
 import { getBackend } from '../backend/load';
 import { decodeFamilies } from './helpers/protoc';
-import { type RedisServer, spawnChild, startRedis } from './helpers/redis';
+import { spawnChild, useRedisForFile, quiet } from './helpers/redis';
 
 // Native histograms through the embedded one-host backend and the TypeScript twin.
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis.kill();
-});
-afterEach(async () => {
-  await getBackend()?.close();
-  register.clear();
-});
+const redis = useRedisForFile();
 
 const config = { help: 'L.', buckets: [], nativeHistogramBucketFactor: 2 };
 

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import {
   BackendConfigError,
@@ -11,24 +11,12 @@ import {
   renderRedis,
 } from '../index';
 import { getBackend } from '../backend/load';
-import { RedisServer, freePort, spawnChild, startRedis, until } from './helpers/redis';
+import { RedisServer, freePort, spawnChild, until, useRedisForFile, quiet } from './helpers/redis';
 
 // The backend inside this (test) process: the global registry renders the Redis aggregate,
 // options are checked, errors are logged without storms, close() releases everything.
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis.kill();
-});
-afterEach(async () => {
-  await getBackend()?.close();
-  register.clear();
-});
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const redis = useRedisForFile();
 
 describe('RedisBackend in this process', () => {
   it('renders the aggregate of every process from register.metrics(), for metrics created before and after loading', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import {
   Counter,
@@ -13,23 +13,13 @@ import {
   renderRedis,
 } from '../index';
 import { getBackend } from '../backend/load';
-import { type RedisServer, redisCommand, spawnChild, startRedis, until } from './helpers/redis';
+import { redisCommand, spawnChild, until, useRedisForFile } from './helpers/redis';
 
 // Definitions are compared across processes (protocol §5): a family whose shape differs from the
 // one a live process holds is refused for the newcomer with one clear error, never merged; once
 // no live process holds the old definition, the new one replaces it.
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis.kill();
-});
-afterEach(async () => {
-  await getBackend()?.close();
-  register.clear();
-});
+const redis = useRedisForFile();
 
 function capture(): { lines: string[]; logger: Logger } {
   const lines: string[] = [];

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type Backend,
   Counter,
@@ -11,26 +11,14 @@ import {
   register,
   renderRedis,
 } from '../index';
-import { getBackend } from '../backend/load';
-import { type RedisServer, redisCommand, startRedis } from './helpers/redis';
+import { redisCommand, useRedisForFile, quiet } from './helpers/redis';
 
 // A series that has only ever been zero — `inc(0)`, an unlabelled counter nobody incremented,
 // `zero()` — is part of the exposition locally (as in prom-client, where `inc(0)` is the usual way to
 // make a series exist before its first event). Through every backend the aggregate shows it too,
 // byte for byte what the process's own store shows, and an increment afterwards adds to it.
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis.kill();
-});
-afterEach(async () => {
-  await getBackend()?.close();
-  register.clear();
-});
+const redis = useRedisForFile();
 
 function zeroSeries() {
   const requests = new Counter({ name: 'zs_requests_total', help: 'R.', labelNames: ['code'] });

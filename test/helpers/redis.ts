@@ -6,6 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { getBackend } from '../../backend/load';
+import { register } from '../../index';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 const CHILD = join(__dirname, '..', 'fixtures', 'redis-child.js');
@@ -211,4 +214,38 @@ export async function until(what: string, fn: () => boolean | Promise<boolean>, 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** A logger that drops everything, for tests that do not look at the backend's logs. */
+export const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * The file's redis-server, started before its tests and killed after them; after each test the
+ * backend loaded by the test is closed and the global registry cleared. Read `url` and `port`
+ * inside tests (they are set once the server runs).
+ */
+export function useRedisForFile(): { readonly url: string; readonly port: number } {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.kill();
+  });
+  afterEach(async () => {
+    await getBackend()?.close();
+    register.clear();
+  });
+  const running = (): RedisServer => {
+    if (!server) throw new Error('the redis-server of this file is not running (use it inside a test)');
+    return server;
+  };
+  return {
+    get url() {
+      return running().url;
+    },
+    get port() {
+      return running().port;
+    },
+  };
 }
