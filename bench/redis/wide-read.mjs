@@ -36,7 +36,7 @@ const median = (xs) => {
 };
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
-const { port, url, proc: server, cli } = await startRedisServer();
+const { url, proc: server, cli } = await startRedisServer();
 
 process.stderr.write(`${PROCS} writers × ${SERIES} series ... `);
 const procs = [];
