@@ -44,41 +44,85 @@ export function compileLookup(names: readonly string[]): Lookup {
 }
 
 /**
+ * Whose labels are checked, for error messages: the text itself, or an object that builds it
+ * (a metric's `description`), read only when there is an error to report. A series' creation
+ * builds no message string (issue 17: garbage made per new series).
+ */
+export type Describer = string | { readonly description: string };
+
+function describe(who: Describer): string {
+  return typeof who === 'string' ? who : who.description;
+}
+
+/**
  * Validates a label set against the metric's names and returns the values as strings, in
  * declaration order. Errors name the metric and the bad label. Unless `strict`, a missing or
  * `undefined` label is `undefined` (the series lacks it) and other values are stringified as
  * prom-client does (`${value}`).
  */
-export function labelValuesOf(what: string, names: readonly string[], labels: unknown, strict = true): LabelValue[] {
+export function labelValuesOf(who: Describer, names: readonly string[], labels: unknown, strict = true): LabelValue[] {
+  const out = new Array<LabelValue>(names.length);
+  readLabelValues(who, names, labels, strict, out, undefined);
+  return out;
+}
+
+/**
+ * {@link labelValuesOf} into arrays the caller owns: `out[i]` receives the value of `names[i]`
+ * as a string (or `undefined`), `raw[i]` (when given) the value as passed. Allocates nothing
+ * for string values (a number's string form is made), so the series-creation path can reuse
+ * one pair of arrays (issue 17). Each label is read once: a getter runs once per call.
+ */
+export function readLabelValues(
+  who: Describer,
+  names: readonly string[],
+  labels: unknown,
+  strict: boolean,
+  out: LabelValue[],
+  raw: unknown[] | undefined,
+): void {
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
-    throw new InvalidLabelsError(`${what}: labels must be an object, got ${show(labels)}`);
+    throw new InvalidLabelsError(`${describe(who)}: labels must be an object, got ${show(labels)}`);
   }
   const rec = labels as Record<string, unknown>;
-  for (const key of Object.keys(rec)) {
-    if (!names.includes(key)) {
-      throw new InvalidLabelsError(`${what}: label "${key}" is not one of [${names.join(', ')}]`);
+  // Every own enumerable key must be a label name (inherited keys are not checked). `for…in`
+  // visits the own keys first, in `Object.keys` order, so the first unknown one is the one
+  // `Object.keys` would name; it allocates no key array.
+  for (const key in rec) {
+    if (!names.includes(key) && Object.hasOwn(rec, key)) {
+      throw new InvalidLabelsError(`${describe(who)}: label "${key}" is not one of [${names.join(', ')}]`);
     }
   }
-  return names.map((n) => {
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i] as string;
     const v = rec[n];
-    if (!strict) {
-      if (v === undefined) return undefined;
-      const s = typeof v === 'string' ? v : laxString(what, n, v);
-      if (hasLoneSurrogate(s)) throw new InvalidLabelsError(`${what}: label "${n}" ${loneSurrogateProblem(s)}`);
-      return s;
+    if (raw !== undefined) raw[i] = v;
+    out[i] = strict ? strictValue(who, names, labels, n, v) : laxValue(who, n, v);
+  }
+}
+
+/** One label's value where partial label sets and non-string values are accepted. */
+function laxValue(who: Describer, name: string, v: unknown): LabelValue {
+  if (v === undefined) return undefined;
+  const s = typeof v === 'string' ? v : laxString(who, name, v);
+  if (hasLoneSurrogate(s)) throw new InvalidLabelsError(`${describe(who)}: label "${name}" ${loneSurrogateProblem(s)}`);
+  return s;
+}
+
+/** One label's value under `strict`: required, a string or a number. */
+function strictValue(who: Describer, names: readonly string[], labels: object, name: string, v: unknown): string {
+  if (v === undefined) {
+    throw new InvalidLabelsError(
+      `${describe(who)}: label "${name}" is missing (got ${show(labels)}; every label of [${names.join(', ')}] is required)`,
+    );
+  }
+  if (typeof v === 'string') {
+    if (hasLoneSurrogate(v)) {
+      throw new InvalidLabelsError(`${describe(who)}: label "${name}" ${loneSurrogateProblem(v)}`);
     }
-    if (v === undefined) {
-      throw new InvalidLabelsError(
-        `${what}: label "${n}" is missing (got ${show(labels)}; every label of [${names.join(', ')}] is required)`,
-      );
-    }
-    if (typeof v === 'string') {
-      if (hasLoneSurrogate(v)) throw new InvalidLabelsError(`${what}: label "${n}" ${loneSurrogateProblem(v)}`);
-      return v;
-    }
-    if (typeof v === 'number') return String(v);
-    throw new InvalidLabelsError(`${what}: label "${n}" must be a string or a number, got ${show(v)}`);
-  });
+    return v;
+  }
+  if (typeof v === 'number') return String(v);
+  throw new InvalidLabelsError(`${describe(who)}: label "${name}" must be a string or a number, got ${show(v)}`);
 }
 
 // With the `u` flag a surrogate range matches only halves that are not part of a pair.
@@ -99,12 +143,12 @@ export function loneSurrogateProblem(s: string): string {
 }
 
 /** prom-client's stringification of a label value (`null` → `"null"`, objects → `"[object Object]"`). */
-function laxString(what: string, name: string, v: unknown): string {
+function laxString(who: Describer, name: string, v: unknown): string {
   try {
     return String(v);
   } catch {
     // A symbol, or an object whose toString throws.
-    throw new InvalidLabelsError(`${what}: label "${name}" cannot be converted to a string: ${show(v)}`);
+    throw new InvalidLabelsError(`${describe(who)}: label "${name}" cannot be converted to a string: ${show(v)}`);
   }
 }
 
@@ -125,35 +169,39 @@ export function labelsFromPositional(
 }
 
 /**
- * Inserts a series index under its label values. Values are stored under their string form and,
- * when the caller passed numbers, under the number too, so later calls with either hit the fast path.
+ * Inserts a series index under its label values (`values[0..names.length)`). Values are stored
+ * under their string form and, when the caller passed numbers (`raw`, the values as passed), under
+ * the number too, so later calls with either hit the fast path. Allocates only the Maps of new
+ * levels (and their growth).
  */
 export function insert(
   tree: LabelTree,
   names: readonly string[],
-  raw: Record<string, unknown>,
-  values: LabelValue[],
+  raw: readonly unknown[],
+  values: readonly LabelValue[],
   index: number,
 ): void {
   let m = tree;
-  for (let i = 0; i < names.length; i++) {
-    const last = i === names.length - 1;
-    const r = raw[names[i]];
+  const last = names.length - 1;
+  for (let i = 0; i <= last; i++) {
+    const v = values[i];
+    const r = raw[i];
+    let next: unknown = index;
+    if (i < last) {
+      next = m.get(v);
+      if (next === undefined) m.set(v, (next = new Map()));
+    } else m.set(v, index);
     // Only primitives are aliased: an object key would never be passed again, only leak.
-    const alias = r !== values[i] && (typeof r !== 'object' || r === null) && typeof r !== 'function';
-    const keys = alias ? [values[i], r] : [values[i]];
-    let next = m.get(values[i]);
-    if (!last && next === undefined) next = new Map();
-    for (const k of keys) m.set(k, last ? index : next);
+    if (r !== v && (typeof r !== 'object' || r === null) && typeof r !== 'function') m.set(r, next);
     m = next as LabelTree;
   }
 }
 
 /** Finds a series by its string label values. */
-export function find(tree: LabelTree, values: LabelValue[]): number | undefined {
+export function find(tree: LabelTree, values: readonly LabelValue[]): number | undefined {
   let m: unknown = tree;
-  for (const v of values) {
-    m = (m as LabelTree).get(v);
+  for (let i = 0; i < values.length; i++) {
+    m = (m as LabelTree).get(values[i]);
     if (m === undefined) return undefined;
   }
   return m as number;

@@ -9,8 +9,10 @@ import {
   insert,
   labelsFromPositional,
   labelValuesOf,
+  readLabelValues,
   remove as removeFromTree,
   type LabelTree,
+  type LabelValue,
   type LabelValues,
   type Lookup,
 } from './labels';
@@ -121,8 +123,31 @@ const SERIES_ADDR_INITIAL = 8;
  * (issue 17: 100k metrics created in under a second), and most metrics are unlabelled.
  */
 const NO_ADDRS = new Int32Array(0);
-/** Label values of an unlabelled series, as the core takes them. */
-const NO_VALUES: (string | null)[] = [];
+/**
+ * The arrays the slow path reads a label set into (string values, values as passed), by label
+ * count, one pair per thread: creating a series allocates no array of its own (issue 17). A
+ * pair is taken out while in use, so a call made from inside the reading (a label getter or
+ * `toString` that updates a metric) gets fresh arrays instead of overwriting these.
+ */
+interface Scratch {
+  values: LabelValue[];
+  raw: unknown[];
+}
+const scratch: (Scratch | undefined)[] = [];
+
+function takeScratch(n: number): Scratch {
+  const s = scratch[n];
+  if (s === undefined) return { values: new Array<LabelValue>(n).fill(undefined), raw: new Array<unknown>(n) };
+  scratch[n] = undefined;
+  return s;
+}
+
+/** Puts a pair back, emptied so that it keeps no application value alive. */
+function giveScratch(n: number, s: Scratch): void {
+  s.values.fill(undefined);
+  s.raw.fill(undefined);
+  scratch[n] = s;
+}
 
 /**
  * A metric's first address table is a view on a shared buffer: ~50 ns, against ~400 ns for an
@@ -358,29 +383,39 @@ export abstract class Metric<T extends string = string> {
     return this.addrs[i];
   }
 
-  /** Slow path: validates `labels` and finds or creates the series; returns its index. */
+  /**
+   * Slow path: validates `labels` and finds or creates the series; returns its index. Each label
+   * is read once, in declaration order, into a reused scratch pair (see `takeScratch`); what a
+   * new series allocates is its tree entries and, for a number, its string form.
+   */
   protected indexOf(labels: object): number {
-    const raw = labels as Record<string, unknown>;
-    const values = labelValuesOf(this.what, this.labelNames, raw, this.strict);
-    if (values.length === 0) {
+    const names = this.labelNames as readonly string[];
+    const n = names.length;
+    const s = takeScratch(n);
+    // On a throw the pair is dropped (the next call makes a new one).
+    readLabelValues(this, names, labels, this.strict, s.values, s.raw);
+    let index: number;
+    if (n === 0) {
       if (this.index0 < 0) {
-        this.index0 = this.createSeries(values);
+        this.index0 = this.createSeries(s.values);
         const addr = this.addrs[this.index0];
         this.c0 = this.chunks[addr >>> CHUNK_SHIFT];
         this.o0 = addr & CHUNK_MASK;
       }
-      return this.index0;
+      index = this.index0;
+    } else {
+      if (this.lookup === NOT_COMPILED) {
+        this.tree = new Map();
+        this.lookup = compileLookup(names);
+      }
+      const found = find(this.tree, s.values);
+      if (found === undefined) {
+        if (!this.#orderSet) this.#recordOrder(labels as Record<string, unknown>);
+        index = this.createSeries(s.values);
+      } else index = found;
+      insert(this.tree, names, s.raw, s.values, index);
     }
-    if (this.lookup === NOT_COMPILED) {
-      this.tree = new Map();
-      this.lookup = compileLookup(this.labelNames);
-    }
-    let index = find(this.tree, values);
-    if (index === undefined) {
-      if (!this.#orderSet) this.#recordOrder(raw);
-      index = this.createSeries(values);
-    }
-    insert(this.tree, this.labelNames, raw, values, index);
+    giveScratch(n, s);
     return index;
   }
 
@@ -396,8 +431,8 @@ export abstract class Metric<T extends string = string> {
     native.labelOrderSet(this.name, order);
   }
 
-  /** Registers a new series with the core; returns its index. */
-  protected createSeries(values: (string | undefined)[]): number {
+  /** Registers a new series with the core; returns its index (`values`: one per label name). */
+  protected createSeries(values: readonly LabelValue[]): number {
     const index = this.#freeIndexes.pop() ?? this.#nextIndex++;
     if (index >= this.addrs.length) {
       const grown =
@@ -411,7 +446,8 @@ export abstract class Metric<T extends string = string> {
     native.seriesAdd(
       this.familyId,
       index,
-      values.length === 0 ? NO_VALUES : values.map((v) => v ?? null),
+      // The core takes `undefined` as a missing label, as it takes `null`.
+      values as LabelValue[],
       this.shard.nativeChunk(addr),
       addr & CHUNK_MASK,
     );
@@ -479,7 +515,7 @@ export abstract class Metric<T extends string = string> {
       args.length === 1 && typeof args[0] === 'object' && args[0] !== null
         ? (args[0] as Record<string, unknown>)
         : labelsFromPositional(this.what, this.labelNames, args);
-    const values = labelValuesOf(this.what, this.labelNames, raw, this.strict);
+    const values = labelValuesOf(this, this.labelNames, raw, this.strict);
     const index = values.length === 0 ? (this.index0 >= 0 ? this.index0 : undefined) : find(this.tree, values);
     if (index === undefined) return;
     if (values.length === 0) {
