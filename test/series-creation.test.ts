@@ -225,10 +225,11 @@ describe('the scratch pair shared by the metrics of a thread', () => {
         '# HELP outer_total h',
         '# TYPE outer_total counter',
         'outer_total{method="GET",status="200"} 1',
-        // The getter ran twice (the fast lookup's read, then the creation's, which the second
-        // nested series interrupts): two new series.
+        // The getter ran three times (inc's fast lookup, the slow path's lookup, then the
+        // creation's read, which the third nested series interrupts): three new series.
         'outer_total{method="nested-0",status="n"} 7',
         'outer_total{method="nested-1",status="n"} 7',
+        'outer_total{method="nested-2",status="n"} 7',
         'outer_total{method="POST",status="201"} 1',
         '',
         '# HELP inner_total h',
