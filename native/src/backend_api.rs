@@ -199,7 +199,15 @@ fn close_now(timeout: Duration) -> std::result::Result<(), String> {
   r
 }
 
-/// A request to the flusher, waited for on the libuv pool.
+/// Flushes, then reads and renders the aggregate on this (pool) thread, as a scrape of the
+/// global registry does ([`crate::route_api`]): never queued on the flusher thread; the wait
+/// for its state (a flush or another scrape holding it) is bounded by `timeout`.
+fn render_now(opts: &RenderOpts, timeout: Duration) -> Result<Vec<u8>> {
+  shared()?.render(opts, Some(timeout)).map_err(err)
+}
+
+/// A request to the flusher (a render: done on the libuv pool thread itself), waited for on
+/// the libuv pool.
 pub enum Request {
   /// Flush.
   Flush,
@@ -221,27 +229,21 @@ impl Task for BackendTask {
 
   fn compute(&mut self) -> Result<String> {
     let req = self.req.take().expect("computed once");
-    if let Request::Close = req {
-      return close_now(self.timeout).map(|()| String::new()).map_err(err);
+    match req {
+      Request::Close => return close_now(self.timeout).map(|()| String::new()).map_err(err),
+      Request::Render(o) => {
+        let bytes = render_now(&o, self.timeout)?;
+        return String::from_utf8(bytes).map_err(|e| err(format!("promsd: render: {e}")));
+      }
+      Request::Flush => {}
     }
     let tx = sender()?;
     let closed = || err("promsd: the backend is closed".into());
     let late = |_| err("promsd: the backend did not answer in time".into());
-    match req {
-      Request::Flush => {
-        let (rtx, rrx) = mpsc::channel();
-        tx.send(Cmd::Flush(rtx)).map_err(|_| closed())?;
-        rrx.recv_timeout(self.timeout).map_err(late)?.map_err(err)?;
-        Ok(String::new())
-      }
-      Request::Render(o) => {
-        let (rtx, rrx) = mpsc::channel();
-        tx.send(Cmd::Render(o, rtx)).map_err(|_| closed())?;
-        let bytes = rrx.recv_timeout(self.timeout).map_err(late)?.map_err(err)?;
-        String::from_utf8(bytes).map_err(|e| err(format!("promsd: render: {e}")))
-      }
-      Request::Close => unreachable!("handled above"),
-    }
+    let (rtx, rrx) = mpsc::channel();
+    tx.send(Cmd::Flush(rtx)).map_err(|_| closed())?;
+    rrx.recv_timeout(self.timeout).map_err(late)?.map_err(err)?;
+    Ok(String::new())
   }
 
   fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
@@ -286,15 +288,8 @@ impl Task for BackendProtobufTask {
   type JsValue = Buffer;
 
   fn compute(&mut self) -> Result<Vec<u8>> {
-    let tx = sender()?;
-    let (rtx, rrx) = mpsc::channel();
     let opts = self.opts.take().expect("computed once");
-    tx.send(Cmd::Render(opts, rtx))
-      .map_err(|_| err("promsd: the backend is closed".into()))?;
-    rrx
-      .recv_timeout(self.timeout)
-      .map_err(|_| err("promsd: the backend did not answer in time".into()))?
-      .map_err(err)
+    render_now(&opts, self.timeout)
   }
 
   fn resolve(&mut self, _env: Env, output: Vec<u8>) -> Result<Buffer> {

@@ -299,7 +299,7 @@ impl Plan {
       default_labels: pairs(&self.default_labels),
       protobuf: self.format == ExpositionFormat::Protobuf,
     };
-    core.render(&opts)
+    core.render(&opts, None)
   }
 
   fn js(&self, js: &JsRoute, format: ExpositionFormat) -> Reply {

@@ -1,7 +1,7 @@
 //! The flusher thread: flushes every interval and on request, and stops on `close`. The JS
 //! thread only ever sends it a command and, for a Promise, waits on a libuv pool thread for the
-//! reply. Scrapes do not queue on it: they flush and render through its state ([`Shared`],
-//! which holds the connection) on their own pool thread.
+//! reply. Scrapes and direct renders (`backend.render()`) do not queue on it: they flush and
+//! render through its state ([`Shared`], which holds the connection) on their own pool thread.
 //!
 //! Shutdown order (safe to run twice): `close` flushes (bounded by the caller's timeout),
 //! removes the process's heartbeat and gauges, replies, and the thread returns; dropping the
@@ -86,8 +86,6 @@ pub struct RenderOpts {
 pub enum Cmd {
   /// Flush now.
   Flush(Sender<Result<(), String>>),
-  /// Flush, then read and render the aggregate.
-  Render(RenderOpts, Sender<Result<Vec<u8>, String>>),
   /// Flush, say goodbye, stop.
   Close(Sender<Result<(), String>>),
   /// Tests: say so on the first sender, then keep the thread busy until the second's sender
@@ -425,10 +423,40 @@ impl Shared {
     self.0.lock().unwrap_or_else(|e| e.into_inner())
   }
 
-  /// Flushes, then reads and renders the aggregate, on the calling thread.
-  pub fn render(&self, opts: &RenderOpts) -> Result<Vec<u8>, String> {
+  /// The state, waited for at most `within` (a flush or another scrape holds it meanwhile;
+  /// each of those is bounded by the connection's timeouts).
+  fn lock_within(
+    &self,
+    within: Option<Duration>,
+  ) -> Result<std::sync::MutexGuard<'_, Flusher>, String> {
+    let Some(within) = within else {
+      return Ok(self.lock());
+    };
+    let deadline = Instant::now() + within;
+    let mut pause = Duration::from_micros(50);
+    loop {
+      match self.0.try_lock() {
+        Ok(g) => return Ok(g),
+        Err(std::sync::TryLockError::Poisoned(e)) => return Ok(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => {}
+      }
+      let now = Instant::now();
+      if now >= deadline {
+        return Err(format!(
+          "promsd: the backend did not answer in time: a flush or another scrape held its connection for {} ms",
+          within.as_millis()
+        ));
+      }
+      std::thread::sleep(pause.min(deadline - now));
+      pause = (pause * 2).min(Duration::from_millis(2));
+    }
+  }
+
+  /// Flushes, then reads and renders the aggregate, on the calling thread (a scrape's pool
+  /// thread: never the flusher thread's queue). `within` bounds the wait for the state.
+  pub fn render(&self, opts: &RenderOpts, within: Option<Duration>) -> Result<Vec<u8>, String> {
     for _ in 0..2 {
-      let (src, extra) = self.lock().prepare()?;
+      let (src, extra) = self.lock_within(within)?.prepare()?;
       match src {
         Source::Data(data) => {
           let out = render_bytes(&data, opts, extra);
@@ -553,9 +581,6 @@ fn run(shared: Shared, rx: Receiver<Cmd>) {
       Ok(Cmd::Flush(reply)) => {
         let _ = reply.send(shared.lock().flush());
       }
-      Ok(Cmd::Render(opts, reply)) => {
-        let _ = reply.send(shared.render(&opts));
-      }
       Ok(Cmd::Hold(held, release, max)) => {
         let _ = held.send(());
         let _ = release.recv_timeout(max);
@@ -619,5 +644,51 @@ mod tests {
       assert_eq!(redact(&url), want, "{url}");
     }
     assert_eq!(random_hex().len(), 32);
+  }
+
+  #[test]
+  fn a_render_waits_for_the_state_at_most_its_timeout_and_says_why() {
+    let cfg = Config {
+      target: Target {
+        urls: vec!["redis://127.0.0.1:1".into()],
+        cluster: false,
+        timeout: Duration::from_millis(200),
+        tls_ca: None,
+      },
+      prefix: "t".into(),
+      id: random_hex(),
+      info: "{}".into(),
+      interval: Duration::from_secs(600),
+      live_ms: 1000,
+      retain_ms: 1000,
+      throttle: Duration::from_secs(1),
+      self_metrics: false,
+    };
+    let (tx, thread, shared) = spawn(cfg, Box::new(|_, _| {})).unwrap();
+    let opts = RenderOpts {
+      open_metrics: false,
+      default_labels: Vec::new(),
+      protobuf: false,
+    };
+    let held = shared.lock();
+    let start = Instant::now();
+    let r = std::thread::scope(|s| {
+      s.spawn(|| shared.render(&opts, Some(Duration::from_millis(80))))
+        .join()
+        .unwrap()
+    });
+    let waited = start.elapsed();
+    drop(held);
+    assert_eq!(
+      r,
+      Err(
+        "promsd: the backend did not answer in time: a flush or another scrape held its connection for 80 ms"
+          .into()
+      )
+    );
+    assert!(waited >= Duration::from_millis(80), "{waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    drop(tx);
+    thread.join().unwrap();
   }
 }
