@@ -60,15 +60,14 @@ describe("the holder's scrape", () => {
   });
 
   it('answers backend.render() and renderProtobuf() with fresh exact values while the flusher thread is held busy', async () => {
-    const backend = loadBackend(
-      new EmbeddedBackend({
-        role: 'primary',
-        prefix: `ohdirect${process.pid}`,
-        flushIntervalMs: 60_000,
-        processTtlMs: 120_000,
-        logger: quiet,
-      }),
-    );
+    const backend = new EmbeddedBackend({
+      role: 'primary',
+      prefix: `ohdirect${process.pid}`,
+      flushIntervalMs: 60_000,
+      processTtlMs: 120_000,
+      logger: quiet,
+    });
+    loadBackend(backend);
     const c = new Counter({ name: 'ohd_ops_total', help: 'Ops.' });
     const g = new Gauge({ name: 'ohd_level', help: 'Level.' });
     c.inc(3);
