@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { Counter, Gauge, Histogram, InvalidLabelsError, Registry, register } from '../index';
 import { requireBuild, ROOT } from './helpers/build';
+import { thrownBy } from './helpers/throws';
 
 // The series-creation (miss) path (metrics/metric.ts `indexOf`, metrics/labels.ts
 // `readLabelValues`): each label read once into a scratch pair reused by every metric of the
@@ -15,16 +16,6 @@ import { requireBuild, ROOT } from './helpers/build';
 
 function counter(reg: Registry, name: string, labelNames: string[]): Counter<string> {
   return new Counter({ name, help: 'h', labelNames, registers: [reg] });
-}
-
-/** The error `act` throws (fails the test if it returns). */
-function thrownBy(act: () => unknown): Error {
-  try {
-    act();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the call to throw, it returned');
 }
 
 describe('label objects on the creation path', () => {

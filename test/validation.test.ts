@@ -13,6 +13,7 @@ import {
   Registry,
   Summary,
 } from '../index';
+import { thrownBy } from './helpers/throws';
 
 // Every class of bad input throws a named error whose message names the metric and the bad
 // value, and leaves the exposition exactly as it was: no half-registered metric, no series
@@ -53,16 +54,6 @@ function fixture(options?: { strict?: boolean }) {
   histogram.observe({ method: 'get' }, 0.5);
   summary.observe({ route: '/a' }, 10);
   return { reg, counter, gauge, histogram, summary };
-}
-
-/** The error `act` throws (fails the test if it returns). */
-function thrownBy(act: () => unknown): Error {
-  try {
-    act();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the call to throw, it returned');
 }
 
 /** `act` throws `cls` with exactly `message`, and `reg`'s exposition is unchanged. */
