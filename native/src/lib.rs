@@ -21,6 +21,7 @@ pub mod backend_api;
 pub mod clock;
 pub mod combine;
 pub mod encoder;
+pub mod fxhash;
 pub mod label_order;
 pub mod layout;
 pub mod merge;

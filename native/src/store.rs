@@ -15,6 +15,7 @@
 //! When a thread's environment is torn down its readable series are copied into memory owned
 //! here, so a finished worker's counters keep counting in the totals.
 
+use crate::fxhash::FxBuild;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -331,28 +332,6 @@ struct Interned {
   refs: u32,
 }
 
-/// `Hasher` for keys that are already hashes (a label value's [`value_hash`]).
-#[derive(Default)]
-struct PassHasher(u64);
-
-impl std::hash::Hasher for PassHasher {
-  fn finish(&self) -> u64 {
-    self.0
-  }
-  fn write(&mut self, bytes: &[u8]) {
-    for &b in bytes {
-      self.0 = self.0.rotate_left(8) ^ u64::from(b);
-    }
-  }
-  fn write_u32(&mut self, n: u32) {
-    // Spread over 64 bits: the table takes its bucket from the low bits and its tag from the
-    // high ones.
-    self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-  }
-}
-
-type PassBuild = std::hash::BuildHasherDefault<PassHasher>;
-
 /// A family's label values, each distinct (escaped) value stored once with a count of the label
 /// places that hold it (issue 17: label values repeat massively across series — 100 methods ×
 /// 1,000 paths is 100k series but 1,100 values). A value leaves with the last series holding it;
@@ -373,7 +352,7 @@ struct LabelDict {
   /// Bytes of `bytes` that belong to removed values.
   garbage: usize,
   /// Hash of a value → its id. Empty in a reader's copy ([`LabelDict::reader_copy`]).
-  by_hash: HashMap<u32, u32, PassBuild>,
+  by_hash: HashMap<u32, u32, FxBuild>,
   /// Values whose hash `by_hash` gives to another value → (id, hash).
   collided: HashMap<Box<str>, (u32, u32)>,
 }
@@ -777,30 +756,9 @@ impl std::hash::Hash for Key {
   }
 }
 
-/// The hasher of the registry indexes: their keys are a [`Key`]'s precomputed hash or a family
-/// id the store assigned, so one multiply spreads them (hash maps take the bucket from the low
-/// bits and a tag from the high ones; a multiply by an odd constant fills both).
-#[derive(Default, Clone, Copy)]
-struct Mix(u64);
-
-impl std::hash::Hasher for Mix {
-  fn finish(&self) -> u64 {
-    self.0
-  }
-  fn write(&mut self, bytes: &[u8]) {
-    for &b in bytes {
-      self.write_u64(self.0 ^ u64::from(b));
-    }
-  }
-  fn write_u32(&mut self, v: u32) {
-    self.write_u64(u64::from(v));
-  }
-  fn write_u64(&mut self, v: u64) {
-    self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-  }
-}
-
-type Index<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Mix>>;
+/// The registry indexes: their keys are a [`Key`]'s precomputed hash or a family id the store
+/// assigned, so the one multiply of [`FxBuild`] spreads them.
+type Index<K, V> = HashMap<K, V, FxBuild>;
 
 /// One registry's families, indexed so that registering a family costs the same whatever the
 /// registry's size (issue 17: the clash and merge checks used to compare with every family).

@@ -6,47 +6,6 @@ use serde_json::{json, Value};
 
 use crate::store::{Aggregator, FamilyDef, Kind};
 
-/// FxHash (rustc's): a multiply and a rotate per word, for maps keyed by field bytes (the
-/// render's aggregation, the writer's series). The keys are field bytes read from Redis or this
-/// process's own names and labels: SipHash's protection against chosen collisions costs ~2×
-/// here and buys little, since whoever can write those keys can already write any value.
-#[derive(Default, Clone, Copy)]
-pub struct Fx(u64);
-
-impl std::hash::Hasher for Fx {
-  fn write(&mut self, bytes: &[u8]) {
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-      self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-      let mut b = [0u8; 8];
-      b[..rest.len()].copy_from_slice(rest);
-      self.add(u64::from_le_bytes(b));
-    }
-  }
-  fn write_u8(&mut self, i: u8) {
-    self.add(u64::from(i));
-  }
-  fn write_usize(&mut self, i: usize) {
-    self.add(i as u64);
-  }
-  fn finish(&self) -> u64 {
-    self.0
-  }
-}
-
-impl Fx {
-  #[inline]
-  fn add(&mut self, w: u64) {
-    self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-  }
-}
-
-/// Builds [`Fx`] hashers.
-pub type FxBuild = std::hash::BuildHasherDefault<Fx>;
-
 /// Whether a counter item's field is the one that makes its series exist at zero: a counter's
 /// value (part empty) or a histogram's or summary's `sum`. apply.lua creates such a field at 0
 /// when its series has only ever been zero (`HSETNX`), so `inc(0)`, an untouched unlabelled

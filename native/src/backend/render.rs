@@ -9,7 +9,8 @@ use crate::sketch;
 use crate::store::{Aggregator, FamilyDef, Kind};
 
 use super::conn::ReadData;
-use super::field::{self, FxBuild};
+use super::field;
+use crate::fxhash::FxBuild;
 
 struct Proc {
   id: String,

@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 
-use super::field::{self, FxBuild};
+use super::field;
 use super::snapshot::{SeriesView, Snapshot};
+use crate::fxhash::FxBuild;
 
 /// Items per script call: bounds the time one call blocks Redis.
 pub const MAX_ITEMS: usize = 4096;

@@ -20,9 +20,10 @@ use std::collections::HashMap;
 use crate::merge::{stride, MergedFamily};
 use crate::store::{FamilyDef, Kind};
 
-use super::super::field::{self, FxBuild};
+use super::super::field;
 use super::super::flusher::{encode_merged, RenderOpts};
 use super::super::render::{self, Family};
+use crate::fxhash::FxBuild;
 
 /// Where a field's total is shown.
 #[derive(Clone, Copy, Debug)]
