@@ -112,35 +112,33 @@ local function marks(f)
   return string.find(f, '^[^|]*||') ~= nil or string.find(f, '^[^|]*|sum|') ~= nil
 end
 
+-- A counter item: its total gains `cum - last` (skipped when zero or not finite); this process's
+-- bookkeeping records `cum`.
+local function add(f, cum, last)
+  local d = tonumber(cum) - tonumber(last)
+  if d ~= 0 and d == d and d > -math.huge and d < math.huge then
+    redis.pcall('HINCRBYFLOAT', KEYS[2], f, string.format('%.17g', d))
+  elseif d == 0 and tonumber(cum) == 0 and marks(f) then
+    redis.call('HSETNX', KEYS[2], f, '0')
+  end
+  redis.call('HSET', KEYS[5], f, cum)
+end
+
+-- Mode `s` items carry the last value the process saw acknowledged; the others are read here.
+local seeded = mode == 's'
 local i = 12
-if mode == 's' then
-  for _ = 1, nc do
-    local f, cum = ARGV[i], ARGV[i + 1]
-    if ours(f) then
-      local d = tonumber(cum) - tonumber(ARGV[i + 2])
-      if d ~= 0 and d == d and d > -math.huge and d < math.huge then
-        redis.pcall('HINCRBYFLOAT', KEYS[2], f, string.format('%.17g', d))
-      elseif d == 0 and tonumber(cum) == 0 and marks(f) then
-        redis.call('HSETNX', KEYS[2], f, '0')
-      end
-      redis.call('HSET', KEYS[5], f, cum)
+for _ = 1, nc do
+  local f, cum = ARGV[i], ARGV[i + 1]
+  if ours(f) then
+    local last
+    if seeded then
+      last = ARGV[i + 2]
+    else
+      last = redis.call('HGET', KEYS[5], f) or '0'
     end
-    i = i + 3
+    add(f, cum, last)
   end
-else
-  for _ = 1, nc do
-    local f, cum = ARGV[i], ARGV[i + 1]
-    if ours(f) then
-      local d = tonumber(cum) - tonumber(redis.call('HGET', KEYS[5], f) or '0')
-      if d ~= 0 and d == d and d > -math.huge and d < math.huge then
-        redis.pcall('HINCRBYFLOAT', KEYS[2], f, string.format('%.17g', d))
-      elseif d == 0 and tonumber(cum) == 0 and marks(f) then
-        redis.call('HSETNX', KEYS[2], f, '0')
-      end
-      redis.call('HSET', KEYS[5], f, cum)
-    end
-    i = i + 2
-  end
+  i = i + (seeded and 3 or 2)
 end
 -- Protocol v2: only gauges whose metadata says `last` (or has none) carry the server time, which
 -- the reader needs to pick the latest; the others store the bare value (v1 readers read it too:
