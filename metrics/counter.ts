@@ -1,5 +1,5 @@
 import { InvalidMetricError, InvalidValueError, show } from '../errors';
-import type { LabelValues } from './labels';
+import { compileUpdate, type LabelValues } from './labels';
 import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
 import { CHUNK_MASK, CHUNK_SHIFT } from './shard';
 
@@ -116,6 +116,32 @@ export class Counter<T extends string = string> extends Metric<T> {
       },
     };
   }
+
+  /**
+   * Installs this counter's own `inc`, the label walk inline (`compileUpdate`), for the labelled
+   * fast path; every other call goes to `Counter.prototype.inc`. prom-client also makes `inc` an
+   * own property of each counter (its `incWithoutExemplar`). Left alone: a counter with
+   * exemplars (its `inc` takes an options object), a subclass that overrides `inc`, and an
+   * `inc` already replaced on the instance (a test's spy), so neither is silently bypassed.
+   */
+  protected override compileHotPaths(names: readonly string[]): void {
+    if (this.enableExemplars || Object.hasOwn(this, 'inc')) return;
+    if ((Object.getPrototypeOf(this) as Counter<T>).inc !== Counter.prototype.inc) return;
+    this.inc = compileUpdate(
+      'inc',
+      names,
+      // As in `inc`: one comparison rejects NaN and negatives, the typeof keeps strings out.
+      (miss) => `const d = value === undefined ? 1 : value; if (typeof d !== 'number' || !(d >= 0)) ${miss}`,
+      `const addr = this.addrs[s]; this.chunks[addr >>> ${CHUNK_SHIFT}][addr & ${CHUNK_MASK}] += d;`,
+      Counter.prototype.inc,
+      Counter.#slowInc,
+    );
+  }
+
+  /** The compiled `inc`'s way out: `#incSlow`, which does not walk the tree a second time. */
+  static readonly #slowInc = function (this: Counter<string>, labels?: never, value?: never): void {
+    this.#incSlow(labels, value);
+  };
 
   protected override afterReset(): void {
     if (this.labelNames.length === 0) this.index0 = this.indexOf({});

@@ -98,7 +98,8 @@ export interface MetricObject {
  * value type (prom-client's: `MetricObjectWithValues<MetricValue<'code'>>`).
  */
 export interface MetricObjectWithValues<T extends string | MetricValue<string> = string> extends MetricObject {
-  values: (T extends string ? MetricValue<T> : T)[];
+  // Not distributive: `MetricObjectWithValues<'a' | 'b'>` holds values labelled by both names.
+  values: ([T] extends [string] ? MetricValue<T & string> : T)[];
 }
 
 /** prom-client's `Collector`: a callback run to update metrics. */
@@ -407,6 +408,7 @@ export abstract class Metric<T extends string = string> {
       if (this.lookup === NOT_COMPILED) {
         this.tree = new Map();
         this.lookup = compileLookup(names);
+        this.compileHotPaths(names);
       }
       const found = find(this.tree, s.values);
       if (found === undefined) {
@@ -455,6 +457,12 @@ export abstract class Metric<T extends string = string> {
     this.initSeries(index, addr);
     return index;
   }
+
+  /**
+   * Hook run once, when the first labelled series is created: a type may install its own
+   * per-metric hot methods (see `compileUpdate` in labels.ts).
+   */
+  protected compileHotPaths(_names: readonly string[]): void {}
 
   /** Hook for types whose series start with non-zero slots or need side state. */
   protected initSeries(_index: number, _addr: number): void {}

@@ -124,6 +124,97 @@ describe('Counter.inc fast and slow paths', () => {
   });
 });
 
+describe("a labelled counter's own inc (compiled at its first labelled series)", () => {
+  it('is installed on the instance, refuses extra keys and bad values on every call once optimised, and counts exactly', async () => {
+    const reg = new Registry();
+    const c = new Counter<'method' | 'status'>({
+      name: 'own_total',
+      help: 'h',
+      labelNames: ['method', 'status'],
+      registers: [reg],
+    });
+    expect(Object.hasOwn(c, 'inc')).toBe(false);
+    c.inc({ method: 'GET', status: '200' });
+    expect(Object.hasOwn(c, 'inc')).toBe(true);
+    const M = ['GET', 'POST'];
+    const S = ['200', '500'];
+    let refused = 0;
+    // Enough calls for V8 to optimise the compiled method with its walk inline; every 1000th call
+    // has an extra key, every 1500th a negative value: each must throw, from hot code as from cold.
+    for (let i = 0; i < 30000; i++) {
+      const labels = { method: M[i & 1], status: S[(i >> 1) & 1] };
+      if (i % 1000 === 999) {
+        expect(() => c.inc({ ...labels, extra: 'x' } as typeof labels)).toThrow(
+          'Counter "own_total": label "extra" is not one of [method, status]',
+        );
+        refused++;
+      } else if (i % 1500 === 1499) {
+        expect(() => c.inc(labels, -1)).toThrow('Counter "own_total": increment must be a non-negative number, got -1');
+        refused++;
+      } else c.inc(labels, 1);
+    }
+    expect(refused).toBe(40);
+    // The exact count of each series, from the same schedule (plus the first call, GET/200).
+    const byKey = new Map<string, number>();
+    for (let i = 0; i < 30000; i++) {
+      if (i % 1000 === 999 || i % 1500 === 1499) continue;
+      const k = `${M[i & 1]}/${S[(i >> 1) & 1]}`;
+      byKey.set(k, (byKey.get(k) ?? 0) + 1);
+    }
+    byKey.set('GET/200', (byKey.get('GET/200') ?? 0) + 1);
+    const got = (await c.get()).values.map((v) => [`${v.labels.method}/${v.labels.status}`, v.value]);
+    expect(Object.fromEntries(got)).toEqual(Object.fromEntries(byKey));
+    expect([...byKey.values()].reduce((a, b) => a + b, 0)).toBe(30000 - 40 + 1);
+    // The unlabelled and partial forms still reach the prototype's method through the own one.
+    c.inc({ method: 'PUT' }, 2);
+    expect((await c.get()).values.find((v) => v.labels.method === 'PUT')).toEqual({
+      value: 2,
+      labels: { method: 'PUT' },
+    });
+  });
+
+  it('a spy set on the instance before the first series keeps seeing every call', async () => {
+    const c = new Counter({ name: 'spied_total', help: 'h', labelNames: ['q'], registers: [new Registry()] });
+    const seen: unknown[] = [];
+    const original = c.inc.bind(c);
+    // What vi.spyOn / jest.spyOn do: an own property wrapping the method.
+    c.inc = ((labels?: unknown, value?: unknown) => {
+      seen.push(labels);
+      original(labels as { q: string }, value as number);
+    }) as typeof c.inc;
+    c.inc({ q: 'a' });
+    c.inc({ q: 'a' }, 2);
+    c.inc({ q: 'b' });
+    expect(seen).toEqual([{ q: 'a' }, { q: 'a' }, { q: 'b' }]);
+    expect((await c.get()).values).toEqual([
+      { value: 3, labels: { q: 'a' } },
+      { value: 1, labels: { q: 'b' } },
+    ]);
+  });
+
+  it("a subclass's inc override is not bypassed; a subclass without one gets the own inc", async () => {
+    const calls: string[] = [];
+    class Audited extends Counter<'q'> {
+      override inc(labels?: unknown, value?: number): void {
+        calls.push(JSON.stringify(labels));
+        super.inc(labels as { q: string }, value);
+      }
+    }
+    class Plain extends Counter<'q'> {}
+    const a = new Audited({ name: 'audited_total', help: 'h', labelNames: ['q'], registers: [new Registry()] });
+    const p = new Plain({ name: 'plain_total', help: 'h', labelNames: ['q'], registers: [new Registry()] });
+    for (const m of [a, p]) {
+      m.inc({ q: 'x' });
+      m.inc({ q: 'x' }, 4);
+    }
+    expect(calls).toEqual(['{"q":"x"}', '{"q":"x"}']);
+    expect(Object.hasOwn(a, 'inc')).toBe(false);
+    expect(Object.hasOwn(p, 'inc')).toBe(true);
+    expect((await a.get()).values).toEqual([{ value: 5, labels: { q: 'x' } }]);
+    expect((await p.get()).values).toEqual([{ value: 5, labels: { q: 'x' } }]);
+  });
+});
+
 describe('label tree: levels growing and shrinking, reset, the forms of a value', () => {
   /** `{ "a=…,b=…": value }` of a counter, for exact comparisons independent of order. */
   async function byLabels(c: {

@@ -103,9 +103,13 @@ export async function shapes(): Promise<number> {
   const h: MetricObjectWithValues<MetricValueWithName<string>> = await histogram.get();
   const c: MetricObjectWithValues<MetricValue<'method'>> = await counter.get();
   const o: MetricObject = h;
+  // Two label names: each value's labels carry both (the values type does not split per name).
+  const two = new Counter<'method' | 'status'>({ name: 't_total', help: 'h', labelNames: ['method', 'status'] });
+  const [first] = (await two.get()).values;
+  const pair: [string | number | undefined, string | number | undefined] = [first.labels.method, first.labels.status];
   const json = await register.getMetricsAsJSON();
   const text: string = await register.metrics();
-  return h.values.length + c.values.length + o.name.length + json.length + text.length;
+  return pair.length + h.values.length + c.values.length + o.name.length + json.length + text.length;
 }
 
 // Default metrics, generic over the registry's content type.
