@@ -39,6 +39,10 @@ const CASES = [
   },
   { name: 'counter-child', rows: { value: { title: 'cached child `labels(...).inc()`', target: 40 } } },
   { name: 'histogram-observe', rows: { value: { title: '`histogram.observe(v)`, default buckets', target: 15 } } },
+  {
+    name: 'histogram-labels',
+    rows: { value: { title: 'labelled `histogram.observe({method, status}, v)`, default buckets', target: null } },
+  },
   { name: 'scrape-counters', rows: { value: { title: '`register.metrics()`, 100k counter series', target: 8 } } },
   {
     name: 'scrape-mainthread',

@@ -139,7 +139,7 @@ export class Counter<T extends string = string> extends Metric<T> {
   }
 
   /** The compiled `inc`'s way out: `#incSlow`, which does not walk the tree a second time. */
-  static readonly #slowInc = function (this: Counter<string>, labels?: never, value?: never): void {
+  static readonly #slowInc = function (this: Counter<string>, labels: never, value: never): void {
     this.#incSlow(labels, value);
   };
 

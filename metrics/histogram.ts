@@ -1,5 +1,5 @@
 import { InvalidMetricError, InvalidValueError, show } from '../errors';
-import type { LabelValues } from './labels';
+import { compileUpdate, type LabelValues } from './labels';
 import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
 import { NH_ARG, NativeBuckets, nativeSettingsOf, type NativeHistogramConfiguration } from './native-histogram';
 import { CHUNK_MASK, CHUNK_SHIFT } from './shard';
@@ -180,6 +180,36 @@ export class Histogram<T extends string = string> extends Metric<T> {
     c[o + n + 1] += value;
     return i;
   }
+
+  /**
+   * Installs this histogram's own `observe`, the label walk inline (`compileUpdate`), for
+   * `observe(labels, value)` on an existing series of a classic histogram; every other call goes
+   * to `Histogram.prototype.observe` (no label object) or `#observeSlow`. Left alone, as for
+   * `Counter.inc`: exemplars, native buckets, a subclass override, an instance spy.
+   */
+  protected override compileHotPaths(names: readonly string[]): void {
+    if (this.enableExemplars || this.#native !== undefined || Object.hasOwn(this, 'observe')) return;
+    if ((Object.getPrototypeOf(this) as Histogram<T>).observe !== Histogram.prototype.observe) return;
+    this.observe = compileUpdate(
+      'observe',
+      names,
+      (miss) => `if (typeof value !== 'number' || !(value >= min)) ${miss}`,
+      'record.call(this, this.addrs[s], value);',
+      Histogram.prototype.observe,
+      Histogram.#slowObserve,
+      { min: this.#min, record: Histogram.#recordAt },
+    );
+  }
+
+  /** The compiled `observe`'s way out: `#observeSlow`, which does not walk the tree again. */
+  static readonly #slowObserve = function (this: Histogram<string>, labels: never, value: never): void {
+    this.#observeSlow(labels, value);
+  };
+
+  /** `#record` for the compiled `observe`. */
+  static readonly #recordAt = function (this: Histogram<string>, addr: number, value: number): void {
+    this.#record(addr, value);
+  };
 
   /** Starts a timer; the returned function observes the elapsed seconds and returns them. */
   startTimer(

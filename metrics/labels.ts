@@ -65,14 +65,16 @@ export function compileLookup(names: readonly string[]): Lookup {
  * leave with `miss`; `update` runs with the series index in `s`. Every other call (a new series, a
  * value the prologue refuses, a refused label set) is `slow.call(this, labels, value)`, which
  * must not walk again: each walk reads every label once, and a getter would run once more.
+ * `env` names further values the code may use (the metric's own functions and constants).
  */
-export function compileUpdate<F extends (labels?: never, value?: never) => void>(
+export function compileUpdate<F extends (labels: never, value?: never) => void>(
   name: string,
   names: readonly string[],
   prologue: (miss: string) => string,
   update: string,
   entry: F,
-  slow: F,
+  slow: (labels: never, value: never) => void,
+  env: Readonly<Record<string, unknown>> = {},
 ): F {
   const miss = 'return slow.call(this, labels, value);';
   const lines = [
@@ -84,7 +86,8 @@ export function compileUpdate<F extends (labels?: never, value?: never) => void>
     update,
     '};',
   ];
-  return new Function('entry', 'slow', lines.join('\n'))(entry, slow) as F;
+  const names_ = Object.keys(env);
+  return new Function('entry', 'slow', ...names_, lines.join('\n'))(entry, slow, ...names_.map((k) => env[k])) as F;
 }
 
 /**

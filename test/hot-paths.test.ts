@@ -215,6 +215,84 @@ describe("a labelled counter's own inc (compiled at its first labelled series)",
   });
 });
 
+describe("a labelled classic histogram's own observe", () => {
+  it('counts exactly what prom-client counts over 20k optimised calls, refusing extra keys and bad values on every call', async () => {
+    const reg = new Registry();
+    const preg = new prom.Registry();
+    const config = {
+      name: 'req_seconds',
+      help: 'h',
+      labelNames: ['method', 'status'] as ('method' | 'status')[],
+      buckets: [0.1, 0.5, 1],
+    };
+    const h = new Histogram<'method' | 'status'>({ ...config, registers: [reg] });
+    const p = new prom.Histogram<'method' | 'status'>({ ...config, registers: [preg] });
+    const M = ['GET', 'POST'];
+    const S = ['200', '500'];
+    let refused = 0;
+    for (let i = 0; i < 20000; i++) {
+      const labels = { method: M[i & 1], status: S[(i >> 1) & 1] };
+      const v = ((i * 7919) % 1500) / 1000;
+      if (i % 997 === 996) {
+        for (const m of [h, p]) expect(() => m.observe({ ...labels, extra: 'x' } as typeof labels, v)).toThrow();
+        expect(() => h.observe({ ...labels, extra: 'x' } as typeof labels, v)).toThrow(
+          'Histogram "req_seconds": label "extra" is not one of [method, status]',
+        );
+        refused++;
+      } else if (i % 1499 === 1498) {
+        expect(() => h.observe(labels, Number.NaN)).toThrow('Histogram "req_seconds": observed value must be a number');
+        refused++;
+      } else {
+        h.observe(labels, v);
+        p.observe(labels, v);
+      }
+      if (i === 0) expect(Object.hasOwn(h, 'observe')).toBe(true);
+    }
+    expect(refused).toBe(33);
+    expect(await reg.metrics()).toBe(await preg.metrics());
+    // The unlabelled form reaches the prototype's observe through the own one.
+    h.observe(0.2);
+    expect(
+      (await h.get()).values.filter((v) => v.metricName === 'req_seconds_count' && v.labels.method === undefined),
+    ).toEqual([{ value: 1, labels: {}, metricName: 'req_seconds_count' }]);
+  });
+
+  it('is not installed with exemplars, native buckets, a subclass override or a spy on the instance', async () => {
+    const reg = new Registry(OPENMETRICS_CONTENT_TYPE);
+    const make = (name: string, extra: object) =>
+      new Histogram({ name, help: 'h', labelNames: ['q'], registers: [reg], ...extra });
+    const ex = make('ex_seconds', { enableExemplars: true });
+    const nat = make('nat_seconds', { nativeHistogramBucketFactor: 1.1 });
+    const seen: unknown[] = [];
+    class Audited extends Histogram<'q'> {
+      override observe(labels: never, value?: number): void {
+        seen.push(labels);
+        super.observe(labels, value);
+      }
+    }
+    const sub = new Audited({ name: 'sub_seconds', help: 'h', labelNames: ['q'], registers: [reg] });
+    const spied = make('spied_seconds', {});
+    const original = spied.observe.bind(spied);
+    spied.observe = ((labels: never, value?: number) => {
+      seen.push(labels);
+      original(labels, value);
+    }) as typeof spied.observe;
+    ex.observe({ labels: { q: 'a' }, value: 0.3, exemplarLabels: { trace_id: 't' } });
+    for (const m of [ex, nat, sub, spied] as Histogram<'q'>[]) {
+      m.observe({ q: 'a' }, 0.3);
+      m.observe({ q: 'a' }, 0.3);
+    }
+    expect([ex, nat, sub].map((m) => Object.hasOwn(m, 'observe'))).toEqual([false, false, false]);
+    expect(seen).toEqual([{ q: 'a' }, { q: 'a' }, { q: 'a' }, { q: 'a' }]);
+    const counts = await Promise.all(
+      [ex, nat, sub, spied].map(
+        async (m) => (await m.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value,
+      ),
+    );
+    expect(counts).toEqual([3, 2, 2, 2]);
+  });
+});
+
 describe('label tree: levels growing and shrinking, reset, the forms of a value', () => {
   /** `{ "a=…,b=…": value }` of a counter, for exact comparisons independent of order. */
   async function byLabels(c: {
