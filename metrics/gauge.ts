@@ -1,5 +1,5 @@
 import { InvalidValueError, show } from '../errors';
-import type { LabelValues } from './labels';
+import { compileUpdate, type LabelValues } from './labels';
 import { Metric, type CollectFunction, type MetricConfiguration } from './metric';
 import { CHUNK_MASK, CHUNK_SHIFT } from './shard';
 
@@ -57,14 +57,20 @@ export class Gauge<T extends string = string> extends Metric<T> {
     this.#add('dec', labels, value, -1);
   }
 
-  #add(op: string, labels: LabelValues<T> | number | undefined, value: number | undefined, sign: number): void {
+  #add(
+    op: string,
+    labels: LabelValues<T> | number | undefined,
+    value: number | undefined,
+    sign: number,
+    walked = false,
+  ): void {
     let l: object | undefined;
     if (typeof labels === 'object') l = labels;
     else value = labels;
     if (value === undefined) value = 1;
     // Checked before the lookup so that a refused update creates no series.
     else if (typeof value !== 'number' || Number.isNaN(value)) badValue(this.what, op, value);
-    const addr = this.#addr(l);
+    const addr = walked ? this.#created(l as object) : this.#addr(l);
     this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] += sign * value;
   }
 
@@ -95,6 +101,53 @@ export class Gauge<T extends string = string> extends Metric<T> {
       setToCurrentTime: () => this.setToCurrentTime(labels),
       startTimer: () => this.startTimer(labels),
     };
+  }
+
+  /**
+   * Installs this gauge's own `set`, `inc` and `dec`, the label walk inline (`compileUpdate`),
+   * for calls with a label object on an existing series; every other call goes to the
+   * prototype's method. Left alone, as for `Counter.inc`: a method a subclass overrides or one
+   * already set on the instance (a test's spy).
+   */
+  protected override compileHotPaths(names: readonly string[]): void {
+    const proto = Object.getPrototypeOf(this) as Gauge<T>;
+    const store = (op: string) =>
+      `const addr = this.addrs[s]; this.chunks[addr >>> ${CHUNK_SHIFT}][addr & ${CHUNK_MASK}] ${op};`;
+    if (!Object.hasOwn(this, 'set') && proto.set === Gauge.prototype.set) {
+      const isNumber = (miss: string) => `if (typeof value !== 'number') ${miss}`;
+      this.set = compileUpdate('set', names, isNumber, store('= value'), Gauge.prototype.set, Gauge.#slow.set);
+    }
+    // As in `#add`: a value left out is 1; NaN and non-numbers go to the slow path, which throws.
+    const delta = (miss: string) =>
+      `const d = value === undefined ? 1 : value; if (typeof d !== 'number' || d !== d) ${miss}`;
+    if (!Object.hasOwn(this, 'inc') && proto.inc === Gauge.prototype.inc) {
+      this.inc = compileUpdate('inc', names, delta, store('+= d'), Gauge.prototype.inc, Gauge.#slow.inc);
+    }
+    if (!Object.hasOwn(this, 'dec') && proto.dec === Gauge.prototype.dec) {
+      this.dec = compileUpdate('dec', names, delta, store('-= d'), Gauge.prototype.dec, Gauge.#slow.dec);
+    }
+  }
+
+  /** The compiled methods' ways out: the checks and series creation, without walking again. */
+  static readonly #slow = {
+    set(this: Gauge<string>, labels: object, value: unknown): void {
+      if (typeof value !== 'number') badValue(this.what, 'set', value);
+      const addr = this.#created(labels);
+      this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] = value;
+    },
+    inc(this: Gauge<string>, labels: object, value: number | undefined): void {
+      this.#add('inc', labels, value, 1, true);
+    },
+    dec(this: Gauge<string>, labels: object, value: number | undefined): void {
+      this.#add('dec', labels, value, -1, true);
+    },
+  };
+
+  /** The address of the series of `labels` after the compiled walk missed (finds or creates it). */
+  #created(labels: object): number {
+    // Index first: creating a series may replace `this.addrs`.
+    const i = this.indexOf(labels);
+    return this.addrs[i];
   }
 
   protected override afterReset(): void {

@@ -293,6 +293,88 @@ describe("a labelled classic histogram's own observe", () => {
   });
 });
 
+describe("a labelled gauge's own set, inc and dec", () => {
+  it('match prom-client over 20k optimised calls, refusing extra keys and bad values on every call', async () => {
+    const reg = new Registry();
+    const preg = new prom.Registry();
+    const labelNames = ['pool', 'state'] as ('pool' | 'state')[];
+    const g = new Gauge({ name: 'conns', help: 'h', labelNames, registers: [reg] });
+    const p = new prom.Gauge({ name: 'conns', help: 'h', labelNames, registers: [preg] });
+    const P = ['a', 'b'];
+    const S = ['idle', 'busy'];
+    g.set({ pool: 'a', state: 'idle' }, 0);
+    expect(['set', 'inc', 'dec'].map((m) => Object.hasOwn(g, m))).toEqual([true, true, true]);
+    p.set({ pool: 'a', state: 'idle' }, 0);
+    let refused = 0;
+    for (let i = 0; i < 20000; i++) {
+      const labels = { pool: P[i & 1], state: S[(i >> 1) & 1] };
+      if (i % 997 === 996) {
+        expect(() => g.inc({ ...labels, extra: 'x' } as typeof labels)).toThrow(
+          'Gauge "conns": label "extra" is not one of [pool, state]',
+        );
+        expect(() => g.set(labels, Number.NaN + ('' as unknown as number))).toThrow(
+          'Gauge "conns": set needs a number',
+        );
+        expect(() => g.dec(labels, Number.NaN)).toThrow('Gauge "conns": dec needs a number (not NaN), got NaN');
+        refused += 3;
+        continue;
+      }
+      for (const m of [g, p] as Gauge<'pool' | 'state'>[]) {
+        if (i % 5 === 0) m.set(labels, i % 7);
+        else if (i % 3 === 0) m.dec(labels, 0.5);
+        else m.inc(labels);
+      }
+    }
+    expect(refused).toBe(60);
+    expect(await reg.metrics()).toBe(await preg.metrics());
+  });
+
+  it('a spy or a subclass override is kept; a series created on the way out reads its labels once more only', async () => {
+    const seen: string[] = [];
+    class Audited extends Gauge<'q'> {
+      override set(labels: Parameters<Gauge<'q'>['set']>[0], value?: number): void {
+        seen.push('sub');
+        super.set(labels as { q: string }, value as number);
+      }
+    }
+    const reg = new Registry();
+    const sub = new Audited({ name: 'sub_level', help: 'h', labelNames: ['q'], registers: [reg] });
+    const spied = new Gauge({ name: 'spied_level', help: 'h', labelNames: ['q'], registers: [reg] });
+    const original = spied.inc.bind(spied);
+    spied.inc = ((labels: never, value?: number) => {
+      seen.push('spy');
+      original(labels, value);
+    }) as typeof spied.inc;
+    sub.set({ q: 'x' }, 2);
+    sub.set({ q: 'x' }, 3);
+    spied.inc({ q: 'x' });
+    spied.inc({ q: 'x' }, 4);
+    expect(seen).toEqual(['sub', 'sub', 'spy', 'spy']);
+    expect([Object.hasOwn(sub, 'set'), Object.hasOwn(sub, 'inc'), Object.hasOwn(spied, 'set')]).toEqual([
+      false,
+      true,
+      true,
+    ]);
+    // A getter counts the reads of a label: the own set's walk, then the creation's read.
+    let reads = 0;
+    const g = new Gauge({ name: 'reads_level', help: 'h', labelNames: ['q'], registers: [reg] });
+    g.set({ q: 'first' }, 1);
+    g.set(
+      {
+        get q() {
+          reads++;
+          return 'second';
+        },
+      },
+      2,
+    );
+    expect(reads).toBe(2);
+    expect(await reg.metrics()).toContain('reads_level{q="first"} 1\nreads_level{q="second"} 2\n');
+    expect(await reg.metrics()).toContain('sub_level{q="x"} 3\n');
+    expect(await reg.metrics()).toContain('spied_level{q="x"} 5\n');
+  });
+});
+
 describe('label tree: levels growing and shrinking, reset, the forms of a value', () => {
   /** `{ "a=…,b=…": value }` of a counter, for exact comparisons independent of order. */
   async function byLabels(c: {
