@@ -120,8 +120,9 @@ export class Histogram<T extends string = string> extends Metric<T> {
   /** Records `value` in the series of `labels`. */
   observe(labels: LabelValues<T> | number | ObserveDataWithExemplar<T>, value?: number): void {
     const c = this.c0;
-    // observe(v) on the unlabelled classic series: the cached chunk and offset, one bucket scan.
-    if (typeof labels === 'number' && c.length > 0 && labels >= this.#min && this.#native === undefined) {
+    // observe(v) on the unlabelled series: the cached chunk and offset, one bucket scan, then
+    // the native buckets when there are (`#recordNative`'s work, without the calls between).
+    if (typeof labels === 'number' && c.length > 0 && labels >= this.#min) {
       const b = this.#bounds;
       const n = b.length;
       let i = 0;
@@ -129,6 +130,11 @@ export class Histogram<T extends string = string> extends Metric<T> {
       const o = this.o0;
       c[o + i] += 1;
       c[o + n + 1] += labels;
+      const nb = this.#native;
+      if (nb !== undefined) {
+        NH_ARG[0] = labels;
+        nb.observe(this.index0, c, o, n, i);
+      }
       return;
     }
     this.#observeSlow(labels, value);

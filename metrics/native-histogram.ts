@@ -141,6 +141,21 @@ export function bucketIndex(v: number, schema: number): number {
   return scratchIndex(schema);
 }
 
+/**
+ * The mantissa bits of each schema's bounds (all in [0.5, 1), exponent -1): the high 20 and the
+ * low 32. A value's fraction is compared with a bound through its own bits, so the hot path
+ * never writes half of the scratch double and reads it back whole (a load that spans two stores
+ * cannot be forwarded from them and waits for both to reach the cache).
+ */
+const BOUND_HI: Uint32Array[] = BOUNDS.map((b) => Uint32Array.from(b, (x) => halfOf(x, 1) & 0x000fffff));
+const BOUND_LO: Uint32Array[] = BOUNDS.map((b) => Uint32Array.from(b, (x) => halfOf(x, 0)));
+
+/** The high (1) or low (0) 32 bits of a double. */
+function halfOf(x: number, half: 0 | 1): number {
+  F64[0] = x;
+  return U32[half];
+}
+
 /** bucketIndex of the value in F64[0]. */
 function scratchIndex(schema: number): number {
   const inf = F64[0] === Infinity;
@@ -149,23 +164,27 @@ function scratchIndex(schema: number): number {
   let e = hi >>> 20;
   let adj = 0;
   if (e === 0) {
-    // Subnormal: scale into the normal range first.
     F64[0] *= TWO_64;
     hi = U32[1];
     e = hi >>> 20;
     adj = 64;
   }
   const exp = e - 1022 - adj;
-  U32[1] = (hi & 0x000fffff) | 0x3fe00000;
-  const frac = F64[0];
+  // The fraction in [0.5, 1) has the value's mantissa: compared as (high 20 bits, low 32 bits).
+  const mh = hi & 0x000fffff;
+  const ml = U32[0];
   let key: number;
   if (schema > 0) {
-    const b = BOUNDS[schema];
-    let i = START[schema][(hi >>> (20 - SLOT_BITS)) & ((1 << SLOT_BITS) - 1)];
-    if (i < b.length && frac > b[i]) i++;
-    key = i + (exp - 1) * b.length;
+    const n = 1 << schema;
+    let i = START[schema][mh >>> (20 - SLOT_BITS)];
+    if (i < n) {
+      const bh = BOUND_HI[schema][i];
+      if (mh > bh || (mh === bh && ml > BOUND_LO[schema][i])) i++;
+    }
+    key = i + (exp - 1) * n;
   } else {
-    key = frac === 0.5 ? exp - 1 : exp;
+    // A fraction of exactly 0.5 (a power of two) belongs to the bucket below.
+    key = mh === 0 && ml === 0 ? exp - 1 : exp;
     const s = -schema;
     key = (key + ((1 << s) - 1)) >> s;
   }

@@ -59,6 +59,16 @@ describe('native histogram options', () => {
   });
 });
 
+/** The doubles just below and just above a positive finite `x`. */
+function neighbours(x: number): [number, number] {
+  const bits = new BigUint64Array(new Float64Array([x]).buffer);
+  const f = new Float64Array(bits.buffer);
+  bits[0] -= 1n;
+  const below = f[0];
+  bits[0] += 2n;
+  return [below, f[0]];
+}
+
 describe('native histogram buckets', () => {
   it('index like client_golang at the bucket boundaries', () => {
     expect([1, 1.5, 2, 2.0000001, 0.5, 0.25].map((v) => bucketIndex(v, 0))).toEqual([0, 1, 1, 2, -1, -2]);
@@ -69,7 +79,8 @@ describe('native histogram buckets', () => {
     const wrong: string[] = [];
     for (let s = -4; s <= 8; s++) {
       const values = Array.from({ length: 2000 }, (_, i) => 10 ** (((i * 37) % 200) / 10 - 10) * (1 + (i % 7) / 10));
-      for (let k = -40; k <= 40; k++) values.push(upperBound(k, s));
+      // Each bound and its neighbouring doubles (the index compares mantissa bits with the bounds').
+      for (let k = -40; k <= 40; k++) values.push(upperBound(k, s), ...neighbours(upperBound(k, s)));
       for (const v of values) {
         const k = bucketIndex(v, s);
         if (!(v > upperBound(k - 1, s) && v <= upperBound(k, s))) wrong.push(`${v} → ${k} at schema ${s}`);
