@@ -122,7 +122,7 @@ export class Counter<T extends string = string> extends Metric<T> {
    * fast path; every other call goes to `Counter.prototype.inc`. prom-client also makes `inc` an
    * own property of each counter (its `incWithoutExemplar`). Left alone: a counter with
    * exemplars (its `inc` takes an options object), a subclass that overrides `inc`, and an
-   * `inc` already replaced on the instance (a test's spy), so neither is silently bypassed.
+   * `inc` already replaced on the instance (a test's spy), so none of them is silently bypassed.
    */
   protected override compileHotPaths(names: readonly string[]): void {
     if (this.enableExemplars || Object.hasOwn(this, 'inc')) return;

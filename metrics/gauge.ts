@@ -36,11 +36,8 @@ export class Gauge<T extends string = string> extends Metric<T> {
 
   /** Sets the series of `labels` to `value` (NaN is allowed for gauges, as in Prometheus). */
   set(labels: LabelValues<T> | number, value?: number): void {
-    if (typeof labels === 'object') {
-      if (typeof value !== 'number') badValue(this.what, 'set', value);
-      const addr = this.#addr(labels);
-      this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] = value;
-    } else {
+    if (typeof labels === 'object') this.#setLabelled(labels, value, false);
+    else {
       if (typeof labels !== 'number') badValue(this.what, 'set', labels);
       const addr = this.#addr(undefined);
       this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] = labels;
@@ -131,9 +128,7 @@ export class Gauge<T extends string = string> extends Metric<T> {
   /** The compiled methods' ways out: the checks and series creation, without walking again. */
   static readonly #slow = {
     set(this: Gauge<string>, labels: object, value: unknown): void {
-      if (typeof value !== 'number') badValue(this.what, 'set', value);
-      const addr = this.#created(labels);
-      this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] = value;
+      this.#setLabelled(labels, value, true);
     },
     inc(this: Gauge<string>, labels: object, value: number | undefined): void {
       this.#add('inc', labels, value, 1, true);
@@ -142,6 +137,13 @@ export class Gauge<T extends string = string> extends Metric<T> {
       this.#add('dec', labels, value, -1, true);
     },
   };
+
+  /** `set(labels, value)`; `walked`: the compiled walk already missed (skip the lookup). */
+  #setLabelled(labels: object, value: unknown, walked: boolean): void {
+    if (typeof value !== 'number') badValue(this.what, 'set', value);
+    const addr = walked ? this.#created(labels) : this.#addr(labels);
+    this.chunks[addr >>> CHUNK_SHIFT][addr & CHUNK_MASK] = value;
+  }
 
   /** The address of the series of `labels` after the compiled walk missed (finds or creates it). */
   #created(labels: object): number {

@@ -86,8 +86,9 @@ export function compileUpdate<F extends (labels: never, value?: never) => void>(
     update,
     '};',
   ];
-  const names_ = Object.keys(env);
-  return new Function('entry', 'slow', ...names_, lines.join('\n'))(entry, slow, ...names_.map((k) => env[k])) as F;
+  const envNames = Object.keys(env);
+  const make = new Function('entry', 'slow', ...envNames, lines.join('\n'));
+  return make(entry, slow, ...envNames.map((k) => env[k])) as F;
 }
 
 /**

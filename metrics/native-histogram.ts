@@ -164,6 +164,7 @@ function scratchIndex(schema: number): number {
   let e = hi >>> 20;
   let adj = 0;
   if (e === 0) {
+    // Subnormal: scale into the normal range first.
     F64[0] *= TWO_64;
     hi = U32[1];
     e = hi >>> 20;
